@@ -1,0 +1,145 @@
+"""Options and I/O shared by every ``gapmap`` subcommand.
+
+* :func:`add_incident_options` — ``--incidents FILE | --store PATH``, ``--preset``, ``--map``,
+  ``--source``; :func:`load_incidents_from_args` turns them into canonical, de-duplicated,
+  indexed incidents.
+* :func:`add_tier_options` — ``--tier public|partner|restricted``, ``--k``.
+* :func:`write_table` — the only way a command writes a table: through the privacy gate
+  (:func:`geo.privacy.publish`), then CSV / Parquet / GeoJSON by the file's extension.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from geo.cells import cells_to_polygons, cells_to_str
+from geo.privacy import TIERS, PrivacyPolicy, publish
+
+__all__ = [
+    "add_incident_options",
+    "add_tier_options",
+    "add_res_option",
+    "parse_mapping",
+    "load_incidents_from_args",
+    "policy_from_args",
+    "write_table",
+    "write_json",
+]
+
+OUTPUT_SUFFIXES = (".csv", ".parquet", ".geojson")
+
+
+def add_incident_options(p: argparse.ArgumentParser, required: bool = True) -> None:
+    src = p.add_mutually_exclusive_group(required=required)
+    src.add_argument("--incidents", metavar="FILE", help="incident export (CSV, GeoJSON, Parquet)")
+    src.add_argument("--store", metavar="PATH", help="incident store (DuckDB file) instead of a file")
+    p.add_argument("--preset", default=None,
+                   help="column preset of the export (see `gapmap ingest --help`); default: auto")
+    p.add_argument("--map", action="append", default=[], metavar="CANON=COLUMN",
+                   help="map a canonical column onto a source column, e.g. --map occurred_at=CallDate")
+    p.add_argument("--source", default=None,
+                   help="source of every row of a file without a source column (ems, police, ...)")
+
+
+def add_tier_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tier", choices=TIERS, default="public",
+                   help="public (default): counts 1..k-1 suppressed, no points; restricted: internal")
+    p.add_argument("--k", type=int, default=10,
+                   help="suppression threshold: counts 1..k-1 are hidden in public output (default 10)")
+
+
+def add_res_option(p: argparse.ArgumentParser, default: int = 8) -> None:
+    p.add_argument("--res", type=int, default=default,
+                   help=f"H3 resolution 5-10 (default {default})")
+
+
+def parse_mapping(items: list[str]) -> dict[str, str]:
+    """``["occurred_at=CallDate", ...]`` → ``{"occurred_at": "CallDate"}`` with clear errors."""
+    out: dict[str, str] = {}
+    for it in items or []:
+        if "=" not in it:
+            raise ValueError(f"--map expects CANONICAL=SOURCE_COLUMN, got {it!r}")
+        k, v = it.split("=", 1)
+        if not k.strip() or not v.strip():
+            raise ValueError(f"--map expects CANONICAL=SOURCE_COLUMN, got {it!r}")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def load_incidents_from_args(args: argparse.Namespace) -> pd.DataFrame:
+    """Canonical, de-duplicated incidents (with uint64 ``h3`` at the base resolution)."""
+    from geo.ingest import read_incidents
+    from geo.store import IncidentStore
+
+    if getattr(args, "store", None):
+        return IncidentStore(args.store).load()
+    result = read_incidents(
+        args.incidents,
+        preset=args.preset,
+        mapping=parse_mapping(args.map),
+        source=args.source,
+    )
+    if result.summary.get("rejected"):
+        print(
+            f"note: {result.summary['rejected']} row(s) of {args.incidents} could not be used "
+            "(run `gapmap ingest` to see them with line numbers and reasons)",
+            file=sys.stderr,
+        )
+    return result.incidents
+
+
+def policy_from_args(args: argparse.Namespace) -> PrivacyPolicy:
+    return PrivacyPolicy.for_tier(getattr(args, "tier", "public"), k=getattr(args, "k", 10))
+
+
+def _check_out(path: Path) -> None:
+    if path.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise ValueError(f"output {path} must end in one of {OUTPUT_SUFFIXES}")
+    if not path.parent.exists():
+        raise FileNotFoundError(f"output folder {path.parent} does not exist")
+
+
+def write_table(df: pd.DataFrame, out: str | Path, policy: PrivacyPolicy) -> pd.DataFrame:
+    """Publish ``df`` through the privacy gate and write it; returns what was written.
+
+    A uint64 ``h3`` column is written as hex strings; ``.geojson`` output carries the cell
+    outlines as polygons (never points).
+    """
+    path = Path(out)
+    _check_out(path)
+    pub = publish(df, policy)
+    if "h3" in pub.columns and pub["h3"].dtype == np.uint64:
+        cells = pub["h3"].to_numpy(np.uint64)
+        pub = pub.assign(h3=cells_to_str(cells))
+    else:
+        cells = None
+    tmp = path.with_name(path.name + ".part")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        pub.to_csv(tmp, index=False)
+    elif suffix == ".parquet":
+        pub.to_parquet(tmp, index=False)
+    else:
+        import geopandas as gpd
+
+        if cells is None:
+            raise ValueError("GeoJSON output needs an 'h3' cell column")
+        gdf = gpd.GeoDataFrame(pub, geometry=list(cells_to_polygons(cells)), crs=4326)
+        tmp.write_text(gdf.to_json(drop_id=True))
+    tmp.replace(path)  # atomic: a failure never leaves a half-written output
+    return pub
+
+
+def write_json(obj: dict, out: str | Path) -> None:
+    path = Path(out)
+    if not path.parent.exists():
+        raise FileNotFoundError(f"output folder {path.parent} does not exist")
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(obj, indent=2, default=float))
+    tmp.replace(path)

@@ -1,0 +1,167 @@
+"""The privacy gate: the only door out for anything public.
+
+Every output that leaves the program in the public tier (dashboard in public mode, CSV /
+Parquet / GeoJSON exports, the briefing PDF) passes through :func:`publish`. It
+
+* refuses point-level tables (anything with ``lat``/``lon`` per incident, ids, exact times);
+* refuses cells finer than the resolution floor;
+* suppresses counts from 1 to ``k - 1`` (k = 10 by default: the CDC WONDER rule of
+  suppressing sub-national counts 1–9), in every count-like column, and marks the row
+  ``suppressed = True``. Zero is shown as zero: a true zero reveals no one.
+
+The ``restricted`` tier returns the table unchanged (plus ``suppressed = False``); it is for
+internal use behind a login. ``partner`` relaxes the resolution floor by configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from geo.cells import cells_resolution, str_to_cells
+
+__all__ = ["PrivacyPolicy", "TIERS", "publish", "PrivacyError", "POINT_COLUMNS"]
+
+TIERS = ("public", "partner", "restricted")
+
+#: Columns that identify a person-level record; never allowed through the public door.
+POINT_COLUMNS = (
+    "incident_id",
+    "event_id",
+    "lat",
+    "lon",
+    "latitude",
+    "longitude",
+    "occurred_at",
+    "age_band",
+    "sex",
+)
+
+
+class PrivacyError(ValueError):
+    """A table was asked to leave in a tier whose rules it breaks."""
+
+
+@dataclass(frozen=True)
+class PrivacyPolicy:
+    """Rules of one release tier.
+
+    Parameters
+    ----------
+    tier : {"public", "partner", "restricted"}
+    k : int
+        Counts in ``1 .. k-1`` are suppressed (default 10: counts 1–9 hidden).
+    min_res_floor : int
+        Finest H3 resolution allowed out (public default 8, cells of ~0.74 km²).
+    """
+
+    tier: str = "public"
+    k: int = 10
+    min_res_floor: int = 8
+    extra_count_columns: tuple[str, ...] = field(default=())
+
+    def __post_init__(self):
+        if self.tier not in TIERS:
+            raise ValueError(f"tier must be one of {TIERS}, got {self.tier!r}")
+        if not isinstance(self.k, int) or self.k < 1:
+            raise ValueError(f"suppression threshold k must be a positive integer, got {self.k!r}")
+        if not 0 <= self.min_res_floor <= 15:
+            raise ValueError(f"resolution floor must be 0–15, got {self.min_res_floor}")
+
+    @classmethod
+    def for_tier(cls, tier: str, k: int = 10, res_floor: int | None = None) -> PrivacyPolicy:
+        """Default policy of a tier (partner: floor 9; public: floor 8)."""
+        floor = {"public": 8, "partner": 9, "restricted": 15}.get(tier, 8)
+        return cls(tier=tier, k=k, min_res_floor=floor if res_floor is None else res_floor)
+
+
+def _count_columns(df: pd.DataFrame, extra: tuple[str, ...]) -> list[str]:
+    """Columns holding event counts: ``count``, ``n_*``, ``count_*``, ``*_count`` and extras."""
+    cols = []
+    for c in df.columns:
+        name = str(c)
+        if name in extra or name == "count" or name.startswith(("n_", "count_")) or name.endswith(
+            "_count"
+        ):
+            if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
+                cols.append(c)
+    return cols
+
+
+def publish(
+    table: pd.DataFrame,
+    policy: PrivacyPolicy | str = "public",
+    *,
+    cell_column: str = "h3",
+    count_columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """Pass a table through the privacy gate of a tier.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Aggregated rows (one per cell or area). Never mutated.
+    policy : PrivacyPolicy or tier name
+    cell_column : str
+        Column of H3 cells (uint64 or hex strings) to check against the resolution floor,
+        if present.
+    count_columns : list of str, optional
+        Columns to suppress; by default every count-like column (``count``, ``n_*``,
+        ``count_*``, ``*_count``).
+
+    Returns
+    -------
+    DataFrame
+        A copy, with small counts replaced by missing values (``<NA>``) and a boolean
+        ``suppressed`` column; rates derived from a suppressed row must be recomputed or
+        dropped by the caller *before* publishing (columns named ``rate*`` are blanked too).
+
+    Raises
+    ------
+    PrivacyError
+        If a public/partner table holds point-level columns or cells finer than the floor.
+    """
+    if isinstance(policy, str):
+        policy = PrivacyPolicy.for_tier(policy)
+    out = table.copy()
+    if policy.tier == "restricted":
+        out["suppressed"] = False
+        return out
+    points = [c for c in out.columns if str(c).lower() in POINT_COLUMNS]
+    if points:
+        raise PrivacyError(
+            f"{policy.tier} output may not carry point-level columns {points}; aggregate to "
+            "cells or areas first (restricted tier only for line lists)"
+        )
+    if cell_column in out.columns and len(out):
+        cells = out[cell_column].to_numpy()
+        if cells.dtype != np.uint64:
+            cells = str_to_cells(cells.astype(str))
+        finest = int(cells_resolution(cells).max())
+        if finest > policy.min_res_floor:
+            raise PrivacyError(
+                f"{policy.tier} output at H3 resolution {finest} is finer than the floor "
+                f"{policy.min_res_floor}; use --res {policy.min_res_floor} or coarser"
+            )
+    cols = count_columns if count_columns is not None else _count_columns(
+        out, policy.extra_count_columns
+    )
+    small = np.zeros(len(out), dtype=bool)
+    for c in cols:
+        v = pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        hide = (v >= 1) & (v < policy.k)
+        small |= hide
+        if hide.any():
+            col = out[c].astype("Float64") if out[c].dtype.kind == "f" else out[c].astype("Int64")
+            col[hide] = pd.NA
+            out[c] = col
+    # Rates built on small numerators are unstable and re-identifying: blank them with the row.
+    for c in out.columns:
+        if str(c).startswith("rate") and small.any():
+            col = out[c].astype("Float64")
+            col[small] = pd.NA
+            out[c] = col
+    out["suppressed"] = small
+    return out
