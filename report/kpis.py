@@ -1,0 +1,375 @@
+"""Key performance indicators for leadership: totals per window against the prior period.
+
+Three tables, all computed from canonical de-duplicated incidents (columns of
+:mod:`geo.schema`) and all passed through the privacy gate :func:`geo.privacy.publish`
+(public tier by default):
+
+* :func:`kpis` — one row per window (last 7 / 30 / 365 days): overdoses, fatal, nonfatal,
+  naloxone given %, the same for the prior period of equal length, and the change;
+* :func:`weekly_trend` — weekly counts by outcome (7-day bins ending on ``end``);
+* :func:`top_areas` — the H3 cells with most overdoses in a window.
+
+Dates
+-----
+``end`` is the **last day included** and defaults to the last date in the data (for the
+bundled sample, 2026-11-15), *not* today's date: surveillance data arrive with a reporting lag,
+and a window ending today would show a false drop. A window of ``w`` days covers the calendar
+days ``end - w + 1 … end`` (timestamps ``[end - w + 1 day, end + 1 day)``); its prior period is
+the ``w`` days immediately before it.
+
+Counting unit
+-------------
+If the table has ``event_id`` (set by de-duplication), each event counts once even when several
+rows share it: its time is the earliest report, its outcome the most severe (fatal > nonfatal >
+unknown) and naloxone "yes" if any report says so. Without ``event_id`` every row is an event.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from geo.cells import cells_to_latlng
+from geo.grid import incidents_to_cells
+from geo.privacy import PrivacyPolicy, publish
+
+__all__ = ["kpis", "weekly_trend", "top_areas", "incident_events", "data_end", "DEFAULT_WINDOWS"]
+
+DEFAULT_WINDOWS = (7, 30, 365)
+_COUNTS = ("overdoses", "fatal", "nonfatal", "naloxone_yes")
+_SEVERITY = {"fatal": 0, "nonfatal": 1, "unknown": 2}
+_NALOXONE = {"yes": 0, "no": 1, "unknown": 2}
+
+
+# ------------------------------------------------------------------ validation helpers
+def _check(incidents: pd.DataFrame, need: tuple[str, ...]) -> None:
+    if not isinstance(incidents, pd.DataFrame):
+        raise TypeError(f"incidents must be a pandas DataFrame, got {type(incidents).__name__}")
+    missing = [c for c in need if c not in incidents.columns]
+    if missing:
+        raise ValueError(
+            f"incidents is missing column(s) {missing}; found {list(incidents.columns)}. "
+            "Load incidents through geo.ingest so they have the canonical columns."
+        )
+
+
+def _policy(policy: PrivacyPolicy | str) -> PrivacyPolicy:
+    if isinstance(policy, PrivacyPolicy):
+        return policy
+    if isinstance(policy, str):
+        return PrivacyPolicy.for_tier(policy)
+    raise TypeError(f"policy must be a PrivacyPolicy or a tier name, got {policy!r}")
+
+
+def _check_windows(windows) -> tuple[int, ...]:
+    out = tuple(windows)
+    if not out:
+        raise ValueError("windows must list at least one window length in days, e.g. (7, 30, 365)")
+    for w in out:
+        if isinstance(w, bool) or not isinstance(w, int | np.integer) or w < 1:
+            raise ValueError(f"windows must be positive whole numbers of days, got {w!r}")
+    return tuple(int(w) for w in out)
+
+
+# ------------------------------------------------------------------ events and dates
+def incident_events(incidents: pd.DataFrame) -> pd.DataFrame:
+    """One row per event: collapse rows sharing an ``event_id`` (see module notes).
+
+    Parameters
+    ----------
+    incidents : DataFrame
+        Canonical incidents with at least ``occurred_at``; ``outcome``, ``naloxone``,
+        ``event_id`` and ``h3`` are used when present.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``occurred_at`` (datetime64), ``outcome``, ``naloxone`` (strings, missing →
+        "unknown") and ``h3`` if present. Indexed like the input when no rows were merged.
+    """
+    _check(incidents, ("occurred_at",))
+    t = pd.to_datetime(incidents["occurred_at"])
+    if getattr(t.dt, "tz", None) is not None:
+        t = t.dt.tz_localize(None)
+    out = pd.DataFrame({"occurred_at": t}, index=incidents.index)
+    for col in ("outcome", "naloxone"):
+        if col in incidents.columns:
+            out[col] = incidents[col].astype("string").str.lower().fillna("unknown")
+        else:
+            out[col] = pd.Series("unknown", index=incidents.index, dtype="string")
+    if "h3" in incidents.columns:
+        out["h3"] = incidents["h3"].to_numpy(np.uint64)
+    if "event_id" not in incidents.columns:
+        return out
+    eid = incidents["event_id"].astype("string")
+    eid = eid.fillna("row:" + pd.Series(np.arange(len(eid)), index=eid.index).astype("string"))
+    if not eid.duplicated().any():
+        return out
+    work = out.assign(
+        _eid=eid.to_numpy(),
+        _sev=out["outcome"].map(_SEVERITY).fillna(2).to_numpy(),
+        _nal=out["naloxone"].map(_NALOXONE).fillna(2).to_numpy(),
+    )
+    work = work.sort_values(["_eid", "occurred_at"], kind="stable")
+    g = work.groupby("_eid", sort=False)
+    first = g.head(1).set_index("_eid")  # earliest report: its time and cell
+    inv_sev = {v: k for k, v in _SEVERITY.items()}
+    inv_nal = {v: k for k, v in _NALOXONE.items()}
+    first["outcome"] = g["_sev"].min().map(inv_sev).astype("string")
+    first["naloxone"] = g["_nal"].min().map(inv_nal).astype("string")
+    return first.drop(columns=["_sev", "_nal"]).reset_index(drop=True)
+
+
+def data_end(incidents: pd.DataFrame) -> pd.Timestamp:
+    """Last calendar day present in the data (midnight), the default ``end`` of every window."""
+    _check(incidents, ("occurred_at",))
+    t = pd.to_datetime(incidents["occurred_at"])
+    if t.notna().sum() == 0:
+        raise ValueError("incidents has no valid occurred_at values; cannot infer end — pass end=")
+    last = t.max()
+    if getattr(last, "tz", None) is not None:
+        last = last.tz_localize(None)
+    return last.normalize()
+
+
+def _end_day(incidents: pd.DataFrame, end) -> pd.Timestamp:
+    if end is None:
+        return data_end(incidents)
+    try:
+        return pd.Timestamp(end).normalize()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"end must be a date like '2026-11-15', got {end!r}") from exc
+
+
+def _window_counts(ev: pd.DataFrame, start: pd.Timestamp, stop: pd.Timestamp) -> dict:
+    t = ev["occurred_at"]
+    m = ((t >= start) & (t < stop)).to_numpy()
+    out = ev["outcome"].to_numpy()[m]
+    nal = ev["naloxone"].to_numpy()[m]
+    return {
+        "overdoses": int(m.sum()),
+        "fatal": int((out == "fatal").sum()),
+        "nonfatal": int((out == "nonfatal").sum()),
+        "naloxone_yes": int((nal == "yes").sum()),
+    }
+
+
+# ------------------------------------------------------------------ KPIs
+def kpis(
+    incidents: pd.DataFrame,
+    end=None,
+    windows=DEFAULT_WINDOWS,
+    *,
+    policy: PrivacyPolicy | str = "public",
+) -> pd.DataFrame:
+    """Overdose KPIs for the last ``w`` days against the prior ``w`` days.
+
+    Parameters
+    ----------
+    incidents : DataFrame
+        Canonical de-duplicated incidents (``occurred_at``, ``outcome``, ``naloxone``; counted
+        by ``event_id`` when present).
+    end : date-like, optional
+        Last day included. Default: the last date in the data (not today; see module notes).
+    windows : sequence of int
+        Window lengths in days (default 7, 30, 365).
+    policy : PrivacyPolicy or tier name
+        Privacy gate applied to every count (default ``"public"``: counts 1–9 become ``<NA>``;
+        a percentage or change built on a suppressed count is blanked too).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``window_days``; columns ``start``, ``end`` (first and last day included),
+        ``overdoses``, ``fatal``, ``nonfatal``, ``naloxone_yes``, ``naloxone_given_pct``
+        (share of overdoses with naloxone "yes", 0–100), ``prior_start``, ``prior_end``,
+        ``prior_*`` for each figure, ``*_change`` (current − prior; percentage points for the
+        naloxone share), ``overdoses_change_pct`` (relative change, %), ``suppressed``.
+
+    References
+    ----------
+    CDC WONDER small-count suppression (counts 1–9) via :func:`geo.privacy.publish`.
+    """
+    _check(incidents, ("occurred_at",))
+    windows = _check_windows(windows)
+    pol = _policy(policy)
+    end_day = _end_day(incidents, end)
+    ev = incident_events(incidents)
+
+    rows = []
+    stop = end_day + pd.Timedelta(days=1)
+    for w in windows:
+        start = stop - pd.Timedelta(days=w)
+        pstart = start - pd.Timedelta(days=w)
+        for period, a, b in (("current", start, stop), ("prior", pstart, start)):
+            rows.append({"window_days": w, "period": period, "start": a,
+                         "end": b - pd.Timedelta(days=1), **_window_counts(ev, a, b)})
+    long = pd.DataFrame(rows)
+    long["not_given"] = long["overdoses"] - long["naloxone_yes"]
+    pub = publish(long, pol, count_columns=[*_COUNTS, "not_given"])
+    # the naloxone share reveals both the "yes" and the "not given" counts: blank it if either
+    # of them (or the total) is suppressed
+    num = pd.to_numeric(pub["naloxone_yes"]).astype("Float64")
+    den = pd.to_numeric(pub["overdoses"]).astype("Float64")
+    pct = (100.0 * num / den.where(den > 0)).astype("Float64")
+    pct[pub["not_given"].isna()] = pd.NA
+    pub["naloxone_given_pct"] = pct
+    pub = pub.drop(columns="not_given")
+
+    cur = pub[pub["period"] == "current"].set_index("window_days").drop(columns="period")
+    pri = pub[pub["period"] == "prior"].set_index("window_days").drop(columns="period")
+    figures = [*_COUNTS, "naloxone_given_pct"]
+    out = cur[["start", "end", *figures]].copy()
+    out["prior_start"] = pri["start"]
+    out["prior_end"] = pri["end"]
+    for f in figures:
+        out[f"prior_{f}"] = pri[f]
+    for f in _COUNTS:
+        # a difference with a suppressed side would reveal it: Int64 arithmetic keeps <NA>
+        out[f"{f}_change"] = out[f].astype("Int64") - out[f"prior_{f}"].astype("Int64")
+    out["naloxone_given_pct_change"] = (
+        out["naloxone_given_pct"].astype("Float64") - out["prior_naloxone_given_pct"].astype("Float64")
+    )
+    prior_n = out["prior_overdoses"].astype("Float64")
+    out["overdoses_change_pct"] = (
+        100.0 * out["overdoses_change"].astype("Float64") / prior_n.where(prior_n > 0)
+    ).astype("Float64")
+    out["suppressed"] = cur["suppressed"] | pri["suppressed"]
+    out.index.name = "window_days"
+    return out
+
+
+# ------------------------------------------------------------------ weekly trend
+def weekly_trend(
+    incidents: pd.DataFrame,
+    end=None,
+    weeks: int = 52,
+    *,
+    policy: PrivacyPolicy | str = "public",
+) -> pd.DataFrame:
+    """Weekly overdose counts by outcome over the last ``weeks`` weeks.
+
+    Weeks are 7-day bins ending on ``end`` (so the last bin is a full week, never a partial
+    calendar week that would look like a drop).
+
+    Parameters
+    ----------
+    incidents : DataFrame
+        Canonical de-duplicated incidents.
+    end : date-like, optional
+        Last day included (default: last date in the data).
+    weeks : int
+        Number of weeks (default 52).
+    policy : PrivacyPolicy or tier name
+        Privacy gate (default public: weekly counts 1–9 become ``<NA>``).
+
+    Returns
+    -------
+    DataFrame
+        One row per week, oldest first, indexed by ``week_start`` (first day of the bin);
+        columns ``week_end`` (last day), ``overdoses``, ``fatal``, ``nonfatal``, ``unknown``,
+        ``suppressed``.
+    """
+    _check(incidents, ("occurred_at",))
+    if isinstance(weeks, bool) or not isinstance(weeks, int | np.integer) or weeks < 1:
+        raise ValueError(f"weeks must be a positive whole number, got {weeks!r}")
+    pol = _policy(policy)
+    end_day = _end_day(incidents, end)
+    ev = incident_events(incidents)
+    stop = end_day + pd.Timedelta(days=1)
+    first = stop - pd.Timedelta(days=7 * int(weeks))
+    t = ev["occurred_at"]
+    m = ((t >= first) & (t < stop)).to_numpy()
+    days = ((t[m] - first) // pd.Timedelta(days=1)).to_numpy(np.int64)
+    wk = days // 7
+    out_codes = ev["outcome"][m].map({"fatal": 0, "nonfatal": 1}).fillna(2).to_numpy(np.int64)
+    mat = np.bincount(wk * 3 + out_codes, minlength=3 * int(weeks)).reshape(int(weeks), 3)
+    starts = first + pd.to_timedelta(np.arange(int(weeks)) * 7, unit="D")
+    table = pd.DataFrame({
+        "week_start": starts,
+        "week_end": starts + pd.Timedelta(days=6),
+        "overdoses": mat.sum(axis=1),
+        "fatal": mat[:, 0],
+        "nonfatal": mat[:, 1],
+        "unknown": mat[:, 2],
+    })
+    pub = publish(table, pol, count_columns=["overdoses", "fatal", "nonfatal", "unknown"])
+    return pub.set_index("week_start")
+
+
+# ------------------------------------------------------------------ top areas
+def top_areas(
+    incidents: pd.DataFrame,
+    res: int = 7,
+    end=None,
+    days: int = 365,
+    n: int = 10,
+    *,
+    policy: PrivacyPolicy | str = "public",
+) -> pd.DataFrame:
+    """The H3 cells with most overdoses in the last ``days`` days, with the prior period.
+
+    Parameters
+    ----------
+    incidents : DataFrame
+        Canonical de-duplicated incidents with uint64 ``h3`` (base resolution).
+    res : int
+        H3 resolution of the areas (default 7, ~5 km²; public output must be ≤ the floor, 8).
+    end : date-like, optional
+        Last day included (default: last date in the data).
+    days : int
+        Window length (default 365).
+    n : int
+        Number of areas (default 10). Ties are broken by cell id, so the result is
+        deterministic.
+    policy : PrivacyPolicy or tier name
+        Privacy gate (default public: counts 1–9 become ``<NA>``; cells finer than the floor
+        raise :class:`geo.privacy.PrivacyError`).
+
+    Returns
+    -------
+    DataFrame
+        ``rank`` (1 = most), ``h3`` (uint64), ``cell_centre`` (e.g. ``"36.07N 79.79W"``, the
+        cell's centre, not an incident location), ``count``, ``n_fatal``, ``n_nonfatal``,
+        ``count_prior`` (same cell, prior ``days`` days), ``suppressed``.
+    """
+    _check(incidents, ("occurred_at", "h3"))
+    for name, v in (("days", days), ("n", n)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+            raise ValueError(f"{name} must be a positive whole number, got {v!r}")
+    pol = _policy(policy)
+    end_day = _end_day(incidents, end)
+    ev = incident_events(incidents)
+    stop = end_day + pd.Timedelta(days=1)
+    start = stop - pd.Timedelta(days=int(days))
+    pstart = start - pd.Timedelta(days=int(days))
+    t = ev["occurred_at"]
+    cur = ev[((t >= start) & (t < stop)).to_numpy()]
+    pri = ev[((t >= pstart) & (t < start)).to_numpy()]
+    cols = ["rank", "h3", "cell_centre", "count", "n_fatal", "n_nonfatal", "count_prior"]
+    if cur.empty:
+        empty = pd.DataFrame({c: pd.Series(dtype="int64") for c in cols})
+        empty["h3"] = empty["h3"].astype(np.uint64)
+        empty["cell_centre"] = empty["cell_centre"].astype("string")
+        return publish(empty, pol)
+    cells = incidents_to_cells(cur, res)
+    cells = cells.sort_values(["count", "h3"], ascending=[False, True], kind="stable").head(int(n))
+    prior = incidents_to_cells(pri, res, breakdown=False) if len(pri) else None
+    if prior is not None:
+        pmap = pd.Series(prior["count"].to_numpy(), index=prior["h3"].to_numpy(np.uint64))
+        count_prior = pmap.reindex(cells["h3"].to_numpy(np.uint64)).fillna(0).astype(np.int64)
+    else:
+        count_prior = pd.Series(np.zeros(len(cells), dtype=np.int64))
+    lat, lon = cells_to_latlng(cells["h3"].to_numpy(np.uint64))
+    centre = [f"{abs(a):.2f}{'N' if a >= 0 else 'S'} {abs(o):.2f}{'E' if o >= 0 else 'W'}"
+              for a, o in zip(lat, lon, strict=True)]
+    table = pd.DataFrame({
+        "rank": np.arange(1, len(cells) + 1),
+        "h3": cells["h3"].to_numpy(np.uint64),
+        "cell_centre": pd.array(centre, dtype="string"),
+        "count": cells["count"].to_numpy(),
+        "n_fatal": cells["n_fatal"].to_numpy(),
+        "n_nonfatal": cells["n_nonfatal"].to_numpy(),
+        "count_prior": count_prior.to_numpy(),
+    })
+    return publish(table, pol)
