@@ -17,6 +17,7 @@ Uber H3 index bit layout: https://h3geo.org/docs/core-library/h3Indexing
 from __future__ import annotations
 
 import h3
+import h3.api.basic_int as h3int
 import numpy as np
 import polars as pl
 import polars_h3 as plh3
@@ -148,7 +149,7 @@ def str_to_cells(strings) -> np.ndarray:
             c = int(str(s).strip(), 16)
         except ValueError:
             raise ValueError(f"not an H3 cell id (hex string expected): {s!r}") from None
-        if not h3.is_valid_cell(c):
+        if not h3int.is_valid_cell(c):
             raise ValueError(f"not a valid H3 cell: {s!r}")
         out[i] = c
     return out

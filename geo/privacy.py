@@ -22,7 +22,7 @@ import pandas as pd
 
 from geo.cells import cells_resolution, str_to_cells
 
-__all__ = ["PrivacyPolicy", "TIERS", "publish", "PrivacyError", "POINT_COLUMNS"]
+__all__ = ["PrivacyPolicy", "TIERS", "publish", "PrivacyError", "POINT_COLUMNS", "FAMILY_PREFIXES"]
 
 TIERS = ("public", "partner", "restricted")
 
@@ -38,6 +38,16 @@ POINT_COLUMNS = (
     "age_band",
     "sex",
 )
+
+
+#: Breakdown families whose members add up to ``count`` (see geo.grid.COUNT_COLUMNS). A lone
+#: hidden member of a family could be recovered as ``count - sum(shown members)``, so the gate
+#: hides a second member too (complementary suppression).
+FAMILY_PREFIXES = {
+    "outcome": ("n_fatal", "n_nonfatal", "n_unknown"),
+    "naloxone": ("n_naloxone_yes", "n_naloxone_no", "n_naloxone_unknown"),
+    "source": ("n_ems", "n_police", "n_hospital", "n_odmap", "n_other"),
+}
 
 
 class PrivacyError(ValueError):
@@ -148,10 +158,15 @@ def publish(
     cols = count_columns if count_columns is not None else _count_columns(
         out, policy.extra_count_columns
     )
+    values = {
+        c: pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        for c in cols
+    }
+    hidden = {c: (v >= 1) & (v < policy.k) for c, v in values.items()}
+    _complementary(values, hidden)
     small = np.zeros(len(out), dtype=bool)
     for c in cols:
-        v = pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        hide = (v >= 1) & (v < policy.k)
+        hide = hidden[c]
         small |= hide
         if hide.any():
             col = out[c].astype("Float64") if out[c].dtype.kind == "f" else out[c].astype("Int64")
@@ -165,3 +180,28 @@ def publish(
             out[c] = col
     out["suppressed"] = small
     return out
+
+
+def _complementary(values: dict[str, np.ndarray], hidden: dict[str, np.ndarray]) -> None:
+    """Hide a second family member wherever exactly one is hidden and ``count`` is shown.
+
+    The second member is the smallest shown non-zero one (least information lost). Updates
+    ``hidden`` in place (a private working dict, never the caller's table).
+    """
+    if "count" not in values:
+        return
+    total_shown = ~hidden["count"]
+    for members in FAMILY_PREFIXES.values():
+        present = [m for m in members if m in values]
+        if len(present) < 2:
+            continue
+        vals = np.column_stack([values[m] for m in present])
+        hid = np.column_stack([hidden[m] for m in present])
+        lone = total_shown & (hid.sum(axis=1) == 1)
+        if not lone.any():
+            continue
+        candidates = np.where(hid | ~(vals > 0), np.inf, vals)
+        pick = np.argmin(candidates, axis=1)
+        ok = lone & np.isfinite(candidates[np.arange(len(pick)), pick])
+        for j, m in enumerate(present):
+            hidden[m] = hidden[m] | (ok & (pick == j))
