@@ -37,6 +37,11 @@ __all__ = ["kpis", "weekly_trend", "top_areas", "incident_events", "data_end", "
 
 DEFAULT_WINDOWS = (7, 30, 365)
 _COUNTS = ("overdoses", "fatal", "nonfatal", "naloxone_yes")
+#: our column → the privacy gate's breakdown-family name (see geo.privacy.FAMILY_PREFIXES)
+_GATE_NAMES = {"overdoses": "count", "fatal": "n_fatal", "nonfatal": "n_nonfatal",
+               "unknown": "n_unknown", "naloxone_yes": "n_naloxone_yes",
+               "naloxone_no": "n_naloxone_no", "naloxone_unknown": "n_naloxone_unknown"}
+_FROM_GATE = {v: k for k, v in _GATE_NAMES.items()}
 _SEVERITY = {"fatal": 0, "nonfatal": 1, "unknown": 2}
 _NALOXONE = {"yes": 0, "no": 1, "unknown": 2}
 
@@ -150,7 +155,10 @@ def _window_counts(ev: pd.DataFrame, start: pd.Timestamp, stop: pd.Timestamp) ->
         "overdoses": int(m.sum()),
         "fatal": int((out == "fatal").sum()),
         "nonfatal": int((out == "nonfatal").sum()),
+        "unknown": int((out == "unknown").sum()),
         "naloxone_yes": int((nal == "yes").sum()),
+        "naloxone_no": int((nal == "no").sum()),
+        "naloxone_unknown": int((nal == "unknown").sum()),
     }
 
 
@@ -205,16 +213,18 @@ def kpis(
             rows.append({"window_days": w, "period": period, "start": a,
                          "end": b - pd.Timedelta(days=1), **_window_counts(ev, a, b)})
     long = pd.DataFrame(rows)
-    long["not_given"] = long["overdoses"] - long["naloxone_yes"]
-    pub = publish(long, pol, count_columns=[*_COUNTS, "not_given"])
-    # the naloxone share reveals both the "yes" and the "not given" counts: blank it if either
-    # of them (or the total) is suppressed
+    # Publish under the gate's own family names so its complementary suppression applies
+    # (a lone hidden fatal count could otherwise be recovered as total − nonfatal − unknown).
+    pub = publish(long.rename(columns=_GATE_NAMES), pol).rename(columns=_FROM_GATE)
+    # the naloxone share reveals the "yes" count and the "not given" count (total − yes):
+    # blank it if either is suppressed
     num = pd.to_numeric(pub["naloxone_yes"]).astype("Float64")
     den = pd.to_numeric(pub["overdoses"]).astype("Float64")
     pct = (100.0 * num / den.where(den > 0)).astype("Float64")
-    pct[pub["not_given"].isna()] = pd.NA
+    not_given = (long["overdoses"] - long["naloxone_yes"]).to_numpy()
+    if pol.tier != "restricted":
+        pct[(not_given >= 1) & (not_given < pol.k)] = pd.NA
     pub["naloxone_given_pct"] = pct
-    pub = pub.drop(columns="not_given")
 
     cur = pub[pub["period"] == "current"].set_index("window_days").drop(columns="period")
     pri = pub[pub["period"] == "prior"].set_index("window_days").drop(columns="period")
@@ -293,7 +303,7 @@ def weekly_trend(
         "nonfatal": mat[:, 1],
         "unknown": mat[:, 2],
     })
-    pub = publish(table, pol, count_columns=["overdoses", "fatal", "nonfatal", "unknown"])
+    pub = publish(table.rename(columns=_GATE_NAMES), pol).rename(columns=_FROM_GATE)
     return pub.set_index("week_start")
 
 

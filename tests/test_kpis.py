@@ -68,6 +68,8 @@ def test_kpis_public_suppresses_small_counts_and_what_reveals_them():
     w7 = out.loc[7]
     assert pd.isna(w7["prior_fatal"])           # 3 → suppressed
     assert pd.isna(w7["fatal_change"])          # 12 − 3 would reveal it
+    # complementary suppression: 14 − 11 − 0 would reveal the 3, so nonfatal (11) goes too
+    assert pd.isna(w7["prior_nonfatal"])
     assert w7["fatal"] == 12 and w7["prior_overdoses"] == 14
     # prior naloxone "yes" is 0 (shown) but "not given" is 14: share 0 % is not suppressed
     assert w7["prior_naloxone_given_pct"] == pytest.approx(0.0)
@@ -75,9 +77,11 @@ def test_kpis_public_suppresses_small_counts_and_what_reveals_them():
 
 
 def test_kpis_public_blanks_share_when_complement_is_small():
-    # 20 overdoses, 17 given naloxone → 3 not given: the share would reveal the 3
+    # 20 overdoses, 17 given naloxone, 2 not, 1 unknown → "not given" (3) would be revealed
+    # by the share even though "no" and "unknown" are both hidden
     df = _rows([("2026-11-15 10:00", "nonfatal", "yes", 17),
-                ("2026-11-15 11:00", "nonfatal", "no", 3)])
+                ("2026-11-15 11:00", "nonfatal", "no", 2),
+                ("2026-11-15 12:00", "nonfatal", "unknown", 1)])
     out = kpis(df, windows=(7,))
     assert out.loc[7, "overdoses"] == 20 and out.loc[7, "naloxone_yes"] == 17
     assert pd.isna(out.loc[7, "naloxone_given_pct"])
