@@ -1,0 +1,373 @@
+"""App layer shared by every page: data sources, cached library calls, sidebar filters, login.
+
+This is the only module with Streamlit caching. Cached functions take primitives only (file
+path + modification time, resolution, dates, tuples of filter values) — never widgets, never
+globals — and call the library (geo/, clustering/, layers/, report/). Filters are applied
+outside the caches to the cached tables.
+
+* The loaded incident table is held with ``st.cache_resource`` (one shared, read-only object:
+  the library never mutates its inputs, and copying 1M rows on every rerun, as
+  ``st.cache_data`` does, would cost more than the filters). Everything derived from it is
+  ``st.cache_data`` with ``max_entries`` bounds.
+* Data source: the incident store named by ``st.session_state["store_path"]`` (set on the Data
+  page) or the environment variable ``GAPMAP_STORE``; otherwise the bundled synthetic sample
+  (``data.get_path``). ``GAPMAP_INCIDENTS`` / ``GAPMAP_RESOURCES`` / ``GAPMAP_CANDIDATES`` /
+  ``GAPMAP_BOUNDARY`` / ``GAPMAP_POPULATION`` override single sample files.
+* Tiers: ``public`` by default; ``restricted`` after a password that matches a bcrypt hash from
+  ``st.secrets["auth"]["password_hash"]`` or ``GAPMAP_PASSWORD_HASH``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import bcrypt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from geo.privacy import PrivacyPolicy, publish
+from geo.schema import OUTCOMES, SOURCES
+
+__all__ = [
+    "Filters",
+    "optional",
+    "sample_path",
+    "source_key",
+    "incidents",
+    "filtered",
+    "resources",
+    "candidates",
+    "boundary",
+    "grid",
+    "cell_counts",
+    "password_hash",
+    "check_password",
+    "tier",
+    "policy",
+    "sidebar",
+    "missing_library",
+    "WINDOWS",
+]
+
+WINDOWS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last 365 days": 365,
+           "All data": None}
+SAMPLE_ENV = {
+    "incidents": "GAPMAP_INCIDENTS",
+    "resources": "GAPMAP_RESOURCES",
+    "candidates": "GAPMAP_CANDIDATES",
+    "boundary": "GAPMAP_BOUNDARY",
+    "population": "GAPMAP_POPULATION",
+}
+
+
+# ------------------------------------------------------------------ optional library modules
+def optional(module: str):
+    """Import a library module, or ``None`` if it does not exist (yet) in this installation."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+
+
+def missing_library(what: str, module: str) -> None:
+    """Say plainly that a feature's library module is not available."""
+    st.info(f"{what} is not available in this installation: the library module `{module}` is "
+            "missing.")
+
+
+# ------------------------------------------------------------------ data sources
+def sample_path(name: str) -> Path | None:
+    """Path of a bundled sample file (or its ``GAPMAP_<NAME>`` override); None if absent."""
+    env = os.environ.get(SAMPLE_ENV.get(name, ""), "").strip()
+    if env:
+        p = Path(env)
+        return p if p.exists() else None
+    from data import get_path
+
+    try:
+        return get_path(name)
+    except FileNotFoundError:
+        return None
+
+
+def _mtime(path: Path | str | None) -> float:
+    return Path(path).stat().st_mtime if path and Path(path).exists() else 0.0
+
+
+def store_path() -> str | None:
+    """The incident store in use (Data page choice, else ``GAPMAP_STORE``), if it exists."""
+    p = st.session_state.get("store_path") or os.environ.get("GAPMAP_STORE", "").strip()
+    return p if p and Path(p).exists() else None
+
+
+def source_key() -> tuple[str, str, float]:
+    """(kind, path, mtime) identifying the incident data: the cache key of everything."""
+    sp = store_path()
+    if sp:
+        return ("store", sp, _mtime(sp))
+    p = sample_path("incidents")
+    if p is None:
+        return ("none", "", 0.0)
+    return ("file", str(p), _mtime(p))
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading incidents…")
+def _load_incidents(kind: str, path: str, mtime: float) -> pd.DataFrame:
+    if kind == "store":
+        from geo.store import IncidentStore
+
+        return IncidentStore(path).load()
+    from geo.ingest import read_incidents
+
+    return read_incidents(path).incidents
+
+
+def incidents() -> pd.DataFrame:
+    """Canonical incidents of the current source (shared and read-only: never mutate)."""
+    kind, path, mtime = source_key()
+    if kind == "none":
+        st.warning("No incident data: the bundled sample is missing and no store is configured. "
+                   "Upload a file on the Data page.")
+        st.stop()
+    return _load_incidents(kind, path, mtime)
+
+
+def filtered(f: Filters, *, outcomes: bool = True) -> pd.DataFrame:
+    """Incidents within the sidebar filters (applied outside the cache)."""
+    from geo.grid import filter_incidents
+
+    df = incidents()
+    return filter_incidents(df, start=f.start, end=f.end,
+                            outcomes=f.outcomes if outcomes else None, sources=f.sources)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _data_range(kind: str, path: str, mtime: float) -> tuple[pd.Timestamp, pd.Timestamp]:
+    t = pd.to_datetime(_load_incidents(kind, path, mtime)["occurred_at"])
+    return t.min(), t.max()
+
+
+def data_range() -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last incident time of the current source."""
+    return _data_range(*source_key())
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _load_sites(path: str, mtime: float, what: str) -> pd.DataFrame:
+    if what == "resources":
+        sites = optional("layers.sites")
+        if sites is not None:
+            return sites.load_resources(path).sites
+    return pd.read_csv(path)
+
+
+def resources() -> pd.DataFrame | None:
+    """Canonical resource sites (treatment, SSP, naloxone), or None if no file."""
+    p = st.session_state.get("resources_path") or sample_path("resources")
+    return None if p is None else _load_sites(str(p), _mtime(p), "resources")
+
+
+def candidates() -> pd.DataFrame | None:
+    """Candidate host sites for new naloxone boxes, or None if no file."""
+    p = sample_path("candidates")
+    return None if p is None else _load_sites(str(p), _mtime(p), "candidates")
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _load_boundary(path: str, mtime: float):
+    import geopandas as gpd
+
+    return gpd.read_file(path).to_crs(4326)
+
+
+def boundary():
+    """The study-area GeoDataFrame (WGS84), or None."""
+    p = sample_path("boundary")
+    return None if p is None else _load_boundary(str(p), _mtime(p))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _grid(path: str, mtime: float, res: int) -> np.ndarray:
+    from geo.grid import analysis_grid
+
+    return analysis_grid(_load_boundary(path, mtime), res)
+
+
+def grid(res: int) -> np.ndarray | None:
+    """Every analysis cell of the study area at ``res`` (sorted uint64), or None."""
+    p = sample_path("boundary")
+    return None if p is None else _grid(str(p), _mtime(p), int(res))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _cell_counts(kind, path, mtime, res, start, end, outcomes, sources) -> pd.DataFrame:
+    from geo.grid import filter_incidents, incidents_to_cells
+
+    df = filter_incidents(_load_incidents(kind, path, mtime), start=start, end=end,
+                          outcomes=outcomes, sources=sources)
+    return incidents_to_cells(df, res)
+
+
+def cell_counts(f: Filters, res: int | None = None) -> pd.DataFrame:
+    """Counts per occupied cell for the filters (restricted-tier values; publish before showing)."""
+    return _cell_counts(*source_key(), int(res or f.res), f.start, f.end, f.outcomes, f.sources)
+
+
+# ------------------------------------------------------------------ tiers and login
+def password_hash() -> str | None:
+    """The configured bcrypt hash (secrets ``[auth] password_hash`` or ``GAPMAP_PASSWORD_HASH``)."""
+    try:
+        h = st.secrets["auth"]["password_hash"]
+        if h:
+            return str(h)
+    except (FileNotFoundError, KeyError, AttributeError):
+        pass
+    h = os.environ.get("GAPMAP_PASSWORD_HASH", "").strip()
+    return h or None
+
+
+def check_password(password: str, hashed: str | None) -> bool:
+    """True when ``password`` matches the bcrypt ``hashed`` (False for no hash / bad hash)."""
+    if not hashed or not password:
+        return False
+    try:
+        return bcrypt.checkpw(password.encode("utf-8"), hashed.encode("utf-8"))
+    except ValueError:
+        return False
+
+
+def tier() -> str:
+    """Current tier: ``"public"`` unless the user logged in this session."""
+    return "restricted" if st.session_state.get("tier") == "restricted" else "public"
+
+
+def policy() -> PrivacyPolicy:
+    """Privacy policy of the current tier (k = 10)."""
+    return PrivacyPolicy.for_tier(tier())
+
+
+def show_table(df: pd.DataFrame, **kw) -> pd.DataFrame:
+    """Publish a table through the privacy gate of the current tier and return it."""
+    return publish(df, policy(), **kw)
+
+
+def _login_box() -> None:
+    st.sidebar.markdown("**Access**")
+    if tier() == "restricted":
+        st.sidebar.success("Restricted tier: line lists and points are visible.")
+        if st.sidebar.button("Log out", key="logout"):
+            st.session_state["tier"] = "public"
+            st.rerun()
+        return
+    hashed = password_hash()
+    if hashed is None:
+        st.sidebar.caption("Public tier. The restricted tier is unavailable: no password hash is "
+                           "configured (see README, Dashboard).")
+        return
+    with st.sidebar.form("login", clear_on_submit=True):
+        pw = st.text_input("Password for the restricted tier", type="password", key="login_pw")
+        ok = st.form_submit_button("Log in")
+    if ok:
+        if check_password(pw, hashed):
+            st.session_state["tier"] = "restricted"
+            st.rerun()
+        else:
+            st.sidebar.error("Wrong password: still in the public tier.")
+    st.sidebar.caption("Public tier: aggregated cells, counts 1–9 suppressed, no points.")
+
+
+# ------------------------------------------------------------------ sidebar filters
+@dataclass(frozen=True)
+class Filters:
+    """The shared sidebar choices, as primitives (cache keys)."""
+
+    res: int
+    window: str
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+    outcomes: tuple[str, ...] | None
+    sources: tuple[str, ...] | None
+    data_end: pd.Timestamp | None
+
+    @property
+    def label(self) -> str:
+        """Human-readable date range, e.g. ``2025-11-16 – 2026-11-15``."""
+        if self.start is None:
+            return "all dates"
+        last = self.end - pd.Timedelta(days=1)
+        return f"{self.start:%Y-%m-%d} – {last:%Y-%m-%d}"
+
+
+def sidebar() -> Filters:
+    """Draw the shared sidebar (data source, filters, login) and return the filters."""
+    kind, path, _ = source_key()
+    st.sidebar.caption(
+        f"Data: {'incident store ' + Path(path).name if kind == 'store' else 'bundled synthetic sample'}"
+        if kind != "none" else "Data: none loaded")
+    res_opts = [6, 7, 8] if tier() == "public" else [6, 7, 8, 9, 10]
+    if st.session_state.get("res") not in res_opts:
+        st.session_state["res"] = 8
+    res = st.sidebar.select_slider("H3 resolution (cell size)", res_opts, key="res",
+                                   help="6 ≈ 36 km², 7 ≈ 5 km², 8 ≈ 0.7 km², 9 ≈ 0.1 km² per cell. "
+                                   "Public tier: 8 or coarser.")
+    window = st.sidebar.selectbox("Time window", list(WINDOWS), index=3, key="window")
+    outcomes = st.sidebar.multiselect("Outcomes", list(OUTCOMES[:2]) + ["unknown"],
+                                      default=list(OUTCOMES), key="outcomes")
+    sources = st.sidebar.multiselect("Sources", list(SOURCES), default=list(SOURCES), key="sources")
+    start = end = last = None
+    if kind != "none":
+        _, last_t = data_range()
+        last = pd.Timestamp(last_t).normalize()
+        days = WINDOWS[window]
+        if days is not None:
+            end = last + pd.Timedelta(days=1)
+            start = end - pd.Timedelta(days=days)
+        st.sidebar.caption(f"Data end: {last:%Y-%m-%d} (windows end on the last day with data).")
+    _login_box()
+    return Filters(
+        res=int(res), window=window, start=start, end=end,
+        outcomes=None if set(outcomes) >= set(OUTCOMES) else tuple(sorted(outcomes)),
+        sources=None if set(sources) >= set(SOURCES) else tuple(sorted(sources)),
+        data_end=last,
+    )
+
+
+def filters() -> Filters:
+    """The filters the router put in session state for this run."""
+    f = st.session_state.get("_filters")
+    return f if f is not None else sidebar()
+
+
+# ------------------------------------------------------------------ overview tables
+@st.cache_data(max_entries=8, show_spinner=False)
+def _kpis(kind, path, mtime, sources, tier_name) -> pd.DataFrame:
+    from geo.grid import filter_incidents
+    from report.kpis import kpis
+
+    df = filter_incidents(_load_incidents(kind, path, mtime), sources=sources)
+    return kpis(df, policy=tier_name)
+
+
+def kpi_table(f: Filters, tier_name: str) -> pd.DataFrame:
+    """report.kpis for the current source and source filter (published for ``tier_name``)."""
+    return _kpis(*source_key(), f.sources, tier_name)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _weekly(kind, path, mtime, sources, tier_name) -> pd.DataFrame:
+    from geo.grid import filter_incidents
+    from report.kpis import weekly_trend
+
+    df = filter_incidents(_load_incidents(kind, path, mtime), sources=sources)
+    return weekly_trend(df, policy=tier_name)
+
+
+def weekly_table(f: Filters, tier_name: str) -> pd.DataFrame:
+    """report.kpis.weekly_trend for the current source and source filter."""
+    return _weekly(*source_key(), f.sources, tier_name)

@@ -1,0 +1,355 @@
+"""pydeck layer builders: hexagon maps, the study-area outline, resource points and legends.
+
+Everything here turns library tables into pydeck objects; it never computes statistics and never
+imports Streamlit. H3 cells arrive as ``uint64`` and leave as hex strings (via
+:func:`geo.cells.cells_to_str`, the one owner of conversions). Every layer has an ``id`` so a
+keyed ``st.pydeck_chart(on_select="rerun")`` can report which layer was clicked.
+
+The maps draw offline: :func:`make_deck` uses ``map_provider=None`` (a plain background) unless a
+basemap style URL is configured (environment variable ``GAPMAP_BASEMAP``).
+
+Colour scales are colour-blind safe: Gi* classes use ColorBrewer ``RdBu`` (diverging, safe for
+deuteranopia/protanopia), continuous values use ``viridis``; suppressed cells are grey.
+
+References
+----------
+Brewer, C. A. (2003). ColorBrewer: https://colorbrewer2.org (RdBu, colour-blind safe).
+van der Walt, S. & Smith, N. (2015). viridis, a perceptually uniform colour map.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pydeck as pdk
+
+from geo.cells import cells_to_str
+
+__all__ = [
+    "GI_CLASSES",
+    "GI_COLORS",
+    "GI_LABELS",
+    "SITE_COLORS",
+    "SUPPRESSED_COLOR",
+    "NO_DATA_COLOR",
+    "sequential_colors",
+    "class_colors",
+    "count_text",
+    "hex_layer",
+    "outline_layer",
+    "sites_layer",
+    "view_for_bounds",
+    "make_deck",
+    "legend_html",
+    "class_legend",
+    "sequential_legend",
+    "sites_legend",
+]
+
+GI_CLASSES = ("hot_99", "hot_95", "hot_90", "not_significant", "cold_90", "cold_95", "cold_99")
+#: ColorBrewer RdBu, 7 classes (colour-blind safe); the middle class is a light neutral grey.
+GI_COLORS = {
+    "hot_99": (178, 24, 43),
+    "hot_95": (239, 138, 98),
+    "hot_90": (253, 219, 199),
+    "not_significant": (230, 230, 230),
+    "cold_90": (209, 229, 240),
+    "cold_95": (103, 169, 207),
+    "cold_99": (33, 102, 172),
+}
+GI_LABELS = {
+    "hot_99": "Hot spot, 99% (q < 0.01)",
+    "hot_95": "Hot spot, 95% (q < 0.05)",
+    "hot_90": "Hot spot, 90% (q < 0.10)",
+    "not_significant": "Not significant",
+    "cold_90": "Cold spot, 90%",
+    "cold_95": "Cold spot, 95%",
+    "cold_99": "Cold spot, 99%",
+}
+#: viridis sampled at 6 stops (dark purple → yellow).
+_VIRIDIS = np.array(
+    [(68, 1, 84), (65, 68, 135), (42, 120, 142), (34, 168, 132), (122, 209, 81), (253, 231, 37)],
+    dtype=float,
+)
+SUPPRESSED_COLOR = (150, 150, 150)
+NO_DATA_COLOR = (245, 245, 245)
+#: Okabe–Ito colours (colour-blind safe) for resource kinds.
+SITE_COLORS = {
+    "treatment": (0, 114, 178),  # blue
+    "ssp": (0, 158, 115),  # bluish green
+    "naloxone": (230, 159, 0),  # orange
+    "candidate": (204, 121, 167),  # reddish purple
+    "chosen": (213, 94, 0),  # vermillion
+}
+_ALPHA = 190
+
+
+def sequential_colors(values, vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
+    """RGBA rows (``uint8``, n × 4) on the viridis scale; NaN/NA values get the grey of suppression.
+
+    Parameters
+    ----------
+    values : array-like of float
+        Values to colour (NaN / ``pd.NA`` for suppressed or missing).
+    vmin, vmax : float, optional
+        Scale limits (default: finite min / max of ``values``).
+    """
+    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    out = np.empty((v.size, 4), dtype=np.uint8)
+    out[:] = (*SUPPRESSED_COLOR, 120)
+    ok = np.isfinite(v)
+    if not ok.any():
+        return out
+    lo = float(np.nanmin(v[ok])) if vmin is None else float(vmin)
+    hi = float(np.nanmax(v[ok])) if vmax is None else float(vmax)
+    t = np.zeros(ok.sum()) if hi <= lo else np.clip((v[ok] - lo) / (hi - lo), 0, 1)
+    pos = t * (len(_VIRIDIS) - 1)
+    i = np.minimum(pos.astype(int), len(_VIRIDIS) - 2)
+    f = (pos - i)[:, None]
+    rgb = _VIRIDIS[i] * (1 - f) + _VIRIDIS[i + 1] * f
+    out[ok, :3] = np.round(rgb).astype(np.uint8)
+    out[ok, 3] = _ALPHA
+    return out
+
+
+def class_colors(classes) -> np.ndarray:
+    """RGBA rows for Gi* class labels (unknown labels → light grey)."""
+    cls = pd.Series(classes, dtype="object").fillna("not_significant").to_numpy()
+    out = np.empty((cls.size, 4), dtype=np.uint8)
+    for i, c in enumerate(cls):
+        out[i, :3] = GI_COLORS.get(c, NO_DATA_COLOR)
+        out[i, 3] = 90 if c == "not_significant" else 210
+    return out
+
+
+def count_text(values, k: int = 10, unit: str = "overdoses") -> list[str]:
+    """Display text for counts that may have been suppressed by the privacy gate.
+
+    A missing value (``<NA>``, left by :func:`geo.privacy.publish`) shows as ``"<k (suppressed)"``.
+    """
+    out = []
+    for v in pd.Series(values, dtype="object"):
+        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+            out.append(f"<{k} {unit} (suppressed)")
+        else:
+            out.append(f"{int(v):,} {unit}")
+    return out
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """JSON-safe records (plain Python scalars; NA → None)."""
+    recs = df.astype(object).where(df.notna(), None).to_dict("records")
+    for r in recs:
+        for key, val in r.items():
+            if isinstance(val, np.integer):
+                r[key] = int(val)
+            elif isinstance(val, np.floating):
+                r[key] = float(val)
+            elif isinstance(val, np.ndarray):
+                r[key] = val.tolist()
+    return recs
+
+
+def hex_layer(
+    cells,
+    fill: np.ndarray,
+    tooltip: Sequence[str],
+    *,
+    layer_id: str = "cells",
+    extra: pd.DataFrame | None = None,
+    pickable: bool = True,
+) -> pdk.Layer:
+    """An ``H3HexagonLayer`` (not extruded) of cells with per-cell fill colours and tooltips.
+
+    Parameters
+    ----------
+    cells : array-like of uint64
+        H3 cells (converted to hex strings here).
+    fill : ndarray (n, 3 or 4)
+        Colours per cell (e.g. from :func:`sequential_colors` / :func:`class_colors`).
+    tooltip : sequence of str
+        Tooltip text per cell (HTML-escaped here).
+    layer_id : str
+        Layer id (reported back by ``on_select``).
+    extra : DataFrame, optional
+        More columns to carry per cell (same row order), e.g. a class label for selection.
+    """
+    cells = np.asarray(cells, dtype=np.uint64)
+    fill = np.asarray(fill)
+    if fill.shape[0] != cells.size or len(tooltip) != cells.size:
+        raise ValueError(
+            f"hex_layer: cells ({cells.size}), fill ({fill.shape[0]}) and tooltip "
+            f"({len(tooltip)}) must have the same length"
+        )
+    data = pd.DataFrame({"h3": cells_to_str(cells), "tip": [html.escape(t) for t in tooltip]})
+    data["fill"] = [list(map(int, row)) for row in fill]
+    if extra is not None:
+        for c in extra.columns:
+            if c not in data.columns:
+                data[c] = extra[c].to_numpy()
+    return pdk.Layer(
+        "H3HexagonLayer",
+        id=layer_id,
+        data=_records(data),
+        get_hexagon="h3",
+        get_fill_color="fill",
+        extruded=False,
+        stroked=True,
+        filled=True,
+        get_line_color=[255, 255, 255, 120],
+        line_width_min_pixels=0.5,
+        pickable=pickable,
+        auto_highlight=pickable,
+    )
+
+
+def _rings(geom) -> list[list[list[float]]]:
+    """Exterior and interior rings of a shapely (Multi)Polygon as lists of ``[lng, lat]``."""
+    polys = list(getattr(geom, "geoms", [geom]))
+    rings = []
+    for p in polys:
+        if p.geom_type != "Polygon":
+            continue
+        rings.append([[float(x), float(y)] for x, y in p.exterior.coords])
+        rings.extend([[float(x), float(y)] for x, y in r.coords] for r in p.interiors)
+    return rings
+
+
+def outline_layer(boundary, *, layer_id: str = "study-area", label: str = "Study area") -> pdk.Layer:
+    """The study-area outline as a ``PathLayer`` (dark line, not pickable).
+
+    ``boundary`` is a shapely (Multi)Polygon or a GeoDataFrame/GeoSeries in WGS84.
+    """
+    geom = boundary
+    if hasattr(boundary, "to_crs"):
+        if boundary.crs is None:
+            raise ValueError("study-area boundary has no CRS; set EPSG:4326")
+        geom = boundary.to_crs(4326).union_all()
+    paths = [{"path": r, "tip": html.escape(label)} for r in _rings(geom)]
+    return pdk.Layer(
+        "PathLayer",
+        id=layer_id,
+        data=paths,
+        get_path="path",
+        get_color=[40, 40, 40, 230],
+        width_min_pixels=2,
+        width_units="pixels",
+        get_width=2,
+        pickable=False,
+    )
+
+
+def sites_layer(
+    sites: pd.DataFrame,
+    *,
+    layer_id: str,
+    color: Sequence[int],
+    tooltip: Sequence[str] | None = None,
+    radius_m: float = 120,
+    extra_columns: Sequence[str] = (),
+) -> pdk.Layer:
+    """A ``ScatterplotLayer`` of public resource / candidate sites (``lat``, ``lon`` columns).
+
+    Sites are public places, never incidents. Tooltip defaults to ``name`` (``subtype``).
+    """
+    for c in ("lat", "lon"):
+        if c not in sites.columns:
+            raise ValueError(f"sites_layer: column {c!r} missing; found {list(sites.columns)}")
+    if tooltip is None:
+        name = sites["name"].astype(str) if "name" in sites.columns else pd.Series("site", index=sites.index)
+        sub = sites["subtype"].astype(str) if "subtype" in sites.columns else ""
+        tooltip = (name + " (" + sub + ")").tolist() if "subtype" in sites.columns else name.tolist()
+    data = pd.DataFrame(
+        {
+            "lon": sites["lon"].to_numpy(float),
+            "lat": sites["lat"].to_numpy(float),
+            "tip": [html.escape(str(t)) for t in tooltip],
+        }
+    )
+    for c in extra_columns:
+        data[c] = sites[c].to_numpy()
+    return pdk.Layer(
+        "ScatterplotLayer",
+        id=layer_id,
+        data=_records(data),
+        get_position=["lon", "lat"],
+        get_fill_color=list(color) + [235],
+        get_line_color=[20, 20, 20, 255],
+        stroked=True,
+        line_width_min_pixels=1,
+        get_radius=radius_m,
+        radius_min_pixels=4,
+        radius_max_pixels=14,
+        pickable=True,
+    )
+
+
+def view_for_bounds(minx: float, miny: float, maxx: float, maxy: float, *, height_px: int = 520,
+                    width_px: int = 900) -> pdk.ViewState:
+    """A view state centred on lon/lat bounds with a zoom that fits them (Web Mercator)."""
+    if not (np.isfinite([minx, miny, maxx, maxy]).all() and maxx >= minx and maxy >= miny):
+        raise ValueError(f"view_for_bounds: bad bounds {(minx, miny, maxx, maxy)}")
+    lon, lat = (minx + maxx) / 2, (miny + maxy) / 2
+    span_x = max(maxx - minx, 1e-4)
+    span_y = max(maxy - miny, 1e-4) / max(math.cos(math.radians(lat)), 1e-6)
+    zoom_x = math.log2(360 * width_px / (256 * span_x))
+    zoom_y = math.log2(360 * height_px / (256 * span_y))
+    return pdk.ViewState(latitude=lat, longitude=lon, zoom=round(min(zoom_x, zoom_y) - 0.3, 2))
+
+
+def make_deck(layers: list[pdk.Layer], view: pdk.ViewState, *, height: int = 520) -> pdk.Deck:
+    """A deck that draws offline (``map_provider=None``) unless ``GAPMAP_BASEMAP`` names a style.
+
+    Every layer must have an id (checked). Tooltips show each object's ``tip`` field.
+    """
+    for lyr in layers:
+        if not getattr(lyr, "id", None):
+            raise ValueError("every layer needs an id (for on_select); pass layer_id=...")
+    basemap = os.environ.get("GAPMAP_BASEMAP", "").strip()
+    kw = {"map_provider": "carto", "map_style": basemap} if basemap else {"map_provider": None}
+    return pdk.Deck(
+        layers=layers,
+        initial_view_state=view,
+        tooltip={"html": "{tip}", "style": {"fontSize": "13px"}},
+        height=height,
+        **kw,
+    )
+
+
+def legend_html(entries: Sequence[tuple[Sequence[int], str]], title: str = "") -> str:
+    """Small HTML legend: a colour swatch and a label per entry (for ``st.markdown``)."""
+    parts = [f"<div style='font-size:0.85rem;line-height:1.5'><b>{html.escape(title)}</b><br/>"]
+    for color, label in entries:
+        r, g, b = (int(x) for x in list(color)[:3])
+        parts.append(
+            "<span style='display:inline-block;width:0.9em;height:0.9em;margin-right:0.35em;"
+            f"background:rgb({r},{g},{b});border:1px solid #555;vertical-align:middle'></span>"
+            f"{html.escape(label)}<br/>"
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def class_legend(title: str = "Gi* hot/cold spots (FDR-adjusted)") -> str:
+    """Legend for :data:`GI_COLORS`, plus the grey of suppressed counts."""
+    return legend_html([(GI_COLORS[c], GI_LABELS[c]) for c in GI_CLASSES], title)
+
+
+def sequential_legend(vmin: float, vmax: float, title: str, unit: str, k: int | None = 10) -> str:
+    """Legend for :func:`sequential_colors` over ``[vmin, vmax]`` (and the suppressed grey)."""
+    stops = np.linspace(vmin, vmax, len(_VIRIDIS))
+    entries = [(tuple(_VIRIDIS[i]), f"{stops[i]:,.3g} {unit}") for i in range(len(_VIRIDIS))]
+    if k is not None:
+        entries.append((SUPPRESSED_COLOR, f"1–{k - 1} (suppressed)"))
+    return legend_html(entries, title)
+
+
+def sites_legend(kinds: Sequence[str], labels: dict[str, str] | None = None) -> str:
+    """Legend for resource points by kind (Okabe–Ito colours)."""
+    labels = labels or {}
+    return legend_html([(SITE_COLORS[k], labels.get(k, k)) for k in kinds], "Sites")
