@@ -123,9 +123,15 @@ def _load_incidents(kind: str, path: str, mtime: float) -> pd.DataFrame:
         from geo.store import IncidentStore
 
         return IncidentStore(path).load()
-    from geo.ingest import read_incidents
+    ingest = optional("geo.ingest")
+    if ingest is not None:
+        return ingest.read_incidents(path).incidents
+    # geo.ingest not installed: a canonical CSV only (dates parsed, indexed once at BASE_RES)
+    from geo.grid import index_incidents
 
-    return read_incidents(path).incidents
+    df = pd.read_csv(path, dtype={"outcome": "string", "naloxone": "string", "source": "string"})
+    df["occurred_at"] = pd.to_datetime(df["occurred_at"], format="mixed")
+    return index_incidents(df)
 
 
 def incidents() -> pd.DataFrame:
@@ -371,3 +377,143 @@ def _weekly(kind, path, mtime, sources, tier_name) -> pd.DataFrame:
 def weekly_table(f: Filters, tier_name: str) -> pd.DataFrame:
     """report.kpis.weekly_trend for the current source and source filter."""
     return _weekly(*source_key(), f.sources, tier_name)
+
+
+# ------------------------------------------------------------------ hotspots
+@st.cache_data(max_entries=12, show_spinner="Computing Gi* hot spots…")
+def _hotspots(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources,
+              k_ring) -> pd.DataFrame:
+    from clustering.gistar import gi_star
+    from clustering.neighbours import build_neighbourhood
+    from geo.grid import zero_fill
+
+    counts = _cell_counts(kind, path, mtime, res, start, end, outcomes, sources)
+    if bpath:
+        table = zero_fill(counts, _grid(bpath, bmtime, res))
+    else:
+        table = counts.assign(in_grid=True)
+    if len(table) < 3:
+        return table.assign(z=np.nan, p=np.nan, q=np.nan, **{"class": "not_significant"})
+    nbhd = build_neighbourhood(table["h3"].to_numpy(np.uint64), k=int(k_ring))
+    return pd.concat([table, gi_star(table, nbhd)], axis=1)
+
+
+def hotspots(f: Filters, k_ring: int = 1) -> pd.DataFrame:
+    """Zero-filled analysis cells with counts and Gi* z, p, q, class (not yet published)."""
+    bp = sample_path("boundary")
+    return _hotspots(*source_key(), str(bp) if bp else "", _mtime(bp), f.res, f.start, f.end,
+                     f.outcomes, f.sources, int(k_ring))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _cell_history(kind, path, mtime, res, cell, outcomes, sources) -> pd.DataFrame:
+    from geo.cells import cells_to_parent
+    from geo.grid import filter_incidents, incidents_to_cell_periods
+
+    df = _load_incidents(kind, path, mtime)
+    parent = cells_to_parent(df["h3"].to_numpy(np.uint64), res)
+    sub = filter_incidents(df.loc[parent == np.uint64(cell)], outcomes=outcomes, sources=sources)
+    return incidents_to_cell_periods(sub, res, freq="M")
+
+
+def cell_history(f: Filters, cell: int) -> pd.DataFrame:
+    """Monthly counts of one cell over all dates (outcome/source filters applied)."""
+    return _cell_history(*source_key(), f.res, int(cell), f.outcomes, f.sources)
+
+
+def selected_object(key: str) -> dict | None:
+    """The object clicked on the keyed pydeck chart, if any (``on_select="rerun"``)."""
+    state = st.session_state.get(key)
+    try:
+        objs = state["selection"]["objects"]
+    except (KeyError, TypeError):
+        return None
+    for _layer, items in (objs or {}).items():
+        if items:
+            return items[0]
+    return None
+
+
+# ------------------------------------------------------------------ maps
+def base_layers() -> list:
+    """The study-area outline layer (always drawn), if a boundary is available."""
+    from layers.deck import outline_layer
+
+    b = boundary()
+    return [] if b is None else [outline_layer(b)]
+
+
+def view():
+    """View state fitting the study area (or the incidents when there is no boundary)."""
+    from layers.deck import view_for_bounds
+
+    b = boundary()
+    if b is not None:
+        return view_for_bounds(*b.total_bounds)
+    df = incidents()
+    return view_for_bounds(df["lon"].min(), df["lat"].min(), df["lon"].max(), df["lat"].max())
+
+
+def show_map(layers: list, key: str, legend: str, caption: str = ""):
+    """One keyed, clickable pydeck chart with the outline under ``layers`` and a legend beside.
+
+    Returns the selection state (``on_select="rerun"``).
+    """
+    from layers.deck import make_deck
+
+    deck = make_deck(layers + base_layers(), view())
+    left, right = st.columns([4, 1])
+    with left:
+        event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key=key)
+    with right:
+        st.markdown(legend, unsafe_allow_html=True)
+        st.caption("Black line: study-area boundary." + (f" {caption}" if caption else ""))
+    return event
+
+
+# ------------------------------------------------------------------ optional panels
+def emerging_panel(f: Filters) -> None:
+    """Emerging hot-spot categories (space-time Gi* + Mann–Kendall), when the library exists."""
+    st.subheader("Emerging hot spots")
+    if optional("clustering.emerging") is None:
+        missing_library("Emerging hot-spot analysis", "clustering.emerging")
+        return
+
+
+def density_panel(f: Filters) -> None:
+    """Point-density clusters (DBSCAN), restricted tier only, when the library exists."""
+    st.subheader("Density clusters")
+    if optional("clustering.density") is None:
+        missing_library("Density clustering", "clustering.density")
+        return
+
+
+# ------------------------------------------------------------------ alerts
+ALERT_RES = 7
+ALERT_DAYS = 7
+
+
+@st.cache_data(max_entries=8, show_spinner="Checking for spikes…")
+def _alerts(kind, path, mtime, sources, method, res) -> pd.DataFrame:
+    from clustering.alerts import alert_table, detect
+    from clustering.series import area_neighbours, incidents_to_daily
+    from geo.grid import filter_incidents
+
+    df = filter_incidents(_load_incidents(kind, path, mtime), sources=sources)
+    end = pd.to_datetime(df["occurred_at"]).max().normalize()
+    start = end - pd.Timedelta(days=120)
+    tables = []
+    for area in ("jurisdiction", "h3"):
+        series = incidents_to_daily(df, area=area, res=res if area == "h3" else None,
+                                    start=start, end=end)
+        nb = area_neighbours(series.columns) if area == "h3" else None
+        tab = alert_table(detect(series, method), series=series, neighbours=nb,
+                          start=end - pd.Timedelta(days=ALERT_DAYS - 1), end=end)
+        tab = tab.assign(area_type=area)
+        tables.append(tab)
+    return pd.concat(tables, ignore_index=True)
+
+
+def alerts(f: Filters, method: str = "C2") -> pd.DataFrame:
+    """Spike alerts of the last 7 days (whole area + H3 res-7 cells), before publishing."""
+    return _alerts(*source_key(), f.sources, method, ALERT_RES)

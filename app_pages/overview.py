@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -53,5 +54,47 @@ st.line_chart(chart, y_label="overdoses per week", x_label="week starting")
 st.caption("7-day bins ending on the data end date. Weeks with 1–9 events in a series are "
            "suppressed in the public tier (gaps in the line).")
 
-st.subheader("Current alerts")
-_app.alerts_panel(f)
+st.subheader(f"Current alerts (last {_app.ALERT_DAYS} days to {end:%Y-%m-%d})")
+if _app.optional("clustering.alerts") is None:
+    _app.missing_library("Spike alerts", "clustering.alerts")
+else:
+    method = st.selectbox("Detector", ["C2", "C1", "C3", "EWMA"], key="alert_method",
+                          help="CDC EARS C1/C2/C3 (7-day baseline; C2/C3 with a 2-day guard "
+                          "band) or ESSENCE-style EWMA, on daily counts.")
+    raw = _app.alerts(f, method)
+    if raw.empty:
+        st.success(f"No spikes flagged by {method} in the last {_app.ALERT_DAYS} days.")
+    else:
+        from geo.cells import cells_to_str, str_to_cells
+
+        cells = raw[raw["area_type"] == "h3"]
+        whole = raw[raw["area_type"] != "h3"]
+        parts = []
+        if len(whole):
+            pub = _app.show_table(whole.drop(columns=["area_type"]), count_columns=["observed"])
+            parts.append(pub.assign(area="whole study area"))
+        if len(cells):
+            a = cells["area"].to_numpy()
+            c = cells.assign(
+                h3=a.astype(np.uint64) if not isinstance(a[0], str) else str_to_cells(a))
+            pub = _app.show_table(c.drop(columns=["area", "area_type"]), count_columns=["observed"])
+            pub["area"] = [f"cell {h} (res {_app.ALERT_RES})" for h in
+                           cells_to_str(pub["h3"].to_numpy())]
+            parts.append(pub.drop(columns=["h3"]))
+        show = pd.concat(parts, ignore_index=True)
+        show["observed"] = [
+            "<10 (suppressed)" if pd.isna(v) else f"{int(v)}" for v in show["observed"]]
+        show["trigger_area"] = [
+            "" if pd.isna(v) else (v if isinstance(v, str) else cells_to_str(np.array([v], np.uint64))[0])
+            for v in show["trigger_area"]]
+        cols = ["date", "area", "severity", "method", "observed", "expected", "threshold",
+                "trigger_area"]
+        st.metric(f"Alerts, last {_app.ALERT_DAYS} days", f"{int((show['severity'] == 'alert').sum())}")
+        st.dataframe(show[cols], hide_index=True, column_config={
+            "date": st.column_config.DateColumn("date", format="YYYY-MM-DD"),
+            "observed": "observed overdoses (day)",
+            "expected": st.column_config.NumberColumn("expected (baseline mean)", format="%.1f"),
+            "threshold": st.column_config.NumberColumn("threshold", format="%.1f"),
+        })
+        st.caption("One alert per ongoing cluster unless it grows; neighbouring cells of an "
+                   "alert get an early warning (method 'neighbour').")

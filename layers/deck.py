@@ -141,6 +141,11 @@ def count_text(values, k: int = 10, unit: str = "overdoses") -> list[str]:
     return out
 
 
+def _tips(texts: Sequence[str]) -> list[str]:
+    """HTML-escaped tooltip texts; a newline becomes a line break."""
+    return [html.escape(str(t)).replace("\n", "<br/>") for t in texts]
+
+
 def _records(df: pd.DataFrame) -> list[dict]:
     """JSON-safe records (plain Python scalars; NA → None)."""
     recs = df.astype(object).where(df.notna(), None).to_dict("records")
@@ -186,7 +191,7 @@ def hex_layer(
             f"hex_layer: cells ({cells.size}), fill ({fill.shape[0]}) and tooltip "
             f"({len(tooltip)}) must have the same length"
         )
-    data = pd.DataFrame({"h3": cells_to_str(cells), "tip": [html.escape(t) for t in tooltip]})
+    data = pd.DataFrame({"h3": cells_to_str(cells), "tip": _tips(tooltip)})
     data["fill"] = [list(map(int, row)) for row in fill]
     if extra is not None:
         for c in extra.columns:
@@ -268,7 +273,7 @@ def sites_layer(
         {
             "lon": sites["lon"].to_numpy(float),
             "lat": sites["lat"].to_numpy(float),
-            "tip": [html.escape(str(t)) for t in tooltip],
+            "tip": _tips(tooltip),
         }
     )
     for c in extra_columns:

@@ -1,0 +1,97 @@
+"""Hotspots: H3 map of Gi* classes / counts, emerging categories, density clusters, cell detail."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app_pages import _app
+from geo.cells import cells_to_latlng, cells_to_str, str_to_cells
+from layers import deck
+
+f = _app.filters()
+st.title("Hotspots")
+if _app.optional("clustering.gistar") is None:
+    _app.missing_library("Gi* hot spots", "clustering.gistar")
+    st.stop()
+
+tier = _app.tier()
+pol = _app.policy()
+c1, c2 = st.columns([2, 1])
+colour_by = c1.radio("Colour cells by", ["Gi* class", "Overdose count"], horizontal=True,
+                     key="hot_colour")
+show_sites = c2.toggle("Show naloxone sites", value=False, key="hot_sites")
+
+table = _app.hotspots(f)
+pub = _app.show_table(table.drop(columns=["in_grid"], errors="ignore"))
+st.caption(f"{len(pub):,} analysis cells at H3 resolution {f.res} · {f.label} · Gi* with k-ring 1 "
+           "neighbours, Benjamini–Hochberg FDR q-values. "
+           + ("Public tier: counts 1–9 are suppressed." if tier == "public" else
+              "Restricted tier: unsuppressed counts."))
+
+counts_txt = deck.count_text(pub["count"], pol.k)
+labels = [deck.GI_LABELS.get(c, c) for c in pub["class"]]
+tips = [f"Cell {h}\n{n} ({f.label})\n{lab}, z = {z:.2f}, q = {q:.3f}"
+        for h, n, lab, z, q in zip(cells_to_str(pub["h3"].to_numpy(np.uint64)), counts_txt, labels,
+                                  pub["z"].to_numpy(float), pub["q"].to_numpy(float), strict=True)]
+if colour_by == "Gi* class":
+    fill = deck.class_colors(pub["class"])
+    legend = deck.class_legend()
+else:
+    vals = pd.to_numeric(pub["count"]).astype("Float64")
+    vmax = float(vals.max()) if vals.notna().any() else 1.0
+    fill = deck.sequential_colors(vals, 0, vmax)
+    legend = deck.sequential_legend(0, vmax, f"Overdoses per cell ({f.label})", "",
+                                    pol.k if tier == "public" else None)
+layers = [deck.hex_layer(pub["h3"].to_numpy(np.uint64), fill, tips, layer_id="cells",
+                         extra=pd.DataFrame({"cls": pub["class"].to_numpy()}))]
+sites = _app.resources()
+if show_sites and sites is not None:
+    nal = sites[sites["kind"].astype(str) == "naloxone"]
+    layers.append(deck.sites_layer(nal, layer_id="naloxone-sites", color=deck.SITE_COLORS["naloxone"]))
+    legend += deck.sites_legend(["naloxone"], {"naloxone": "Naloxone site"})
+_app.show_map(layers, "hotspot_map", legend, "Click a cell for its history.")
+
+n_hot = int(pub["class"].astype(str).str.startswith("hot").sum())
+n_cold = int(pub["class"].astype(str).str.startswith("cold").sum())
+m = st.columns(3)
+m[0].metric(f"Hot-spot cells ({f.label})", f"{n_hot:,}")
+m[1].metric(f"Cold-spot cells ({f.label})", f"{n_cold:,}")
+m[2].metric("Analysis cells", f"{len(pub):,}")
+
+# ---- click-to-inspect
+sel = _app.selected_object("hotspot_map")
+if sel and sel.get("h3"):
+    cell = int(str_to_cells(np.array([sel["h3"]]))[0])
+    st.subheader(f"Cell {sel['h3']}")
+    row = pub[pub["h3"].to_numpy(np.uint64) == np.uint64(cell)]
+    if len(row):
+        r = row.iloc[0]
+        st.write(f"**{deck.GI_LABELS.get(r['class'], r['class'])}** (z = {r['z']:.2f}, "
+                 f"q = {r['q']:.3f}); {deck.count_text([r['count']], pol.k)[0]} in {f.label}.")
+    hist = _app.cell_history(f, cell)
+    if len(hist):
+        hist_pub = _app.show_table(hist.drop(columns="h3").rename(columns={"period": "month"}),
+                                   count_columns=["count"])
+        chart = hist_pub.set_index("month")["count"].astype("Float64").astype(float)
+        st.bar_chart(chart, y_label="overdoses per month", x_label="month")
+        if tier == "public":
+            st.caption("Months with 1–9 overdoses are suppressed (no bar).")
+    if sites is not None:
+        from layers.outreach import nearest_sites
+
+        lat, lon = cells_to_latlng(np.array([cell], dtype=np.uint64))
+        near = nearest_sites(lat, lon, sites).iloc[0]
+        st.table(pd.DataFrame({
+            "kind": ["naloxone", "treatment", "syringe services"],
+            "nearest site": [near["nearest_naloxone"], near["nearest_treatment"], near["nearest_ssp"]],
+            "distance from cell centre (km)": [
+                None if pd.isna(near[f"dist_m_{k}"]) else round(near[f"dist_m_{k}"] / 1000, 2)
+                for k in ("naloxone", "treatment", "ssp")],
+        }))
+else:
+    st.caption("Select a cell on the map to see its monthly history, class and nearest resources.")
+
+_app.emerging_panel(f)
+_app.density_panel(f)
