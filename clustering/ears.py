@@ -1,0 +1,349 @@
+"""Spike detectors on daily series: fixed 24-hour threshold, EARS C1/C2/C3 and EWMA.
+
+Every detector takes the wide, zero-filled table of :func:`clustering.series.incidents_to_daily`
+(days × areas), works on all areas at once with rolling windows in numpy (no per-day Python
+loop), and returns a long table with one row per (date, area) on which the detector is defined:
+
+``date, area, observed, expected, sd, statistic, threshold, method, severity``
+
+``threshold`` is always a *count*: the day alarms when ``observed`` exceeds it (``>=`` for the
+fixed threshold). ``severity`` is ``"alert"``, ``"warning"`` or missing. Days without a full
+baseline are left out.
+
+Exact definitions
+-----------------
+* **Fixed threshold** (ODMAP style): alert when the day's total (the last 24 hours, as calendar
+  days) is ``>= threshold``. The suggested threshold of an area is
+  ``max(2, ceil(mean + 3·sd))`` of its daily counts over the last 30 days (sd with ``ddof=1``)
+  — our documented choice; ODMAP lets each jurisdiction set its own.
+* **EARS C1**: baseline ``x[t-7] … x[t-1]``; ``C1 = (x_t − mean) / sd``; alarm when
+  ``C1 > 3`` (``x_t > mean + 3·sd``).
+* **EARS C2**: baseline ``x[t-9] … x[t-3]`` (2-day guard band); same rule.
+* **EARS C3**: ``C3_t = Σ_{i=0..2} max(0, C2_{t-i} − 1)``; alarm when ``C3 > 2``.
+* **sd floor**: ``sd = max(sample sd (ddof=1), sd_floor)``, default 0.5, so a run of zeros
+  does not make the first single case an alarm (R ``surveillance::earsC`` calls it
+  ``minSigma``, default 0). ``surveillance`` also uses ``qnorm(1 − alpha)`` = 3.09 (alpha =
+  0.001) in place of the CDC's 3; pass ``k=3.09`` to match it.
+* **EWMA** (ESSENCE style): ``Z_t = λ x_t + (1 − λ) Z_{t−1}`` with ``Z_0 = x_0`` (λ = 0.4;
+  0.9 for sudden spikes); baseline mean ``m_t`` and sd ``s_t`` (ddof=1, floored) of
+  ``x[t−30] … x[t−3]`` (28 days, 2-day guard band); ``T_t = (Z_t − m_t) / (s_t·√(λ/(2−λ)))``;
+  one-sided ``p_t = 1 − F_{t, 27}(T_t)`` (Student t, baseline − 1 degrees of freedom); alert
+  when ``p < 0.01``, warning when ``p < 0.05``. ``threshold`` is the smallest count that would
+  alert on that day, ``(m_t + t*·s_t·√(λ/(2−λ)) − (1−λ) Z_{t−1}) / λ``.
+
+References
+----------
+Hutwagner L, Thompson W, Seeman GM, Treadwell T. The bioterrorism preparedness and response
+Early Aberration Reporting System (EARS). J Urban Health 2003;80(2 Suppl 1):i89–96.
+Fricker RD, Hegler BL, Dunfee DA. Comparing syndromic surveillance detection methods: EARS'
+versus a CUSUM-based methodology. Stat Med 2008;27:3407–29.
+Burkom H. Development, adaptation, and assessment of alerting algorithms for biosurveillance.
+Johns Hopkins APL Technical Digest 2003;24(4):335–42 (ESSENCE EWMA).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import signal, stats
+
+__all__ = [
+    "RESULT_COLUMNS",
+    "ears_c1",
+    "ears_c2",
+    "ears_c3",
+    "ears",
+    "ewma",
+    "fixed_threshold",
+    "suggest_threshold",
+]
+
+RESULT_COLUMNS = [
+    "date", "area", "observed", "expected", "sd", "statistic", "threshold", "method", "severity",
+]
+
+
+def _check_series(series: pd.DataFrame) -> np.ndarray:
+    if not isinstance(series, pd.DataFrame) or not isinstance(series.index, pd.DatetimeIndex):
+        raise ValueError(
+            "series must be a DataFrame with a daily DatetimeIndex (days × areas); build it "
+            "with clustering.series.incidents_to_daily"
+        )
+    idx = series.index
+    if len(idx) > 1 and not (np.diff(idx.values) == np.timedelta64(1, "D")).all():
+        raise ValueError("series index must be consecutive days (zero-filled, no gaps)")
+    x = series.to_numpy(dtype=float)
+    if np.isnan(x).any() or (x < 0).any():
+        raise ValueError("series must hold non-negative counts without missing values")
+    return x
+
+
+def _positive(name: str, v: float, allow_zero: bool = False) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a number, got {v!r}")
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'≥' if allow_zero else '>'} 0, got {v!r}")
+    return float(v)
+
+
+def _baseline(x: np.ndarray, lag: int, length: int, sd_floor: float):
+    """Mean and floored sample sd of ``x[t-lag-length+1 … t-lag]`` for every t (NaN if short)."""
+    T, A = x.shape
+    mean = np.full((T, A), np.nan)
+    sd = np.full((T, A), np.nan)
+    first = lag + length - 1  # first t with a full baseline
+    if T > first:
+        win = sliding_window_view(x[: T - lag], length, axis=0)  # (T-lag-length+1, A, length)
+        mean[first:] = win.mean(axis=2)
+        sd[first:] = np.maximum(win.std(axis=2, ddof=1), sd_floor)
+    return mean, sd
+
+
+def _long(series, method, observed, expected, sd, statistic, threshold, severity) -> pd.DataFrame:
+    T, A = observed.shape
+    ok = np.isfinite(expected).ravel()
+    dates = np.repeat(series.index.values, A)[ok]
+    areas = np.tile(np.asarray(series.columns), T)[ok]
+    out = pd.DataFrame({
+        "date": pd.DatetimeIndex(dates),
+        "area": areas,
+        "observed": observed.ravel()[ok].astype(np.int64),
+        "expected": expected.ravel()[ok],
+        "sd": sd.ravel()[ok],
+        "statistic": statistic.ravel()[ok],
+        "threshold": threshold.ravel()[ok],
+        "method": method,
+        "severity": pd.Series(severity.ravel()[ok], dtype="string").to_numpy(),
+    })
+    out["severity"] = out["severity"].astype("string")
+    return out
+
+
+def _c_stat(x, lag, sd_floor):
+    mean, sd = _baseline(x, lag, 7, sd_floor)
+    return mean, sd, (x - mean) / sd
+
+
+def _sev(alarm: np.ndarray) -> np.ndarray:
+    return np.where(alarm, "alert", None).astype(object)
+
+
+def ears_c1(series: pd.DataFrame, *, sd_floor: float = 0.5, k: float = 3.0) -> pd.DataFrame:
+    """EARS C1: 7-day baseline right before the day; alarm when ``x_t > mean + k·sd``.
+
+    Parameters
+    ----------
+    series : DataFrame
+        Days × areas counts from :func:`clustering.series.incidents_to_daily`. Not mutated.
+    sd_floor : float
+        Smallest sd used (default 0.5).
+    k : float
+        Alarm level in sds (CDC: 3).
+
+    Returns
+    -------
+    DataFrame
+        Long table (see module doc), ``method = "C1"``.
+
+    References
+    ----------
+    Hutwagner et al. 2003; CDC EARS; R ``surveillance::earsC(method = "C1")``.
+    """
+    x = _check_series(series)
+    sd_floor = _positive("sd_floor", sd_floor)
+    k = _positive("k", k)
+    mean, sd, stat = _c_stat(x, 1, sd_floor)
+    return _long(series, "C1", x, mean, sd, stat, mean + k * sd, _sev(stat > k))
+
+
+def ears_c2(series: pd.DataFrame, *, sd_floor: float = 0.5, k: float = 3.0) -> pd.DataFrame:
+    """EARS C2: 7-day baseline t−9 … t−3 (2-day guard band); alarm when ``x_t > mean + k·sd``.
+
+    Parameters and returns as :func:`ears_c1` (``method = "C2"``).
+
+    References
+    ----------
+    Hutwagner et al. 2003; R ``surveillance::earsC(method = "C2")``.
+    """
+    x = _check_series(series)
+    sd_floor = _positive("sd_floor", sd_floor)
+    k = _positive("k", k)
+    mean, sd, stat = _c_stat(x, 3, sd_floor)
+    return _long(series, "C2", x, mean, sd, stat, mean + k * sd, _sev(stat > k))
+
+
+def ears_c3(series: pd.DataFrame, *, sd_floor: float = 0.5, h: float = 2.0) -> pd.DataFrame:
+    """EARS C3: ``Σ_{i=0..2} max(0, C2_{t−i} − 1)``; alarm when above ``h`` (CDC: 2).
+
+    ``threshold`` is the count the day must exceed given the two previous days:
+    ``mean + sd·(1 + h − R)`` with ``R = Σ_{i=1,2} max(0, C2_{t−i} − 1)``, or 0 when ``R > h``
+    already (any count then alarms). Defined from the 12th day of the series on.
+
+    References
+    ----------
+    Hutwagner et al. 2003; R ``surveillance::earsC(method = "C3")``.
+    """
+    x = _check_series(series)
+    sd_floor = _positive("sd_floor", sd_floor)
+    h = _positive("h", h)
+    mean, sd, c2 = _c_stat(x, 3, sd_floor)
+    part = np.maximum(0.0, c2 - 1.0)  # NaN where C2 undefined
+    prev = np.full_like(part, np.nan)
+    prev[2:] = part[1:-1] + part[:-2]
+    c3 = part + prev
+    thr = np.where(prev > h, 0.0, mean + sd * (1.0 + h - prev))
+    expected = np.where(np.isfinite(c3), mean, np.nan)
+    return _long(series, "C3", x, expected, sd, c3, thr, _sev(c3 > h))
+
+
+def ears(series: pd.DataFrame, method: str = "C1", **kw) -> pd.DataFrame:
+    """Dispatch to :func:`ears_c1`, :func:`ears_c2` or :func:`ears_c3` by name."""
+    fns = {"C1": ears_c1, "C2": ears_c2, "C3": ears_c3}
+    key = str(method).upper()
+    if key not in fns:
+        raise ValueError(f"EARS method must be one of {sorted(fns)}, got {method!r}")
+    return fns[key](series, **kw)
+
+
+def ewma(
+    series: pd.DataFrame,
+    *,
+    smoothing: float = 0.4,
+    baseline: int = 28,
+    guard: int = 2,
+    sd_floor: float = 0.5,
+    alert_p: float = 0.01,
+    warning_p: float = 0.05,
+) -> pd.DataFrame:
+    """ESSENCE-style EWMA detector (formula in the module doc).
+
+    Parameters
+    ----------
+    series : DataFrame
+        Days × areas counts. Not mutated.
+    smoothing : float
+        λ in (0, 1]: 0.4 for gradual rises (default), 0.9 for sudden spikes.
+    baseline, guard : int
+        Baseline length (28) and guard band (2 days) before the day.
+    sd_floor : float
+        Smallest baseline sd (0.5).
+    alert_p, warning_p : float
+        One-sided p-value levels for ``"alert"`` (0.01) and ``"warning"`` (0.05).
+
+    Returns
+    -------
+    DataFrame
+        Long table; ``statistic`` is ``T_t``, plus a ``p`` column; ``method = "EWMA"``.
+
+    References
+    ----------
+    Burkom 2003; Lucas & Saccucci, Technometrics 1990;32(1):1–12 (EWMA control schemes).
+    """
+    x = _check_series(series)
+    lam = _positive("smoothing", smoothing)
+    if lam > 1:
+        raise ValueError(f"smoothing must be in (0, 1], got {smoothing!r}")
+    for name, v, lo in (("baseline", baseline, 2), ("guard", guard, 0)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
+            raise ValueError(f"{name} must be an integer ≥ {lo}, got {v!r}")
+    sd_floor = _positive("sd_floor", sd_floor)
+    if not 0 < alert_p <= warning_p < 1:
+        raise ValueError(
+            f"need 0 < alert_p ≤ warning_p < 1, got alert_p={alert_p!r}, warning_p={warning_p!r}"
+        )
+    if x.shape[0] == 0:
+        z = x.copy()
+    else:
+        z = signal.lfilter([lam], [1.0, lam - 1.0], x, axis=0, zi=((1 - lam) * x[:1]))[0]
+    mean, sd = _baseline(x, guard + 1, baseline, sd_floor)
+    scale = sd * np.sqrt(lam / (2.0 - lam))
+    t_stat = (z - mean) / scale
+    df = baseline - 1
+    p = stats.t.sf(t_stat, df)
+    z_prev = np.vstack([x[:1], z[:-1]]) if x.shape[0] else z
+    t_star = stats.t.isf(alert_p, df)
+    thr = (mean + t_star * scale - (1 - lam) * z_prev) / lam
+    sev = np.where(p < alert_p, "alert", np.where(p < warning_p, "warning", None)).astype(object)
+    out = _long(series, "EWMA", x, mean, sd, t_stat, thr, sev)
+    out["p"] = p.ravel()[np.isfinite(mean).ravel()]
+    return out
+
+
+def suggest_threshold(
+    series: pd.DataFrame, *, days: int = 30, end=None, minimum: int = 2
+) -> pd.Series:
+    """Suggested 24-hour threshold per area: ``max(minimum, ceil(mean + 3·sd))`` of the last days.
+
+    Parameters
+    ----------
+    series : DataFrame
+        Days × areas counts.
+    days : int
+        Look-back length (30).
+    end : date-like, optional
+        Last day of the look-back (inclusive); default the last day of the series.
+    minimum : int
+        Lowest threshold ever suggested (2: one incident is never a spike).
+
+    Returns
+    -------
+    Series
+        Integer threshold per area (indexed like the series columns).
+    """
+    x = _check_series(series)
+    if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < 2:
+        raise ValueError(f"days must be an integer ≥ 2, got {days!r}")
+    if isinstance(minimum, bool) or not isinstance(minimum, int | np.integer) or minimum < 1:
+        raise ValueError(f"minimum must be a positive integer, got {minimum!r}")
+    stop = len(series) if end is None else int(series.index.searchsorted(pd.Timestamp(end), "right"))
+    win = x[max(0, stop - days): stop]
+    if len(win) < 2:
+        raise ValueError(f"need at least 2 days before end={end!r} to suggest a threshold")
+    thr = np.ceil(win.mean(axis=0) + 3 * win.std(axis=0, ddof=1))
+    return pd.Series(np.maximum(minimum, thr).astype(np.int64), index=series.columns,
+                     name="threshold")
+
+
+def fixed_threshold(series: pd.DataFrame, threshold, *, days: int = 30) -> pd.DataFrame:
+    """Alert on every day whose total is ``>= threshold`` (ODMAP-style 24-hour spike).
+
+    Parameters
+    ----------
+    series : DataFrame
+        Days × areas counts.
+    threshold : int or Series
+        One threshold for all areas, or one per area (e.g. :func:`suggest_threshold`).
+    days : int
+        Length of the trailing window whose mean is reported as ``expected`` (30).
+
+    Returns
+    -------
+    DataFrame
+        Long table for every day (``expected`` is the mean of the previous ``days`` days,
+        missing on the first day); ``statistic`` is ``observed / threshold``;
+        ``method = "threshold"``.
+    """
+    x = _check_series(series)
+    if isinstance(threshold, pd.Series):
+        missing = set(series.columns) - set(threshold.index)
+        if missing:
+            raise ValueError(f"threshold has no value for areas {sorted(missing)[:5]}")
+        thr = threshold.reindex(series.columns).to_numpy(float)
+    else:
+        thr = np.full(x.shape[1], _positive("threshold", threshold))
+    if (thr <= 0).any() or not np.isfinite(thr).all():
+        raise ValueError("threshold must be positive for every area")
+    T, A = x.shape
+    csum = np.vstack([np.zeros((1, A)), np.cumsum(x, axis=0)])
+    t = np.arange(T)
+    lo = np.maximum(0, t - days)
+    n = (t - lo).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = (csum[t] - csum[lo]) / n[:, None]
+    expected[0] = np.nan
+    thr2 = np.broadcast_to(thr, x.shape)
+    out = _long(series, "threshold", x, np.where(np.isfinite(expected), expected, -1.0),
+                np.full(x.shape, np.nan), x / thr2, thr2, _sev(x >= thr2))
+    out.loc[out["expected"] < 0, "expected"] = np.nan
+    return out

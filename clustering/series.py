@@ -1,0 +1,198 @@
+"""Daily incident series per area: the input of every spike detector.
+
+An *area* is the whole jurisdiction, a coarser H3 cell (a parent roll-up of the stored base
+cells) or a user polygon (point-in-polygon, vectorised with a shapely STRtree). The result is a
+wide, zero-filled table: one row per calendar day, one column per area. Detectors in
+:mod:`clustering.ears` take that table and never rebuild it.
+
+Adjacency between areas (for neighbour early warning) is built here too, once, as a value:
+H3 cells are adjacent when they share an edge (``geo.cells.disk_pairs`` with ``k = 1``),
+polygons when they touch or overlap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.cells import cells_to_parent, cells_to_str, disk_pairs
+
+__all__ = [
+    "AREA_KINDS",
+    "incidents_to_daily",
+    "area_labels",
+    "area_neighbours",
+]
+
+AREA_KINDS = ("jurisdiction", "h3", "polygon")
+
+
+def _check(incidents: pd.DataFrame, area: str, res, polygons) -> None:
+    if area not in AREA_KINDS:
+        raise ValueError(f"area must be one of {AREA_KINDS}, got {area!r}")
+    if "occurred_at" not in incidents.columns:
+        raise ValueError(
+            "incidents need an 'occurred_at' column to build daily series; found "
+            f"{list(incidents.columns)}"
+        )
+    if area == "h3":
+        if res is None or isinstance(res, bool) or not isinstance(res, int | np.integer):
+            raise ValueError(f"area='h3' needs an integer res (e.g. res=8), got {res!r}")
+        if "h3" not in incidents.columns:
+            raise ValueError("area='h3' needs a uint64 'h3' column: index the incidents first")
+    if area == "polygon":
+        if polygons is None:
+            raise ValueError("area='polygon' needs polygons= (a GeoDataFrame of areas)")
+        for c in ("lat", "lon"):
+            if c not in incidents.columns:
+                raise ValueError(f"area='polygon' needs incident column {c!r} (point-in-polygon)")
+
+
+def _day_index(incidents: pd.DataFrame, start, end) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    t = pd.to_datetime(incidents["occurred_at"]).dt.floor("D")
+    if t.isna().all() and (start is None or end is None):
+        raise ValueError("no incident has a date: give start= and end= to build an empty series")
+    lo = pd.Timestamp(start).floor("D") if start is not None else t.min()
+    hi = pd.Timestamp(end).floor("D") if end is not None else t.max()
+    if hi < lo:
+        raise ValueError(f"end ({hi.date()}) is before start ({lo.date()})")
+    days = pd.date_range(lo, hi, freq="D")
+    d = ((t - lo) / pd.Timedelta(days=1)).to_numpy(dtype=float, na_value=np.nan)
+    d = np.where(np.isfinite(d), d, -1).astype(np.int64)
+    d[(d < 0) | (d >= len(days))] = -1
+    return d, days
+
+
+def _polygon_ids(polygons, id_column: str | None) -> np.ndarray:
+    if id_column is not None:
+        if id_column not in polygons.columns:
+            raise ValueError(f"id_column {id_column!r} not in polygons; found {list(polygons.columns)}")
+        return polygons[id_column].astype(str).to_numpy()
+    return polygons.index.astype(str).to_numpy()
+
+
+def _polygon_geoms(polygons) -> np.ndarray:
+    if getattr(polygons, "crs", None) is None:
+        raise ValueError("polygons have no CRS; set it (EPSG:4326) before building series")
+    return np.asarray(polygons.to_crs(4326).geometry.values, dtype=object)
+
+
+def incidents_to_daily(
+    incidents: pd.DataFrame,
+    *,
+    area: str = "jurisdiction",
+    res: int | None = None,
+    polygons=None,
+    id_column: str | None = None,
+    cells: np.ndarray | None = None,
+    start=None,
+    end=None,
+) -> pd.DataFrame:
+    """Zero-filled daily counts per area.
+
+    Parameters
+    ----------
+    incidents : DataFrame
+        Canonical incidents (``occurred_at``; ``h3`` uint64 for H3 areas; ``lat``/``lon`` for
+        polygons). Never mutated.
+    area : {"jurisdiction", "h3", "polygon"}
+        One series for everything, one per H3 cell at ``res`` (parent roll-up), or one per
+        polygon of ``polygons``.
+    res : int, optional
+        H3 resolution of the areas when ``area="h3"``.
+    polygons : GeoDataFrame, optional
+        User areas when ``area="polygon"``; an incident inside several counts in each.
+    id_column : str, optional
+        Column naming the polygons (default: the GeoDataFrame index).
+    cells : array of uint64, optional
+        Extra H3 cells (at ``res``) to carry as all-zero columns, e.g. the analysis grid, so
+        that quiet cells can still receive neighbour warnings.
+    start, end : date-like, optional
+        First and last day (inclusive); default the first and last incident day. Incidents
+        outside are ignored.
+
+    Returns
+    -------
+    DataFrame
+        Index: a daily ``DatetimeIndex`` named ``date``; columns: areas (``"jurisdiction"``;
+        uint64 cells sorted ascending; or polygon ids in input order); values: int64 counts.
+        ``values.sum()`` equals the number of incidents on those days that fall in an area.
+    """
+    _check(incidents, area, res, polygons)
+    d, days = _day_index(incidents, start, end)
+    T = len(days)
+    if area == "jurisdiction":
+        counts = np.bincount(d[d >= 0], minlength=T).reshape(T, 1)
+        labels = np.array(["jurisdiction"], dtype=object)
+    elif area == "h3":
+        c = cells_to_parent(incidents["h3"].to_numpy(np.uint64), int(res))
+        ok = (d >= 0) & (c != 0)
+        extra = np.empty(0, np.uint64) if cells is None else np.asarray(cells, np.uint64)
+        if extra.size and np.any(extra == 0):
+            raise ValueError("cells= holds 0 (no cell); pass valid H3 cells")
+        labels = np.union1d(np.unique(c[ok]), extra) if extra.size else np.unique(c[ok])
+        j = np.searchsorted(labels, c[ok])
+        counts = np.bincount(d[ok] * labels.size + j, minlength=T * labels.size)
+        counts = counts.reshape(T, labels.size)
+    else:
+        geoms = _polygon_geoms(polygons)
+        labels = _polygon_ids(polygons, id_column)
+        if len(set(labels.tolist())) != labels.size:
+            raise ValueError("polygon ids must be unique (see id_column=)")
+        keep = np.flatnonzero(d >= 0)
+        pts = shapely.points(
+            incidents["lon"].to_numpy(float)[keep], incidents["lat"].to_numpy(float)[keep]
+        )
+        tree = shapely.STRtree(geoms)
+        pi, gi = tree.query(pts, predicate="intersects")  # boundary points count as inside
+        counts = np.bincount(
+            d[keep][pi] * labels.size + gi, minlength=T * labels.size
+        ).reshape(T, labels.size)
+    out = pd.DataFrame(counts.astype(np.int64), index=pd.DatetimeIndex(days, name="date"))
+    out.columns = pd.Index(labels, name="area")
+    return out
+
+
+def area_labels(columns) -> np.ndarray:
+    """Printable area names: uint64 H3 columns become hex strings, others ``str``."""
+    arr = np.asarray(columns)
+    if arr.dtype == np.uint64:
+        return cells_to_str(arr)
+    return np.array([str(a) for a in arr.tolist()], dtype=object)
+
+
+def area_neighbours(columns, polygons=None, id_column: str | None = None) -> pd.DataFrame:
+    """Adjacent area pairs among the series columns (both directions, no self pairs).
+
+    Parameters
+    ----------
+    columns : array-like
+        Series columns: uint64 H3 cells (edge neighbours via ``disk_pairs(k=1)``), polygon ids
+        (with ``polygons``: pairs that touch or overlap) or ``["jurisdiction"]`` (no pairs).
+    polygons : GeoDataFrame, optional
+        The polygons the ids refer to.
+    id_column : str, optional
+
+    Returns
+    -------
+    DataFrame
+        Columns ``area`` and ``neighbour``, holding column labels of the series.
+    """
+    cols = np.asarray(columns)
+    if cols.dtype == np.uint64:
+        i, j = disk_pairs(cols, 1)
+        keep = i != j
+        return pd.DataFrame({"area": cols[i[keep]], "neighbour": cols[j[keep]]})
+    if polygons is not None:
+        ids = _polygon_ids(polygons, id_column)
+        geoms = _polygon_geoms(polygons)
+        pos = {k: n for n, k in enumerate(ids.tolist())}
+        missing = [c for c in cols.tolist() if str(c) not in pos]
+        if missing:
+            raise ValueError(f"series areas {missing[:5]} are not among the polygon ids")
+        sub = geoms[[pos[str(c)] for c in cols.tolist()]]
+        a, b = shapely.STRtree(sub).query(sub, predicate="intersects")
+        keep = a != b
+        return pd.DataFrame({"area": cols[a[keep]], "neighbour": cols[b[keep]]})
+    return pd.DataFrame({"area": cols[:0], "neighbour": cols[:0]})
