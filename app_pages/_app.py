@@ -517,3 +517,90 @@ def _alerts(kind, path, mtime, sources, method, res) -> pd.DataFrame:
 def alerts(f: Filters, method: str = "C2") -> pd.DataFrame:
     """Spike alerts of the last 7 days (whole area + H3 res-7 cells), before publishing."""
     return _alerts(*source_key(), f.sources, method, ALERT_RES)
+
+
+# ------------------------------------------------------------------ siting
+@st.cache_data(max_entries=8, show_spinner=False)
+def _siting(kind, path, mtime, res, start, end, outcomes, sources, rpath, rmtime, cpath, cmtime,
+            k, radius_m, types, only_24_7, method, time_limit) -> dict:
+    from geo.cells import cells_to_latlng
+    from layers.coverage import coverage_matrix, covered_by_any
+    from layers.siting import solve_mclp
+
+    demand = _cell_counts(kind, path, mtime, res, start, end, outcomes, sources)
+    lat, lon = cells_to_latlng(demand["h3"].to_numpy(np.uint64))
+    cand = _load_sites(cpath, cmtime, "candidates")
+    res_sites = _load_sites(rpath, rmtime, "resources") if rpath else None
+    cov = coverage_matrix(lat, lon, cand["lat"].to_numpy(float), cand["lon"].to_numpy(float),
+                          radius_m)
+    if res_sites is not None:
+        nal = res_sites[res_sites["kind"].astype(str) == "naloxone"]
+        existing = covered_by_any(lat, lon, nal["lat"].to_numpy(float), nal["lon"].to_numpy(float),
+                                  radius_m)
+    else:
+        existing = np.zeros(len(demand), bool)
+    allowed = cand["subtype"].astype(str).isin(list(types)).to_numpy()
+    if only_24_7:
+        allowed &= cand["open_24_7"].astype(str).str.lower().isin(["true", "1", "yes"]).to_numpy()
+    w = demand["count"].to_numpy(float)
+    result = solve_mclp(w, cov, int(k), existing=existing, allowed=allowed, method=method,
+                        time_limit=float(time_limit))
+    curve = solve_mclp(w, cov, int(min(max(k, 10), allowed.sum())), existing=existing,
+                       allowed=allowed, method="greedy")
+    chosen = cand.iloc[result.chosen].reset_index(drop=True)
+    chosen.insert(0, "order", np.arange(1, len(chosen) + 1))
+    chosen["marginal_count"] = np.round(result.marginal).astype(np.int64)
+    return {"sites": chosen, "result": result,
+            "curve": pd.DataFrame({"k": np.arange(0, len(curve.chosen) + 1),
+                                   "covered": curve.covered_before + np.r_[0, np.cumsum(curve.marginal)],
+                                   }).assign(total=curve.total_burden)}
+
+
+def siting(f: Filters, k: int, radius_m: float, types: tuple[str, ...], only_24_7: bool,
+           method: str, time_limit: float = 30.0) -> dict:
+    """Recommended new naloxone sites (layers.siting) for the current demand and options.
+
+    Returns ``{"sites": chosen candidates in order with marginal_count, "result": SitingResult,
+    "curve": greedy coverage vs k}``.
+    """
+    cp = sample_path("candidates")
+    rp = st.session_state.get("resources_path") or sample_path("resources")
+    return _siting(*source_key(), f.res, f.start, f.end, f.outcomes, f.sources,
+                   str(rp) if rp else "", _mtime(rp), str(cp), _mtime(cp), int(k), float(radius_m),
+                   tuple(sorted(types)), bool(only_24_7), method, float(time_limit))
+
+
+def count_label(value, unit: str = "") -> str:
+    """One count through the privacy gate of the current tier, as display text."""
+    one = publish(pd.DataFrame({"count": [int(round(float(value)))]}), policy(),
+                  count_columns=["count"])
+    v = one["count"].iloc[0]
+    return f"<{policy().k} (suppressed)" if pd.isna(v) else f"{int(v):,}{unit}"
+
+
+# ------------------------------------------------------------------ outreach
+@st.cache_data(max_entries=8, show_spinner=False)
+def _outreach(kind, path, mtime, res, sources, rpath, rmtime) -> pd.DataFrame:
+    from geo.grid import filter_incidents
+    from layers.outreach import recent_nonfatal
+
+    df = filter_incidents(_load_incidents(kind, path, mtime), sources=sources)
+    sites = _load_sites(rpath, rmtime, "resources") if rpath else None
+    return recent_nonfatal(df, res=res, sites=sites)
+
+
+def outreach(f: Filters) -> pd.DataFrame:
+    """Nonfatal overdoses in the last 24/48/72 h per area with nearest resources (unpublished)."""
+    rp = st.session_state.get("resources_path") or sample_path("resources")
+    return _outreach(*source_key(), f.res, f.sources, str(rp) if rp else "", _mtime(rp))
+
+
+def outreach_list(f: Filters, hours: int) -> pd.DataFrame:
+    """The restricted-tier line list (person-level: only call after checking the tier)."""
+    from geo.grid import filter_incidents
+    from layers.outreach import outreach_line_list
+
+    if tier() != "restricted":
+        raise PermissionError("the outreach line list is restricted-tier only")
+    df = filter_incidents(incidents(), sources=f.sources)
+    return outreach_line_list(df, hours=hours, sites=resources())
