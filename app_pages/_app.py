@@ -313,9 +313,14 @@ class Filters:
 def sidebar() -> Filters:
     """Draw the shared sidebar (data source, filters, login) and return the filters."""
     kind, path, _ = source_key()
-    st.sidebar.caption(
-        f"Data: {'incident store ' + Path(path).name if kind == 'store' else 'bundled synthetic sample'}"
-        if kind != "none" else "Data: none loaded")
+    if kind == "store":
+        label = f"incident store {Path(path).name}"
+    elif kind == "file":
+        label = ("bundled synthetic sample" if not os.environ.get(SAMPLE_ENV["incidents"])
+                 else f"file {Path(path).name}")
+    else:
+        label = "none loaded"
+    st.sidebar.caption(f"Data: {label}")
     res_opts = [6, 7, 8] if tier() == "public" else [6, 7, 8, 9, 10]
     if st.session_state.get("res") not in res_opts:
         st.session_state["res"] = 8
@@ -604,3 +609,9 @@ def outreach_list(f: Filters, hours: int) -> pd.DataFrame:
         raise PermissionError("the outreach line list is restricted-tier only")
     df = filter_incidents(incidents(), sources=f.sources)
     return outreach_line_list(df, hours=hours, sites=resources())
+
+
+# ------------------------------------------------------------------ gaps
+def gap_table(f: Filters, moud: tuple[str, ...], medicaid: bool, only_247: bool) -> pd.DataFrame | None:
+    """The gap-score table from layers.gaps for the current filters, or None (not wired yet)."""
+    return None
