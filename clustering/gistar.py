@@ -234,7 +234,7 @@ def gi_star(
     -------
     DataFrame
         Indexed like ``table``: ``z``, ``p`` (two-sided), ``q`` (BH), ``class``,
-        ``n_neighbours`` (``W_i``, self included) and optionally ``p_sim``.
+        ``neighbours`` (``W_i``, self included) and optionally ``p_sim``.
 
     Raises
     ------
@@ -273,8 +273,8 @@ def gi_star(
         p = np.minimum(1.0, 2.0 * p_sim)
         out["p_sim"] = p_sim[pos]
     q = bh_qvalues(p)
-    out.update(p=p[pos], q=q[pos], n_neighbours=nbhd.W_i[pos].astype(np.int64))
+    out.update(p=p[pos], q=q[pos], neighbours=nbhd.W_i[pos].astype(np.int64))
     res = pd.DataFrame(out, index=table.index)
     res["class"] = classify_hotspots(res["z"].to_numpy(), res["q"].to_numpy())
-    cols = ["z", "p", "q", "class", "n_neighbours"] + (["p_sim"] if permutations else [])
+    cols = ["z", "p", "q", "class", "neighbours"] + (["p_sim"] if permutations else [])
     return res[cols]

@@ -18,11 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
+import polars_h3 as plh3
 import scipy.sparse as sp
 
 from geo.cells import cells_resolution, disk_matrix
 
-__all__ = ["Neighbourhood", "build_neighbourhood"]
+__all__ = ["Neighbourhood", "build_neighbourhood", "ring_hull"]
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -120,3 +122,23 @@ def build_neighbourhood(cells, k: int = 1) -> Neighbourhood:
     return Neighbourhood(
         cells=_readonly(srt.copy()), k=int(k), W=w, W_i=_readonly(wi), S1_i=_readonly(s1)
     )
+
+
+def ring_hull(cells, k: int = 1) -> np.ndarray:
+    """The cells within ``k`` grid steps of any of ``cells`` (sorted, unique uint64).
+
+    Used as the analysis grid when no study-area boundary is given: the occupied cells and
+    their k-ring, so every occupied cell has its full neighbourhood of (zero-count) cells
+    around it. A grid expansion, not a coordinate conversion, so it lives here rather than in
+    :mod:`geo.cells` (vectorised ``grid_disk`` through polars-h3).
+    """
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 0:
+        raise ValueError(f"k (k-ring radius) must be a non-negative integer, got {k!r}")
+    arr = np.unique(np.asarray(cells, dtype=np.uint64))
+    arr = arr[arr != 0]
+    if arr.size == 0 or k == 0:
+        return arr
+    df = pl.DataFrame({"c": pl.Series(arr, dtype=pl.UInt64)})
+    ex = df.select(plh3.grid_disk("c", int(k)).alias("nb")).explode("nb")
+    nb = ex["nb"].cast(pl.UInt64).drop_nulls().to_numpy().astype(np.uint64, copy=False)
+    return np.unique(nb)

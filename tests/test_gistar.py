@@ -84,7 +84,7 @@ def test_table_indexed_like_input_and_not_mutated(grid):
     assert res.index.equals(shuffled.index)
     z_direct = gi_star_z(table["count"].to_numpy(float), nbhd)
     np.testing.assert_allclose(res.loc[table.index, "z"].to_numpy(), z_direct)
-    assert list(res.columns) == ["z", "p", "q", "class", "n_neighbours"]
+    assert list(res.columns) == ["z", "p", "q", "class", "neighbours"]
     assert (res.loc[res["class"].str.startswith("hot"), "z"] > 0).all()
 
 
