@@ -1,0 +1,219 @@
+"""Daily series per area, the alert table (re-alert and neighbour rules) and spike-week recovery."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from clustering.alerts import ALERT_COLUMNS, alert_table, detect
+from clustering.series import area_labels, area_neighbours, incidents_to_daily
+from geo.cells import cells_to_latlng, cells_to_parent, cells_to_str, disk_pairs, latlng_to_cells
+from geo.grid import incidents_to_cells, index_incidents
+
+
+def _incidents(n=400, seed=0, days=40):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({
+        "occurred_at": pd.Timestamp("2024-05-01")
+        + pd.to_timedelta(rng.uniform(0, days, n), unit="D"),
+        "lat": 36.07 + rng.normal(0, 0.03, n),
+        "lon": -79.79 + rng.normal(0, 0.03, n),
+    })
+    return index_incidents(df)
+
+
+# ----------------------------------------------------------------------------- series
+def test_series_zero_filled_and_conserves_counts():
+    df = _incidents()
+    before = df.copy()
+    s = incidents_to_daily(df, area="h3", res=8)
+    assert s.index.freq is None or s.index.freqstr == "D"
+    assert (np.diff(s.index.values) == np.timedelta64(1, "D")).all()
+    assert int(s.to_numpy().sum()) == len(df)
+    # per-cell totals equal the grid roll-up
+    cells = incidents_to_cells(df, 8, breakdown=False)
+    tot = s.sum(axis=0)
+    np.testing.assert_array_equal(tot.index.to_numpy(np.uint64), cells["h3"].to_numpy())
+    np.testing.assert_array_equal(tot.to_numpy(), cells["count"].to_numpy())
+    # jurisdiction series = row sums; per day = a hand count
+    j = incidents_to_daily(df)
+    np.testing.assert_array_equal(j["jurisdiction"].to_numpy(), s.sum(axis=1).to_numpy())
+    day = pd.Timestamp("2024-05-10")
+    by_hand = ((df["occurred_at"] >= day) & (df["occurred_at"] < day + pd.Timedelta(days=1))).sum()
+    assert j.loc[day, "jurisdiction"] == by_hand
+    pd.testing.assert_frame_equal(df, before)
+
+
+def test_series_window_and_extra_cells():
+    df = _incidents()
+    s = incidents_to_daily(df, start="2024-05-05", end="2024-05-09")
+    assert len(s) == 5
+    t = df["occurred_at"]
+    assert s["jurisdiction"].sum() == ((t >= "2024-05-05") & (t < "2024-05-10")).sum()
+    occupied = incidents_to_daily(df, area="h3", res=8).columns.to_numpy(np.uint64)
+    far = latlng_to_cells([40.0], [-100.0], 8)
+    s2 = incidents_to_daily(df, area="h3", res=8, cells=far)
+    assert far[0] in set(s2.columns.to_numpy(np.uint64).tolist())
+    assert s2[far[0]].sum() == 0 and s2.shape[1] == occupied.size + 1
+
+
+def test_series_polygons_point_in_polygon():
+    # two touching squares and one far away; ids from a column
+    sq = [shapely.box(-79.85, 36.0, -79.79, 36.07), shapely.box(-79.79, 36.0, -79.73, 36.07),
+          shapely.box(-70.0, 40.0, -69.9, 40.1)]
+    polys = gpd.GeoDataFrame({"name": ["west", "east", "far"]}, geometry=sq, crs=4326)
+    df = _incidents(600)
+    s = incidents_to_daily(df, area="polygon", polygons=polys, id_column="name")
+    assert list(s.columns) == ["west", "east", "far"]
+    lon, lat = df["lon"].to_numpy(), df["lat"].to_numpy()
+    west = ((lon >= -79.85) & (lon <= -79.79) & (lat >= 36.0) & (lat <= 36.07)).sum()
+    east = ((lon >= -79.79) & (lon <= -79.73) & (lat >= 36.0) & (lat <= 36.07)).sum()
+    assert s["west"].sum() == west and s["east"].sum() == east and s["far"].sum() == 0
+    nb = area_neighbours(s.columns, polygons=polys, id_column="name")
+    assert set(zip(nb["area"], nb["neighbour"])) == {("west", "east"), ("east", "west")}
+
+
+def test_h3_neighbours_are_edge_neighbours():
+    centre = latlng_to_cells([36.07], [-79.79], 8)
+    i, j = disk_pairs(np.r_[centre, latlng_to_cells([36.2], [-79.5], 8)], 0)
+    assert i.size == 2
+    lat, lon = cells_to_latlng(centre)
+    ring = np.unique(latlng_to_cells(lat + np.linspace(-0.02, 0.02, 41)[:, None].ravel(),
+                                     np.repeat(lon, 41), 8))
+    nb = area_neighbours(ring)
+    assert (nb["area"] != nb["neighbour"]).all()
+    a, b = disk_pairs(ring, 1)
+    assert len(nb) == int((a != b).sum())
+
+
+def test_series_bad_parameters():
+    df = _incidents(20)
+    with pytest.raises(ValueError, match="area must be one of"):
+        incidents_to_daily(df, area="county")
+    with pytest.raises(ValueError, match="integer res"):
+        incidents_to_daily(df, area="h3")
+    with pytest.raises(ValueError, match="polygons="):
+        incidents_to_daily(df, area="polygon")
+    with pytest.raises(ValueError, match="occurred_at"):
+        incidents_to_daily(df.drop(columns="occurred_at"))
+    with pytest.raises(ValueError, match="before start"):
+        incidents_to_daily(df, start="2024-06-01", end="2024-05-01")
+
+
+# ----------------------------------------------------------------------------- alert table
+def _results(rows):
+    """A detector-shaped table from (day, area, observed, flagged) tuples."""
+    return pd.DataFrame({
+        "date": [pd.Timestamp("2024-01-01") + pd.Timedelta(days=d) for d, *_ in rows],
+        "area": [a for _, a, *_ in rows],
+        "observed": [o for *_, o, _ in rows],
+        "expected": 1.0,
+        "sd": 0.5,
+        "statistic": 9.0,
+        "threshold": 2.5,
+        "method": "C2",
+        "severity": pd.array(["alert" if f else None for *_, f in rows], dtype="string"),
+    })
+
+
+def test_realert_only_when_cluster_grows():
+    rows = [(d, "a", o, True) for d, o in zip(range(5), [5, 4, 6, 6, 8])]
+    rows += [(5, "a", 1, False), (6, "a", 3, True)]  # gap → new run, alerted again
+    rows += [(2, "b", 2, False)]
+    out = alert_table(_results(rows))
+    assert list(out.columns) == ALERT_COLUMNS
+    got = [(d.day - 1, o, r) for d, o, r in zip(out["date"], out["observed"], out["run_day"])]
+    assert got == [(0, 5, 1), (2, 6, 3), (4, 8, 5), (6, 3, 1)]
+    assert (out["method"] == "C2").all() and (out["severity"] == "alert").all()
+
+
+def test_window_keeps_ongoing_runs_quiet():
+    rows = [(d, "a", o, True) for d, o in zip(range(4), [5, 4, 4, 7])]
+    out = alert_table(_results(rows), start="2024-01-02")
+    # day 1 and 2 continue the run that began on day 0 (not growing); day 3 grew
+    assert [d.day - 1 for d in out["date"]] == [3]
+
+
+def test_neighbour_early_warning_on_h3():
+    centre = latlng_to_cells([36.07], [-79.79], 8)
+    lat, lon = cells_to_latlng(centre)
+    pts = np.linspace(-0.012, 0.012, 25)
+    cand = latlng_to_cells(np.repeat(lat + pts, 25), np.tile(lon + pts, 25), 8)
+    cells = np.unique(cand)
+    i, j = disk_pairs(cells, 1)
+    c_pos = int(np.flatnonzero(cells == centre[0])[0])
+    ring = cells[j[(i == c_pos) & (j != c_pos)]]
+    assert ring.size == 6
+    days = pd.date_range("2024-01-01", periods=3, name="date")
+    series = pd.DataFrame(0, index=days, columns=pd.Index(cells, name="area"))
+    series.loc[days[2], centre[0]] = 7
+    series.loc[days[2], ring[0]] = 4
+    res = pd.DataFrame({
+        "date": [days[2], days[2]], "area": [centre[0], ring[0]], "observed": [7, 4],
+        "expected": [0.0, 0.0], "sd": 0.5, "statistic": [14.0, 8.0], "threshold": 1.5,
+        "method": "C1", "severity": pd.array(["alert", "alert"], dtype="string"),
+    })
+    nb = area_neighbours(series.columns)
+    out = alert_table(res, series=series, neighbours=nb)
+    warn = out[out["method"] == "neighbour"]
+    # the flagged neighbour is not warned again; the others are, triggered by the bigger alert
+    assert set(warn["area"].tolist()) == (set(ring.tolist()) | set(
+        cells[j[(i == int(np.flatnonzero(cells == ring[0])[0])) & (j != i)]].tolist()
+    )) - {centre[0], ring[0]}
+    assert (warn["severity"] == "warning").all()
+    assert (warn.loc[warn["area"].isin(ring[1:]), "trigger_area"] == centre[0]).all()
+    assert (warn["observed"] == 0).all()
+    assert out.iloc[0]["severity"] == "alert"  # alerts listed before warnings
+    assert list(area_labels(np.array([centre[0]], np.uint64))) == list(cells_to_str(centre))
+
+
+def test_alert_table_bad_input():
+    with pytest.raises(ValueError, match="results lack column"):
+        alert_table(pd.DataFrame({"date": []}))
+    with pytest.raises(ValueError, match="'area' and 'neighbour'"):
+        alert_table(_results([(0, "a", 3, True)]), neighbours=pd.DataFrame({"x": [1]}))
+    with pytest.raises(ValueError, match="method must be one of"):
+        detect(pd.DataFrame(), "CUSUM")
+    with pytest.raises(ValueError, match="needs threshold="):
+        detect(pd.DataFrame(), "threshold")
+
+
+# ----------------------------------------------------------------------------- sample data
+def _sample():
+    from data import get_path
+
+    try:
+        truth = json.loads(get_path("ground_truth").read_text())
+        raw = pd.read_csv(get_path("incidents"))
+    except FileNotFoundError:
+        pytest.skip("sample data not generated")
+    raw["occurred_at"] = pd.to_datetime(raw["occurred_at"], format="ISO8601")
+    spike = next(s for s in truth["signals"] if s["type"] == "spike")
+    return index_incidents(raw), spike
+
+
+def test_ears_recovers_sample_spike_week():
+    df, spike = _sample()
+    start, end = pd.Timestamp(spike["start"]), pd.Timestamp(spike["end"])
+    cells = set(spike["cells_res8"])
+    series = incidents_to_daily(df, area="h3", res=8, start=start - pd.Timedelta(days=60),
+                                end=end)
+    out = alert_table(detect(series, "C2"), series=series, start=start, end=end)
+    alerts = out[out["severity"] == "alert"]
+    hexes = cells_to_str(alerts["area"].to_numpy(np.uint64))
+    hit = {h for h in hexes if h in cells}
+    assert len(hit) >= 2, f"EARS C2 flagged only {hit} of the spike cells {cells}"
+    # the largest alert of the week is in the spike area
+    top = alerts.sort_values("observed", ascending=False).iloc[0]
+    assert cells_to_str(np.array([top["area"]], np.uint64))[0] in cells
+    # coarser areas: the res-7 parent of the spike centre alerts in the week
+    parent = cells_to_parent(latlng_to_cells([spike["centre"]["lat"]], [spike["centre"]["lon"]],
+                                             8), 7)[0]
+    s7 = incidents_to_daily(df, area="h3", res=7, start=start - pd.Timedelta(days=60), end=end)
+    a7 = alert_table(detect(s7, "C2"), start=start, end=end)
+    assert parent in set(a7.loc[a7["severity"] == "alert", "area"].tolist())
