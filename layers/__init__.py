@@ -1,0 +1,1 @@
+"""Resource layers, access per cell, gap score and siting (no Streamlit here)."""
