@@ -11,14 +11,17 @@ Solvers:
 
 * ``"greedy"`` — repeatedly add the site of largest marginal gain; gains live in one vector
   ``Cᵀ r`` and are updated only on the rows a pick newly covers (``O(nnz)`` in all).
-* ``"heuristic"`` — greedy, then 1-swap local search (best improving swap of a chosen site for
+* ``"swap"`` — greedy, then 1-swap local search (best improving swap of a chosen site for
   an unchosen one, respecting spacing) until no swap gains.
+* ``"heuristic"`` (default) — ``swap``, then restarts of the swap search from the solutions of
+  a Lagrangian relaxation (:mod:`layers.siting_lagrange`), which also gives an upper bound.
 * ``"exact"`` — the integer program on HiGHS (:mod:`layers.siting_exact`), warm-started from
   the heuristic, with its proven upper (dual) bound and gap.
 
 Every result carries an upper bound. For the heuristics it is the submodular bound
 ``f(S) + Σ top-k marginal gains at S`` (valid because ``f`` is monotone submodular; spacing only
-shrinks the feasible set), tightened by the LP relaxation when ``lp_bound=True``.
+shrinks the feasible set), tightened by the Lagrangian bound (``heuristic``) and by the LP
+relaxation when ``lp_bound=True``.
 
 References
 ----------
@@ -40,7 +43,7 @@ import scipy.sparse as sp
 __all__ = ["MCLPProblem", "SitingResult", "METHODS", "make_problem", "solve_mclp",
            "greedy", "swap_search", "order_greedily", "coverage_value"]
 
-METHODS = ("greedy", "heuristic", "exact")
+METHODS = ("greedy", "swap", "heuristic", "exact")
 
 
 @dataclass(frozen=True)
@@ -323,9 +326,10 @@ def solve_mclp(
     ----------
     weights, coverage, k, existing, allowed, conflicts
         See :func:`make_problem`.
-    method : {"greedy", "heuristic", "exact"}
-        ``heuristic`` = greedy + 1-swap local search; ``exact`` = HiGHS MIP (warm-started from
-        the heuristic; stops at ``time_limit`` seconds with its best solution and bound).
+    method : {"greedy", "swap", "heuristic", "exact"}
+        ``swap`` = greedy + 1-swap local search; ``heuristic`` = ``swap`` + Lagrangian-guided
+        swap restarts; ``exact`` = HiGHS MIP (warm-started from the heuristic; stops at
+        ``time_limit`` seconds with its best solution and bound).
     lp_bound : bool
         Also solve the LP relaxation to tighten a heuristic's upper bound.
     time_limit, mip_rel_gap : float
@@ -348,10 +352,15 @@ def solve_mclp(
     prob = make_problem(weights, coverage, k, existing=existing, allowed=allowed, conflicts=conflicts)
     chosen, _ = greedy(prob)
     status = "heuristic"
-    if method in ("heuristic", "exact"):
+    if method != "greedy":
         chosen = swap_search(prob, chosen)
     value = coverage_value(prob, chosen)
     ub = _submodular_bound(prob, chosen, value)
+    if method in ("heuristic", "exact"):
+        from layers.siting_lagrange import lagrangian_search
+
+        chosen, value, lag_ub = lagrangian_search(prob, chosen)
+        ub = min(ub, lag_ub)
     if method == "exact" or lp_bound:
         from layers.siting_exact import solve_lp_bound, solve_mip
 
@@ -368,7 +377,8 @@ def solve_mclp(
     order, marg = order_greedily(prob, chosen)
     before = float(prob.weights[prob.existing].sum())
     ub = max(ub, value)
-    gap = (ub - value) / ub if ub > 0 else 0.0
+    gap = max(0.0, (ub - value) / ub) if ub > 0 else 0.0
+    gap = 0.0 if gap < 1e-12 else gap
     return SitingResult(
         chosen=order, marginal=marg, total_burden=float(prob.weights.sum()),
         covered_before=before, covered_after=before + value, objective=value,
