@@ -544,9 +544,10 @@ def _siting(kind, path, mtime, res, start, end, outcomes, sources, rpath, rmtime
                                   radius_m)
     else:
         existing = np.zeros(len(demand), bool)
-    allowed = cand["subtype"].astype(str).isin(list(types)).to_numpy()
+    allowed = cand["subtype"].astype(str).isin(list(types)).to_numpy().copy()
     if only_24_7:
-        allowed &= cand["open_24_7"].astype(str).str.lower().isin(["true", "1", "yes"]).to_numpy()
+        allowed = allowed & cand["open_24_7"].astype(str).str.lower().isin(
+            ["true", "1", "yes"]).to_numpy()
     w = demand["count"].to_numpy(float)
     result = solve_mclp(w, cov, int(k), existing=existing, allowed=allowed, method=method,
                         time_limit=float(time_limit))

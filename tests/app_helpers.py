@@ -113,3 +113,82 @@ def make_inputs(folder: Path, seed: int = 7) -> dict[str, Path]:
     _candidates(rng).to_csv(paths["candidates"], index=False)
     paths["boundary"].write_text(json.dumps(_boundary()))
     return paths
+
+
+# ------------------------------------------------------------------ AppTest plumbing
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DASHBOARD = str(ROOT / "dashboard.py")
+
+
+@pytest.fixture(scope="session")
+def app_inputs(tmp_path_factory) -> dict[str, Path]:
+    """The synthetic inputs, written once per test session."""
+    return make_inputs(tmp_path_factory.mktemp("app_inputs"))
+
+
+@pytest.fixture(autouse=True)
+def app_env(app_inputs, monkeypatch):
+    """Point the app at the synthetic inputs; no store, no password; clear Streamlit caches."""
+    import streamlit as st
+
+    for name, path in app_inputs.items():
+        monkeypatch.setenv(f"GAPMAP_{name.upper()}", str(path))
+    for var in ("GAPMAP_STORE", "GAPMAP_PASSWORD_HASH", "GAPMAP_BASEMAP"):
+        monkeypatch.delenv(var, raising=False)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def run_page(page: str | None = None, session: dict | None = None, timeout: float = 60):
+    """Run the router (and switch to ``app_pages/<page>.py``); returns the AppTest."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(DASHBOARD, default_timeout=timeout)
+    for k, v in (session or {}).items():
+        at.session_state[k] = v
+    at.run()
+    if page:
+        at.switch_page(f"app_pages/{page}.py")
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def load_incidents(path) -> pd.DataFrame:
+    """Incidents read the way the app reads them (geo.ingest when installed)."""
+    try:
+        from geo.ingest import read_incidents
+    except ModuleNotFoundError:
+        from geo.grid import index_incidents
+
+        df = pd.read_csv(path, dtype={"outcome": "string", "naloxone": "string",
+                                      "source": "string"})
+        df["occurred_at"] = pd.to_datetime(df["occurred_at"], format="mixed")
+        return index_incidents(df)
+    return read_incidents(path).incidents
+
+
+def deck_spec(at, i: int = 0) -> dict:
+    """The i-th pydeck chart's JSON spec (layers with inlined data)."""
+    return json.loads(at.get("deck_gl_json_chart")[i].proto.json)
+
+
+def layer(spec: dict, layer_id: str) -> dict:
+    """A layer of a deck spec by id."""
+    for lyr in spec["layers"]:
+        if lyr.get("id") == layer_id:
+            return lyr
+    raise KeyError(f"no layer {layer_id!r}; have {[x.get('id') for x in spec['layers']]}")
+
+
+def metric(at, label_start: str) -> str:
+    """Value of the first metric whose label starts with ``label_start``."""
+    for m in at.metric:
+        if m.label.startswith(label_start):
+            return m.value
+    raise KeyError(f"no metric starting {label_start!r}; have {[m.label for m in at.metric]}")

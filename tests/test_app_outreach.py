@@ -1,0 +1,37 @@
+"""AppTest: the Outreach page (counts only in public tier, line list only after login)."""
+
+from __future__ import annotations
+
+import numpy as np
+from app_helpers import RECENT, app_env, app_inputs, deck_spec, layer, load_incidents, metric, run_page  # noqa: F401,E501
+
+from layers.outreach import recent_nonfatal
+
+
+def test_public_outreach_shows_suppressed_counts_and_no_line_list(app_inputs):
+    at = run_page("outreach")
+    for h in (24, 48, 72):
+        n = sum(1 for hh, _, _ in RECENT if hh - 2 < h)
+        assert 1 <= n <= 9
+        assert metric(at, f"Nonfatal overdoses, last {h} h") == "<10 (suppressed)"
+    assert any("restricted tier" in i.value for i in at.info)
+    assert "outreach_line_list" not in [getattr(d, "key", None) for d in at.dataframe]
+    for d in at.dataframe:  # no person-level columns anywhere
+        assert not {"lat", "lon", "occurred_at", "hours_ago"} & set(d.value.columns)
+    spec = deck_spec(at)
+    areas = layer(spec, "outreach-cells")["data"]
+    ref = recent_nonfatal(load_incidents(app_inputs["incidents"]), res=8)
+    assert len(areas) == len(ref)
+    assert all("suppressed" in a["tip"] for a in areas)
+
+
+def test_restricted_outreach_shows_line_list(app_inputs):
+    at = run_page("outreach", session={"tier": "restricted"})
+    assert metric(at, "Nonfatal overdoses, last 72 h") == str(len(RECENT))
+    assert metric(at, "Nonfatal overdoses, last 24 h") == str(sum(h - 2 < 24 for h, _, _ in RECENT))
+    lst = at.dataframe[1].value
+    assert len(lst) == len(RECENT)
+    newest = min(h for h, _, _ in RECENT)  # "as of" is the latest report, not the clock
+    assert np.allclose(sorted(lst["hours_ago"]), sorted(float(h - newest) for h, _, _ in RECENT))
+    at.radio(key="outreach_hours").set_value(24).run()
+    assert len(at.dataframe[1].value) == sum(h - 2 < 24 for h, _, _ in RECENT)
