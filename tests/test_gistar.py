@@ -187,3 +187,73 @@ def test_neighbourhood_is_immutable(grid):
         nbhd.W_i[0] = 0.0
     with pytest.raises(AttributeError):
         nbhd.k = 3
+
+
+# ---------------------------------------------------------------- rates (clustering.rates)
+def test_population_to_cells_conserves_and_hand_case():
+    import geopandas as gpd
+
+    from clustering.rates import population_to_cells
+    from geo.cells import cells_to_polygons
+
+    area = shapely.box(-79.9, 35.98, -79.85, 36.02)
+    cells = polygon_to_cells(area, 8)  # overlap mode: the cells cover the polygon
+    gdf = gpd.GeoDataFrame({"population": [1000.0]}, geometry=[area], crs=4326)
+    pop = population_to_cells(gdf, cells)
+    assert pop.sum() == pytest.approx(1000.0, rel=1e-9)
+    assert pop.index.equals(pd.Index(cells, name="h3"))
+    # One cell split into two halves with 100 and 300 people: the cell gets 400, its
+    # neighbours (sharing only edges) get 0.
+    one = cells[len(cells) // 2]
+    poly = cells_to_polygons(np.array([one], dtype=np.uint64))[0]
+    c = poly.centroid
+    left = poly.intersection(shapely.box(-180, -90, c.x, 90))
+    right = poly.intersection(shapely.box(c.x, -90, 180, 90))
+    halves = gpd.GeoDataFrame({"population": [100, 300]}, geometry=[left, right], crs=4326)
+    ring = np.array(sorted(h3.grid_disk(int(one), 1)), dtype=np.uint64)
+    got = population_to_cells(halves, ring)
+    assert got[one] == pytest.approx(400, rel=1e-6)
+    assert got.drop(index=one).abs().max() < 1e-3  # shared edges: numerical slivers only
+    with pytest.raises(ValueError, match="no CRS"):
+        population_to_cells(gpd.GeoDataFrame({"population": [1]}, geometry=[area]), cells)
+    with pytest.raises(ValueError, match="population column 'pop' missing"):
+        population_to_cells(gdf, cells, column="pop")
+
+
+def test_crude_and_eb_rates_hand_values():
+    from clustering.rates import crude_rates, eb_rates
+
+    np.testing.assert_allclose(crude_rates([1, 0, 5], [1000, 0, 5000]), [10, np.nan, 10])
+    # b = 10/2000, r = (0.002, 0.008), s² = 9e-6, a = 9e-6 − 0.005/1000 = 4e-6,
+    # C = 4e-6 / (4e-6 + 5e-6) = 4/9, θ = 0.005 ∓ (4/9)·0.003 → ×10,000
+    np.testing.assert_allclose(eb_rates([2, 8], [1000, 1000]), [36.6666666667, 63.3333333333])
+    # Little spread (a < 0 → 0): every cell shrinks fully to the global rate.
+    np.testing.assert_allclose(eb_rates([5, 6, 0], [1000, 1000, 0]), [55, 55, np.nan])
+    # A huge population keeps its crude rate.
+    eb = eb_rates([2, 8000, 10], [1000, 1_000_000, 1000])
+    assert eb[1] == pytest.approx(80, rel=1e-3)
+    with pytest.raises(ValueError, match="differ in shape"):
+        eb_rates([1, 2], [1])
+    with pytest.raises(ValueError, match="population must be non-negative"):
+        crude_rates([1], [-5])
+
+
+def test_rate_table_and_gi_on_rates(grid):
+    from clustering.rates import rate_table
+
+    cells, _ = grid
+    rng = np.random.default_rng(4)
+    pop = pd.Series(rng.integers(200, 3000, cells.size).astype(float), index=cells)
+    pop.iloc[:25] = 0.0  # unpopulated cells
+    table = pd.DataFrame({"h3": cells, "count": rng.poisson(2, cells.size)})
+    rt = rate_table(table, pop, method="eb")
+    assert rt.index.equals(table.index) and "rate" not in table.columns
+    assert rt["rate"].isna().sum() == 25 and (~rt["has_population"]).sum() == 25
+    pop_cells = rt.loc[rt["has_population"]]
+    nb = build_neighbourhood(pop_cells["h3"].to_numpy(np.uint64), 1)
+    res = gi_star(pop_cells, nb, column="rate")
+    assert res.index.equals(pop_cells.index) and np.isfinite(res["z"]).all()
+    with pytest.raises(ValueError, match="missing/infinite"):
+        gi_star(rt, build_neighbourhood(cells, 1), column="rate")
+    with pytest.raises(ValueError, match="rate method must be"):
+        rate_table(table, pop, method="smr")
