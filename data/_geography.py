@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import shapely
 from shapely.geometry import MultiPoint, Polygon, box
-from shapely.ops import transform
 
 from data._model import (
     AREA_KM2,
@@ -38,11 +37,11 @@ PRECISION = 1e-6
 def _km_to_ll(geom):
     """Shapely geometry in local km → WGS84 ``(lng, lat)``, snapped to :data:`PRECISION`."""
 
-    def fn(x, y):
-        lat, lon = xy_to_latlon(x, y)
-        return lon, lat
+    def fn(xy: np.ndarray) -> np.ndarray:
+        lat, lon = xy_to_latlon(xy[:, 0], xy[:, 1])
+        return np.column_stack([lon, lat])
 
-    return shapely.set_precision(transform(fn, geom), PRECISION)
+    return shapely.set_precision(shapely.transform(geom, fn), PRECISION)
 
 
 def make_boundary(rng: np.random.Generator) -> Polygon:

@@ -59,8 +59,8 @@ def _days() -> pd.DatetimeIndex:
 
 def _day_weights(days: pd.DatetimeIndex) -> np.ndarray:
     """Weekday pattern × mild seasonality (summer +8 %)."""
-    season = 1.0 + 0.08 * np.cos(2 * np.pi * (days.dayofyear.to_numpy() - 200) / 365.25)
-    return DOW_WEIGHTS[days.dayofweek.to_numpy()] * season
+    season = 1.0 + 0.08 * np.cos(2 * np.pi * (days.day_of_year.to_numpy() - 200) / 365.25)
+    return DOW_WEIGHTS[days.day_of_week.to_numpy()] * season
 
 
 def _times(rng: np.random.Generator, days: pd.DatetimeIndex, weights: np.ndarray, n: int):
@@ -100,9 +100,9 @@ def make_events(rng: np.random.Generator, boundary: Polygon, block_groups: list[
     n_bg = rng.multinomial(int(np.sum(comp == len(shares))), pop * risk / np.sum(pop * risk))
     for g, k in zip(block_groups, n_bg):
         if k:
-            lat, lon = sample_in_polygon(rng, g["geometry"], int(k), boundary)
-            parts.append(pd.DataFrame({"lat": lat, "lon": lon, "signal": ""}))
-    bg = pd.concat(parts, ignore_index=True)
+            parts.append(sample_in_polygon(rng, g["geometry"], int(k), boundary))
+    bg = pd.DataFrame({"lat": np.concatenate([p[0] for p in parts]),
+                       "lon": np.concatenate([p[1] for p in parts]), "signal": ""})
     bg["time"] = _times(rng, days, w, len(bg))
     parts = [bg]
     for i, h in enumerate(PERSISTENT_HOTSPOTS):

@@ -177,12 +177,22 @@ def make_candidates(rng: np.random.Generator, boundary: Polygon, block_groups: l
     parts = []
     specs = (
         ("library", smp.points(20, avoid_gaps=False), lambda: (False, _LIBRARY)),
-        ("fire_station", [np.concatenate(a) for a in zip(smp.points(14, avoid_gaps=False, uniform=True),
+        ("fire_station", [np.concatenate(a) for a in zip(smp.points(12, avoid_gaps=False, uniform=True),
                                                           smp.points(16, avoid_gaps=False))],
          lambda: (True, "24/7")),
         ("transit_stop", smp.points(180, avoid_gaps=False, city_km=8.0), lambda: (True, "24/7")),
-        ("convenience_store", smp.points(70, avoid_gaps=False),
+        ("convenience_store", smp.points(64, avoid_gaps=False),
          lambda: (True, "24/7") if rng.random() < 0.4 else (False, "Mo-Su 06:00-23:00")),
+    )
+    # the gap areas have somewhere to put a box: highway-corridor stores, a rural fire station
+    gap_sites = {"convenience_store": [], "fire_station": []}
+    for sig in (*PERSISTENT_HOTSPOTS, EMERGING_HOTSPOT):
+        if sig.underserved:
+            gap_sites["convenience_store"].append(smp.near(sig.x, sig.y, 1200, 2))
+            gap_sites["fire_station"].append(smp.near(sig.x, sig.y, 1500, 1))
+    specs = tuple(
+        (sub, [np.concatenate([p[k], *(g[k] for g in gap_sites.get(sub, []))]) for k in (0, 1)], hrs)
+        for sub, p, hrs in specs
     )
     for subtype, (la, lo), hours in specs:
         for i, (a, o) in enumerate(zip(la, lo), start=1):

@@ -81,6 +81,23 @@ def _within(sig: Signal, lat, lon) -> np.ndarray:
     return haversine_m(np.asarray(lat, float), np.asarray(lon, float), c_lat, c_lon) <= sig.radius_m
 
 
+def _source_combinations(records: pd.DataFrame) -> tuple[pd.Series, list[list[str]]]:
+    """Per event: its sources joined ("ems+police"); and the record ids of multi-source events."""
+    bit = records["source"].map({"ems": 1, "hospital": 2, "police": 4}).to_numpy()
+    ev = records["event"].to_numpy()
+    mask = np.zeros(ev.max() + 1, dtype=int)
+    np.bitwise_or.at(mask, ev, bit)
+    names = {m: "+".join(s for b, s in ((1, "ems"), (2, "hospital"), (4, "police")) if m & b)
+             for m in range(1, 8)}
+    present = np.unique(ev)
+    src = pd.Series([names[m] for m in mask[present]], index=present)
+    multi = np.isin(ev, present[np.bitwise_count(mask[present]) > 1])
+    order = np.argsort(ev[multi], kind="stable")
+    ids, evs = records["incident_id"].to_numpy()[multi][order], ev[multi][order]
+    cuts = np.flatnonzero(np.diff(evs)) + 1
+    return src, [list(map(str, g)) for g in np.split(ids, cuts)]
+
+
 def _ground_truth(seed: int, boundary, block_groups, events, records, resources) -> dict:
     years = (pd.Timestamp(END_DATE) - pd.Timestamp(START_DATE)).days + 1
     years /= 365.25
@@ -122,9 +139,7 @@ def _ground_truth(seed: int, boundary, block_groups, events, records, resources)
             item["fatal_share"] = sig.fatal_share
             item["dominant_drug"] = sig.drug
         signals.append(item)
-    src = records.groupby("event")["source"].agg(lambda s: "+".join(sorted(s)))
-    groups = records[records["event"].isin(src.index[src.str.contains("\\+")])]
-    dup = groups.groupby("event")["incident_id"].agg(list).tolist()
+    src, dup = _source_combinations(records)
     return {
         "synthetic": True,
         "note": "SYNTHETIC DATA for testing and demonstration. Fictional county; no real people, "
