@@ -249,9 +249,10 @@ def order_greedily(problem: MCLPProblem, chosen) -> tuple[np.ndarray, np.ndarray
 def swap_search(problem: MCLPProblem, chosen, max_iter: int = 1000) -> np.ndarray:
     """1-swap local search: apply the best improving (chosen → unchosen) swap until none gains.
 
-    Swaps respect the allowed mask and spacing conflicts. Each round evaluates every chosen
-    site ``s`` at once over all candidates: the gain of ``j`` after dropping ``s`` is its
-    current gain plus the weight of rows that only ``s`` covers and ``j`` also reaches.
+    Swaps respect the allowed mask and spacing conflicts. Each round evaluates every
+    (chosen ``s``, candidate ``j``) pair at once: the gain of ``j`` after dropping ``s`` is its
+    current gain plus the weight of rows that only ``s`` covers and ``j`` also reaches — a
+    ``k × m`` matrix from one sparse product.
 
     References
     ----------
@@ -259,40 +260,33 @@ def swap_search(problem: MCLPProblem, chosen, max_iter: int = 1000) -> np.ndarra
     median of a weighted graph. *Operations Research* 16, 955–961.
     """
     C, Cc, conf = problem.cover, problem.cover_csc, problem.conflicts
-    w, ex, m = problem.weights, problem.existing, problem.m
-    S = [int(s) for s in np.asarray(chosen, dtype=np.int64)]
+    w, ex, n, m = problem.weights, problem.existing, problem.n, problem.m
+    S = np.array(chosen, dtype=np.int64)
+    if S.size == 0:
+        return S
     in_s = np.zeros(m, bool)
     in_s[S] = True
-    cnt = np.asarray(Cc[:, S].sum(axis=1)).ravel().astype(np.int64) if S else np.zeros(problem.n, np.int64)
-    n_conf = np.asarray(conf[:, S].sum(axis=1)).ravel().astype(np.int64) if S else np.zeros(m, np.int64)
     tol = 1e-9 * max(1.0, float(w.sum()))
     for _ in range(max_iter):
+        rows, owner = _gather(Cc.indptr, Cc.indices, S)
+        cnt = np.bincount(rows, minlength=n)
         gains = np.asarray(Cc.T @ np.where(~ex & (cnt == 0), w, 0.0)).ravel()
-        single = ~ex & (cnt == 1)
-        best = (tol, -1, -1)
-        for s in S:
-            rows = Cc.indices[Cc.indptr[s]:Cc.indptr[s + 1]]
-            crit = rows[single[rows]]
-            loss = float(w[crit].sum())
-            cand = gains.copy()
-            if crit.size:
-                cols, owner = _gather(C.indptr, C.indices, crit)
-                cand += np.bincount(cols, weights=w[crit][owner], minlength=m)
-            nc = n_conf.copy()
-            nc[conf.indices[conf.indptr[s]:conf.indptr[s + 1]]] -= 1
-            cand[~problem.allowed | in_s | (nc > 0)] = -np.inf
-            j = int(np.argmax(cand))
-            if cand[j] - loss > best[0]:
-                best = (cand[j] - loss, s, j)
-        if best[1] < 0:
+        only = ~ex[rows] & (cnt[rows] == 1)
+        r, o = rows[only], owner[only]
+        loss = np.bincount(o, weights=w[r], minlength=S.size)
+        owned = sp.csr_matrix((w[r], (o, r)), shape=(S.size, n))
+        cand = (owned @ C).toarray() + gains[None, :] - loss[:, None]
+        blocked = np.broadcast_to((~problem.allowed | in_s)[None, :], cand.shape)
+        if conf.nnz:
+            near = conf[S].toarray()  # dropping s lifts s's own conflicts
+            blocked = blocked | ((near.sum(axis=0)[None, :] - near) > 0)
+        cand[blocked] = -np.inf
+        flat = int(np.argmax(cand))
+        i, j = divmod(flat, m)
+        if not cand[i, j] > tol:
             break
-        _, s, j = best
-        S[S.index(s)] = j
-        in_s[s], in_s[j] = False, True
-        cnt[Cc.indices[Cc.indptr[s]:Cc.indptr[s + 1]]] -= 1
-        cnt[Cc.indices[Cc.indptr[j]:Cc.indptr[j + 1]]] += 1
-        n_conf[conf.indices[conf.indptr[s]:conf.indptr[s + 1]]] -= 1
-        n_conf[conf.indices[conf.indptr[j]:conf.indptr[j + 1]]] += 1
+        in_s[S[i]], in_s[j] = False, True
+        S[i] = j
     return np.array(S, np.int64)
 
 
