@@ -1,0 +1,362 @@
+"""Row validation and value normalisation for incident exports.
+
+Input is a frame of raw text (every cell a string, blanks as ``""``) plus the column choice of
+:func:`geo.presets.resolve_columns`. Output is the canonical columns for every row and, per
+row, the reasons it cannot be used. Each check is one vectorised mask; reason strings are only
+built for the rows that fail, so a clean million-row file costs no per-row Python.
+
+Reasons (several may apply to one row, joined by ``"; "``): missing date, unparsable date,
+future date, date before 1900, missing / non-numeric latitude or longitude, latitude or
+longitude out of range, (0, 0), latitude/longitude swapped, outside the study area (only when
+``drop_outside``; otherwise the row is kept and flagged ``in_study_area = False``).
+
+Values: booleans accept TRUE/FALSE, T/F, Y/N, yes/no, 1/0 (any case); NA, N/A, null, unknown
+and blank mean unknown. Dates accept ISO 8601 (a trailing UTC offset is dropped, keeping the
+local wall-clock time), ``MM/DD/YYYY[ HH:MM[:SS][ AM/PM]]`` and ``YYYY/MM/DD[ HH:MM[:SS]]``; a
+value without a time of day has ``time_precision = "day"``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo.schema import SOURCES
+
+__all__ = [
+    "ValidationResult",
+    "validate_rows",
+    "parse_datetimes",
+    "parse_bool",
+    "normalize_outcome",
+    "normalize_naloxone",
+    "normalize_source",
+    "age_to_band",
+]
+
+_TRUE = {"true", "t", "y", "yes", "1", "1.0"}
+_FALSE = {"false", "f", "n", "no", "0", "0.0"}
+_NA = {"", "na", "n/a", "nan", "null", "none", "unknown", "unk", "u", "-", "?", "not recorded"}
+
+_FATAL = {"fatal", "death", "dead", "deceased", "died", "doa", "fatal overdose",
+          "4212013", "4212015", "4212017", "4212019"}  # NEMSIS eDisposition.12 dead at scene
+_NONFATAL = {"nonfatal", "non-fatal", "non fatal", "not fatal", "survived", "alive",
+             "non-fatal overdose", "nonfatal overdose"}
+_SOURCE_ALIASES = {
+    "ems": "ems", "emergency medical services": "ems", "fire": "ems", "fire/ems": "ems",
+    "ems/fire": "ems", "ambulance": "ems",
+    "police": "police", "law enforcement": "police", "le": "police", "pd": "police",
+    "sheriff": "police", "law": "police",
+    "hospital": "hospital", "ed": "hospital", "er": "hospital",
+    "emergency department": "hospital", "hospital ed": "hospital",
+    "odmap": "odmap", "other": "other",
+}
+_SEX = {"m": "male", "male": "male", "f": "female", "female": "female",
+        "x": "other", "other": "other", "nonbinary": "other", "non-binary": "other"}
+_AGE_EDGES = [0, 18, 25, 35, 45, 55, 65, 200]
+_AGE_LABELS = ["0-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
+_FALLBACK_FORMATS = (
+    "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y", "%m/%d/%y %H:%M", "%m/%d/%y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
+    "%Y/%m/%d", "%d-%b-%Y %H:%M", "%d-%b-%Y",
+)
+_TZ = re.compile(r"(?<=\d)(?:Z|[+-]\d{2}:?\d{2})$")
+
+
+@dataclass
+class ValidationResult:
+    """Canonical values for every input row, and why some rows cannot be used.
+
+    Attributes
+    ----------
+    records : DataFrame
+        Canonical columns (no ``event_id``/``n_sources``/``sources``/``h3``), one row per input
+        row, same index as the input.
+    reasons : Series of str
+        ``""`` for usable rows, otherwise the reasons joined by ``"; "``.
+    unrecognised : dict
+        Column → number of values not understood and read as unknown.
+    """
+
+    records: pd.DataFrame
+    reasons: pd.Series
+    unrecognised: dict
+
+
+def _clean(s: pd.Series) -> pd.Series:
+    return s.astype("string").fillna("").str.strip()
+
+
+def parse_datetimes(date: pd.Series, time: pd.Series | None = None):
+    """Parse date (and optional time) text.
+
+    Returns
+    -------
+    (timestamps, has_time, blank)
+        ``datetime64[us]`` Series with NaT where unparsable, boolean array "a time of day was
+        given", boolean array "the value was blank".
+    """
+    if time is None and pd.api.types.is_datetime64_any_dtype(date):  # typed (Parquet) input
+        ts = date.dt.tz_localize(None) if getattr(date.dt, "tz", None) is not None else date
+        blank = ts.isna().to_numpy()
+        return ts.astype("datetime64[us]"), ~blank, blank
+    s = _clean(date)
+    if time is not None:
+        t = _clean(time)
+        s = (s + " " + t).str.strip()
+    blank = (s == "").to_numpy()
+    has_colon = s.str.contains(":", regex=False).to_numpy()
+    s = s.where(~has_colon, s.str.replace(_TZ, "", regex=True))
+    s = s.str.replace("T", " ", regex=False).where(has_colon, s)
+    ts = pd.to_datetime(s.where(~pd.Series(blank, index=s.index)), format="ISO8601",
+                        errors="coerce")
+    todo = ts.isna().to_numpy() & ~blank
+    for fmt in _FALLBACK_FORMATS:
+        if not todo.any():
+            break
+        sub = pd.to_datetime(s[todo], format=fmt, errors="coerce")
+        got = sub.notna().to_numpy()
+        if got.any():
+            idx = np.flatnonzero(todo)[got]
+            ts.iloc[idx] = sub[got].to_numpy()
+            todo[idx] = False
+    ts = ts.astype("datetime64[us]")
+    return ts, has_colon, blank
+
+
+def parse_bool(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Text → ``"yes"``/``"no"``/``"unknown"`` (object array) and a mask of unrecognised values."""
+    low = _clean(s).str.lower().to_numpy(dtype=object)
+    out = np.full(low.size, "unknown", dtype=object)
+    yes = np.isin(low, list(_TRUE))
+    no = np.isin(low, list(_FALSE))
+    out[yes] = "yes"
+    out[no] = "no"
+    bad = ~(yes | no | np.isin(low, list(_NA)))
+    return out, bad
+
+
+def normalize_outcome(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Text → fatal / nonfatal / unknown; booleans read as "fatal?" (yes → fatal)."""
+    low = _clean(s).str.lower()
+    arr = low.to_numpy(dtype=object)
+    out = np.full(arr.size, "unknown", dtype=object)
+    fatal = np.isin(arr, list(_FATAL | _TRUE)) | low.str.contains("dead", regex=False).to_numpy()
+    nonfatal = np.isin(arr, list(_NONFATAL | _FALSE))
+    out[nonfatal] = "nonfatal"
+    out[fatal] = "fatal"
+    bad = ~(fatal | nonfatal | np.isin(arr, list(_NA)))
+    return out, bad
+
+
+def normalize_naloxone(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Booleans, or RxNorm code lists (NEMSIS eMedications.03: RxCUI 7242 = naloxone)."""
+    out, bad = parse_bool(s)
+    if bad.any():
+        low = _clean(s).str.lower()
+        codes = low.str.fullmatch(r"[\d\s|,;]+").fillna(False).to_numpy(bool)
+        has_7242 = low.str.contains(r"(?:^|\D)7242(?:\D|$)", regex=True).fillna(False)
+        named = low.str.contains("naloxone|narcan", regex=True).fillna(False).to_numpy(bool)
+        yes = bad & ((codes & has_7242.to_numpy(bool)) | named)
+        no = bad & codes & ~yes
+        out[yes] = "yes"
+        out[no] = "no"
+        bad = bad & ~(yes | no)
+    return out, bad
+
+
+def normalize_source(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Text → one of :data:`geo.schema.SOURCES`; blank → ``""`` (to be filled), other → other."""
+    low = _clean(s).str.lower().to_numpy(dtype=object)
+    out = np.array([_SOURCE_ALIASES.get(v, "other") if v else "" for v in low], dtype=object)
+    bad = (out == "other") & (low != "other")
+    return out, bad
+
+
+def age_to_band(s: pd.Series) -> np.ndarray:
+    """Exact ages become bands (``"25-34"``); text bands pass through; blank → missing."""
+    txt = _clean(s)
+    num = pd.to_numeric(txt, errors="coerce").to_numpy(float)
+    out = txt.where(txt != "").to_numpy(dtype=object)
+    ok = np.isfinite(num) & (num >= 0) & (num < 130)
+    out[ok] = np.asarray(_AGE_LABELS, dtype=object)[np.searchsorted(_AGE_EDGES, num[ok], "right") - 1]
+    out[np.isfinite(num) & ~ok] = None
+    return out
+
+
+def _number(s: pd.Series):
+    """(text for blank checks and messages, float values) of a text or numeric column."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        v = s.to_numpy(dtype=float, na_value=np.nan)
+        txt = np.where(np.isnan(v), "", None).astype(object)  # None: "use the number itself"
+        return txt, v
+    t = _clean(s)
+    return t.to_numpy(object), pd.to_numeric(t, errors="coerce").to_numpy(float)
+
+
+def _coord(raw: pd.DataFrame, colmap: dict[str, str]):
+    if "latlon" in colmap and not ("lat" in colmap and "lon" in colmap):
+        parts = _clean(raw[colmap["latlon"]]).str.split(r"[,;\s]+", n=1, regex=True, expand=True)
+        parts = parts.reindex(columns=[0, 1]).fillna("")
+        lat_txt, lon_txt = _clean(parts[0]), _clean(parts[1])
+        lat = pd.to_numeric(lat_txt, errors="coerce").to_numpy(float)
+        lon = pd.to_numeric(lon_txt, errors="coerce").to_numpy(float)
+        return lat_txt.to_numpy(object), lon_txt.to_numpy(object), lat, lon
+    lat_txt, lat = _number(raw[colmap["lat"]])
+    lon_txt, lon = _number(raw[colmap["lon"]])
+    return lat_txt, lon_txt, lat, lon
+
+
+def _inside(boundary, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(lat) & np.isfinite(lon)
+    out = np.zeros(lat.size, dtype=bool)
+    shapely.prepare(boundary)
+    out[ok] = shapely.contains_xy(boundary, lon[ok], lat[ok])  # shapely is (x=lng, y=lat)
+    return out
+
+
+def validate_rows(
+    raw: pd.DataFrame,
+    colmap: dict[str, str],
+    *,
+    source: str | None = None,
+    default_source: str | None = None,
+    boundary=None,
+    drop_outside: bool = False,
+    now: pd.Timestamp | None = None,
+) -> ValidationResult:
+    """Turn raw text rows into canonical values and per-row rejection reasons.
+
+    Parameters
+    ----------
+    raw : DataFrame
+        Input rows as text. Never mutated.
+    colmap : dict
+        canonical key → column of ``raw`` (from :func:`geo.presets.resolve_columns`).
+    source : str, optional
+        Source for rows without one (``--source``).
+    default_source : str, optional
+        The preset's default source, used when neither a column nor ``source`` gives one.
+    boundary : shapely (Multi)Polygon, optional
+        Study area in WGS84 (lng, lat).
+    drop_outside : bool
+        Reject rows outside the study area instead of flagging them.
+    now : Timestamp, optional
+        "Now" for the future-date check (default: the current local time).
+    """
+    if source is not None and source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    n = len(raw)
+    now = pd.Timestamp.now() if now is None else pd.Timestamp(now)
+    checks: list[tuple[np.ndarray, callable]] = []
+    unrec: dict[str, int] = {}
+
+    # --- date
+    date_col = raw[colmap["occurred_at"]]
+    ts, has_time, blank = parse_datetimes(
+        raw[colmap["occurred_at"]], raw[colmap["occurred_time"]] if "occurred_time" in colmap else None
+    )
+    tsv = ts.to_numpy()
+    nat = np.isnat(tsv)
+    checks.append((blank, lambda i: "missing date"))
+    checks.append((nat & ~blank, lambda i: f"unparsable date {str(date_col.iloc[i]).strip()!r}"))
+    day = ~has_time
+    clock = has_time & ~nat
+    if clock.sum() >= 2 and not np.any(tsv[clock] != tsv[clock].astype("datetime64[D]")):
+        day = np.ones(n, dtype=bool)  # a date-only export written with 00:00 times
+    future = ~nat & np.where(day, tsv.astype("datetime64[D]") > np.datetime64(now.date()),
+                             tsv > np.datetime64(now.to_datetime64(), "us"))
+    checks.append((future, lambda i: f"future date {str(tsv[i])[:19]}"))
+    old = ~nat & (tsv < np.datetime64("1900-01-01"))
+    checks.append((old, lambda i: f"date before 1900 ({str(tsv[i])[:10]})"))
+    precision = np.where(day, "day", "minute").astype(object)
+    if "time_precision" in colmap:
+        given = _clean(raw[colmap["time_precision"]]).str.lower().to_numpy(object)
+        ok = np.isin(given, ["minute", "hour", "day"])
+        precision[ok] = given[ok]
+    tsv = np.where(precision == "day", tsv.astype("datetime64[D]").astype("datetime64[us]"), tsv)
+
+    # --- location
+    lat_txt, lon_txt, lat, lon = _coord(raw, colmap)
+    lat_blank, lon_blank = lat_txt == "", lon_txt == ""
+    checks.append((lat_blank, lambda i: "missing latitude"))
+    checks.append((lon_blank, lambda i: "missing longitude"))
+    lat_nan = ~np.isfinite(lat) & ~lat_blank
+    lon_nan = ~np.isfinite(lon) & ~lon_blank
+    checks.append((lat_nan, lambda i: f"latitude is not a number: {lat_txt[i] or str(lat[i])!r}"))
+    checks.append((lon_nan, lambda i: f"longitude is not a number: {lon_txt[i] or str(lon[i])!r}"))
+    fin = np.isfinite(lat) & np.isfinite(lon)
+    with np.errstate(invalid="ignore"):
+        swapped = fin & (np.abs(lat) > 90) & (np.abs(lat) <= 180) & (np.abs(lon) <= 90)
+        lat_range = np.isfinite(lat) & (np.abs(lat) > 90) & ~swapped
+        lon_range = np.isfinite(lon) & (np.abs(lon) > 180)
+    zero = fin & (lat == 0) & (lon == 0)
+    inside = np.ones(n, dtype=bool)
+    if boundary is not None:
+        inside = _inside(boundary, lat, lon)
+        swap_in = fin & ~inside & _inside(boundary, lon, lat)
+        swapped = swapped | swap_in
+    checks.append((zero, lambda i: "location is (0, 0)"))
+    checks.append((swapped, lambda i: f"latitude/longitude look swapped (lat={lat[i]}, "
+                                      f"lon={lon[i]}); fix the export or --map lat=/lon="))
+    checks.append((lat_range, lambda i: f"latitude out of range [-90, 90]: {lat[i]}"))
+    checks.append((lon_range, lambda i: f"longitude out of range [-180, 180]: {lon[i]}"))
+    usable_loc = fin & ~zero & ~swapped & ~lat_range & ~lon_range
+    in_area = np.where(usable_loc, inside, False)
+    if boundary is not None and drop_outside:
+        checks.append((usable_loc & ~inside, lambda i: "outside the study area"))
+
+    # --- other columns
+    def col(key):
+        return raw[colmap[key]] if key in colmap else pd.Series([""] * n, index=raw.index)
+
+    outcome, bad = normalize_outcome(col("outcome"))
+    unrec["outcome"] = int(bad.sum())
+    nalox, bad = normalize_naloxone(col("naloxone"))
+    unrec["naloxone"] = int(bad.sum())
+    doses = pd.to_numeric(_clean(col("naloxone_doses")), errors="coerce")
+    doses = doses.where((doses >= 0) & (doses == np.floor(doses))).astype("Int64")
+    dv = doses.to_numpy(dtype=float, na_value=np.nan)
+    nalox[(nalox == "unknown") & (dv > 0)] = "yes"
+    nalox[(nalox == "unknown") & (dv == 0)] = "no"
+    src, bad = normalize_source(col("source"))
+    unrec["source"] = int(bad.sum())
+    src[src == ""] = source or default_source or "other"
+    sex_low = _clean(col("sex")).str.lower().to_numpy(object)
+    sex = np.array([_SEX.get(v, "unknown") for v in sex_low], dtype=object)
+
+    def text(key):
+        s = _clean(col(key))
+        return s.where(s != "").astype("string")
+
+    records = pd.DataFrame(
+        {
+            "incident_id": text("incident_id"),
+            "occurred_at": pd.Series(tsv, index=raw.index).astype("datetime64[us]"),
+            "time_precision": pd.Series(precision, index=raw.index, dtype="string"),
+            "lat": lat,
+            "lon": lon,
+            "outcome": pd.Series(outcome, index=raw.index, dtype="string"),
+            "naloxone": pd.Series(nalox, index=raw.index, dtype="string"),
+            "naloxone_doses": doses.to_numpy(),
+            "source": pd.Series(src, index=raw.index, dtype="string"),
+            "agency": text("agency"),
+            "suspected_drug": text("suspected_drug"),
+            "age_band": pd.Series(age_to_band(col("age_band")), index=raw.index, dtype="string"),
+            "sex": pd.Series(sex, index=raw.index, dtype="string"),
+            "location_precision": text("location_precision"),
+            "in_study_area": pd.array(in_area, dtype="boolean"),
+        },
+        index=raw.index,
+    )
+    bad_any = np.zeros(n, dtype=bool)
+    for mask, _ in checks:
+        bad_any |= mask
+    reasons = np.full(n, "", dtype=object)
+    for i in np.flatnonzero(bad_any):
+        reasons[i] = "; ".join(msg(i) for mask, msg in checks if mask[i])
+    return ValidationResult(records, pd.Series(reasons, index=raw.index, dtype=object), unrec)
