@@ -476,21 +476,56 @@ def show_map(layers: list, key: str, legend: str, caption: str = ""):
     return event
 
 
-# ------------------------------------------------------------------ optional panels
-def emerging_panel(f: Filters) -> None:
-    """Emerging hot-spot categories (space-time Gi* + Mann–Kendall), when the library exists."""
-    st.subheader("Emerging hot spots")
-    if optional("clustering.emerging") is None:
-        missing_library("Emerging hot-spot analysis", "clustering.emerging")
-        return
+# ------------------------------------------------------------------ emerging, density, scan
+@st.cache_data(max_entries=8, show_spinner="Computing emerging hot spots…")
+def _emerging(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources,
+              slice_) -> pd.DataFrame:
+    from clustering.emerging import emerging_hotspots
+    from geo.grid import filter_incidents
+
+    df = filter_incidents(_load_incidents(kind, path, mtime), start=start, end=end,
+                          outcomes=outcomes, sources=sources)
+    cells = _grid(bpath, bmtime, res) if bpath else None
+    return emerging_hotspots(df, res, cells=cells, slice=slice_, start=start,
+                             end=None if end is None else end - pd.Timedelta(days=1))
 
 
-def density_panel(f: Filters) -> None:
-    """Point-density clusters (DBSCAN), restricted tier only, when the library exists."""
-    st.subheader("Density clusters")
-    if optional("clustering.density") is None:
-        missing_library("Density clustering", "clustering.density")
-        return
+def emerging(f: Filters, slice_: str) -> pd.DataFrame:
+    """Emerging hot-spot category per analysis cell (clustering.emerging) for the filters."""
+    bp = sample_path("boundary")
+    return _emerging(*source_key(), str(bp) if bp else "", _mtime(bp), f.res, f.start, f.end,
+                     f.outcomes, f.sources, slice_)
+
+
+@st.cache_data(max_entries=8, show_spinner="Finding density clusters…")
+def _density(kind, path, mtime, res, start, end, outcomes, sources, eps_m, min_samples):
+    from clustering.density import PointClusters
+    from geo.grid import filter_incidents
+
+    df = filter_incidents(_load_incidents(kind, path, mtime), start=start, end=end,
+                          outcomes=outcomes, sources=sources)
+    model = PointClusters(method="dbscan", eps_m=float(eps_m), min_samples=int(min_samples)).fit(df)
+    return model.cluster_summaries(res=res)
+
+
+def density(f: Filters, eps_m: float, min_samples: int) -> pd.DataFrame:
+    """DBSCAN cluster summaries (clustering.density); hulls/centroids are restricted-tier only."""
+    return _density(*source_key(), f.res, f.start, f.end, f.outcomes, f.sources, float(eps_m),
+                    int(min_samples))
+
+
+@st.cache_data(max_entries=4, show_spinner="Running the space-time scan (999 replicates)…")
+def _scan(kind, path, mtime, sources, res, replicates):
+    from clustering.scan import space_time_scan
+    from geo.grid import filter_incidents
+
+    df = filter_incidents(_load_incidents(kind, path, mtime), sources=sources)
+    return space_time_scan(df, res=res, replicates=replicates, seed=0).clusters
+
+
+def scan(f: Filters, res: int = 8, replicates: int = 999) -> pd.DataFrame:
+    """Prospective space-time permutation scan clusters ending on the data end date."""
+    return _scan(*source_key(), f.sources, int(res), int(replicates))
 
 
 # ------------------------------------------------------------------ alerts
@@ -528,46 +563,31 @@ def alerts(f: Filters, method: str = "C2") -> pd.DataFrame:
 @st.cache_data(max_entries=8, show_spinner=False)
 def _siting(kind, path, mtime, res, start, end, outcomes, sources, rpath, rmtime, cpath, cmtime,
             k, radius_m, types, only_24_7, method, time_limit) -> dict:
-    from geo.cells import cells_to_latlng
-    from layers.coverage import coverage_matrix, covered_by_any
-    from layers.siting import solve_mclp
+    from layers.siting_plan import plan_sites
 
     demand = _cell_counts(kind, path, mtime, res, start, end, outcomes, sources)
-    lat, lon = cells_to_latlng(demand["h3"].to_numpy(np.uint64))
     cand = _load_sites(cpath, cmtime, "candidates")
-    res_sites = _load_sites(rpath, rmtime, "resources") if rpath else None
-    cov = coverage_matrix(lat, lon, cand["lat"].to_numpy(float), cand["lon"].to_numpy(float),
-                          radius_m)
-    if res_sites is not None:
-        nal = res_sites[res_sites["kind"].astype(str) == "naloxone"]
-        existing = covered_by_any(lat, lon, nal["lat"].to_numpy(float), nal["lon"].to_numpy(float),
-                                  radius_m)
-    else:
-        existing = np.zeros(len(demand), bool)
-    allowed = cand["subtype"].astype(str).isin(list(types)).to_numpy().copy()
-    if only_24_7:
-        allowed = allowed & cand["open_24_7"].astype(str).str.lower().isin(
-            ["true", "1", "yes"]).to_numpy()
-    w = demand["count"].to_numpy(float)
-    result = solve_mclp(w, cov, int(k), existing=existing, allowed=allowed, method=method,
-                        time_limit=float(time_limit))
-    curve = solve_mclp(w, cov, int(min(max(k, 10), allowed.sum())), existing=existing,
-                       allowed=allowed, method="greedy")
-    chosen = cand.iloc[result.chosen].reset_index(drop=True)
-    chosen.insert(0, "order", np.arange(1, len(chosen) + 1))
-    chosen["marginal_count"] = np.round(result.marginal).astype(np.int64)
-    return {"sites": chosen, "result": result,
-            "curve": pd.DataFrame({"k": np.arange(0, len(curve.chosen) + 1),
-                                   "covered": curve.covered_before + np.r_[0, np.cumsum(curve.marginal)],
-                                   }).assign(total=curve.total_burden)}
+    existing = None
+    if rpath:
+        res_sites = _load_sites(rpath, rmtime, "resources")
+        existing = res_sites[res_sites["kind"].astype(str) == "naloxone"]
+    plan = plan_sites(demand, cand, int(k), float(radius_m), existing=existing, types=list(types),
+                      only_24_7=bool(only_24_7), method=method, time_limit=float(time_limit))
+    kmax = int(min(max(k, 10), plan.summary["n_candidates_allowed"]))
+    curve = plan_sites(demand, cand, kmax, float(radius_m), existing=existing, types=list(types),
+                       only_24_7=bool(only_24_7), method="greedy").result
+    covered = curve.covered_before + np.r_[0.0, np.cumsum(curve.marginal)]
+    return {"sites": plan.sites, "result": plan.result, "summary": plan.summary,
+            "curve": pd.DataFrame({"k": np.arange(covered.size), "covered": covered,
+                                   "total": curve.total_burden})}
 
 
 def siting(f: Filters, k: int, radius_m: float, types: tuple[str, ...], only_24_7: bool,
            method: str, time_limit: float = 30.0) -> dict:
-    """Recommended new naloxone sites (layers.siting) for the current demand and options.
+    """Recommended new naloxone sites (layers.siting_plan) for the current demand and options.
 
-    Returns ``{"sites": chosen candidates in order with marginal_count, "result": SitingResult,
-    "curve": greedy coverage vs k}``.
+    Returns ``{"sites": chosen candidates in order with marginal_covered, "result":
+    SitingResult, "summary": dict, "curve": greedy coverage vs k}``.
     """
     cp = sample_path("candidates")
     rp = st.session_state.get("resources_path") or sample_path("resources")

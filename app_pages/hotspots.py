@@ -93,5 +93,62 @@ if sel and sel.get("h3"):
 else:
     st.caption("Select a cell on the map to see its monthly history, class and nearest resources.")
 
-_app.emerging_panel(f)
-_app.density_panel(f)
+# ---- emerging hot spots
+st.subheader("Emerging hot spots")
+if _app.optional("clustering.emerging") is None:
+    _app.missing_library("Emerging hot-spot analysis", "clustering.emerging")
+else:
+    days = _app.WINDOWS[f.window]
+    slice_ = "month" if days is None else "week"
+    if days is not None and days < 70:
+        st.info("Emerging hot spots need at least 10 time slices: choose a time window of 90 "
+                "days or more in the sidebar.")
+    else:
+        try:
+            em = _app.emerging(f, slice_)
+        except ValueError as exc:
+            st.info(f"Emerging hot spots unavailable for this window: {exc}")
+        else:
+            cats = em["category"].astype(str)
+            summary = cats[cats != "no_pattern"].value_counts().rename_axis("category")
+            summary = summary.rename("cells").reset_index()
+            st.caption(f"Space-time Gi* per {slice_} and cell, Mann–Kendall trend, ArcGIS Pro "
+                       f"categories; {f.label}.")
+            if summary.empty:
+                st.write("No cell shows an emerging, persistent or other hot/cold-spot pattern.")
+            else:
+                st.dataframe(summary, hide_index=True, key="emerging_summary")
+                pat = em[cats != "no_pattern"]
+                pub = _app.show_table(pat[["h3", "category", "count"]])
+                pub["cell"] = cells_to_str(pub["h3"].to_numpy(np.uint64))
+                pub["overdoses"] = deck.count_text(pub["count"], pol.k, "")
+                st.dataframe(pub[["cell", "category", "overdoses"]], hide_index=True,
+                             key="emerging_cells")
+
+# ---- density clusters
+st.subheader("Density clusters (DBSCAN)")
+if _app.optional("clustering.density") is None:
+    _app.missing_library("Density clustering", "clustering.density")
+else:
+    c = st.columns(2)
+    eps = c[0].select_slider("Neighbourhood radius (m)", [100, 250, 500], value=250, key="db_eps")
+    mins = c[1].select_slider("Minimum overdoses per cluster", [5, 10, 20, 50], value=10,
+                              key="db_min")
+    clusters = _app.density(f, eps, mins)
+    if clusters.empty:
+        st.write("No density cluster with these settings.")
+    else:
+        tab = clusters.reset_index()
+        tab["first_date"] = pd.to_datetime(tab["first_date"]).dt.strftime("%Y-%m-%d")
+        tab["last_date"] = pd.to_datetime(tab["last_date"]).dt.strftime("%Y-%m-%d")
+        if tier == "restricted":
+            tab["cells"] = [", ".join(cells_to_str(np.asarray(c, np.uint64))[:5]) for c in tab["cells"]]
+            st.dataframe(tab.drop(columns=["hull"]), hide_index=True, key="density_table")
+            st.caption("Restricted tier: cluster centroids are point-derived; do not share.")
+        else:
+            pub = _app.show_table(tab[["cluster", "count", "n_cells"]].rename(
+                columns={"count": "count", "n_cells": "cells covered"}))
+            pub["overdoses"] = deck.count_text(pub["count"], pol.k, "")
+            st.dataframe(pub[["cluster", "overdoses", "cells covered"]], hide_index=True,
+                         key="density_table")
+            st.caption("Public tier: cluster sizes only (no centroids, hulls or dates).")

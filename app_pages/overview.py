@@ -98,3 +98,33 @@ else:
         })
         st.caption("One alert per ongoing cluster unless it grows; neighbouring cells of an "
                    "alert get an early warning (method 'neighbour').")
+
+st.subheader("Space-time scan clusters (last 30 days)")
+if _app.optional("clustering.scan") is None:
+    _app.missing_library("The space-time permutation scan", "clustering.scan")
+else:
+    from geo.cells import cells_to_str as _hex
+
+    cl = _app.scan(f)
+    sig = cl[cl["p"] <= 0.05] if len(cl) else cl
+    st.caption("Prospective space-time permutation scan (Kulldorff 2005) on H3 res-8 cells: "
+               "zones up to 0.75 mi, clusters up to 7 days ending on the data end date, 999 "
+               "Monte Carlo replicates (seed 0). Shown when p ≤ 0.05; recurrence interval = 1/p days.")
+    if sig.empty:
+        best = f" (smallest p = {cl['p'].min():.3f})" if len(cl) else ""
+        st.success(f"No significant space-time cluster in the last 30 days{best}.")
+    else:
+        tab = pd.DataFrame({
+            "rank": sig["rank"].to_numpy(),
+            "centre cell": _hex(sig["centre"].to_numpy(np.uint64)),
+            "cells": sig["n_cells"].to_numpy(),
+            "from": pd.to_datetime(sig["start"]).dt.strftime("%Y-%m-%d").to_numpy(),
+            "to": pd.to_datetime(sig["end"]).dt.strftime("%Y-%m-%d").to_numpy(),
+            "observed": sig["observed"].to_numpy(),
+            "expected": sig["expected"].round(1).to_numpy(),
+            "p": sig["p"].round(3).to_numpy(),
+            "recurrence (days)": sig["recurrence_days"].round(0).to_numpy(),
+        })
+        pub = _app.show_table(tab, count_columns=["observed"])
+        pub["observed"] = ["<10 (suppressed)" if pd.isna(v) else str(int(v)) for v in pub["observed"]]
+        st.dataframe(pub.drop(columns=["suppressed"]), hide_index=True, key="scan_table")

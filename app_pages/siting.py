@@ -73,9 +73,10 @@ if existing is not None:
                                    color=deck.SITE_COLORS["naloxone"]))
 layers.append(deck.sites_layer(cand, layer_id="candidates", color=deck.SITE_COLORS["candidate"],
                                radius_m=60))
-pub_sites = _app.show_table(sites[["order", "site_id", "name", "subtype", "lat", "lon",
-                                   "open_24_7", "marginal_count"]].rename(columns={"lat": "site_lat", "lon": "site_lon"}),
-                            count_columns=["marginal_count"])
+sites = sites.assign(marginal_count=np.round(sites["marginal_covered"].astype(float)).astype(np.int64))
+pub_sites = _app.show_table(
+    sites[["order", "site_id", "name", "subtype", "lat", "lon", "open_24_7", "marginal_count"]]
+    .rename(columns={"lat": "site_lat", "lon": "site_lon"}), count_columns=["marginal_count"])
 chosen_tips = [f"#{o}: {n} ({s})\nnewly covers {t}" for o, n, s, t in zip(
     pub_sites["order"], pub_sites["name"], pub_sites["subtype"],
     deck.count_text(pub_sites["marginal_count"], pol.k), strict=True)]
