@@ -1,0 +1,329 @@
+"""The one-page leadership briefing (PDF): KPIs, map, trend, top areas, alerts, gaps, caveats.
+
+:func:`build_briefing` computes every section with :func:`report.sections.briefing_content`
+(all tables through the privacy gate for the public tier) and lays them out on one A4 page with
+matplotlib. The output is deterministic: the same data give the same bytes (no creation date
+in the PDF metadata).
+
+Suppressed counts are printed as ``<10`` (for k = 10), never as their value; a change against
+the prior period is printed only when both sides are shown.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+
+from report.maps import figure_to_png, plot_cells, plt
+from report.sections import BriefingContent, briefing_content
+
+__all__ = ["build_briefing", "render_briefing", "briefing_map_png", "DEFAULT_CAVEATS", "PAGE_SIZE"]
+
+PAGE_SIZE = (8.27, 11.69)  # A4 portrait, inches
+DEFAULT_CAVEATS = (
+    "Suspected overdoses reported by EMS, police, hospitals and ODMAP, de-duplicated across "
+    "sources (one event if reports are within ±60 min and ≤300 m and from different sources; "
+    "our documented design choice).",
+    "Reporting lag: the latest days are usually incomplete, so recent falls may be artefacts.",
+)
+_INK, _GREY, _LIGHT = "#1a1a1a", "#555555", "#e6e6e6"
+_WINDOW_NAMES = {7: "Last 7 days", 30: "Last 30 days", 365: "Last 12 months"}
+
+
+# ------------------------------------------------------------------ formatting
+def _n(v, k: int) -> str:
+    return f"<{k}" if pd.isna(v) else f"{int(v):,}"
+
+
+def _change(v, pct=None, unit: str = "") -> str:
+    if pd.isna(v):
+        return "–"
+    s = f"{float(v):+,.1f}{unit}" if unit else f"{int(v):+,}"
+    if pct is not None and not pd.isna(pct):
+        s += f" ({float(pct):+.0f}%)"
+    return s
+
+
+def _pct(v) -> str:
+    return "–" if pd.isna(v) else f"{float(v):.0f}%"
+
+
+def _days(a: pd.Timestamp, b: pd.Timestamp) -> str:
+    return f"{a:%d %b %Y} – {b:%d %b %Y}"
+
+
+# ------------------------------------------------------------------ sections
+def _header(fig, c: BriefingContent, title: str, area_name: str | None) -> None:
+    fig.text(0.04, 0.972, title + (f" — {area_name}" if area_name else ""), fontsize=15,
+             fontweight="bold", color=_INK, va="top")
+    w365 = c.kpis.loc[c.kpis.index.max()]
+    tier = ("PUBLIC — aggregated, small counts suppressed" if c.policy.tier != "restricted"
+            else "RESTRICTED — internal use only, counts NOT suppressed")
+    fig.text(0.04, 0.947, f"Data through {c.end:%d %B %Y}  ·  12-month period "
+             f"{_days(w365['start'], w365['end'])}  ·  {tier}", fontsize=8, color=_GREY, va="top")
+
+
+def _kpi_table(fig, c: BriefingContent) -> None:
+    ax = fig.add_axes((0.04, 0.80, 0.92, 0.13))
+    ax.axis("off")
+    k = c.policy.k
+    cols = ["Overdoses", "Fatal", "Nonfatal", "Naloxone given"]
+    xs = [0.0, 0.25, 0.45, 0.63, 0.81]
+    ax.text(0, 0.97, "Key figures vs the prior period of equal length", fontsize=9.5,
+            fontweight="bold", va="top", transform=ax.transAxes)
+    for x, name in zip(xs[1:], cols, strict=True):
+        ax.text(x, 0.74, name, fontsize=8, fontweight="bold", va="center", transform=ax.transAxes)
+    rows = list(c.kpis.index)
+    for i, w in enumerate(rows):
+        r = c.kpis.loc[w]
+        y = 0.50 - i * 0.23
+        if i % 2 == 0:
+            ax.add_patch(plt.Rectangle((0, y - 0.11), 1, 0.22, color="#f4f4f4",
+                                       transform=ax.transAxes, zorder=0))
+        name = _WINDOW_NAMES.get(int(w), f"Last {int(w)} days")
+        ax.text(0.005, y + 0.035, name, fontsize=8, fontweight="bold", va="center",
+                transform=ax.transAxes)
+        ax.text(0.005, y - 0.06, f"{r['start']:%d %b} – {r['end']:%d %b %Y}", fontsize=6,
+                color=_GREY, va="center", transform=ax.transAxes)
+        cells = [
+            (_n(r["overdoses"], k), _change(r["overdoses_change"], r["overdoses_change_pct"]),
+             _n(r["prior_overdoses"], k)),
+            (_n(r["fatal"], k), _change(r["fatal_change"]), _n(r["prior_fatal"], k)),
+            (_n(r["nonfatal"], k), _change(r["nonfatal_change"]), _n(r["prior_nonfatal"], k)),
+            (_pct(r["naloxone_given_pct"]), _change(r["naloxone_given_pct_change"], unit=" pts"),
+             _pct(r["prior_naloxone_given_pct"])),
+        ]
+        for x, (now, ch, prior) in zip(xs[1:], cells, strict=True):
+            ax.text(x, y, now, fontsize=11, fontweight="bold", va="center", color=_INK,
+                    transform=ax.transAxes)
+            ax.text(x + 0.075, y + 0.03, ch, fontsize=6.5, va="center", color=_INK,
+                    transform=ax.transAxes)
+            ax.text(x + 0.075, y - 0.045, f"prior {prior}", fontsize=6, va="center",
+                    color=_GREY, transform=ax.transAxes)
+
+
+def _map(fig, c: BriefingContent) -> None:
+    ax = fig.add_axes((0.04, 0.405, 0.55, 0.375))
+    t = c.map_table
+    cells = t["h3"].to_numpy(np.uint64)
+    if c.map_mode == "class":
+        plot_cells(ax, cells, classes=t["class"].to_numpy(object), boundary=c.boundary,
+                   k=c.policy.k, legend_title="Gi* hot/cold spots")
+        what = "Hot/cold spots (Gi*, FDR)"
+    else:
+        plot_cells(ax, cells, counts=t["count"], boundary=c.boundary, k=c.policy.k)
+        what = "Overdoses per cell"
+    ax.set_title(f"{what}, last 12 months", fontsize=8.5, fontweight="bold", loc="left")
+
+
+def _trend(fig, c: BriefingContent) -> None:
+    ax = fig.add_axes((0.68, 0.625, 0.29, 0.14))
+    w = c.weekly
+    x = w.index.to_numpy()
+    tot = pd.to_numeric(w["overdoses"]).astype(float).to_numpy()
+    fat = pd.to_numeric(w["fatal"]).astype(float).to_numpy()
+    ax.plot(x, tot, color="#0072B2", lw=1.3, label="All overdoses")
+    ax.plot(x, fat, color="#D55E00", lw=1.3, label="Fatal")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Weekly overdoses, last 52 weeks", fontsize=8.5, fontweight="bold", loc="left")
+    ax.tick_params(labelsize=6)
+    ax.xaxis.set_major_formatter(plt.matplotlib.dates.DateFormatter("%b %y"))
+    ax.xaxis.set_major_locator(plt.matplotlib.dates.MonthLocator(bymonth=(1, 4, 7, 10)))
+    ax.set_ylabel("overdoses / week", fontsize=6)
+    ax.grid(axis="y", color=_LIGHT, lw=0.6)
+    for s in ("top", "right"):
+        ax.spines[s].set_visible(False)
+    ax.legend(fontsize=6, frameon=False, loc="upper left", ncol=2)
+    if np.isnan(tot).any() or np.isnan(fat).any():
+        ax.text(0, -0.22, f"Gaps: weeks with 1–{c.policy.k - 1} events are suppressed.",
+                fontsize=5.5, color=_GREY, transform=ax.transAxes, va="top")
+
+
+def _table(ax, header: list[str], rows: list[list[str]], xs: list[float], top: float = 0.86,
+           step: float = 0.085) -> None:
+    for x, h in zip(xs, header, strict=True):
+        ax.text(x, top, h, fontsize=6.5, fontweight="bold", va="center", transform=ax.transAxes)
+    for i, row in enumerate(rows):
+        y = top - (i + 1) * step
+        for x, v in zip(xs, row, strict=True):
+            ax.text(x, y, v, fontsize=6.5, va="center", transform=ax.transAxes, color=_INK)
+
+
+def _top_areas(fig, c: BriefingContent) -> None:
+    ax = fig.add_axes((0.64, 0.405, 0.33, 0.165))
+    ax.axis("off")
+    k = c.policy.k
+    ax.text(0, 1.0, f"Top areas, last 12 months (H3 res {c.res})", fontsize=8.5,
+            fontweight="bold", va="top", transform=ax.transAxes)
+    rows = [[str(int(r["rank"])), str(r["cell_centre"]), _n(r["count"], k), _n(r["n_fatal"], k),
+             _n(r["count_prior"], k)] for _, r in c.top.iterrows()]
+    if not rows:
+        ax.text(0, 0.8, "No overdoses in the period.", fontsize=7, transform=ax.transAxes)
+        return
+    _table(ax, ["#", "Area (cell centre)", "Overdoses", "Fatal", "Prior yr"], rows,
+           [0.0, 0.06, 0.46, 0.69, 0.83])
+
+
+def _text_box(fig, rect, title: str, lines: list[str], note: str) -> None:
+    ax = fig.add_axes(rect)
+    ax.axis("off")
+    ax.add_patch(plt.Rectangle((0, 0), 1, 1, fill=False, edgecolor="#cccccc", lw=0.8,
+                               transform=ax.transAxes))
+    ax.text(0.03, 0.94, title, fontsize=8.5, fontweight="bold", va="top", transform=ax.transAxes)
+    y = 0.80
+    for line in lines:
+        ax.text(0.03, y, line, fontsize=6.5, va="top", transform=ax.transAxes, color=_INK)
+        y -= 0.095
+    if note:
+        ax.text(0.03, 0.05, note, fontsize=5.5, va="bottom", color=_GREY, transform=ax.transAxes,
+                wrap=True)
+
+
+def _alert_lines(c: BriefingContent) -> tuple[list[str], str]:
+    if c.alerts is None:
+        return ["Not available."], c.alerts_note
+    if not len(c.alerts):
+        return [f"No spike alerts in the last 7 days to {c.end:%d %b %Y}."], c.alerts_note
+    k = c.policy.k
+    lines = []
+    for _, r in c.alerts.head(6).iterrows():
+        if r["method"] == "neighbour":
+            lines.append(f"{r['date']}  watch    {r['area']}: next to an alerting area")
+        else:
+            exp = ("" if pd.isna(r["expected"]) else f" vs {r['expected']:.1f} expected")
+            lines.append(f"{r['date']}  {r['severity']:8s} {r['area']}: {_n(r['count'], k)} "
+                         f"overdoses{exp}")
+    more = len(c.alerts) - 6
+    if more > 0:
+        lines.append(f"… and {more} more (see the dashboard)")
+    return lines, c.alerts_note
+
+
+def _gap_lines(c: BriefingContent) -> tuple[list[str], str]:
+    if c.gaps is None:
+        return ["Not available."], c.gaps_note
+    lines = []
+    for _, r in c.gaps.head(6).iterrows():
+        reason = str(r.get("reason", r.get("reasons", "")))
+        lines.append(f"{r.get('area', '')}: {reason}"[:95])
+    return lines or ["No resource gaps flagged."], c.gaps_note
+
+
+def _footer(fig, c: BriefingContent, caveats) -> None:
+    k = c.policy.k
+    if c.policy.tier != "restricted":
+        rule = (f"Privacy: counts from 1 to {k - 1} are suppressed (shown as <{k} or hatched grey; "
+                "the CDC WONDER rule), with a second value hidden where it would reveal one; "
+                "changes and shares built on a suppressed count are not shown; no individual "
+                f"locations or times; no area smaller than H3 resolution {c.policy.min_res_floor}.")
+    else:
+        rule = ("RESTRICTED tier: counts are NOT suppressed. Do not share outside the agency; "
+                f"the public version suppresses counts from 1 to {k - 1}.")
+    texts = [rule, *caveats, *c.notes]
+    ax = fig.add_axes((0.04, 0.015, 0.92, 0.12))
+    ax.axis("off")
+    ax.text(0, 1.0, "Data caveats and privacy", fontsize=8, fontweight="bold", va="top",
+            transform=ax.transAxes)
+    import textwrap
+
+    y = 0.83
+    for t in texts:
+        wrapped = textwrap.fill("• " + t, width=150)
+        ax.text(0, y, wrapped, fontsize=6, va="top", color=_INK, transform=ax.transAxes,
+                linespacing=1.3)
+        y -= 0.135 * (wrapped.count("\n") + 1)
+
+
+# ------------------------------------------------------------------ public API
+def render_briefing(content: BriefingContent, *, title: str = "Overdose surveillance briefing",
+                    area_name: str | None = None, caveats=DEFAULT_CAVEATS) -> bytes:
+    """Lay out published briefing content on one A4 page and return the PDF bytes."""
+    fig = plt.figure(figsize=PAGE_SIZE)
+    try:
+        _header(fig, content, title, area_name)
+        _kpi_table(fig, content)
+        _map(fig, content)
+        _trend(fig, content)
+        _top_areas(fig, content)
+        alert_lines, alert_note = _alert_lines(content)
+        _text_box(fig, (0.04, 0.155, 0.45, 0.22), "Current alerts", alert_lines, alert_note)
+        gap_lines, gap_note = _gap_lines(content)
+        _text_box(fig, (0.51, 0.155, 0.45, 0.22), "Resource gaps", gap_lines, gap_note)
+        _footer(fig, content, caveats)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="pdf", metadata={"CreationDate": None, "ModDate": None,
+                                                 "Producer": "gapmap", "Creator": "gapmap"})
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
+
+
+def build_briefing(
+    incidents: pd.DataFrame,
+    resources: pd.DataFrame | None = None,
+    boundary=None,
+    *,
+    tier: str = "public",
+    res: int = 7,
+    end=None,
+    k: int | None = None,
+    title: str = "Overdose surveillance briefing",
+    area_name: str | None = None,
+    synthetic: bool = False,
+    caveats=DEFAULT_CAVEATS,
+) -> bytes:
+    """Build the one-page leadership briefing as PDF bytes.
+
+    Parameters
+    ----------
+    incidents : DataFrame
+        Canonical de-duplicated incidents (geo/schema.py columns, uint64 ``h3``).
+    resources : DataFrame, optional
+        Canonical resource sites, for the resource-gaps section.
+    boundary : shapely geometry or GeoDataFrame, optional
+        Study area (map outline and zero-filled analysis grid).
+    tier : {"public", "restricted"}
+        Public (default): everything through :func:`geo.privacy.publish`.
+    res : int
+        H3 resolution of the map, top areas and area alerts (default 7; public ≤ 8).
+    end : date-like, optional
+        Last day included; default the last date in the data (not today's date).
+    k : int, optional
+        Suppression threshold (default 10: counts 1–9 hidden).
+    title, area_name : str
+        Page title and optional jurisdiction name.
+    synthetic : bool
+        Add the caveat that the data are the bundled synthetic sample.
+    caveats : sequence of str
+        Data caveats printed at the foot of the page.
+
+    Returns
+    -------
+    bytes
+        A one-page PDF.
+
+    References
+    ----------
+    Getis and Ord (1992); Benjamini and Hochberg (1995); CDC WONDER suppression rule.
+    """
+    content = briefing_content(incidents, resources, boundary, tier=tier, res=res, end=end, k=k)
+    notes = list(caveats)
+    if synthetic:
+        notes.insert(0, "SYNTHETIC SAMPLE DATA (data/README.md) — not real people or events.")
+    return render_briefing(content, title=title, area_name=area_name, caveats=notes)
+
+
+def briefing_map_png(content: BriefingContent, dpi: int = 110) -> bytes:
+    """The briefing's map alone as PNG bytes (for a preview)."""
+    fig, ax = plt.subplots(figsize=(6, 6))
+    t = content.map_table
+    cells = t["h3"].to_numpy(np.uint64)
+    if content.map_mode == "class":
+        plot_cells(ax, cells, classes=t["class"].to_numpy(object), boundary=content.boundary,
+                   k=content.policy.k, legend_title="Gi* hot/cold spots")
+    else:
+        plot_cells(ax, cells, counts=t["count"], boundary=content.boundary, k=content.policy.k)
+    fig.tight_layout()
+    return figure_to_png(fig, dpi=dpi)

@@ -1,0 +1,222 @@
+"""What goes into the briefing: every table computed and passed through the privacy gate.
+
+:func:`briefing_content` gathers the KPIs, weekly trend, top areas, the 12-month cell map (Gi*
+class when :mod:`clustering.gistar` is installed, else counts), current spike alerts
+(:mod:`clustering.alerts`) and resource gaps (:mod:`layers.gaps`). Optional library modules
+that are missing — or fail on this data — leave their section marked "not available" with the
+reason, instead of failing the whole briefing.
+
+Everything numeric that leaves here for the public tier has passed
+:func:`geo.privacy.publish`; :mod:`report.briefing` only lays it out.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from geo.cells import cells_to_latlng
+from geo.grid import analysis_grid, incidents_to_cells, zero_fill
+from geo.privacy import PrivacyPolicy, publish
+from report.kpis import _end_day, _policy, incident_events, kpis, top_areas, weekly_trend
+from report.maps import boundary_geometry
+
+__all__ = ["BriefingContent", "briefing_content", "cell_label", "ALERT_DAYS"]
+
+#: Alerts of the last 7 days are "current".
+ALERT_DAYS = 7
+_MAP_DAYS = 365
+
+
+@dataclass
+class BriefingContent:
+    """Published tables and notes of one briefing (see :func:`briefing_content`)."""
+
+    end: pd.Timestamp
+    policy: PrivacyPolicy
+    res: int
+    kpis: pd.DataFrame
+    weekly: pd.DataFrame
+    top: pd.DataFrame
+    map_table: pd.DataFrame
+    map_mode: str  # "class" or "count"
+    boundary: object = None
+    alerts: pd.DataFrame | None = None
+    alerts_note: str = ""
+    gaps: pd.DataFrame | None = None
+    gaps_note: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _optional(module: str):
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+
+
+def cell_label(cell) -> str:
+    """Readable name of an area: ``"whole area"`` or the cell centre (``"36.07N 79.79W"``)."""
+    if isinstance(cell, str):
+        return "whole area" if cell == "jurisdiction" else cell
+    lat, lon = cells_to_latlng(np.array([cell], dtype=np.uint64))
+    a, o = float(lat[0]), float(lon[0])
+    return f"{abs(a):.2f}{'N' if a >= 0 else 'S'} {abs(o):.2f}{'E' if o >= 0 else 'W'}"
+
+
+def _map_table(ev: pd.DataFrame, res: int, end: pd.Timestamp, geom, pol: PrivacyPolicy):
+    stop = end + pd.Timedelta(days=1)
+    t = ev["occurred_at"]
+    recent = ev[((t >= stop - pd.Timedelta(days=_MAP_DAYS)) & (t < stop)).to_numpy()]
+    counts = incidents_to_cells(recent, res, breakdown=False)
+    if geom is not None:
+        table = zero_fill(counts, analysis_grid(geom, res))
+        table = table[table["in_grid"] | (table["count"] > 0)].drop(columns="in_grid")
+    else:
+        table = counts
+    table = table.reset_index(drop=True)
+    mode, note = "count", ""
+    gistar = _optional("clustering.gistar")
+    neighbours = _optional("clustering.neighbours")
+    if gistar is None or neighbours is None:
+        note = "Hot-spot classes not available (clustering.gistar not installed): map shows counts."
+    elif len(table) < 3:
+        note = "Too few cells for hot-spot statistics: map shows counts."
+    else:
+        nbhd = neighbours.build_neighbourhood(table["h3"].to_numpy(np.uint64), k=1)
+        gi = gistar.gi_star(table, nbhd)
+        table = table.assign(**{"class": gi["class"].to_numpy()})
+        mode = "class"
+    return publish(table, pol), mode, note
+
+
+def _alerts(incidents: pd.DataFrame, end: pd.Timestamp, res: int, pol: PrivacyPolicy):
+    alerts_mod = _optional("clustering.alerts")
+    series_mod = _optional("clustering.series")
+    if alerts_mod is None or series_mod is None:
+        return None, "Spike alerts not available (clustering.alerts not installed)."
+    start = end - pd.Timedelta(days=120)
+    tables = []
+    try:
+        for area in ("jurisdiction", "h3"):
+            series = series_mod.incidents_to_daily(
+                incidents, area=area, res=res if area == "h3" else None, start=start, end=end)
+            nb = series_mod.area_neighbours(series.columns) if area == "h3" else None
+            tab = alerts_mod.alert_table(
+                alerts_mod.detect(series, "C2"), series=series, neighbours=nb,
+                start=end - pd.Timedelta(days=ALERT_DAYS - 1), end=end)
+            tables.append(tab)
+    except (ValueError, KeyError, TypeError) as exc:
+        return None, f"Spike alerts not available for these data ({exc})."
+    tab = pd.concat(tables, ignore_index=True)
+    shown = pd.DataFrame({
+        "date": pd.to_datetime(tab["date"]).dt.strftime("%Y-%m-%d"),
+        "area": [cell_label(a) for a in tab["area"].tolist()],
+        "count": pd.to_numeric(tab["observed"]).round().astype("int64"),
+        "expected": pd.to_numeric(tab["expected"]).astype(float),
+        "severity": tab["severity"].astype(str),
+        "method": tab["method"].astype(str),
+    })
+    # alerts first, then detector warnings, then neighbour early warnings; newest first
+    rank = np.where(shown["severity"] == "alert", 0, np.where(shown["method"] == "neighbour", 2, 1))
+    shown = shown.assign(_r=rank).sort_values(
+        ["_r", "date", "count"], ascending=[True, False, False], kind="stable"
+    ).drop(columns="_r").reset_index(drop=True)
+    note = (f"EARS C2 on daily counts (whole area and H3 res-{res} cells), last {ALERT_DAYS} days "
+            f"to {end:%Y-%m-%d}.")
+    # "expected" is the C2 baseline mean over 7 days: 7 × expected is a count of that area's
+    # baseline days and could reveal 1..k-1 events, so it is gated like one
+    shown["count_baseline"] = (7 * shown["expected"].fillna(0)).round().astype("int64")
+    pub = publish(shown, pol, count_columns=["count", "count_baseline"])
+    pub["expected"] = pub["expected"].where(
+        pub["count_baseline"].notna() & pub["count"].notna())
+    return pub.drop(columns="count_baseline"), note
+
+
+def _gaps(incidents, resources, res: int, end: pd.Timestamp, pol: PrivacyPolicy):
+    gaps_mod = _optional("layers.gaps")
+    if gaps_mod is None:
+        return None, "Resource gaps not available (layers.gaps not installed)."
+    if resources is None:
+        return None, "Resource gaps not available: no resource file given."
+    fn = getattr(gaps_mod, "gap_table", None) or getattr(gaps_mod, "gap_scores", None)
+    if fn is None:
+        return None, "Resource gaps not available (layers.gaps has no gap_table)."
+    stop = end + pd.Timedelta(days=1)
+    t = pd.to_datetime(incidents["occurred_at"])
+    recent = incidents.loc[((t >= stop - pd.Timedelta(days=_MAP_DAYS)) & (t < stop)).to_numpy()]
+    try:
+        table = fn(recent, resources, res=res)
+    except (ValueError, KeyError, TypeError) as exc:
+        return None, f"Resource gaps not available for these data ({exc})."
+    if "h3" in table.columns:
+        table = table.assign(area=[cell_label(c) for c in table["h3"].to_numpy(np.uint64)])
+    return publish(table, pol), "Gap score = overdose burden × access deficit (layers.gaps)."
+
+
+def briefing_content(
+    incidents: pd.DataFrame,
+    resources: pd.DataFrame | None = None,
+    boundary=None,
+    *,
+    tier: str | PrivacyPolicy = "public",
+    res: int = 7,
+    end=None,
+    k: int | None = None,
+    n_top: int = 8,
+) -> BriefingContent:
+    """Compute and publish every section of the briefing.
+
+    Parameters
+    ----------
+    incidents : DataFrame
+        Canonical de-duplicated incidents with uint64 ``h3``.
+    resources : DataFrame, optional
+        Canonical resource sites (for the gaps section).
+    boundary : shapely geometry or GeoDataFrame, optional
+        Study area: the map is zero-filled over it and outlined.
+    tier : str or PrivacyPolicy
+        ``"public"`` (default) or ``"restricted"`` (or a policy).
+    res : int
+        H3 resolution of the map, top areas and area alerts (default 7; public ≤ 8).
+    end : date-like, optional
+        Last day included (default: last date in the data, not today).
+    k : int, optional
+        Suppression threshold (default 10: counts 1–9 hidden).
+    n_top : int
+        Rows of the top-areas table.
+
+    Returns
+    -------
+    BriefingContent
+    """
+    pol = _policy(tier) if k is None else PrivacyPolicy.for_tier(
+        tier if isinstance(tier, str) else tier.tier, k=int(k))
+    if isinstance(res, bool) or not isinstance(res, int | np.integer) or not 0 <= res <= 15:
+        raise ValueError(f"res must be an H3 resolution 0–15, got {res!r}")
+    if pol.tier != "restricted" and res > pol.min_res_floor:
+        raise ValueError(f"res {res} is finer than the {pol.tier} resolution floor "
+                         f"{pol.min_res_floor}; use res={pol.min_res_floor} or coarser")
+    if "h3" not in incidents.columns:
+        raise ValueError("incidents have no 'h3' column: load them through geo.ingest "
+                         "(or index them with geo.grid.index_incidents)")
+    end_day = _end_day(incidents, end)
+    geom = boundary_geometry(boundary)
+    ev = incident_events(incidents)
+    map_table, mode, map_note = _map_table(ev, int(res), end_day, geom, pol)
+    alerts, alerts_note = _alerts(ev, end_day, int(res), pol)
+    gaps, gaps_note = _gaps(incidents, resources, int(res), end_day, pol)
+    return BriefingContent(
+        end=end_day, policy=pol, res=int(res),
+        kpis=kpis(incidents, end=end_day, policy=pol),
+        weekly=weekly_trend(incidents, end=end_day, policy=pol),
+        top=top_areas(incidents, res=int(res), end=end_day, n=n_top, policy=pol),
+        map_table=map_table, map_mode=mode, boundary=geom,
+        alerts=alerts, alerts_note=alerts_note, gaps=gaps, gaps_note=gaps_note,
+        notes=[map_note] if map_note else [],
+    )
