@@ -238,7 +238,8 @@ def kpis(
         # a difference with a suppressed side would reveal it: Int64 arithmetic keeps <NA>
         out[f"{f}_change"] = out[f].astype("Int64") - out[f"prior_{f}"].astype("Int64")
     out["naloxone_given_pct_change"] = (
-        out["naloxone_given_pct"].astype("Float64") - out["prior_naloxone_given_pct"].astype("Float64")
+        out["naloxone_given_pct"].astype("Float64")
+        - out["prior_naloxone_given_pct"].astype("Float64")
     )
     prior_n = out["prior_overdoses"].astype("Float64")
     out["overdoses_change_pct"] = (

@@ -183,7 +183,8 @@ def plot_cells(
         cls = np.asarray(classes, dtype=object)
         unknown = sorted(set(cls) - set(CLASS_COLOURS))
         if unknown:
-            raise ValueError(f"unknown hot-spot class(es) {unknown}; expected {list(CLASS_COLOURS)}")
+            raise ValueError(
+                f"unknown hot-spot class(es) {unknown}; expected {list(CLASS_COLOURS)}")
         colours = [CLASS_COLOURS[c] for c in cls]
         present = set(cls)
         handles = [Patch(facecolor=CLASS_COLOURS[c], edgecolor="#888888", label=CLASS_LABELS[c])
