@@ -63,7 +63,8 @@ class ScanResult:
     ----------
     clusters : DataFrame
         ``rank, centre, cells, radius_k, n_cells, start, end, days, observed, expected, llr,
-        p, recurrence_days`` (``centre`` uint64, ``cells`` a uint64 array per row).
+        p, recurrence_days, zone_cases`` (``centre`` uint64, ``cells`` a uint64 array per row,
+        ``zone_cases`` the zone's cases over the whole study window, ``C_z``).
     null_llr : ndarray
         Maximum LLR of each replicate (length ``replicates``).
     params : dict
@@ -274,7 +275,7 @@ def space_time_scan(
               "k_max": k_max, "replicates": replicates, "seed": seed, "min_cases": min_cases}
     empty = pd.DataFrame(columns=["rank", "centre", "cells", "radius_k", "n_cells", "start",
                                   "end", "days", "observed", "expected", "llr", "p",
-                                  "recurrence_days"])
+                                  "recurrence_days", "zone_cases"])
     C = ci.size
     params["cases"] = C
     if C == 0:
@@ -310,11 +311,11 @@ def space_time_scan(
         vals = _max_llr(gmax, mu_g[:, None, :], C, min_cases)
         null[done: done + B] = vals.max(axis=(0, 2))
         done += B
-    clusters = _clusters(llr, obs, mu, members, centre, kk, cells, null, max_clusters, hi)
+    clusters = _clusters(llr, obs, mu, members, centre, kk, cells, null, max_clusters, hi, cz)
     return ScanResult(clusters if len(clusters) else empty, null, params)
 
 
-def _clusters(llr, obs, mu, members, centre, kk, cells, null, max_clusters, hi) -> pd.DataFrame:
+def _clusters(llr, obs, mu, members, centre, kk, cells, null, max_clusters, hi, cz) -> pd.DataFrame:
     flat = llr.ravel()
     cand = np.flatnonzero(flat > 0)
     cand = cand[np.argsort(-flat[cand], kind="stable")]
@@ -343,6 +344,7 @@ def _clusters(llr, obs, mu, members, centre, kk, cells, null, max_clusters, hi) 
             "llr": float(flat[f]),
             "p": p,
             "recurrence_days": 1.0 / p,
+            "zone_cases": int(round(cz[z])),
         })
         if len(rows) >= max_clusters:
             break

@@ -6,8 +6,10 @@ severity, statistic, run_day, trigger_area``) for the last ``--days`` days up to
 observed, expected, llr, p, recurrence_days``).
 
 Privacy: the public tier goes through :func:`commands.common.write_table` (the privacy gate),
-with ``observed`` treated as a count (1..k-1 suppressed); H3 areas and scan cells must be at
-or coarser than the tier's resolution floor. Dates are whole days; no points leave.
+with ``observed`` treated as a count (1..k-1 suppressed); figures from which a hidden count
+could be solved (statistic, p, expected, threshold, llr) are blanked on those rows first
+(:func:`blank_revealing`); H3 areas and scan cells must be at or coarser than the tier's
+resolution floor. Dates are whole days; no points leave.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from commands.common import (
 )
 from geo.cells import cells_to_str
 
-__all__ = ["register", "run", "run_spikes", "run_scan"]
+__all__ = ["register", "run", "run_spikes", "run_scan", "blank_revealing"]
 
 SPIKE_METHODS = ("ears", "ewma", "threshold")
 
@@ -145,13 +147,14 @@ def run_scan(incidents: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
     )
     cl = res.clusters
     if len(cl) == 0:
-        return pd.DataFrame(columns=["rank", "cells", "centre", "n_cells", "start", "end", "days",
-                                     "observed", "expected", "llr", "p", "recurrence_days"])
+        return pd.DataFrame(columns=["rank", "cells", "centre", "zone_cells", "start", "end",
+                                     "days", "observed", "expected", "llr", "p",
+                                     "recurrence_days", "zone_count"])
     out = pd.DataFrame({
         "rank": cl["rank"].to_numpy(),
         "cells": [";".join(cells_to_str(c)) for c in cl["cells"]],
         "centre": cells_to_str(cl["centre"].to_numpy(np.uint64)),
-        "n_cells": cl["n_cells"].to_numpy(),
+        "zone_cells": cl["n_cells"].to_numpy(),
         "start": cl["start"].to_numpy(),
         "end": cl["end"].to_numpy(),
         "days": cl["days"].to_numpy(),
@@ -160,7 +163,46 @@ def run_scan(incidents: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
         "llr": cl["llr"].round(4).to_numpy(),
         "p": cl["p"].to_numpy(),
         "recurrence_days": cl["recurrence_days"].round(1).to_numpy(),
+        # named *_count so the privacy gate treats it as a count
+        "zone_count": pd.array(cl["zone_cases"].to_numpy(), dtype="Int64"),
     })
+    return out
+
+
+#: Days of baseline behind ``expected`` per detector (its baseline total is a count too).
+_BASELINE_DAYS = {"C1": 7, "C2": 7, "C3": 7, "EWMA": 28, "threshold": 30}
+
+
+def blank_revealing(table: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Blank the figures that would give back a count the gate hides (public tier).
+
+    A row's ``statistic``/``p``/``llr`` with ``expected`` and ``threshold`` let a reader solve
+    for a suppressed ``observed``; ``expected`` times the baseline length is itself a count
+    (alerts), and a scan's ``expected`` reveals ``zone_count``. Where the day's count, the
+    baseline total or the zone total is in ``1 .. k-1``, those derived columns are emptied.
+    """
+    out = table.copy()
+    if out.empty:
+        return out
+
+    def small(v):
+        v = pd.to_numeric(pd.Series(v), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return (v >= 1) & (v < k)
+
+    hide = small(out["observed"])
+    if "zone_count" in out.columns:
+        hide |= small(out["zone_count"])
+        cols = ["expected", "llr"]
+    else:
+        days = out["method"].map(_BASELINE_DAYS).to_numpy(dtype=float, na_value=np.nan)
+        base = np.round(pd.to_numeric(out["expected"]).to_numpy(float) * days)
+        hide |= small(base)
+        cols = ["expected", "threshold", "statistic", "p"]
+    for c in cols:
+        if c in out.columns:
+            col = pd.to_numeric(out[c]).astype("Float64")
+            col[hide] = pd.NA
+            out[c] = col
     return out
 
 
@@ -172,6 +214,8 @@ def run(args: argparse.Namespace) -> int:
     )
     incidents = load_incidents_from_args(args)
     table = run_scan(incidents, args) if args.method == "scan" else run_spikes(incidents, args)
+    if policy.tier != "restricted":
+        table = blank_revealing(table, policy.k)
     pub = write_table(table, args.out, policy)
     if args.method == "scan":
         sig = int((table["p"] < 0.05).sum()) if len(table) else 0
