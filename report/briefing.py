@@ -85,7 +85,9 @@ def _kpi_table(fig, c: BriefingContent) -> None:
         name = _WINDOW_NAMES.get(int(w), f"Last {int(w)} days")
         ax.text(0.005, y + 0.035, name, fontsize=8, fontweight="bold", va="center",
                 transform=ax.transAxes)
-        ax.text(0.005, y - 0.06, f"{r['start']:%d %b} – {r['end']:%d %b %Y}", fontsize=6,
+        span = (f"{r['start']:%d %b} – {r['end']:%d %b %Y}" if r["start"].year == r["end"].year
+                else _days(r["start"], r["end"]))
+        ax.text(0.005, y - 0.06, span, fontsize=6,
                 color=_GREY, va="center", transform=ax.transAxes)
         cells = [
             (_n(r["overdoses"], k), _change(r["overdoses_change"], r["overdoses_change_pct"]),

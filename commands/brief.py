@@ -1,0 +1,88 @@
+"""``gapmap brief``: the one-page leadership briefing as a PDF.
+
+Everything on the page passes the privacy gate in the public tier (the default): counts 1..k-1
+suppressed, no points, no cell finer than the resolution floor. ``--tier restricted`` prints
+unsuppressed counts and says so on the page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from commands.common import add_incident_options, add_tier_options, load_incidents_from_args
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "brief",
+        help="one-page leadership briefing (PDF): KPIs vs prior period, map, trend, alerts, gaps",
+        description="Write a one-page PDF briefing for leadership: KPIs for the last 7/30/365 "
+        "days against the prior period, a hex map of the last 12 months (Gi* hot spots), the "
+        "weekly trend, top areas, current spike alerts, resource gaps, data caveats and the "
+        "suppression rule. Windows end on the last date in the data unless --end is given.",
+    )
+    add_incident_options(p)
+    p.add_argument("--resources", action="append", default=[], metavar="FILE",
+                   help="resource sites (CSV/GeoJSON; repeatable) for the resource-gaps section")
+    p.add_argument("--boundary", default=None, metavar="GEOJSON",
+                   help="study-area boundary: map outline and zero-filled grid")
+    p.add_argument("--res", type=int, default=7,
+                   help="H3 resolution of the map and top areas (default 7; public floor 8)")
+    p.add_argument("--end", default=None, metavar="DATE",
+                   help="last day included (default: the last date in the data, not today)")
+    p.add_argument("--title", default="Overdose surveillance briefing", help="page title")
+    p.add_argument("--area-name", default=None, help="jurisdiction name shown in the title")
+    p.add_argument("--synthetic", action="store_true",
+                   help="mark the page as built from synthetic sample data (automatic for the "
+                   "bundled sample)")
+    add_tier_options(p)
+    p.add_argument("--out", required=True, metavar="FILE.pdf", help="output PDF")
+    p.set_defaults(func=run)
+
+
+def _is_sample(path: str | None) -> bool:
+    if not path:
+        return False
+    from data import DATA_DIR
+
+    try:
+        return Path(path).resolve().parent == DATA_DIR and Path(path).name.startswith("sample_")
+    except OSError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.suffix.lower() != ".pdf":
+        raise ValueError(f"--out must be a .pdf file, got {out}")
+    if not out.parent.exists():
+        raise FileNotFoundError(f"output folder {out.parent} does not exist")
+    if args.tier == "partner":
+        raise ValueError("the briefing is made for --tier public (default) or restricted")
+    incidents = load_incidents_from_args(args)
+    resources = None
+    if args.resources:
+        from layers.sites import load_resources
+
+        resources = load_resources(args.resources).sites
+    boundary = None
+    if args.boundary:
+        from geo.ingest import load_boundary
+
+        boundary = load_boundary(args.boundary)
+    from report.briefing import build_briefing
+
+    pdf = build_briefing(
+        incidents, resources, boundary, tier=args.tier, res=args.res, end=args.end, k=args.k,
+        title=args.title, area_name=args.area_name,
+        synthetic=args.synthetic or _is_sample(getattr(args, "incidents", None)),
+    )
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_bytes(pdf)
+    tmp.replace(out)  # atomic: never a half-written PDF
+    print(f"wrote {out} ({len(pdf) / 1024:.0f} KiB, tier {args.tier})", file=sys.stderr)
+    return 0
