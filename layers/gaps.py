@@ -1,0 +1,427 @@
+"""The gap score: where overdose burden meets poor access to naloxone, SSPs and treatment.
+
+Definition (our documented choice, not a published index)
+---------------------------------------------------------
+Every cell gets component scores in [0, 1], each a *percentile rank* among the analysis cells
+(pandas ``rank(pct=True)``, ties averaged):
+
+* burden components — ``burden``: overdoses in the last 12 months, ranked among the cells that
+  have any (cells with none score 0, so one overdose in a quiet rural cell is not "high");
+  ``trend``: the ratio (recent + 1) / (prior 12 months + 1), ranked among cells with recent
+  overdoses (others 0); ``hotspot``: 1 if the optional Gi* class column says hot, else 0;
+* access-deficit components — ``<group>``: distance from the cell centre to the nearest site of
+  each access group (:data:`layers.access.DEFAULT_GROUPS`: naloxone, 24/7 naloxone, syringe
+  services, any MOUD, Medicaid buprenorphine); farther ranks higher, no site at all ranks top.
+
+``burden_index`` and ``access_index`` are the weighted means of their components (weights are a
+parameter, :data:`DEFAULT_WEIGHTS`), and
+
+    gap_score = burden_index × access_index,
+
+so a cell needs *both* overdoses and poor access to rank high (a cell without overdoses scores
+0 however remote it is). ``gap_rank`` 1 is the largest gap (ties broken by recent count, then
+input order). ``reason`` says why in words. Trend words: rising if the ratio ≥ 1.25, falling if
+≤ 0.8, else stable; "none" with no overdoses in either year.
+
+:func:`sensitivity` shows how the ranking moves when each weight is scaled (Spearman rank
+correlation of the scores and overlap of the top N).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+from geo.cells import cells_to_parent
+from layers.access import DEFAULT_GROUPS, AccessGroup, cell_access, cell_e2sfca
+
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "BURDEN_COMPONENTS",
+    "TREND_RISING",
+    "TREND_FALLING",
+    "burden_table",
+    "gap_scores",
+    "explain_gaps",
+    "sensitivity",
+    "build_gap_table",
+]
+
+BURDEN_COMPONENTS = ("burden", "trend", "hotspot")
+#: Component weights (our choice): burden counts most; nearest naloxone is the main deficit.
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "burden": 2.0,
+    "trend": 0.5,
+    "hotspot": 1.0,
+    "naloxone": 1.0,
+    "naloxone_24_7": 0.5,
+    "ssp": 0.5,
+    "treatment": 0.5,
+    "medicaid_buprenorphine": 0.5,
+}
+TREND_RISING, TREND_FALLING = 1.25, 0.8
+WINDOW_DAYS = 365
+
+
+def burden_table(incidents: pd.DataFrame, cells, res: int, *, as_of=None,
+                 window_days: int = WINDOW_DAYS) -> pd.DataFrame:
+    """Recent and prior counts and the trend per cell.
+
+    Parameters
+    ----------
+    incidents : DataFrame
+        Canonical incidents with ``occurred_at`` and uint64 ``h3`` at a resolution ≥ ``res``.
+    cells : array-like of uint64
+        Analysis cells at ``res``; incidents in other cells are not counted.
+    res : int
+    as_of : timestamp, optional
+        End of the recent window (inclusive); default the latest incident.
+    window_days : int
+        Window length (default 365: "last 12 months").
+
+    Returns
+    -------
+    DataFrame
+        Rows aligned with ``cells``: ``h3``, ``count`` (all incidents up to ``as_of``),
+        ``count_12m`` (``(as_of − window, as_of]``), ``count_prior_12m`` (the window before),
+        ``trend_ratio`` and ``trend``.
+    """
+    for c in ("occurred_at", "h3"):
+        if c not in incidents.columns:
+            raise ValueError(f"incidents are missing column {c!r}; found "
+                             f"{list(incidents.columns)}. Load them through geo.ingest.")
+    if window_days <= 0:
+        raise ValueError(f"window_days must be positive, got {window_days}")
+    cells = np.asarray(cells, dtype=np.uint64)
+    t = incidents["occurred_at"]
+    if not pd.api.types.is_datetime64_any_dtype(t):
+        t = pd.to_datetime(t, format="ISO8601")
+    end = t.max() if as_of is None else pd.Timestamp(as_of)
+    w = pd.Timedelta(days=window_days)
+    order = np.argsort(cells, kind="stable")
+    sc = cells[order]
+    ic = cells_to_parent(incidents["h3"].to_numpy(np.uint64), res)
+    if sc.size:
+        pos = np.minimum(np.searchsorted(sc, ic), sc.size - 1)
+        inside, idx = sc[pos] == ic, order[pos]
+    else:
+        inside, idx = np.zeros(ic.size, bool), np.zeros(ic.size, np.int64)
+    tv = t.to_numpy()
+
+    def count(mask):
+        m = inside & np.asarray(mask, bool)
+        return np.bincount(idx[m], minlength=cells.size).astype(np.int64)
+
+    if len(incidents) == 0 or pd.isna(end):
+        zero = np.zeros(cells.size, np.int64)
+        total = recent = prior = zero
+    else:
+        end64 = np.datetime64(end)
+        total = count(tv <= end64)
+        recent = count((tv > end64 - w) & (tv <= end64))
+        prior = count((tv > end64 - 2 * w) & (tv <= end64 - w))
+    ratio = (recent + 1.0) / (prior + 1.0)
+    trend = np.where(ratio >= TREND_RISING, "rising",
+                     np.where(ratio <= TREND_FALLING, "falling", "stable")).astype(object)
+    trend[(recent == 0) & (prior == 0)] = "none"
+    return pd.DataFrame({"h3": cells, "count": total, "count_12m": recent,
+                         "count_prior_12m": prior, "trend_ratio": ratio, "trend": trend})
+
+
+def _check_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    w = dict(weights)
+    for k, v in w.items():
+        if not np.isfinite(v) or v < 0:
+            raise ValueError(f"weight {k!r} must be a non-negative number, got {v}")
+    if sum(w.values()) <= 0:
+        raise ValueError("weights are all zero: give at least one positive weight")
+    return w
+
+
+def _components(table: pd.DataFrame, weights: dict, hot_column: str | None) -> pd.DataFrame:
+    """Percentile-rank component scores for every weighted component."""
+    need = []
+    for k, v in weights.items():
+        if v == 0:
+            continue
+        if k == "burden":
+            need.append("count_12m")
+        elif k == "trend":
+            need += ["count_12m", "trend_ratio"]
+        elif k == "hotspot":
+            if hot_column is None:
+                continue
+            need.append(hot_column)
+        else:
+            need.append(f"dist_m_{k}")
+    missing = sorted({c for c in need if c not in table.columns})
+    if missing:
+        raise ValueError(
+            f"gap score needs column(s) {missing} for the weighted components; found "
+            f"{list(table.columns)}. Set those weights to 0 or add the columns "
+            "(burden_table, cell_access)."
+        )
+    out = pd.DataFrame(index=table.index)
+    for k, v in weights.items():
+        if v == 0:
+            continue
+        if k == "burden":
+            c = table["count_12m"].astype(float)
+            out[k] = c.where(c > 0).rank(pct=True).fillna(0.0)
+        elif k == "trend":
+            has = table["count_12m"].astype(float) > 0
+            r = table["trend_ratio"].astype(float).where(has)
+            out[k] = r.rank(pct=True).fillna(0.0)
+        elif k == "hotspot":
+            if hot_column is None:
+                continue
+            cls = table[hot_column].astype("string").str.lower().str.strip()
+            out[k] = cls.str.startswith("hot").fillna(False).astype(float)
+        else:
+            out[k] = table[f"dist_m_{k}"].astype(float).rank(pct=True)
+    return out
+
+
+def _combine(pct: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataFrame:
+    def index(names):
+        ws = {k: weights[k] for k in names if k in pct.columns and weights.get(k, 0) > 0}
+        tot = sum(ws.values())
+        if tot == 0:
+            return pd.Series(1.0, index=pct.index)
+        return sum(pct[k] * w for k, w in ws.items()) / tot
+
+    b = index([k for k in pct.columns if k in BURDEN_COMPONENTS])
+    a = index([k for k in pct.columns if k not in BURDEN_COMPONENTS])
+    return pd.DataFrame({"burden_index": b, "access_index": a, "gap_score": b * a})
+
+
+def _rank(score: pd.Series, recent: pd.Series) -> np.ndarray:
+    order = np.lexsort((np.arange(len(score)), -recent.to_numpy(float), -score.to_numpy(float)))
+    rank = np.empty(len(score), dtype=np.int64)
+    rank[order] = np.arange(1, len(score) + 1)
+    return rank
+
+
+def gap_scores(
+    table: pd.DataFrame,
+    weights: Mapping[str, float] | None = None,
+    *,
+    hot_column: str | None = None,
+    groups: Sequence[AccessGroup] = DEFAULT_GROUPS,
+    suppress_below: int | None = None,
+) -> pd.DataFrame:
+    """Score, rank and explain every cell (see the module docstring for the definition).
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per cell with ``count_12m``, ``trend_ratio``, ``trend`` (:func:`burden_table`)
+        and ``dist_m_<group>`` (:func:`layers.access.cell_access`). Not mutated.
+    weights : mapping, optional
+        Component → weight ≥ 0 (default :data:`DEFAULT_WEIGHTS`); unknown components are
+        access groups whose ``dist_m_<name>`` column must exist.
+    hot_column : str, optional
+        Gi* class column (values starting with "hot" count as hot spots).
+    groups : sequence of AccessGroup
+        Labels and reaches used in the reason text.
+    suppress_below : int, optional
+        Public tier: counts 1..k-1 are written "fewer than k" in ``reason``.
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``table``: ``pct_<component>`` columns, ``burden_index``,
+        ``access_index``, ``gap_score``, ``gap_rank``, ``reason``.
+    """
+    w = _check_weights(DEFAULT_WEIGHTS if weights is None else weights)
+    pct = _components(table, w, hot_column)
+    comb = _combine(pct, w)
+    out = pd.concat([pct.add_prefix("pct_"), comb], axis=1)
+    out["gap_rank"] = _rank(comb["gap_score"], table["count_12m"])
+    out["reason"] = explain_gaps(table, w, hot_column=hot_column, groups=groups,
+                                 suppress_below=suppress_below)
+    return out
+
+
+def _fmt_m(d: float) -> str:
+    if d < 1000:
+        return f"{int(round(d / 10.0) * 10)} m"
+    return f"{d / 1000:.1f}".removesuffix(".0") + " km"
+
+
+def explain_gaps(
+    table: pd.DataFrame,
+    weights: Mapping[str, float] | None = None,
+    *,
+    hot_column: str | None = None,
+    groups: Sequence[AccessGroup] = DEFAULT_GROUPS,
+    suppress_below: int | None = None,
+) -> pd.Series:
+    """The ``reason`` text of each cell, e.g. "38 overdoses in the last 12 months, rising;
+    nearest naloxone 1.9 km; no 24/7 naloxone within 1 km; nearest Medicaid buprenorphine 6.4 km".
+
+    Access groups whose name ends in ``_24_7`` are phrased against their reach ("no 24/7
+    naloxone within 1 km"); the others as the nearest distance. Counts 1..k-1 become "fewer
+    than k" when ``suppress_below=k``.
+    """
+    w = DEFAULT_WEIGHTS if weights is None else weights
+    if suppress_below is not None and (not isinstance(suppress_below, int) or suppress_below < 1):
+        raise ValueError(f"suppress_below must be a positive integer, got {suppress_below!r}")
+    by_name = {g.name: g for g in groups}
+    shown = [g for name, g in by_name.items()
+             if w.get(name, 0) > 0 and f"dist_m_{name}" in table.columns]
+    recent = table["count_12m"].to_numpy(np.int64) if "count_12m" in table.columns else None
+    trend = table["trend"].astype(str).to_numpy() if "trend" in table.columns else None
+    hot = (table[hot_column].astype("string").str.lower().str.startswith("hot").fillna(False)
+           .to_numpy(bool) if hot_column else None)
+    dists = {g.name: table[f"dist_m_{g.name}"].to_numpy(float) for g in shown}
+    reasons = []
+    for i in range(len(table)):
+        parts = []
+        if recent is not None:
+            n = int(recent[i])
+            if n == 0:
+                head = "no overdoses in the last 12 months"
+            elif suppress_below is not None and n < suppress_below:
+                head = f"fewer than {suppress_below} overdoses in the last 12 months"
+            else:
+                head = f"{n} overdose{'s' if n != 1 else ''} in the last 12 months"
+            if trend is not None and trend[i] in ("rising", "falling", "stable"):
+                head += f", {trend[i]}"
+            parts.append(head)
+        if hot is not None and hot[i]:
+            parts.append("Gi* hot spot")
+        for g in shown:
+            d = dists[g.name][i]
+            label = g.label or g.name
+            if g.name.endswith("_24_7"):
+                parts.append(f"no {label} within {_fmt_m(g.reach_m)}" if d > g.reach_m
+                             else f"{label} {_fmt_m(d)} away")
+            elif not np.isfinite(d):
+                parts.append(f"no {label} site in the data")
+            else:
+                parts.append(f"nearest {label} {_fmt_m(d)}")
+        reasons.append("; ".join(parts))
+    return pd.Series(reasons, index=table.index, dtype="string")
+
+
+def sensitivity(
+    table: pd.DataFrame,
+    weights: Mapping[str, float] | None = None,
+    *,
+    factors: Sequence[float] = (0.0, 0.5, 2.0),
+    top_n: int = 10,
+    hot_column: str | None = None,
+) -> pd.DataFrame:
+    """How the ranking moves when each weight is scaled.
+
+    For every component with a positive weight and every factor, the weight is multiplied by
+    the factor (others unchanged) and the score recomputed.
+
+    Returns
+    -------
+    DataFrame
+        One row per (component, factor): ``weight`` (the perturbed value), ``spearman`` (rank
+        correlation of perturbed vs base scores over the cells scoring above 0 in either —
+        the many zero-burden cells would otherwise inflate it), ``top_overlap`` (share of the
+        base top ``top_n`` cells still in the perturbed top ``top_n``), ``entered`` (cells new
+        to the top ``top_n``).
+    """
+    w = _check_weights(DEFAULT_WEIGHTS if weights is None else weights)
+    if not isinstance(top_n, int) or top_n < 1:
+        raise ValueError(f"top_n must be a positive integer, got {top_n!r}")
+    if any((not np.isfinite(f)) or f < 0 for f in factors):
+        raise ValueError(f"factors must be non-negative numbers, got {list(factors)}")
+    pct = _components(table, w, hot_column)
+    recent = table["count_12m"]
+    base = _combine(pct, w)["gap_score"]
+    k = min(top_n, len(table))
+    top = set(np.flatnonzero(_rank(base, recent) <= k))
+    rows = []
+    for comp in [c for c in w if w[c] > 0 and c in pct.columns]:
+        for f in factors:
+            w2 = {**w, comp: w[comp] * f}
+            if sum(w2.values()) <= 0:
+                continue
+            s = _combine(pct, w2)["gap_score"]
+            new = set(np.flatnonzero(_rank(s, recent) <= k))
+            live = (base.to_numpy() > 0) | (s.to_numpy() > 0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rho = (spearmanr(base.to_numpy()[live], s.to_numpy()[live]).statistic
+                       if live.sum() > 1 else np.nan)
+            rows.append({"component": comp, "factor": float(f), "weight": w2[comp],
+                         "spearman": float(rho), "top_overlap": len(top & new) / k if k else np.nan,
+                         "entered": len(new - top)})
+    return pd.DataFrame(rows, columns=["component", "factor", "weight", "spearman",
+                                       "top_overlap", "entered"])
+
+
+def build_gap_table(
+    incidents: pd.DataFrame,
+    sites: pd.DataFrame,
+    cells,
+    res: int,
+    *,
+    as_of=None,
+    population=None,
+    groups: Sequence[AccessGroup] = DEFAULT_GROUPS,
+    weights: Mapping[str, float] | None = None,
+    hotspots: pd.DataFrame | None = None,
+    suppress_below: int | None = None,
+    catchment_m: float = 24_000.0,
+) -> pd.DataFrame:
+    """Burden, access, enhanced 2SFCA and gap score for every analysis cell.
+
+    Parameters
+    ----------
+    incidents, sites : DataFrame
+        Canonical incidents (with ``h3``) and canonical sites.
+    cells : array-like of uint64
+        Analysis cells at ``res`` (e.g. :func:`geo.grid.analysis_grid`).
+    population : array-like, optional
+        Population per cell (:func:`layers.population.population_to_cells`); the 2SFCA
+        demand. Without it the demand is burden (``count_12m``).
+    hotspots : DataFrame, optional
+        ``h3`` + ``class`` (Gi* class per cell); adds the hotspot component.
+    suppress_below : int, optional
+        Public tier k for the reason text.
+    catchment_m : float
+        2SFCA catchment for treatment (default 24 km ≈ 30 min drive, an approximation).
+
+    Returns
+    -------
+    DataFrame
+        Rows aligned with ``cells``: burden columns, ``dist_m_*``, ``sites_within_*``,
+        ``e2sfca_treatment`` (+ ``population`` if given), ``pct_*``, ``burden_index``,
+        ``access_index``, ``gap_score``, ``gap_rank``, ``reason``.
+    """
+    cells = np.asarray(cells, dtype=np.uint64)
+    bt = burden_table(incidents, cells, res, as_of=as_of)
+    acc = cell_access(cells, sites, groups).drop(columns="h3")
+    table = pd.concat([bt, acc], axis=1)
+    if population is not None:
+        pop = np.asarray(population, float)
+        if pop.shape != cells.shape:
+            raise ValueError(f"population has {pop.size} values for {cells.size} cells")
+        table["population"] = pop
+        demand = pop
+    else:
+        demand = bt["count_12m"].to_numpy(float)
+    table["e2sfca_treatment"] = cell_e2sfca(cells, sites, demand, where={"kind": "treatment"},
+                                            catchment_m=catchment_m)
+    hot_column = None
+    if hotspots is not None:
+        for c in ("h3", "class"):
+            if c not in hotspots.columns:
+                raise ValueError(f"hotspots need columns 'h3' and 'class'; found "
+                                 f"{list(hotspots.columns)}")
+        cls = pd.Series(hotspots["class"].to_numpy(),
+                        index=hotspots["h3"].to_numpy(np.uint64))
+        table["gi_class"] = pd.Series(cells).map(cls).fillna("not significant").to_numpy()
+        hot_column = "gi_class"
+    scores = gap_scores(table, weights, hot_column=hot_column, groups=groups,
+                        suppress_below=suppress_below)
+    return pd.concat([table, scores], axis=1)
