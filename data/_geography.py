@@ -70,7 +70,7 @@ def make_boundary(rng: np.random.Generator) -> Polygon:
 
 
 def _seed_points(rng: np.random.Generator, boundary_km: Polygon, n: int) -> np.ndarray:
-    """Block-group seeds: denser in the cities and towns (equal-population units), ≥ 0.3 km apart."""
+    """Block-group seeds: dense in cities and towns (equal-population units), ≥ 0.3 km apart."""
     places = CITIES + TOWNS
     shares = np.array([p.share for p in places] + [1.0 - sum(p.share for p in places)])
     minx, miny, maxx, maxy = boundary_km.bounds
@@ -111,7 +111,7 @@ def make_block_groups(rng: np.random.Generator, boundary: Polygon) -> list[dict]
     # voronoi_polygons does not keep seed order: match each cell to the seed it contains.
     cell_list = list(cells.geoms)
     owner = shapely.STRtree(cell_list).query(shapely.points(seeds), predicate="intersects")
-    by_seed = {int(s): cell_list[int(c)] for s, c in zip(*owner)}
+    by_seed = {int(s): cell_list[int(c)] for s, c in zip(*owner, strict=True)}
     # stable order: 2-km bands north→south, west→east inside a band
     order = np.lexsort((seeds[:, 0], -np.floor(seeds[:, 1] / 2.0)))
     raw = rng.lognormal(mean=0.0, sigma=0.3, size=len(seeds))
@@ -124,13 +124,15 @@ def make_block_groups(rng: np.random.Generator, boundary: Polygon) -> list[dict]
         if geom.geom_type != "Polygon":  # keep the largest piece of a rare multi-part clip
             geom = max(getattr(geom, "geoms", [geom]), key=lambda g: g.area)
         tract, bg = divmod(rank, 3)
-        out.append({
-            "geoid": f"99001{100 + tract:04d}00{bg + 1}",
-            "population": int(pop[rank]),
-            "geometry": geom,
-            "x": float(seeds[i, 0]),
-            "y": float(seeds[i, 1]),
-        })
+        out.append(
+            {
+                "geoid": f"99001{100 + tract:04d}00{bg + 1}",
+                "population": int(pop[rank]),
+                "geometry": geom,
+                "x": float(seeds[i, 0]),
+                "y": float(seeds[i, 1]),
+            }
+        )
     return out
 
 
@@ -156,8 +158,9 @@ def sample_in_polygon(rng: np.random.Generator, poly: Polygon, n: int, boundary:
     return lat_out[:n], lon_out[:n]
 
 
-def sample_in_disk(rng: np.random.Generator, x_km: float, y_km: float, radius_m: float, n: int,
-                   boundary: Polygon):
+def sample_in_disk(
+    rng: np.random.Generator, x_km: float, y_km: float, radius_m: float, n: int, boundary: Polygon
+):
     """``n`` points around a centre: Gaussian (sigma = radius/2) truncated at the radius.
 
     Returns ``(lat, lon)`` arrays, rounded to :data:`PRECISION` and inside the boundary.

@@ -28,17 +28,60 @@ from data._model import (
 __all__ = ["INCIDENT_CSV_COLUMNS", "make_events", "events_to_records"]
 
 INCIDENT_CSV_COLUMNS = [
-    "incident_id", "occurred_at", "lat", "lon", "outcome", "naloxone", "naloxone_doses",
-    "source", "agency", "suspected_drug", "age_band", "sex",
+    "incident_id",
+    "occurred_at",
+    "lat",
+    "lon",
+    "outcome",
+    "naloxone",
+    "naloxone_doses",
+    "source",
+    "agency",
+    "suspected_drug",
+    "age_band",
+    "sex",
 ]
 
 #: Relative weight of each hour of the day (0–23): quiet early morning, heavy evening.
-HOUR_WEIGHTS = np.array([3.0, 2.5, 2.0, 1.5, 1.2, 1.0, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0,
-                         3.5, 3.8, 4.0, 4.2, 4.5, 5.0, 5.5, 5.8, 5.8, 5.5, 4.8, 4.0])
+HOUR_WEIGHTS = np.array(
+    [
+        3.0,
+        2.5,
+        2.0,
+        1.5,
+        1.2,
+        1.0,
+        1.0,
+        1.2,
+        1.5,
+        2.0,
+        2.5,
+        3.0,
+        3.5,
+        3.8,
+        4.0,
+        4.2,
+        4.5,
+        5.0,
+        5.5,
+        5.8,
+        5.8,
+        5.5,
+        4.8,
+        4.0,
+    ]
+)
 #: Relative weight of each weekday, Monday first: Friday–Sunday heavier.
 DOW_WEIGHTS = np.array([0.90, 0.88, 0.90, 0.95, 1.12, 1.22, 1.10])
-DRUGS = ("fentanyl", "heroin", "opioid (unspecified)", "cocaine", "methamphetamine",
-         "polysubstance", "fentanyl+xylazine")
+DRUGS = (
+    "fentanyl",
+    "heroin",
+    "opioid (unspecified)",
+    "cocaine",
+    "methamphetamine",
+    "polysubstance",
+    "fentanyl+xylazine",
+)
 DRUG_P = np.array([0.50, 0.05, 0.17, 0.07, 0.06, 0.10, 0.05])
 AGE_BANDS = ("15-24", "25-34", "35-44", "45-54", "55-64", "65+")
 AGE_P = np.array([0.10, 0.30, 0.27, 0.17, 0.11, 0.05])
@@ -71,7 +114,9 @@ def _times(rng: np.random.Generator, days: pd.DatetimeIndex, weights: np.ndarray
     return days[d].to_numpy() + secs.astype("timedelta64[s]")
 
 
-def make_events(rng: np.random.Generator, boundary: Polygon, block_groups: list[dict]) -> pd.DataFrame:
+def make_events(
+    rng: np.random.Generator, boundary: Polygon, block_groups: list[dict]
+) -> pd.DataFrame:
     """Overdose events with their planted signal label.
 
     Baseline events (a Poisson number, :data:`EVENTS_PER_YEAR` a year) are split between the
@@ -98,32 +143,42 @@ def make_events(rng: np.random.Generator, boundary: Polygon, block_groups: list[
         d2 = np.array([(g["x"] - c.x) ** 2 + (g["y"] - c.y) ** 2 for g in block_groups])
         risk += amp * np.exp(-d2 / (2 * sd**2))
     n_bg = rng.multinomial(int(np.sum(comp == len(shares))), pop * risk / np.sum(pop * risk))
-    for g, k in zip(block_groups, n_bg):
+    for g, k in zip(block_groups, n_bg, strict=True):
         if k:
             parts.append(sample_in_polygon(rng, g["geometry"], int(k), boundary))
-    bg = pd.DataFrame({"lat": np.concatenate([p[0] for p in parts]),
-                       "lon": np.concatenate([p[1] for p in parts]), "signal": ""})
+    bg = pd.DataFrame(
+        {
+            "lat": np.concatenate([p[0] for p in parts]),
+            "lon": np.concatenate([p[1] for p in parts]),
+            "signal": "",
+        }
+    )
     bg["time"] = _times(rng, days, w, len(bg))
     parts = [bg]
     for i, h in enumerate(PERSISTENT_HOTSPOTS):
         k = int(np.sum(comp == i))
         lat, lon = sample_in_disk(rng, h.x, h.y, h.radius_m, k, boundary)
-        parts.append(pd.DataFrame({"lat": lat, "lon": lon, "signal": h.id,
-                                   "time": _times(rng, days, w, k)}))
+        parts.append(
+            pd.DataFrame({"lat": lat, "lon": lon, "signal": h.id, "time": _times(rng, days, w, k)})
+        )
     e = EMERGING_HOTSPOT
     active = np.asarray(days >= pd.Timestamp(e.start))
     k = int(rng.poisson(e.rate_per_day * active.sum()))
     lat, lon = sample_in_disk(rng, e.x, e.y, e.radius_m, k, boundary)
-    parts.append(pd.DataFrame({"lat": lat, "lon": lon, "signal": e.id,
-                               "time": _times(rng, days, w * active, k)}))
+    parts.append(
+        pd.DataFrame(
+            {"lat": lat, "lon": lon, "signal": e.id, "time": _times(rng, days, w * active, k)}
+        )
+    )
     s = SPIKE
     window = np.asarray((days >= pd.Timestamp(s.start)) & (days <= pd.Timestamp(s.end)))
     shape = np.zeros(len(days))
     shape[window] = np.array([2.0, 4.0, 5.0, 5.0, 4.0, 3.0, 2.0])[: window.sum()]
     k = int(s.extra_events)
     lat, lon = sample_in_disk(rng, s.x, s.y, s.radius_m, k, boundary)
-    parts.append(pd.DataFrame({"lat": lat, "lon": lon, "signal": s.id,
-                               "time": _times(rng, days, shape, k)}))
+    parts.append(
+        pd.DataFrame({"lat": lat, "lon": lon, "signal": s.id, "time": _times(rng, days, shape, k)})
+    )
     ev = pd.concat(parts, ignore_index=True)
     n = len(ev)
     fatal_p = np.where(ev["signal"] == SPIKE.id, SPIKE.fatal_share, 0.08)
@@ -188,27 +243,42 @@ def events_to_records(rng: np.random.Generator, events: pd.DataFrame, boundary: 
     fatal = events["fatal"].to_numpy()
     has_ems = rng.random(n) < P_EMS
     police_only = rng.random(n) < P_POLICE_ONLY
-    has_pol = np.where(has_ems, rng.random(n) < np.where(fatal, P_POLICE[True], P_POLICE[False]),
-                       police_only)
-    has_hos = np.where(has_ems, rng.random(n) < np.where(fatal, P_HOSPITAL[True], P_HOSPITAL[False]),
-                       ~police_only)
+    has_pol = np.where(
+        has_ems, rng.random(n) < np.where(fatal, P_POLICE[True], P_POLICE[False]), police_only
+    )
+    has_hos = np.where(
+        has_ems, rng.random(n) < np.where(fatal, P_HOSPITAL[True], P_HOSPITAL[False]), ~police_only
+    )
     lat0, lon0 = events["lat"].to_numpy(), events["lon"].to_numpy()
     t0 = events["time"].to_numpy().astype("datetime64[s]")
     rows = []
 
     def add(idx, source, lat, lon, t, nal, doses, agency, p_report):
         k = len(idx)
+
         def field(col, p):
             v = events[col].to_numpy()[idx].copy()
             v[rng.random(k) >= p] = ""
             return v
-        rows.append(pd.DataFrame({
-            "event": idx, "source": source, "lat": lat, "lon": lon, "time": t,
-            "outcome": np.where(fatal[idx], "fatal", "nonfatal"), "naloxone": nal,
-            "naloxone_doses": doses, "agency": agency,
-            "suspected_drug": field("drug", p_report[0]), "age_band": field("age_band", p_report[1]),
-            "sex": field("sex", p_report[2]),
-        }))
+
+        rows.append(
+            pd.DataFrame(
+                {
+                    "event": idx,
+                    "source": source,
+                    "lat": lat,
+                    "lon": lon,
+                    "time": t,
+                    "outcome": np.where(fatal[idx], "fatal", "nonfatal"),
+                    "naloxone": nal,
+                    "naloxone_doses": doses,
+                    "agency": agency,
+                    "suspected_drug": field("drug", p_report[0]),
+                    "age_band": field("age_band", p_report[1]),
+                    "sex": field("sex", p_report[2]),
+                }
+            )
+        )
 
     # EMS: the event itself (unit notified time), scene GPS with ~8 m noise
     e = np.flatnonzero(has_ems)
@@ -222,8 +292,17 @@ def events_to_records(rng: np.random.Generator, events: pd.DataFrame, boundary: 
     la[sec], lo[sec] = _offset(rng, lat0[p][sec], lon0[p][sec], 50.0, 250.0, boundary)
     dt = np.where(sec, rng.integers(-5 * 60, 30 * 60, len(p)), 0).astype("timedelta64[s]")
     nal, doses = _naloxone(rng, len(p), 0.35, 0.25, [0.7, 0.3])
-    add(p, "police", la, lo, t0[p] + dt, nal, doses, _agency_police(lat0[p], lon0[p]),
-        (0.6, 0.9, 0.97))
+    add(
+        p,
+        "police",
+        la,
+        lo,
+        t0[p] + dt,
+        nal,
+        doses,
+        _agency_police(lat0[p], lon0[p]),
+        (0.6, 0.9, 0.97),
+    )
     # hospital: 10–45 min after the event, 50–250 m away (and ≤ 280 m from a police record)
     h = np.flatnonzero(has_hos)
     sec = has_ems[h]
@@ -240,13 +319,23 @@ def events_to_records(rng: np.random.Generator, events: pd.DataFrame, boundary: 
             hx, hy = latlon_to_xy(la[j], lo[j])
             if np.hypot(hx - px, hy - py) <= 0.28:
                 break
-            nla, nlo = _offset(rng, lat0[ev:ev + 1], lon0[ev:ev + 1], 50.0, 250.0, boundary)
+            nla, nlo = _offset(rng, lat0[ev : ev + 1], lon0[ev : ev + 1], 50.0, 250.0, boundary)
             la[j], lo[j] = nla[0], nlo[0]
     dt = np.where(sec, rng.integers(10 * 60, 45 * 60, len(h)), 0).astype("timedelta64[s]")
-    nal = np.where(rng.random(len(h)) < 0.3, "yes", np.where(rng.random(len(h)) < 0.1, "no",
-                                                             "unknown")).astype(object)
-    add(h, "hospital", la, lo, t0[h] + dt, nal, np.zeros(len(h), int),
-        _agency_hospital(lat0[h], lon0[h]), (0.85, 0.99, 0.995))
+    nal = np.where(
+        rng.random(len(h)) < 0.3, "yes", np.where(rng.random(len(h)) < 0.1, "no", "unknown")
+    ).astype(object)
+    add(
+        h,
+        "hospital",
+        la,
+        lo,
+        t0[h] + dt,
+        nal,
+        np.zeros(len(h), int),
+        _agency_hospital(lat0[h], lon0[h]),
+        (0.85, 0.99, 0.995),
+    )
     rec = pd.concat(rows, ignore_index=True)
     rec["date_only"] = (rec["source"] == "hospital") & (rng.random(len(rec)) < P_DATE_ONLY)
     order = {"ems": 0, "police": 1, "hospital": 2}
@@ -260,10 +349,12 @@ def events_to_records(rng: np.random.Generator, events: pd.DataFrame, boundary: 
         ids[m] = [f"{pre}-{i:06d}" for i in seq]
     rec["incident_id"] = ids
     t = rec["time"].dt
-    rec["occurred_at"] = np.where(rec["date_only"], t.strftime("%Y-%m-%d"),
-                                  t.strftime("%Y-%m-%dT%H:%M:%S"))
-    rec["naloxone_doses"] = np.where(rec["naloxone_doses"] > 0,
-                                     rec["naloxone_doses"].astype(str), "")
+    rec["occurred_at"] = np.where(
+        rec["date_only"], t.strftime("%Y-%m-%d"), t.strftime("%Y-%m-%dT%H:%M:%S")
+    )
+    rec["naloxone_doses"] = np.where(
+        rec["naloxone_doses"] > 0, rec["naloxone_doses"].astype(str), ""
+    )
     rec["lat"] = rec["lat"].map("{:.6f}".format)
     rec["lon"] = rec["lon"].map("{:.6f}".format)
     return rec[INCIDENT_CSV_COLUMNS + ["event", "time"]]

@@ -67,10 +67,12 @@ def xy_to_latlon(x_km, y_km) -> tuple[np.ndarray, np.ndarray]:
 
 
 def latlon_to_xy(lat, lon) -> tuple[np.ndarray, np.ndarray]:
-    """WGS84 ``(lat, lon)`` degrees → local kilometres ``(x, y)``; inverse of :func:`xy_to_latlon`."""
+    """WGS84 ``(lat, lon)`` degrees → local km ``(x, y)``; inverse of :func:`xy_to_latlon`."""
     lat = np.asarray(lat, dtype=float)
     lon = np.asarray(lon, dtype=float)
-    return (lon - CENTRE_LON) * _M_PER_DEG * _COS_LAT0 / 1000.0, (lat - CENTRE_LAT) * _M_PER_DEG / 1000.0
+    return (lon - CENTRE_LON) * _M_PER_DEG * _COS_LAT0 / 1000.0, (
+        lat - CENTRE_LAT
+    ) * _M_PER_DEG / 1000.0
 
 
 @dataclass(frozen=True)
@@ -124,18 +126,49 @@ HOSPITALS = (
 
 PERSISTENT_HOTSPOTS = (
     Signal("H1", "persistent_hotspot", "Northgate downtown", 1.8, 0.4, 400, share=0.050),
-    Signal("H2", "persistent_hotspot", "Northgate east side", 5.6, -0.4, 450, share=0.045,
-           underserved=True),
+    Signal(
+        "H2",
+        "persistent_hotspot",
+        "Northgate east side",
+        5.6,
+        -0.4,
+        450,
+        share=0.045,
+        underserved=True,
+    ),
     Signal("H3", "persistent_hotspot", "Highmoor centre", -15.0, -9.9, 350, share=0.040),
-    Signal("H4", "persistent_hotspot", "Eastern highway motel strip", 12.5, -6.5, 500,
-           share=0.030, underserved=True),
+    Signal(
+        "H4",
+        "persistent_hotspot",
+        "Eastern highway motel strip",
+        12.5,
+        -6.5,
+        500,
+        share=0.030,
+        underserved=True,
+    ),
 )
 EMERGING_HOTSPOT = Signal(
-    "E1", "emerging_hotspot", "Northern fringe (new)", 5.5, 12.5, 400,
-    rate_per_day=0.6, start="2026-08-01", underserved=True,
+    "E1",
+    "emerging_hotspot",
+    "Northern fringe (new)",
+    5.5,
+    12.5,
+    400,
+    rate_per_day=0.6,
+    start="2026-08-01",
+    underserved=True,
 )
 SPIKE = Signal(
-    "S1", "spike", "Bad-batch week, Northgate south-west", -2.0, -3.8, 500,
-    extra_events=25, start="2026-10-05", end="2026-10-11", fatal_share=0.2,
+    "S1",
+    "spike",
+    "Bad-batch week, Northgate south-west",
+    -2.0,
+    -3.8,
+    500,
+    extra_events=25,
+    start="2026-10-05",
+    end="2026-10-11",
+    fatal_share=0.2,
     drug="fentanyl+xylazine",
 )

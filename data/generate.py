@@ -33,12 +33,10 @@ from data._model import (
     EVENTS_PER_YEAR,
     GENERATOR_VERSION,
     PERSISTENT_HOTSPOTS,
-    POPULATION_TOTAL,
     SEED,
     SPIKE,
     START_DATE,
     Signal,
-    latlon_to_xy,
     xy_to_latlon,
 )
 from data._resources import GAP_RADIUS_KM, make_candidates, make_resources
@@ -63,8 +61,9 @@ class SampleData:
 
 
 def _disk(sig: Signal) -> shapely.Polygon:
-    lat, lon = xy_to_latlon(*np.array(Point(sig.x, sig.y).buffer(sig.radius_m / 1000.0, 32)
-                                      .exterior.coords).T)
+    lat, lon = xy_to_latlon(
+        *np.array(Point(sig.x, sig.y).buffer(sig.radius_m / 1000.0, 32).exterior.coords).T
+    )
     return shapely.Polygon(np.column_stack([lon, lat]))
 
 
@@ -87,8 +86,10 @@ def _source_combinations(records: pd.DataFrame) -> tuple[pd.Series, list[list[st
     ev = records["event"].to_numpy()
     mask = np.zeros(ev.max() + 1, dtype=int)
     np.bitwise_or.at(mask, ev, bit)
-    names = {m: "+".join(s for b, s in ((1, "ems"), (2, "hospital"), (4, "police")) if m & b)
-             for m in range(1, 8)}
+    names = {
+        m: "+".join(s for b, s in ((1, "ems"), (2, "hospital"), (4, "police")) if m & b)
+        for m in range(1, 8)
+    }
     present = np.unique(ev)
     src = pd.Series([names[m] for m in mask[present]], index=present)
     multi = np.isin(ev, present[np.bitwise_count(mask[present]) > 1])
@@ -101,7 +102,10 @@ def _source_combinations(records: pd.DataFrame) -> tuple[pd.Series, list[list[st
 def _ground_truth(seed: int, boundary, block_groups, events, records, resources) -> dict:
     years = (pd.Timestamp(END_DATE) - pd.Timestamp(START_DATE)).days + 1
     years /= 365.25
-    r_lat, r_lon = resources["lat"].astype(float).to_numpy(), resources["lon"].astype(float).to_numpy()
+    r_lat, r_lon = (
+        resources["lat"].astype(float).to_numpy(),
+        resources["lon"].astype(float).to_numpy(),
+    )
     kinds = resources["kind"].to_numpy()
     signals = []
     for sig in (*PERSISTENT_HOTSPOTS, EMERGING_HOTSPOT, SPIKE):
@@ -112,16 +116,23 @@ def _ground_truth(seed: int, boundary, block_groups, events, records, resources)
         if sig.type == "persistent_hotspot":
             expected = sig.share * EVENTS_PER_YEAR * years
         elif sig.type == "emerging_hotspot":
-            expected = sig.rate_per_day * ((pd.Timestamp(END_DATE) - pd.Timestamp(sig.start)).days + 1)
+            expected = sig.rate_per_day * (
+                (pd.Timestamp(END_DATE) - pd.Timestamp(sig.start)).days + 1
+            )
         else:
             expected = sig.extra_events
         d = haversine_m(r_lat, r_lon, float(lat), float(lon))
         item = {
-            "id": sig.id, "type": sig.type, "name": sig.name,
+            "id": sig.id,
+            "type": sig.type,
+            "name": sig.name,
             "centre": {"lat": round(float(lat), 6), "lon": round(float(lon), 6)},
-            "radius_m": sig.radius_m, "start": sig.start, "end": sig.end,
+            "radius_m": sig.radius_m,
+            "start": sig.start,
+            "end": sig.end,
             "expected_extra_events": round(float(expected), 1),
-            "planted_events": int(len(ev_ids)), "planted_records": n_rec,
+            "planted_events": int(len(ev_ids)),
+            "planted_records": n_rec,
             "centre_cell_res8": cells_to_str([centre])[0],
             "cells_res8": [str(c) for c in cells_to_str(cells)],
             "underserved": sig.underserved,
@@ -134,7 +145,8 @@ def _ground_truth(seed: int, boundary, block_groups, events, records, resources)
             item["rate_per_day"] = sig.rate_per_day
             before = (events["time"] < pd.Timestamp(sig.start)).to_numpy()
             item["events_within_radius_before_start"] = int(
-                (_within(sig, events["lat"], events["lon"]) & before).sum())
+                (_within(sig, events["lat"], events["lon"]) & before).sum()
+            )
         if sig.type == "spike":
             item["fatal_share"] = sig.fatal_share
             item["dominant_drug"] = sig.drug
@@ -143,21 +155,38 @@ def _ground_truth(seed: int, boundary, block_groups, events, records, resources)
     return {
         "synthetic": True,
         "note": "SYNTHETIC DATA for testing and demonstration. Fictional county; no real people, "
-                "places or addresses.",
-        "generator": "data.generate", "generator_version": GENERATOR_VERSION, "seed": seed,
+        "places or addresses.",
+        "generator": "data.generate",
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
         "period": {"start": START_DATE, "end": END_DATE},
         "county": {
-            "name": "Sample County (synthetic)", "modelled_on": "Guilford County, NC",
-            "centre": {"lat": CENTRE_LAT, "lon": CENTRE_LON}, "area_km2": AREA_KM2,
+            "name": "Sample County (synthetic)",
+            "modelled_on": "Guilford County, NC",
+            "centre": {"lat": CENTRE_LAT, "lon": CENTRE_LON},
+            "area_km2": AREA_KM2,
             "population": int(sum(g["population"] for g in block_groups)),
             "block_groups": len(block_groups),
-            "cities": [{"name": c.name, **dict(zip(("lat", "lon"), map(lambda v: round(float(v), 6),
-                                                                         xy_to_latlon(c.x, c.y))))}
-                       for c in CITIES],
+            "cities": [
+                {
+                    "name": c.name,
+                    **dict(
+                        zip(
+                            ("lat", "lon"),
+                            map(lambda v: round(float(v), 6), xy_to_latlon(c.x, c.y)),
+                            strict=True,
+                        )
+                    ),
+                }
+                for c in CITIES
+            ],
         },
         "counts": {
-            "events": int(len(events)), "records": int(len(records)),
-            "records_by_source": {k: int(v) for k, v in records["source"].value_counts().sort_index().items()},
+            "events": int(len(events)),
+            "records": int(len(records)),
+            "records_by_source": {
+                k: int(v) for k, v in records["source"].value_counts().sort_index().items()
+            },
             "events_by_sources": {k: int(v) for k, v in src.value_counts().sort_index().items()},
             "fatal_events": int(events["fatal"].sum()),
             "baseline_events_per_year": EVENTS_PER_YEAR,
@@ -201,11 +230,24 @@ def _coords(geom) -> list:
 
 
 def _feature_collection(name: str, features: list[tuple[dict, object]]) -> str:
-    lines = [json.dumps({"type": "Feature", "properties": props,
-                         "geometry": {"type": "Polygon", "coordinates": _coords(geom)}},
-                        separators=(",", ":")) for props, geom in features]
-    return ('{"type":"FeatureCollection","name":"' + name + '",\n"features":[\n'
-            + ",\n".join(lines) + "\n]}\n")
+    lines = [
+        json.dumps(
+            {
+                "type": "Feature",
+                "properties": props,
+                "geometry": {"type": "Polygon", "coordinates": _coords(geom)},
+            },
+            separators=(",", ":"),
+        )
+        for props, geom in features
+    ]
+    return (
+        '{"type":"FeatureCollection","name":"'
+        + name
+        + '",\n"features":[\n'
+        + ",\n".join(lines)
+        + "\n]}\n"
+    )
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -228,14 +270,29 @@ def write_sample(out_dir: str | Path = DATA_DIR, seed: int = SEED) -> dict[str, 
         raise ValueError(f"out_dir {str(out)!r} is not an existing directory; create it first")
     s = generate(seed)
     paths = {k: out / v for k, v in SAMPLE_FILES.items()}
-    _write_text(paths["boundary"], _feature_collection(
-        "sample_boundary", [({"name": "Sample County (synthetic)", "area_km2": AREA_KM2}, s.boundary)]))
-    _write_text(paths["population"], _feature_collection(
-        "sample_population",
-        [({"geoid": g["geoid"], "population": g["population"]}, g["geometry"]) for g in s.block_groups]))
+    _write_text(
+        paths["boundary"],
+        _feature_collection(
+            "sample_boundary",
+            [({"name": "Sample County (synthetic)", "area_km2": AREA_KM2}, s.boundary)],
+        ),
+    )
+    _write_text(
+        paths["population"],
+        _feature_collection(
+            "sample_population",
+            [
+                ({"geoid": g["geoid"], "population": g["population"]}, g["geometry"])
+                for g in s.block_groups
+            ],
+        ),
+    )
     cols = [c for c in s.incidents.columns if c not in ("event", "time")]
-    for key, df in (("incidents", s.incidents[cols]), ("resources", s.resources),
-                    ("candidates", s.candidates)):
+    for key, df in (
+        ("incidents", s.incidents[cols]),
+        ("resources", s.resources),
+        ("candidates", s.candidates),
+    ):
         _write_text(paths[key], df.to_csv(index=False, lineterminator="\n"))
     _write_text(paths["ground_truth"], json.dumps(s.ground_truth, indent=1) + "\n")
     return paths

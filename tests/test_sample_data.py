@@ -1,7 +1,8 @@
-"""The bundled synthetic sample: deterministic, committed as generated, realistic, signal present."""
+"""The bundled synthetic sample: deterministic, committed as generated, realistic, with signal."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 
@@ -22,12 +23,41 @@ from geo.cells import (
     str_to_cells,
 )
 
-CANONICAL = ["incident_id", "occurred_at", "lat", "lon", "outcome", "naloxone", "naloxone_doses",
-             "source", "agency", "suspected_drug", "age_band", "sex"]
-RESOURCE_COLUMNS = ["site_id", "name", "kind", "subtype", "lat", "lon", "methadone",
-                    "buprenorphine", "naltrexone", "naloxone_distribution", "fentanyl_test_strips",
-                    "open_24_7", "hours", "medicaid", "sliding_fee", "walk_in", "capacity",
-                    "source", "as_of"]
+CANONICAL = [
+    "incident_id",
+    "occurred_at",
+    "lat",
+    "lon",
+    "outcome",
+    "naloxone",
+    "naloxone_doses",
+    "source",
+    "agency",
+    "suspected_drug",
+    "age_band",
+    "sex",
+]
+RESOURCE_COLUMNS = [
+    "site_id",
+    "name",
+    "kind",
+    "subtype",
+    "lat",
+    "lon",
+    "methadone",
+    "buprenorphine",
+    "naltrexone",
+    "naloxone_distribution",
+    "fentanyl_test_strips",
+    "open_24_7",
+    "hours",
+    "medicaid",
+    "sliding_fee",
+    "walk_in",
+    "capacity",
+    "source",
+    "as_of",
+]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +99,9 @@ def res8_counts(inc, boundary):
 
 def _years(t: pd.Series) -> np.ndarray:
     """Data year 0, 1, 2 (each starts on 16 November)."""
-    return np.searchsorted(pd.to_datetime(["2024-11-16", "2025-11-16"]).values, t.values, side="right")
+    return np.searchsorted(
+        pd.to_datetime(["2024-11-16", "2025-11-16"]).values, t.values, side="right"
+    )
 
 
 # ---------------------------------------------------------------- determinism and committed files
@@ -154,9 +186,11 @@ def test_shares_of_events(truth, inc):
 
 def test_duplicate_reports_minutes_and_metres_apart(inc, truth):
     groups = truth["duplicate_groups"]
-    assert len(groups) == sum(v for k, v in truth["counts"]["events_by_sources"].items() if "+" in k)
+    assert len(groups) == sum(
+        v for k, v in truth["counts"]["events_by_sources"].items() if "+" in k
+    )
     pos = pd.Series(np.arange(len(inc)), index=inc["incident_id"])
-    i = np.concatenate([pos[g].to_numpy() for g in groups])
+    i = pos.loc[[rid for g in groups for rid in g]].to_numpy()
     gid = np.repeat(np.arange(len(groups)), [len(g) for g in groups])
     d = inc.iloc[i].assign(g=gid)
     assert (d.groupby("g")["source"].nunique() == d.groupby("g").size()).all()  # one per source
@@ -165,7 +199,9 @@ def test_duplicate_reports_minutes_and_metres_apart(inc, truth):
         o = d[d["source"] == src].set_index("g")
         o = o[o.index.isin(ems.index)]
         e = ems.loc[o.index]
-        dist = haversine_m(e["lat_f"].values, e["lon_f"].values, o["lat_f"].values, o["lon_f"].values)
+        dist = haversine_m(
+            e["lat_f"].values, e["lon_f"].values, o["lat_f"].values, o["lon_f"].values
+        )
         assert dist.min() >= 35 and dist.max() <= 266  # 50–250 m plus the EMS GPS noise
         timed = o["occurred_at"].str.len() > 10
         dt = (o["t"] - e["t"])[timed].dt.total_seconds() / 60
@@ -192,16 +228,16 @@ def test_all_points_inside_boundary(inc, boundary):
 
 
 # ---------------------------------------------------------------- geography
-def _area_km2(geom) -> float:
+def _area_km2(geoms) -> np.ndarray:
     import geopandas as gpd
 
-    return float(gpd.GeoSeries([geom], crs=4326).to_crs(32617).area.iloc[0]) / 1e6
+    return gpd.GeoSeries(list(geoms), crs=4326).to_crs(32617).area.to_numpy() / 1e6
 
 
 def test_boundary_irregular_county_sized(boundary):
     assert boundary.is_valid and len(boundary.exterior.coords) > 20
     assert boundary.area / boundary.envelope.area < 0.95  # not a rectangle
-    assert 1650 < _area_km2(boundary) < 1750
+    assert 1650 < _area_km2([boundary])[0] < 1750
     c = boundary.centroid
     assert abs(c.y - 36.07) < 0.05 and abs(c.x + 79.79) < 0.05
 
@@ -216,7 +252,7 @@ def test_block_groups_tile_boundary(boundary):
     union = shapely.union_all(geoms)
     assert abs(union.area - boundary.area) / boundary.area < 1e-4  # covers the county
     assert abs(sum(g.area for g in geoms) - union.area) / union.area < 1e-4  # no overlaps
-    dens = props["population"].to_numpy() / np.array([_area_km2(g) for g in geoms])
+    dens = props["population"].to_numpy() / _area_km2(geoms)
     assert np.percentile(dens, 90) > 10 * np.percentile(dens, 10)  # urban vs rural
 
 
@@ -251,7 +287,9 @@ def test_persistent_hotspot_cells_elevated_and_gi_star_significant(truth, res8_c
 
 
 def _records_within(inc, s):
-    d = haversine_m(inc["lat_f"].values, inc["lon_f"].values, s["centre"]["lat"], s["centre"]["lon"])
+    d = haversine_m(
+        inc["lat_f"].values, inc["lon_f"].values, s["centre"]["lat"], s["centre"]["lon"]
+    )
     return inc[d <= s["radius_m"] + 250]
 
 
@@ -271,8 +309,9 @@ def test_spike_week_stands_out(inc, truth):
     s = next(s for s in truth["signals"] if s["type"] == "spike")
     assert (s["start"], s["end"]) == (SPIKE.start, SPIKE.end)
     near = _records_within(inc, s)
-    week = near["t"].between(pd.Timestamp(s["start"]), pd.Timestamp(s["end"]) + pd.Timedelta("1D"),
-                             inclusive="left")
+    week = near["t"].between(
+        pd.Timestamp(s["start"]), pd.Timestamp(s["end"]) + pd.Timedelta("1D"), inclusive="left"
+    )
     weeks_other = (1096 - 7) / 7
     assert week.sum() >= 25
     assert week.sum() > 10 * (~week).sum() / weeks_other
@@ -285,12 +324,28 @@ def test_resource_schema_and_counts():
     n = r["subtype"].value_counts()
     assert n["otp"] == 3 and 20 <= n["buprenorphine"] <= 30 and 3 <= n["naltrexone"] <= 7
     assert n["ssp_fixed"] == 2 and n["ssp_mobile"] == 1 and 35 <= n["pharmacy"] <= 45
-    assert 8 <= n["naloxone_box"] <= 12 and n["vending_machine"] == 3 and n["distribution_site"] >= 2
-    kind = {"otp": "treatment", "buprenorphine": "treatment", "naltrexone": "treatment",
-            "ssp_fixed": "ssp", "ssp_mobile": "ssp"}
+    assert (
+        8 <= n["naloxone_box"] <= 12 and n["vending_machine"] == 3 and n["distribution_site"] >= 2
+    )
+    kind = {
+        "otp": "treatment",
+        "buprenorphine": "treatment",
+        "naltrexone": "treatment",
+        "ssp_fixed": "ssp",
+        "ssp_mobile": "ssp",
+    }
     assert (r["kind"] == r["subtype"].map(kind).fillna("naloxone")).all()
-    flags = ["methadone", "buprenorphine", "naltrexone", "naloxone_distribution",
-             "fentanyl_test_strips", "open_24_7", "medicaid", "sliding_fee", "walk_in"]
+    flags = [
+        "methadone",
+        "buprenorphine",
+        "naltrexone",
+        "naloxone_distribution",
+        "fentanyl_test_strips",
+        "open_24_7",
+        "medicaid",
+        "sliding_fee",
+        "walk_in",
+    ]
     assert set(np.unique(r[flags].to_numpy())) == {"true", "false"}
     assert (r.loc[r["subtype"] == "otp", "methadone"] == "true").all()
     assert ((r["open_24_7"] == "true") == (r["hours"] == "24/7")).all()
@@ -326,3 +381,33 @@ def test_candidates():
 
             clat, clon = xy_to_latlon(s.x, s.y)
             assert (haversine_m(lat, lon, float(clat), float(clon)) < 1500).sum() >= 2, s.id
+
+
+# ---------------------------------------------------------------- contracts with the readers
+def test_ingest_dedup_recovers_true_duplicate_groups(truth):
+    """geo.ingest reads the sample unchanged, and the documented dedup rule (60 min, 300 m)
+    recovers the planted duplicate reports (date-only hospital rows are, by rule, not merged)."""
+    ingest = pytest.importorskip("geo.ingest")
+    dedup = pytest.importorskip("geo.dedup")
+    res = ingest.read_incidents(get_path("incidents"), dedup=False)
+    assert res.summary["rejected"] == 0 and res.summary["accepted"] == truth["counts"]["records"]
+    rec = res.records
+    _, per_record = dedup.dedup_incidents(rec)
+    timed = dict(zip(rec["incident_id"], rec["time_precision"] != "day", strict=True))
+
+    def pairs(groups):
+        return {tuple(sorted(p)) for g in groups for p in itertools.combinations(g, 2)}
+
+    true_pairs = pairs([[i for i in g if timed[i]] for g in truth["duplicate_groups"]])
+    found = pd.Series(rec["incident_id"].to_numpy()).groupby(per_record.to_numpy()).agg(list)
+    found_pairs = pairs(found.tolist())
+    hit = len(true_pairs & found_pairs)
+    assert hit / len(true_pairs) > 0.99 and hit / len(found_pairs) > 0.99
+
+
+def test_hours_parse_with_site_reader():
+    hours = pytest.importorskip("layers.hours")
+    for name in ("resources", "candidates"):
+        df = pd.read_csv(get_path(name))
+        bad = {h: hours.hours_error(h) for h in df["hours"].unique() if hours.hours_error(h)}
+        assert not bad, bad
