@@ -1,0 +1,153 @@
+"""`gapmap alerts`: spike tables and scan clusters end to end, the privacy gate, bad arguments."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cli
+import commands.common as common
+from commands.alerts import blank_revealing
+from geo.cells import cells_to_str, latlng_to_cells, str_to_cells
+
+END = pd.Timestamp("2024-06-30")
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    """EMS-only export: ~6 a day over 70 days spread over the county, plus 30 extra on the
+    last day in one neighbourhood (a bad-batch spike)."""
+    rng = np.random.default_rng(3)
+    n = 420
+    days = rng.integers(0, 70, n)
+    lat = 36.07 + rng.uniform(-0.08, 0.08, n)
+    lon = -79.79 + rng.uniform(-0.08, 0.08, n)
+    k = 30
+    days = np.r_[days, np.zeros(k, int)]
+    lat = np.r_[lat, 36.101 + rng.normal(0, 0.0006, k)]
+    lon = np.r_[lon, -79.752 + rng.normal(0, 0.0006, k)]
+    t = END - pd.to_timedelta(days, unit="D") + pd.to_timedelta(rng.integers(0, 1440, days.size),
+                                                                unit="min")
+    df = pd.DataFrame({
+        "incident_id": [f"E{i:05d}" for i in range(days.size)],
+        "occurred_at": t.strftime("%Y-%m-%dT%H:%M:%S"),
+        "lat": lat.round(6), "lon": lon.round(6),
+        "outcome": "nonfatal", "naloxone": "yes", "source": "ems", "agency": "County EMS",
+    })
+    path = tmp_path_factory.mktemp("alerts") / "ems.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def _run(*argv):
+    return cli.main(["alerts", *map(str, argv)])
+
+
+def test_ears_on_jurisdiction_restricted(export, tmp_path):
+    out = tmp_path / "a.csv"
+    assert _run("--incidents", export, "--method", "ears", "--days", 14, "--tier", "restricted",
+                "--out", out) == 0
+    tab = pd.read_csv(out)
+    last = tab[(tab["date"] == str(END.date())) & (tab["severity"] == "alert")]
+    assert len(last) == 1 and last.iloc[0]["area"] == "jurisdiction"
+    assert last.iloc[0]["method"] == "C2"
+    # observed = every incident of the last day; expected = mean of days t-9 .. t-3 by hand
+    src = pd.read_csv(export, parse_dates=["occurred_at"])
+    day = src["occurred_at"].dt.floor("D")
+    assert last.iloc[0]["observed"] == (day == END).sum()
+    base = [(day == END - pd.Timedelta(days=d)).sum() for d in range(3, 10)]
+    assert last.iloc[0]["expected"] == pytest.approx(np.mean(base))
+    assert (tab["suppressed"] == False).all()  # noqa: E712 (restricted: nothing hidden)
+
+
+def test_h3_alerts_public_go_through_gate(export, tmp_path, monkeypatch):
+    calls = []
+    real = common.publish
+
+    def spy(table, policy, **kw):
+        calls.append(policy)
+        return real(table, policy, **kw)
+
+    monkeypatch.setattr(common, "publish", spy)
+    out = tmp_path / "h.csv"
+    assert _run("--incidents", export, "--method", "ewma", "--area", "h3", "--res", 8,
+                "--days", 7, "--out", out) == 0
+    assert len(calls) == 1 and calls[0].tier == "public" and "observed" in calls[0].extra_count_columns
+    tab = pd.read_csv(out)
+    spike = cells_to_str(latlng_to_cells([36.101], [-79.752], 8))[0]
+    row = tab[(tab["area"] == spike) & (tab["date"] == str(END.date()))]
+    assert len(row) == 1 and row.iloc[0]["severity"] == "alert"
+    assert row.iloc[0]["observed"] >= 10  # big enough to show
+    small = tab[tab["observed"].isna()]
+    assert small["suppressed"].all()
+    assert small["statistic"].isna().all() and small["p"].isna().all()  # nothing to solve back
+    warn = tab[tab["method"] == "neighbour"]
+    assert len(warn) and (warn.loc[warn["trigger_area"] == spike, "date"] == str(END.date())).all()
+    str_to_cells(tab["area"].to_numpy())  # areas are valid hex cells
+
+
+def test_threshold_method(export, tmp_path):
+    out = tmp_path / "t.csv"
+    assert _run("--incidents", export, "--method", "threshold", "--threshold", 25, "--days", 10,
+                "--tier", "restricted", "--out", out) == 0
+    tab = pd.read_csv(out)
+    assert tab["date"].tolist() == [str(END.date())]
+    assert tab.iloc[0]["threshold"] == 25 and tab.iloc[0]["observed"] >= 30
+
+
+def test_scan_command(export, tmp_path):
+    out = tmp_path / "s.csv"
+    assert _run("--incidents", export, "--method", "scan", "--res", 8, "--days", 30,
+                "--replicates", 99, "--seed", 4, "--out", out) == 0
+    tab = pd.read_csv(out)
+    for c in ("rank", "cells", "start", "end", "observed", "expected", "llr", "p",
+              "recurrence_days"):
+        assert c in tab.columns
+    top = tab.iloc[0]
+    spike = cells_to_str(latlng_to_cells([36.101], [-79.752], 8))[0]
+    assert spike in top["cells"].split(";")
+    assert top["end"] == str(END.date()) and top["p"] == pytest.approx(0.01)
+    assert top["recurrence_days"] == pytest.approx(100)
+    assert top["observed"] >= 30
+    # same seed → same file
+    out2 = tmp_path / "s2.csv"
+    _run("--incidents", export, "--method", "scan", "--res", 8, "--days", 30,
+         "--replicates", 99, "--seed", 4, "--out", out2)
+    assert out.read_text() == out2.read_text()
+
+
+def test_blank_revealing_rules():
+    tab = pd.DataFrame({"observed": [3, 12, 12], "expected": [0.5, 2.0, 0.0],
+                        "threshold": [2.0, 5.0, 1.5], "statistic": [5.0, 6.0, 24.0],
+                        "method": ["C1", "C1", "C1"]})
+    out = blank_revealing(tab, 10)
+    # row 0: count 3; row 1: baseline total 2·7 = 14 is fine; row 2 shown
+    assert out["statistic"].isna().tolist() == [True, False, False]
+    tab.loc[1, "expected"] = 1.0  # baseline total 7: a hidden count → blank
+    assert blank_revealing(tab, 10)["expected"].isna().tolist() == [True, True, False]
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--days", "1"], "--days must be at least 2"),
+        (["--area", "h3", "--res", "9"], "finer than the floor"),
+        (["--method", "scan", "--max-days", "40"], "max_days"),
+        (["--method", "scan", "--replicates", "0"], "replicates"),
+        (["--method", "ears", "--sd-floor", "-1"], "sd_floor"),
+    ],
+)
+def test_bad_arguments(export, tmp_path, capsys, extra, match):
+    code = _run("--incidents", export, *extra, "--out", tmp_path / "x.csv")
+    assert code == 2
+    assert match in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_help_lists_methods(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["alerts", "--help"])
+    text = capsys.readouterr().out
+    for word in ("ears", "ewma", "threshold", "scan", "--max-radius-m", "--replicates", "--tier"):
+        assert word in text
