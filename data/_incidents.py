@@ -87,6 +87,8 @@ AGE_BANDS = ("15-24", "25-34", "35-44", "45-54", "55-64", "65+")
 AGE_P = np.array([0.10, 0.30, 0.27, 0.17, 0.11, 0.05])
 SEXES = ("male", "female")
 SEX_P = np.array([0.68, 0.32])
+#: Relative change of the baseline rate a year (overdoses declining slowly, as in 2024–2026).
+TREND = -0.04
 #: Share of events reported by EMS; of the others, share reported by police only.
 P_EMS, P_POLICE_ONLY = 0.90, 0.60
 #: Of EMS events: probability police / hospital also report, for nonfatal and fatal events.
@@ -101,9 +103,11 @@ def _days() -> pd.DatetimeIndex:
 
 
 def _day_weights(days: pd.DatetimeIndex) -> np.ndarray:
-    """Weekday pattern × mild seasonality (summer +8 %)."""
+    """Weekday pattern × mild seasonality (summer +8 %) × a slow decline (:data:`TREND`)."""
     season = 1.0 + 0.08 * np.cos(2 * np.pi * (days.day_of_year.to_numpy() - 200) / 365.25)
-    return DOW_WEIGHTS[days.day_of_week.to_numpy()] * season
+    years = (days - days[0]).days.to_numpy() / 365.25
+    trend = 1.0 + TREND * (years - years[-1] / 2)
+    return DOW_WEIGHTS[days.day_of_week.to_numpy()] * season * trend
 
 
 def _times(rng: np.random.Generator, days: pd.DatetimeIndex, weights: np.ndarray, n: int):
