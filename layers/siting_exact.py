@@ -14,7 +14,8 @@ loses coverage) and stays feasible when spacing admits fewer than ``k`` sites; t
 Reduction before the solve (exact, objective-preserving): demand already covered by an
 existing site, of zero weight, or out of reach of every allowed candidate is dropped; demand
 rows reached by the *same* set of candidates are merged (weights summed), since their ``y`` are
-interchangeable. The constraint matrix is assembled with ``scipy.sparse`` and handed to
+interchangeable; a candidate whose rows are a subset of another conflict-free candidate's is
+dropped (the other is never worse). The constraint matrix is assembled with ``scipy.sparse`` and handed to
 ``Highs.passModel`` in column-wise (CSC) form in one call — no per-row Python modelling.
 
 References
@@ -82,8 +83,26 @@ def reduce_problem(problem: MCLPProblem):
         _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
         w = np.bincount(inv.ravel(), weights=w, minlength=first.size)
         sub = sub[first]
-    used = np.diff(sub.tocsc().indptr) > 0
-    return w, sp.csr_matrix(sub[:, used]), cols[used]
+    keep = np.diff(sub.tocsc().indptr) > 0
+    keep &= ~_dominated(sub, problem.conflicts[cols])
+    return w, sp.csr_matrix(sub[:, keep]), cols[keep]
+
+
+def _dominated(sub: sp.csr_matrix, conflicts: sp.csr_matrix) -> np.ndarray:
+    """Columns whose rows are a subset of another column's that has no spacing conflicts.
+
+    Swapping such a column for its dominator never loses coverage and never breaks spacing, so
+    some optimal solution avoids it (``Σ x ≤ k``). Of identical columns the first is kept.
+    """
+    csc = sp.csc_matrix(sub, dtype=np.int32)
+    size = np.diff(csc.indptr)
+    ov = (csc.T @ csc).tocoo()
+    a, b = ov.row, ov.col  # |N_a ∩ N_b| = ov.data
+    free = np.diff(conflicts.indptr) == 0
+    hit = (a != b) & (ov.data == size[a]) & free[b] & ((size[a] < size[b]) | (a > b))
+    out = np.zeros(sub.shape[1], bool)
+    out[a[hit]] = True
+    return out
 
 
 def _build(problem: MCLPProblem, integral: bool):
@@ -173,8 +192,8 @@ def solve_mip(
     mip_rel_gap : float
         Relative gap at which HiGHS declares optimality.
     progress : callable, optional
-        Receives ``{"time", "objective", "bound", "gap"}`` at improving solutions and
-        MIP log lines.
+        Receives ``{"time", "objective", "bound", "gap"}`` at each improving solution and
+        about once a second while the search runs.
 
     References
     ----------
@@ -201,13 +220,20 @@ def solve_mip(
         sol.value_valid = True
         h.setSolution(sol)
     if progress is not None:
+        last = [-np.inf]
+
         def report(e):
             d = e.data_out
-            progress({"time": float(d.running_time), "objective": float(d.mip_primal_bound),
+            t = float(d.running_time)
+            if e.callback_type == highspy.cb.HighsCallbackType.kCallbackMipInterrupt:
+                if t - last[0] < 1.0:  # the interrupt check fires often: report once a second
+                    return
+            last[0] = t
+            progress({"time": t, "objective": float(d.mip_primal_bound),
                       "bound": float(d.mip_dual_bound), "gap": float(d.mip_gap)})
 
         h.cbMipImprovingSolution.subscribe(report)
-        h.cbMipLogging.subscribe(report)
+        h.cbMipInterrupt.subscribe(report)
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()

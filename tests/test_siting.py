@@ -322,3 +322,15 @@ def test_plan_bad_inputs():
         plan_sites(demand.drop(columns="count"), cand, 3, 500.0)
     with pytest.raises(ValueError, match="candidates need columns 'lat' and 'lon'"):
         plan_sites(demand, cand.drop(columns="lat"), 3, 500.0)
+
+
+def test_exact_time_limit_returns_best_solution_and_bound():
+    w, cov, _, _ = _geo_instance(4, n=900, m=200, radius=900.0)
+    seen = []
+    heur = solve_mclp(w, cov, 12, method="heuristic")
+    r = solve_mclp(w, cov, 12, method="exact", time_limit=0.01, progress=seen.append)
+    assert r.status in ("time_limit", "optimal")
+    assert r.objective >= heur.objective  # warm-started: never worse than the heuristic
+    assert r.upper_bound >= r.objective
+    assert r.gap == pytest.approx((r.upper_bound - r.objective) / r.upper_bound)
+    assert all({"time", "objective", "bound", "gap"} <= set(d) for d in seen)
