@@ -85,7 +85,7 @@ def burden_table(incidents: pd.DataFrame, cells, res: int, *, as_of=None,
     Returns
     -------
     DataFrame
-        Rows aligned with ``cells``: ``h3``, ``count`` (all incidents up to ``as_of``),
+        Rows aligned with ``cells``: ``h3``, ``count_total`` (all incidents up to ``as_of``),
         ``count_12m`` (``(as_of − window, as_of]``), ``count_prior_12m`` (the window before),
         ``trend_ratio`` and ``trend``.
     """
@@ -127,7 +127,7 @@ def burden_table(incidents: pd.DataFrame, cells, res: int, *, as_of=None,
     trend = np.where(ratio >= TREND_RISING, "rising",
                      np.where(ratio <= TREND_FALLING, "falling", "stable")).astype(object)
     trend[(recent == 0) & (prior == 0)] = "none"
-    return pd.DataFrame({"h3": cells, "count": total, "count_12m": recent,
+    return pd.DataFrame({"h3": cells, "count_total": total, "count_12m": recent,
                          "count_prior_12m": prior, "trend_ratio": ratio, "trend": trend})
 
 
@@ -141,8 +141,14 @@ def _check_weights(weights: Mapping[str, float]) -> dict[str, float]:
     return w
 
 
-def _components(table: pd.DataFrame, weights: dict, hot_column: str | None) -> pd.DataFrame:
-    """Percentile-rank component scores for every weighted component."""
+def _components(table: pd.DataFrame, weights: dict, hot_column: str | None,
+                suppress_below: int | None = None) -> pd.DataFrame:
+    """Percentile-rank component scores for every weighted component.
+
+    With ``suppress_below=k`` the burden components use only what the public output shows:
+    counts 1..k-1 are tied (they rank as one value) and the trend is its word (rising 1,
+    stable 0.5, falling 0), so the score cannot be inverted to order suppressed cells.
+    """
     need = []
     for k, v in weights.items():
         if v == 0:
@@ -150,7 +156,7 @@ def _components(table: pd.DataFrame, weights: dict, hot_column: str | None) -> p
         if k == "burden":
             need.append("count_12m")
         elif k == "trend":
-            need += ["count_12m", "trend_ratio"]
+            need += ["count_12m", "trend" if suppress_below is not None else "trend_ratio"]
         elif k == "hotspot":
             if hot_column is None:
                 continue
@@ -170,9 +176,15 @@ def _components(table: pd.DataFrame, weights: dict, hot_column: str | None) -> p
             continue
         if k == "burden":
             c = table["count_12m"].astype(float)
+            if suppress_below is not None:
+                c = c.mask((c >= 1) & (c < suppress_below), 1.0)
             out[k] = c.where(c > 0).rank(pct=True).fillna(0.0)
         elif k == "trend":
             has = table["count_12m"].astype(float) > 0
+            if suppress_below is not None:
+                word = table["trend"].astype(str).map({"rising": 1.0, "stable": 0.5})
+                out[k] = word.where(has).fillna(0.0)
+                continue
             r = table["trend_ratio"].astype(float).where(has)
             out[k] = r.rank(pct=True).fillna(0.0)
         elif k == "hotspot":
@@ -196,6 +208,14 @@ def _combine(pct: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataFrame:
     b = index([k for k in pct.columns if k in BURDEN_COMPONENTS])
     a = index([k for k in pct.columns if k not in BURDEN_COMPONENTS])
     return pd.DataFrame({"burden_index": b, "access_index": a, "gap_score": b * a})
+
+
+def _tiebreak(table: pd.DataFrame, suppress_below: int | None) -> pd.Series:
+    """Recent count used to break score ties (suppressed counts tied, as in the score)."""
+    c = table["count_12m"].astype(float)
+    if suppress_below is not None:
+        c = c.mask((c >= 1) & (c < suppress_below), 1.0)
+    return c
 
 
 def _rank(score: pd.Series, recent: pd.Series) -> np.ndarray:
@@ -228,7 +248,9 @@ def gap_scores(
     groups : sequence of AccessGroup
         Labels and reaches used in the reason text.
     suppress_below : int, optional
-        Public tier: counts 1..k-1 are written "fewer than k" in ``reason``.
+        Public tier k: counts 1..k-1 are written "fewer than k" in ``reason`` and scored as
+        one tied value, and the trend is scored by its word (see :func:`_components`), so the
+        published score reveals nothing the suppressed counts hide.
 
     Returns
     -------
@@ -237,10 +259,12 @@ def gap_scores(
         ``access_index``, ``gap_score``, ``gap_rank``, ``reason``.
     """
     w = _check_weights(DEFAULT_WEIGHTS if weights is None else weights)
-    pct = _components(table, w, hot_column)
+    if suppress_below is not None and (not isinstance(suppress_below, int) or suppress_below < 1):
+        raise ValueError(f"suppress_below must be a positive integer, got {suppress_below!r}")
+    pct = _components(table, w, hot_column, suppress_below)
     comb = _combine(pct, w)
     out = pd.concat([pct.add_prefix("pct_"), comb], axis=1)
-    out["gap_rank"] = _rank(comb["gap_score"], table["count_12m"])
+    out["gap_rank"] = _rank(comb["gap_score"], _tiebreak(table, suppress_below))
     out["reason"] = explain_gaps(table, w, hot_column=hot_column, groups=groups,
                                  suppress_below=suppress_below)
     return out
@@ -315,6 +339,7 @@ def sensitivity(
     factors: Sequence[float] = (0.0, 0.5, 2.0),
     top_n: int = 10,
     hot_column: str | None = None,
+    suppress_below: int | None = None,
 ) -> pd.DataFrame:
     """How the ranking moves when each weight is scaled.
 
@@ -335,8 +360,8 @@ def sensitivity(
         raise ValueError(f"top_n must be a positive integer, got {top_n!r}")
     if any((not np.isfinite(f)) or f < 0 for f in factors):
         raise ValueError(f"factors must be non-negative numbers, got {list(factors)}")
-    pct = _components(table, w, hot_column)
-    recent = table["count_12m"]
+    pct = _components(table, w, hot_column, suppress_below)
+    recent = _tiebreak(table, suppress_below)
     base = _combine(pct, w)["gap_score"]
     k = min(top_n, len(table))
     top = set(np.flatnonzero(_rank(base, recent) <= k))

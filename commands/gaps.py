@@ -1,0 +1,180 @@
+"""``gapmap gaps``: per-cell access to resources and the explainable gap score.
+
+One row per analysis cell (every cell of ``--boundary`` at ``--res``, or without a boundary the
+cells with incidents), ranked by gap score: ``h3, count`` (overdoses in the 12 months to
+``--as-of``), ``trend``, ``dist_m_<group>`` and ``sites_within_<group>`` per access group,
+``e2sfca_treatment``, ``access_index``, ``gap_score``, ``gap_rank`` and ``reason``.
+
+Privacy: the table is written by :func:`commands.common.write_table` (the privacy gate). In the
+public tier ``reason`` says "fewer than k overdoses" for suppressed counts, the score treats
+those counts as one tied value, and columns that could reveal a suppressed count by
+differencing (total and prior-year counts, the trend ratio, burden percentiles) are left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from commands.common import (
+    add_incident_options,
+    add_res_option,
+    add_tier_options,
+    load_incidents_from_args,
+    policy_from_args,
+    write_table,
+)
+
+__all__ = ["register", "run", "PUBLIC_DROP"]
+
+#: Columns only the restricted tier gets (differencing or ranking could expose small counts).
+PUBLIC_DROP = ("count_total", "count_prior_12m", "trend_ratio", "pct_burden", "pct_trend",
+               "burden_index")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "gaps",
+        help="access to naloxone, syringe services and treatment per cell, and the gap score",
+        description="Distance from every analysis cell to the nearest naloxone, 24/7 naloxone, "
+        "syringe-service, MOUD and Medicaid-buprenorphine site, sites within reach, enhanced "
+        "2SFCA for treatment, and a ranked gap score (burden x access deficit) with a reason "
+        "per cell. Reach is straight-line distance (treatment: 24 km approximates 30 minutes' "
+        "drive).",
+    )
+    add_incident_options(p)
+    p.add_argument("--resources", nargs="+", required=True, metavar="FILE",
+                   help="resource file(s) in the canonical schema (.csv / .geojson)")
+    p.add_argument("--samhsa", nargs="+", default=[], metavar="FILE",
+                   help="SAMHSA treatment-locator export(s) (.json / .csv) to add as treatment")
+    add_res_option(p)
+    p.add_argument("--boundary", metavar="GEOJSON",
+                   help="study area: every cell overlapping it is scored (default: cells with "
+                   "incidents only)")
+    p.add_argument("--population", metavar="GEOJSON",
+                   help="population areas, area-weighted onto cells as 2SFCA demand "
+                   "(default demand: overdoses in the last 12 months)")
+    p.add_argument("--population-column", default="population", metavar="NAME",
+                   help="population column of --population (default 'population')")
+    p.add_argument("--as-of", default=None, metavar="DATE",
+                   help="end of the 12-month window (default: latest incident)")
+    p.add_argument("--weight", action="append", default=[], metavar="NAME=W",
+                   help="gap-score weight, e.g. --weight burden=3 --weight ssp=0 (components: "
+                   "burden, trend, hotspot, naloxone, naloxone_24_7, ssp, treatment, "
+                   "medicaid_buprenorphine)")
+    p.add_argument("--reach", action="append", default=[], metavar="GROUP=M",
+                   help="reach in metres for sites_within_<GROUP>, e.g. --reach naloxone=200")
+    p.add_argument("--sensitivity", metavar="OUT.csv",
+                   help="also write how the top 10 moves when each weight is scaled x0, x0.5, x2")
+    add_tier_options(p)
+    p.add_argument("--out", required=True, metavar="OUT.csv",
+                   help="output table (.csv, .parquet or .geojson)")
+    p.set_defaults(func=run)
+
+
+def _pairs(items: list[str], what: str) -> dict[str, float]:
+    out = {}
+    for it in items:
+        name, sep, val = it.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            out[name.strip()] = float(val)
+        except ValueError:
+            raise ValueError(f"{what} expects NAME=NUMBER, got {it!r}") from None
+    return out
+
+
+def _groups(reach: dict[str, float]):
+    from layers.access import DEFAULT_GROUPS
+
+    names = {g.name for g in DEFAULT_GROUPS}
+    unknown = sorted(set(reach) - names)
+    if unknown:
+        raise ValueError(f"--reach names unknown group(s) {unknown}; use {sorted(names)}")
+    return tuple(dataclasses.replace(g, reach_m=reach[g.name]) if g.name in reach else g
+                 for g in DEFAULT_GROUPS)
+
+
+def _weights(given: dict[str, float]) -> dict[str, float]:
+    from layers.gaps import DEFAULT_WEIGHTS
+
+    unknown = sorted(set(given) - set(DEFAULT_WEIGHTS))
+    if unknown:
+        raise ValueError(f"--weight names unknown component(s) {unknown}; use "
+                         f"{sorted(DEFAULT_WEIGHTS)}")
+    return {**DEFAULT_WEIGHTS, **given}
+
+
+def _sites(args: argparse.Namespace) -> pd.DataFrame:
+    from layers.samhsa import read_samhsa
+    from layers.sites import load_resources
+
+    results = [load_resources(args.resources)] + [read_samhsa(p) for p in args.samhsa]
+    for r in results:
+        if r.summary["rejected"]:
+            print(f"note: {r.summary['rejected']} resource row(s) of {', '.join(r.summary['files'])}"
+                  f" could not be used: " + "; ".join(
+                      f"line {ln}: {why}" for ln, why in
+                      zip(r.rejects["line"][:5], r.rejects["reason"][:5], strict=True))
+                  + (" ..." if len(r.rejects) > 5 else ""), file=sys.stderr)
+    sites = pd.concat([r.sites for r in results], ignore_index=True)
+    if sites.empty:
+        raise ValueError("no usable resource sites in --resources / --samhsa")
+    return sites
+
+
+def _cells(args: argparse.Namespace, incidents: pd.DataFrame) -> np.ndarray:
+    from geo.cells import cells_to_parent
+    from geo.grid import analysis_grid
+
+    if args.boundary:
+        import geopandas as gpd
+
+        if not Path(args.boundary).exists():
+            raise FileNotFoundError(f"boundary file {args.boundary} does not exist")
+        return analysis_grid(gpd.read_file(args.boundary), args.res)
+    cells = cells_to_parent(incidents["h3"].to_numpy(np.uint64), args.res)
+    return np.unique(cells[cells != 0])
+
+
+def run(args: argparse.Namespace) -> int:
+    from layers.gaps import build_gap_table, sensitivity
+
+    if not 0 <= args.res <= 15:
+        raise ValueError(f"--res must be an H3 resolution 0-15, got {args.res}")
+    policy = policy_from_args(args)
+    weights = _weights(_pairs(args.weight, "--weight"))
+    groups = _groups(_pairs(args.reach, "--reach"))
+    sites = _sites(args)
+    incidents = load_incidents_from_args(args)
+    cells = _cells(args, incidents)
+    population = None
+    if args.population:
+        from layers.population import load_population, population_to_cells
+
+        areas = load_population(args.population, args.population_column)
+        population = population_to_cells(areas, cells, args.population_column)
+    public = policy.tier != "restricted"
+    table = build_gap_table(incidents, sites, cells, args.res, as_of=args.as_of,
+                            population=population, groups=groups, weights=weights,
+                            suppress_below=policy.k if public else None)
+    table = table.rename(columns={"count_12m": "count"})
+    if public:
+        table = table.drop(columns=[c for c in PUBLIC_DROP if c in table.columns])
+    table = table.sort_values("gap_rank", kind="stable").reset_index(drop=True)
+    written = write_table(table, args.out, policy)
+    if args.sensitivity:
+        sens = sensitivity(table.rename(columns={"count": "count_12m"}), weights,
+                           suppress_below=policy.k if public else None)
+        write_table(sens, args.sensitivity, policy)
+    top = written.iloc[0] if len(written) else None
+    print(f"{len(written)} cell(s) at res {args.res} scored against {len(sites)} site(s) -> "
+          f"{args.out}" + (f"\n  rank 1: {top['h3']}: {top['reason']}" if top is not None else ""),
+          file=sys.stderr)
+    return 0
