@@ -119,7 +119,8 @@ class PointClusters:
             est = HDBSCAN(min_cluster_size=int(self.min_cluster_size),
                           min_samples=int(self.min_samples), metric="haversine",
                           algorithm="ball_tree",
-                          cluster_selection_epsilon=float(self.eps_m) / EARTH_RADIUS_M)
+                          cluster_selection_epsilon=float(self.eps_m) / EARTH_RADIUS_M,
+                          copy=True)
             labels = est.fit_predict(X)
         self.labels_ = _relabel_by_size(np.asarray(labels, dtype=np.int64))
         self.n_clusters_ = int(self.labels_.max() + 1) if self.labels_.size else 0

@@ -221,8 +221,8 @@ def classify_emerging(hot, cold, trend_z, trend_p, trend_alpha: float = 0.05) ->
 
 
 def emerging_from_cube(cube: pd.DataFrame, nbhd: Neighbourhood | None = None, *, k: int = 1,
-                       window: int = 1, alpha: float = 0.10,
-                       trend_alpha: float = 0.05) -> pd.DataFrame:
+                       window: int = 1, alpha: float = 0.10, trend_alpha: float = 0.05,
+                       fdr: str = "cube") -> pd.DataFrame:
     """Emerging hot-spot table of a (cells × slices) count cube.
 
     Parameters
@@ -253,6 +253,8 @@ def emerging_from_cube(cube: pd.DataFrame, nbhd: Neighbourhood | None = None, *,
         )
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    if fdr not in ("cube", "slice"):
+        raise ValueError(f"fdr must be 'cube' (one family of all bins) or 'slice', got {fdr!r}")
     cells = np.asarray(cube.index, dtype=np.uint64)
     if nbhd is None:
         nbhd = build_neighbourhood(cells, k)
@@ -263,7 +265,10 @@ def emerging_from_cube(cube: pd.DataFrame, nbhd: Neighbourhood | None = None, *,
     x[pos] = cube.to_numpy(dtype=float)
     z = space_time_gi_z(x, nbhd, window)
     p = 2.0 * ndtr(-np.abs(z))
-    q = np.column_stack([bh_qvalues(p[:, t]) for t in range(z.shape[1])])
+    if fdr == "slice":
+        q = np.column_stack([bh_qvalues(p[:, t]) for t in range(z.shape[1])])
+    else:
+        q = bh_qvalues(p.ravel()).reshape(p.shape)
     hot, cold = (q <= alpha) & (z > 0), (q <= alpha) & (z < 0)
     mk = mann_kendall_rows(z)
     cat = classify_emerging(hot, cold, mk["z"].to_numpy(), mk["p"].to_numpy(), trend_alpha)
@@ -281,7 +286,8 @@ def emerging_from_cube(cube: pd.DataFrame, nbhd: Neighbourhood | None = None, *,
 
 def emerging_hotspots(df: pd.DataFrame, res: int, *, cells=None, k: int = 1,
                       slice: str = "week", window: int = 1, alpha: float = 0.10,
-                      trend_alpha: float = 0.05, start=None, end=None) -> pd.DataFrame:
+                      trend_alpha: float = 0.05, fdr: str = "cube", start=None,
+                      end=None) -> pd.DataFrame:
     """Emerging hot spots of incidents on H3 cells (cube → space-time Gi* → trend → category).
 
     Parameters
@@ -318,5 +324,6 @@ def emerging_hotspots(df: pd.DataFrame, res: int, *, cells=None, k: int = 1,
             f"emerging hot spots need at least {MIN_SLICES} time slices; the data span "
             f"{cube.shape[1]} {slice}(s). Use a longer period or --slice week."
         )
-    res_tab = emerging_from_cube(cube, k=k, window=window, alpha=alpha, trend_alpha=trend_alpha)
+    res_tab = emerging_from_cube(cube, k=k, window=window, alpha=alpha, trend_alpha=trend_alpha,
+                                 fdr=fdr)
     return res_tab.reset_index()
