@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from geo.cells import latlng_to_cells
 from geo.dedup import dedup_incidents
@@ -151,7 +152,8 @@ def read_raw(path: str | Path, progress: Progress | None = None) -> tuple[pd.Dat
         if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
             gdf = gdf.to_crs(4326)
         geom = gdf.geometry
-        pts = geom.where(geom.geom_type == "Point", geom.centroid) if len(gdf) else geom
+        # centroids of areal records in lng/lat: fine for the small areas exports use
+        pts = gpd.GeoSeries(shapely.centroid(geom.values), index=geom.index)
         raw = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
         empty = geom.isna() | geom.is_empty
         raw[_GEOM_LAT] = np.where(empty, np.nan, pts.y)

@@ -103,7 +103,9 @@ def parse_datetimes(date: pd.Series, time: pd.Series | None = None):
     if time is None and pd.api.types.is_datetime64_any_dtype(date):  # typed (Parquet) input
         ts = date.dt.tz_localize(None) if getattr(date.dt, "tz", None) is not None else date
         blank = ts.isna().to_numpy()
-        return ts.astype("datetime64[us]"), ~blank, blank
+        ts = ts.astype("datetime64[us]")
+        has_time = ~blank & (ts != ts.dt.normalize()).to_numpy()  # typed dates come as 00:00
+        return ts, has_time, blank
     s = _clean(date)
     if time is not None:
         t = _clean(time)
@@ -270,9 +272,9 @@ def validate_rows(
         day = np.ones(n, dtype=bool)  # a date-only export written with 00:00 times
     future = ~nat & np.where(day, tsv.astype("datetime64[D]") > np.datetime64(now.date()),
                              tsv > np.datetime64(now.to_datetime64(), "us"))
-    checks.append((future, lambda i: f"future date {str(tsv[i])[:19]}"))
+    checks.append((future, lambda i: f"future date {pd.Timestamp(tsv[i])}"))
     old = ~nat & (tsv < np.datetime64("1900-01-01"))
-    checks.append((old, lambda i: f"date before 1900 ({str(tsv[i])[:10]})"))
+    checks.append((old, lambda i: f"date before 1900 ({pd.Timestamp(tsv[i]).date()})"))
     precision = np.where(day, "day", "minute").astype(object)
     if "time_precision" in colmap:
         given = _clean(raw[colmap["time_precision"]]).str.lower().to_numpy(object)
