@@ -222,7 +222,7 @@ def _minute_of_week(when) -> np.ndarray:
     t = pd.DatetimeIndex(pd.to_datetime(np.atleast_1d(when)))
     if t.tz is not None:
         raise ValueError("when must be a naive local time (the site's wall clock), not tz-aware")
-    return (t.dayofweek * DAY_MINUTES + t.hour * 60 + t.minute).to_numpy(np.int64)
+    return (t.day_of_week * DAY_MINUTES + t.hour * 60 + t.minute).to_numpy(np.int64)
 
 
 def is_open(hours, when) -> np.ndarray:
