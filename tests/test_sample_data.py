@@ -256,6 +256,25 @@ def test_block_groups_tile_boundary(boundary):
     assert np.percentile(dens, 90) > 10 * np.percentile(dens, 10)  # urban vs rural
 
 
+def test_incidents_follow_population(inc):
+    fc = json.loads(get_path("population").read_text())
+    geoms = [shapely.geometry.shape(f["geometry"]) for f in fc["features"]]
+    pop = np.array([f["properties"]["population"] for f in fc["features"]], dtype=float)
+    pts = shapely.points(inc["lon_f"].to_numpy(), inc["lat_f"].to_numpy())
+    pt_i, bg_i = shapely.STRtree(geoms).query(pts, predicate="intersects")
+    assert np.array_equal(np.unique(pt_i), np.arange(len(inc)))  # every record in a block group
+    counts = np.bincount(bg_i[np.unique(pt_i, return_index=True)[1]], minlength=len(geoms))
+    area = _area_km2(geoms)
+    rho = pd.Series(counts / area).corr(pd.Series(pop / area), method="spearman")
+    assert rho > 0.7
+
+
+def test_readme_matches_ground_truth(truth):
+    text = (get_path("incidents").parent / "README.md").read_text()
+    assert "SYNTHETIC" in text and str(SEED) in text
+    assert f"{truth['counts']['records']:,}" in text  # regenerate → update the README's figures
+
+
 # ---------------------------------------------------------------- planted signal
 def test_ground_truth_record(truth):
     assert truth["synthetic"] is True and truth["seed"] == SEED and truth["generator_version"]
