@@ -361,13 +361,15 @@ def solve_mclp(
         if method == "exact":
             mip = solve_mip(prob, warm_start=chosen, time_limit=time_limit,
                             mip_rel_gap=mip_rel_gap, progress=progress)
-            if mip.value > value or mip.status == "optimal":
-                chosen, value = mip.chosen, coverage_value(prob, mip.chosen)
+            mip_value = coverage_value(prob, mip.chosen)
+            if mip_value >= value:  # keep the heuristic's set if the MIP stopped on a worse one
+                chosen, value = mip.chosen, mip_value
             status = mip.status
             ub = min(ub, mip.bound)
         else:
             ub = min(ub, solve_lp_bound(prob))
     chosen = _pad(prob, chosen)
+    value = coverage_value(prob, chosen)
     order, marg = order_greedily(prob, chosen)
     before = float(prob.weights[prob.existing].sum())
     ub = max(ub, value)
@@ -382,20 +384,9 @@ def solve_mclp(
 
 
 def _pad(problem: MCLPProblem, chosen: np.ndarray) -> np.ndarray:
-    """Fill up to k sites with spacing-compatible allowed candidates (zero-gain picks)."""
+    """Complete a set of fewer than k sites greedily (spacing-compatible, allowed candidates)."""
     chosen = np.asarray(chosen, dtype=np.int64)
     if chosen.size >= problem.k:
         return chosen
-    blocked = ~problem.allowed.copy()
-    blocked[chosen] = True
-    if chosen.size:
-        blocked[problem.conflicts[chosen].indices] = True
-    extra = []
-    for j in np.flatnonzero(~blocked):
-        if blocked[j]:
-            continue
-        extra.append(j)
-        blocked[problem.conflicts.indices[problem.conflicts.indptr[j]:problem.conflicts.indptr[j + 1]]] = True
-        if chosen.size + len(extra) == problem.k:
-            break
-    return np.r_[chosen, np.array(extra, np.int64)]
+    extra, _, _ = _greedy_core(problem, problem.allowed, problem.k, True, start=chosen)
+    return np.r_[chosen, extra]

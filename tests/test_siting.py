@@ -334,3 +334,13 @@ def test_exact_time_limit_returns_best_solution_and_bound():
     assert r.upper_bound >= r.objective
     assert r.gap == pytest.approx((r.upper_bound - r.objective) / r.upper_bound)
     assert all({"time", "objective", "bound", "gap"} <= set(d) for d in seen)
+
+
+def test_exact_returns_k_distinct_sites_when_candidates_duplicate():
+    # Columns 0-2 identical, 3 covers one other point: the MIP drops duplicates; k are still given.
+    cov = sp.csr_matrix(np.array([[1, 1, 1, 0], [1, 1, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]]))
+    w = np.array([2.0, 3.0, 4.0, 9.0])
+    for method in ("greedy", "heuristic", "exact"):
+        r = solve_mclp(w, cov, 3, method=method)
+        assert r.chosen.size == 3 and np.unique(r.chosen).size == 3
+        assert r.objective == 9.0 and r.marginal.tolist() == [5.0, 4.0, 0.0]
