@@ -104,9 +104,13 @@ class _Sampler:
     def points(
         self, n: int, *, avoid_gaps: bool, city_km: float | None = None, uniform: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
-        w = np.ones(len(self.bgs)) if uniform else self.pop.copy()
+        """``n`` points in block groups drawn by population (by area if ``uniform``), only in
+        block groups within ``city_km`` (scaled by city size) of a city centre if given, and
+        outside the planted gap zones if ``avoid_gaps``. Returns ``(lat, lon)``."""
         if uniform:  # by area: every part of the county alike
             w = np.array([g["geometry"].area for g in self.bgs])
+        else:
+            w = self.pop.copy()
         if city_km is not None:
             near = np.zeros(len(self.bgs), bool)
             for c in CITIES:
