@@ -77,28 +77,31 @@ def naive_max_llr(cells, ci, di, days, W, k_max, min_cases) -> float:
     return best
 
 
-def small_case(n_cells=400, n_cases=1200, reps=19, seed=1):
+def small_case(n_cells=400, n_cases=1200, reps=19, seed=1, fast_reps=199):
     df = make_incidents(n_cells, n_cases, seed)
     kw = dict(res=9, end=END, days=30, max_days=7, max_radius_m=1207.0, min_cases=3)
     k = radius_to_k(9, 1207.0)
     cells, ci, di, lo, hi = scan_counts(df, 9, END, 30)
-    t0 = time.perf_counter()
     fast = space_time_scan(df, replicates=reps, seed=seed, **kw)
-    t_fast = time.perf_counter() - t0
     rng = np.random.default_rng(seed)
     off = 29 - di
     perms = rng.permuted(np.broadcast_to(off, (reps, off.size)), axis=1)
-    t0 = time.perf_counter()
+    c0 = time.process_time()
     obs = naive_max_llr(cells, ci, di, 30, 7, k, 3)
     naive = [naive_max_llr(cells, ci, 29 - p, 30, 7, k, 3) for p in perms]
-    t_naive = time.perf_counter() - t0
+    t_naive = time.process_time() - c0
     assert math.isclose(obs, float(fast.clusters.iloc[0]["llr"]), rel_tol=1e-9)
     np.testing.assert_allclose(fast.null_llr, naive, rtol=1e-9)
-    per_fast, per_naive = t_fast / (reps + 1), t_naive / (reps + 1)
-    print(f"small: {cells.size} cells, {ci.size} cases, 30 days, k={k}, {reps} replicates "
-          f"(+ observed); maxima identical")
-    print(f"  naive loops : {t_naive:8.3f} s  ({per_naive * 1e3:8.1f} ms per data set)")
-    print(f"  vectorised  : {t_fast:8.3f} s  ({per_fast * 1e3:8.1f} ms per data set)")
+    c0 = time.process_time()
+    space_time_scan(df, replicates=fast_reps, seed=seed, **kw)  # timing run, set-up included
+    t_fast = time.process_time() - c0
+    per_fast, per_naive = t_fast / (fast_reps + 1), t_naive / (reps + 1)
+    print(f"small: {cells.size} cells, {ci.size} cases, 30 days, k={k}; naive and vectorised "
+          f"maxima identical on the observed data and {reps} replicates (CPU seconds)")
+    print(f"  naive loops : {t_naive:8.3f} s for {reps + 1} data sets "
+          f"({per_naive * 1e3:8.2f} ms each)")
+    print(f"  vectorised  : {t_fast:8.3f} s for {fast_reps + 1} data sets "
+          f"({per_fast * 1e3:8.2f} ms each, set-up included)")
     print(f"  speed-up    : {per_naive / per_fast:8.0f} x")
     return per_naive / per_fast
 
