@@ -1,4 +1,4 @@
-"""Benchmark: space-time permutation scan, vectorised vs a naive loop, and 999 replicates at 10k cells.
+"""Benchmark: the space-time scan, vectorised vs naive loops, and 999 replicates at 10k cells.
 
 Run: ``.venv/bin/python bench/bench_scan.py`` (add ``--quick`` for a smaller big case).
 

@@ -130,10 +130,11 @@ def alert_table(
         src = alerts[alerts["severity"] == "alert"].sort_values(
             "observed", ascending=False, kind="stable")[["date", "area"]]
         nb = src.merge(neighbours, on="area", how="inner")
-        flagged_keys = set(zip(flagged["date"].to_numpy(), flagged["area"].tolist()))
+        flagged_keys = set(
+            zip(flagged["date"].to_numpy(), flagged["area"].tolist(), strict=True))
         if len(nb):
-            own = np.array([(d, a) in flagged_keys
-                            for d, a in zip(nb["date"].to_numpy(), nb["neighbour"].tolist())])
+            pairs = zip(nb["date"].to_numpy(), nb["neighbour"].tolist(), strict=True)
+            own = np.array([(d, a) in flagged_keys for d, a in pairs])
             nb = nb[~own]
         if len(nb):
             # one warning per (day, neighbour); the trigger is the alerting neighbour with

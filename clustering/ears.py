@@ -296,7 +296,8 @@ def suggest_threshold(
         raise ValueError(f"days must be an integer ≥ 2, got {days!r}")
     if isinstance(minimum, bool) or not isinstance(minimum, int | np.integer) or minimum < 1:
         raise ValueError(f"minimum must be a positive integer, got {minimum!r}")
-    stop = len(series) if end is None else int(series.index.searchsorted(pd.Timestamp(end), "right"))
+    stop = len(series) if end is None else int(
+        series.index.searchsorted(pd.Timestamp(end), "right"))
     win = x[max(0, stop - days): stop]
     if len(win) < 2:
         raise ValueError(f"need at least 2 days before end={end!r} to suggest a threshold")

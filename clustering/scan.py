@@ -115,7 +115,8 @@ def scan_zones(cells: np.ndarray, k_max: int) -> tuple[sp.csr_matrix, np.ndarray
         m = sp.csr_matrix((np.ones(i.size), (i, j)), shape=(n, n))
         m.sum_duplicates()
         sizes = np.diff(m.indptr)
-        keep = np.ones(n, bool) if prev_sizes is None else sizes > prev_sizes  # nested: equal = same
+        # zones are nested in k: the same size as at k - 1 means the same set
+        keep = np.ones(n, bool) if prev_sizes is None else sizes > prev_sizes
         prev_sizes = sizes
         blocks.append(m[keep])
         centres.append(np.flatnonzero(keep))
@@ -162,7 +163,8 @@ def scan_llr(c, mu, total) -> np.ndarray:
 def _check(incidents, res, days, max_days, replicates, min_cases, max_radius_m, max_clusters):
     for c in ("occurred_at", "h3"):
         if c not in incidents.columns:
-            raise ValueError(f"the scan needs incident column {c!r}; found {list(incidents.columns)}")
+            raise ValueError(
+                f"the scan needs incident column {c!r}; found {list(incidents.columns)}")
     ints = {"res": res, "days": days, "max_days": max_days, "replicates": replicates,
             "min_cases": min_cases, "max_clusters": max_clusters}
     for name, v in ints.items():

@@ -67,7 +67,8 @@ def _day_index(incidents: pd.DataFrame, start, end) -> tuple[np.ndarray, pd.Date
 def _polygon_ids(polygons, id_column: str | None) -> np.ndarray:
     if id_column is not None:
         if id_column not in polygons.columns:
-            raise ValueError(f"id_column {id_column!r} not in polygons; found {list(polygons.columns)}")
+            raise ValueError(
+                f"id_column {id_column!r} not in polygons; found {list(polygons.columns)}")
         return polygons[id_column].astype(str).to_numpy()
     return polygons.index.astype(str).to_numpy()
 

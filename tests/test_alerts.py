@@ -75,7 +75,8 @@ def test_series_polygons_point_in_polygon():
     east = ((lon >= -79.79) & (lon <= -79.73) & (lat >= 36.0) & (lat <= 36.07)).sum()
     assert s["west"].sum() == west and s["east"].sum() == east and s["far"].sum() == 0
     nb = area_neighbours(s.columns, polygons=polys, id_column="name")
-    assert set(zip(nb["area"], nb["neighbour"])) == {("west", "east"), ("east", "west")}
+    pairs = set(zip(nb["area"], nb["neighbour"], strict=True))
+    assert pairs == {("west", "east"), ("east", "west")}
 
 
 def test_h3_neighbours_are_edge_neighbours():
@@ -122,18 +123,19 @@ def _results(rows):
 
 
 def test_realert_only_when_cluster_grows():
-    rows = [(d, "a", o, True) for d, o in zip(range(5), [5, 4, 6, 6, 8])]
+    rows = [(d, "a", o, True) for d, o in zip(range(5), [5, 4, 6, 6, 8], strict=True)]
     rows += [(5, "a", 1, False), (6, "a", 3, True)]  # gap → new run, alerted again
     rows += [(2, "b", 2, False)]
     out = alert_table(_results(rows))
     assert list(out.columns) == ALERT_COLUMNS
-    got = [(d.day - 1, o, r) for d, o, r in zip(out["date"], out["observed"], out["run_day"])]
+    got = [(d.day - 1, o, r)
+           for d, o, r in zip(out["date"], out["observed"], out["run_day"], strict=True)]
     assert got == [(0, 5, 1), (2, 6, 3), (4, 8, 5), (6, 3, 1)]
     assert (out["method"] == "C2").all() and (out["severity"] == "alert").all()
 
 
 def test_window_keeps_ongoing_runs_quiet():
-    rows = [(d, "a", o, True) for d, o in zip(range(4), [5, 4, 4, 7])]
+    rows = [(d, "a", o, True) for d, o in zip(range(4), [5, 4, 4, 7], strict=True)]
     out = alert_table(_results(rows), start="2024-01-02")
     # day 1 and 2 continue the run that began on day 0 (not growing); day 3 grew
     assert [d.day - 1 for d in out["date"]] == [3]

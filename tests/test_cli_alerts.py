@@ -73,7 +73,8 @@ def test_h3_alerts_public_go_through_gate(export, tmp_path, monkeypatch):
     out = tmp_path / "h.csv"
     assert _run("--incidents", export, "--method", "ewma", "--area", "h3", "--res", 8,
                 "--days", 7, "--out", out) == 0
-    assert len(calls) == 1 and calls[0].tier == "public" and "observed" in calls[0].extra_count_columns
+    assert len(calls) == 1 and calls[0].tier == "public"
+    assert "observed" in calls[0].extra_count_columns
     tab = pd.read_csv(out)
     spike = cells_to_str(latlng_to_cells([36.101], [-79.752], 8))[0]
     row = tab[(tab["area"] == spike) & (tab["date"] == str(END.date()))]

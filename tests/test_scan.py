@@ -1,4 +1,4 @@
-"""Space-time permutation scan: worked LLR, naive equivalence, planted signal, null, seeds, sample."""
+"""Space-time permutation scan: worked LLR, naive equivalence, planted signal, null, seeds."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_tiny_worked_case():
     counts = {"A": (1, 0, 3), "B": (2, 1, 0), "C": (1, 1, 1)}
     lat, lon, off = [], [], []
     for k, per_day in counts.items():
-        for o, n in zip((2, 1, 0), per_day):
+        for o, n in zip((2, 1, 0), per_day, strict=True):
             lat += [pts[k][0]] * n
             lon += [pts[k][1]] * n
             off += [o] * n
@@ -176,7 +176,8 @@ def test_deterministic_by_seed_and_input_untouched():
     b = space_time_scan(df, res=9, end=END, replicates=64, seed=42)
     c = space_time_scan(df, res=9, end=END, replicates=64, seed=43)
     np.testing.assert_array_equal(a.null_llr, b.null_llr)
-    pd.testing.assert_frame_equal(a.clusters.drop(columns="cells"), b.clusters.drop(columns="cells"))
+    pd.testing.assert_frame_equal(a.clusters.drop(columns="cells"),
+                                  b.clusters.drop(columns="cells"))
     assert not np.array_equal(a.null_llr, c.null_llr)
     # batch size is only a memory knob: same draws per replicate order are not promised,
     # but the observed clusters never depend on it
@@ -235,4 +236,5 @@ def test_scan_recovers_sample_spike_week():
         assert len(got & cells) >= 3, (analysis_day, got, cells)
         assert len(got & cells) / len(got) >= 0.75  # precision of the primary's cells
         assert top["p"] <= 0.01
-        assert start - pd.Timedelta(days=1) <= pd.Timestamp(top["start"]) <= start + pd.Timedelta(days=2)
+        one, two = pd.Timedelta(days=1), pd.Timedelta(days=2)
+        assert start - one <= pd.Timestamp(top["start"]) <= start + two
