@@ -4,8 +4,8 @@ A :class:`Neighbourhood` holds a sorted, unique cell array and the binary weight
 ``w_ij = 1`` when cell ``j`` is within ``k`` grid steps of cell ``i`` (self included: the Gi*
 "star" neighbourhood), as a read-only CSR matrix, together with the row sums
 ``W_i = Σ_j w_ij`` and ``S1_i = Σ_j w_ij²`` that Gi* needs. Statistics read it and never
-rebuild or mutate it. The weights come from :func:`geo.cells.disk_matrix`, the one place that
-turns cells into neighbours.
+rebuild or mutate it. The weights equal :func:`geo.cells.disk_matrix` (tested) but are
+assembled directly in CSR form, which is several times faster at 100k cells.
 
 References
 ----------
@@ -22,7 +22,7 @@ import polars as pl
 import polars_h3 as plh3
 import scipy.sparse as sp
 
-from geo.cells import cells_resolution, disk_matrix
+from geo.cells import cells_resolution
 
 __all__ = ["Neighbourhood", "build_neighbourhood", "ring_hull"]
 
@@ -113,15 +113,45 @@ def build_neighbourhood(cells, k: int = 1) -> Neighbourhood:
         raise ValueError("cells must be unique to build a neighbourhood (aggregate counts first)")
     if srt.size and np.unique(cells_resolution(srt)).size > 1:
         raise ValueError("cells mix H3 resolutions; roll them up to one resolution first")
-    w = disk_matrix(srt, int(k), include_self=True).tocsr()
-    w.sort_indices()
+    if srt.size and srt[0] == 0:
+        raise ValueError("cells contain 0 (no cell); drop rows without a location first")
+    w = _disk_csr(srt, int(k))
     for a in (w.data, w.indices, w.indptr):
         a.setflags(write=False)
-    wi = np.asarray(w.sum(axis=1)).ravel().astype(float)
-    s1 = np.asarray(w.multiply(w).sum(axis=1)).ravel().astype(float)
+    wi = np.diff(w.indptr).astype(float)  # binary weights: row sums are neighbour counts
+    s1 = wi.copy()  # Σ w² = Σ w for 0/1 weights
     return Neighbourhood(
         cells=_readonly(srt.copy()), k=int(k), W=w, W_i=_readonly(wi), S1_i=_readonly(s1)
     )
+
+
+def _disk_csr(srt: np.ndarray, k: int) -> sp.csr_matrix:
+    """Binary k-ring CSR over sorted unique cells, assembled directly (no COO sort).
+
+    Same matrix as :func:`geo.cells.disk_matrix` (tested), built in O(nnz): one vectorised
+    ``grid_disk``, one binary search of the neighbours in the sorted cells, and the row
+    pointers from the disk lengths. Column indices within a row are in ``grid_disk`` order.
+    """
+    n = srt.size
+    if n == 0:
+        return sp.csr_matrix((0, 0))
+    disks = pl.DataFrame({"c": pl.Series(srt, dtype=pl.UInt64)}).select(
+        plh3.grid_disk("c", k).alias("nb"))["nb"]
+    lens = disks.list.len().fill_null(0).to_numpy().astype(np.int64)
+    if np.any(lens == 0):
+        raise ValueError("cells hold invalid H3 ids (no grid disk); validate them first")
+    nb = disks.explode().cast(pl.UInt64).fill_null(0).to_numpy().astype(np.uint64, copy=False)
+    pos = np.minimum(np.searchsorted(srt, nb), n - 1)
+    hit = srt[pos] == nb
+    # Hits per row: the disks are consecutive slices of ``hit`` (every disk holds its centre,
+    # so no slice is empty).
+    starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(lens[:-1], out=starts[1:])
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.add.reduceat(hit.astype(np.int64), starts), out=indptr[1:])
+    indices = pos[hit].astype(np.int32 if n < 2**31 else np.int64)
+    w = sp.csr_matrix((np.ones(indices.size), indices, indptr), shape=(n, n))
+    return w
 
 
 def ring_hull(cells, k: int = 1) -> np.ndarray:

@@ -132,9 +132,10 @@ def synthetic_incidents(seed=0):
     return df
 
 
-def test_planted_persistent_and_emerging_recovered():
+@pytest.mark.parametrize("fdr", ["cube", "slice"])
+def test_planted_persistent_and_emerging_recovered(fdr):
     df = synthetic_incidents()
-    out = emerging_hotspots(df, 8, slice="week")
+    out = emerging_hotspots(df, 8, slice="week", fdr=fdr)
     cat = out.set_index("h3")["category"]
     pers = latlng_to_cells([36.03], [-79.85], 8)[0]
     emer = latlng_to_cells([35.95], [-79.72], 8)[0]
@@ -175,6 +176,9 @@ def test_bad_parameters(nbhd):
     with pytest.raises(ValueError, match="alpha must be in"):
         emerging_from_cube(pd.DataFrame(np.ones((nbhd.n, 10)), index=nbhd.cells), nbhd,
                            alpha=0)
+    with pytest.raises(ValueError, match="fdr must be 'cube'"):
+        emerging_from_cube(pd.DataFrame(np.ones((nbhd.n, 10)), index=nbhd.cells), nbhd,
+                           fdr="cell")
     with pytest.raises(ValueError, match="both hot and cold"):
         classify_emerging(np.ones((1, 10), bool), np.ones((1, 10), bool), [0], [1])
 

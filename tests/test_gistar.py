@@ -257,3 +257,19 @@ def test_rate_table_and_gi_on_rates(grid):
         gi_star(rt, build_neighbourhood(cells, 1), column="rate")
     with pytest.raises(ValueError, match="rate method must be"):
         rate_table(table, pop, method="smr")
+
+
+@pytest.mark.parametrize("k", [0, 1, 2])
+def test_neighbourhood_equals_geo_disk_matrix_incl_pentagon(grid, k):
+    from geo.cells import disk_matrix
+
+    cells, _ = grid
+    pent = min(h3.get_pentagons(8))
+    near_pent = np.array(sorted(h3.grid_disk(pent, 3)), dtype=np.uint64)
+    for cs in (cells, near_pent):
+        nb = build_neighbourhood(cs[::-1].copy(), k)  # any input order
+        ref = disk_matrix(np.sort(cs), k)
+        assert (nb.W != ref).nnz == 0
+        np.testing.assert_array_equal(nb.W_i, np.asarray(ref.sum(axis=1)).ravel())
+    assert nb.W_i[np.searchsorted(nb.cells, np.uint64(pent))] == (1 + 5 * k * (k + 1) // 2
+                                                                     if k else 1)
