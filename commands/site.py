@@ -52,31 +52,79 @@ def register(subparsers) -> None:
         "the integer program on HiGHS and reports its optimality gap.",
     )
     add_incident_options(p)
-    p.add_argument("--resources", nargs="+", metavar="FILE", default=[],
-                   help="resource file(s); their naloxone sites count as existing coverage")
-    p.add_argument("--candidates", metavar="FILE",
-                   help="candidate host sites CSV (site_id, name, subtype, lat, lon, open_24_7); "
-                   "default: every analysis-cell centre")
-    p.add_argument("--k", dest="n_sites", type=int, required=True, metavar="K",
-                   help="number of new sites to choose")
-    p.add_argument("--radius-m", type=float, required=True, metavar="R",
-                   help="coverage radius in metres (e.g. 400 for a short walk)")
+    p.add_argument(
+        "--resources",
+        nargs="+",
+        metavar="FILE",
+        default=[],
+        help="resource file(s); their naloxone sites count as existing coverage",
+    )
+    p.add_argument(
+        "--candidates",
+        metavar="FILE",
+        help="candidate host sites CSV (site_id, name, subtype, lat, lon, open_24_7); "
+        "default: every analysis-cell centre",
+    )
+    p.add_argument(
+        "--k",
+        dest="n_sites",
+        type=int,
+        required=True,
+        metavar="K",
+        help="number of new sites to choose",
+    )
+    p.add_argument(
+        "--radius-m",
+        type=float,
+        required=True,
+        metavar="R",
+        help="coverage radius in metres (e.g. 400 for a short walk)",
+    )
     add_res_option(p)
-    p.add_argument("--exact", action="store_true",
-                   help="solve the integer program exactly (HiGHS), reporting bound and gap")
-    p.add_argument("--time-limit", type=float, default=60.0, metavar="S",
-                   help="seconds allowed for --exact (default 60); best solution and gap on timeout")
-    p.add_argument("--types", default=None, metavar="T1,T2",
-                   help="allowed candidate subtypes, e.g. library,fire_station (default: all)")
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        help="solve the integer program exactly (HiGHS), reporting bound and gap",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds allowed for --exact (default 60); best solution and gap on timeout",
+    )
+    p.add_argument(
+        "--types",
+        default=None,
+        metavar="T1,T2",
+        help="allowed candidate subtypes, e.g. library,fire_station (default: all)",
+    )
     p.add_argument("--only-24-7", action="store_true", help="only candidates open 24/7")
-    p.add_argument("--min-spacing-m", type=float, default=0.0, metavar="M",
-                   help="no two new sites closer than M metres (default 0: no rule)")
-    # --k is the number of sites here, so the tier options are spelled out (threshold: --suppress-k).
-    p.add_argument("--tier", choices=TIERS, default="public",
-                   help="public (default): burden counts 1..9 suppressed; restricted: internal")
-    p.add_argument("--suppress-k", dest="k", type=int, default=10, metavar="N",
-                   help="public output hides burden counts 1..N-1 (default 10)")
-    p.add_argument("--out", required=True, metavar="SITES.csv", help="chosen sites, in order (.csv)")
+    p.add_argument(
+        "--min-spacing-m",
+        type=float,
+        default=0.0,
+        metavar="M",
+        help="no two new sites closer than M metres (default 0: no rule)",
+    )
+    # --k is the number of sites here: the tier options are spelled out (--suppress-k).
+    p.add_argument(
+        "--tier",
+        choices=TIERS,
+        default="public",
+        help="public (default): burden counts 1..9 suppressed; restricted: internal",
+    )
+    p.add_argument(
+        "--suppress-k",
+        dest="k",
+        type=int,
+        default=10,
+        metavar="N",
+        help="public output hides burden counts 1..N-1 (default 10)",
+    )
+    p.add_argument(
+        "--out", required=True, metavar="SITES.csv", help="chosen sites, in order (.csv)"
+    )
     p.add_argument("--summary", metavar="SUMMARY.json", help="summary figures (.json)")
     p.set_defaults(func=run)
 
@@ -132,8 +180,10 @@ def _load_existing(paths: list[str]) -> pd.DataFrame | None:
     else:
         result = load_resources(paths)
         if result.summary.get("rejected"):
-            print(f"note: {result.summary['rejected']} resource row(s) could not be used",
-                  file=sys.stderr)
+            print(
+                f"note: {result.summary['rejected']} resource row(s) could not be used",
+                file=sys.stderr,
+            )
         sites = result.sites
     if "kind" not in sites.columns:
         raise ValueError("resources need a 'kind' column (treatment / ssp / naloxone)")
@@ -150,8 +200,11 @@ def _load_candidates(path: str | None) -> pd.DataFrame | None:
 
 
 def _progress(info: dict) -> None:
-    print(f"  exact: {info['time']:6.1f}s  best {info['objective']:.1f}  "
-          f"bound {info['bound']:.1f}  gap {100 * info['gap']:.3f}%", file=sys.stderr)
+    print(
+        f"  exact: {info['time']:6.1f}s  best {info['objective']:.1f}  "
+        f"bound {info['bound']:.1f}  gap {100 * info['gap']:.3f}%",
+        file=sys.stderr,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -167,15 +220,25 @@ def run(args: argparse.Namespace) -> int:
     types = [t.strip() for t in args.types.split(",") if t.strip()] if args.types else None
     method = "exact" if args.exact else "heuristic"
     if args.exact:
-        print(f"solving the siting integer program (time limit {args.time_limit:g}s)...",
-              file=sys.stderr)
+        print(
+            f"solving the siting integer program (time limit {args.time_limit:g}s)...",
+            file=sys.stderr,
+        )
     from layers.siting_plan import plan_sites
 
     plan = plan_sites(
-        demand, _load_candidates(args.candidates), args.n_sites, args.radius_m,
-        existing=_load_existing(args.resources), types=types, only_24_7=args.only_24_7,
-        min_spacing_m=args.min_spacing_m, method=method, lp_bound=not args.exact,
-        time_limit=args.time_limit, progress=_progress if args.exact else None,
+        demand,
+        _load_candidates(args.candidates),
+        args.n_sites,
+        args.radius_m,
+        existing=_load_existing(args.resources),
+        types=types,
+        only_24_7=args.only_24_7,
+        min_spacing_m=args.min_spacing_m,
+        method=method,
+        lp_bound=not args.exact,
+        time_limit=args.time_limit,
+        progress=_progress if args.exact else None,
     )
     sites = publish_burden(plan.sites, ["marginal_covered"], policy)
     if "h3" in sites.columns:
@@ -189,6 +252,9 @@ def run(args: argparse.Namespace) -> int:
     pct, gap = summary["coverage_pct_after"], summary["gap"]
     pct_text = "suppressed" if pct is None else f"{pct:.1f}%"
     gap_text = "suppressed" if gap is None else f"{100 * gap:.2f}%"
-    print(f"{len(sites)} site(s) chosen by {summary['method']} ({summary['status']}); "
-          f"coverage {pct_text}; gap {gap_text} -> {out}", file=sys.stderr)
+    print(
+        f"{len(sites)} site(s) chosen by {summary['method']} ({summary['status']}); "
+        f"coverage {pct_text}; gap {gap_text} -> {out}",
+        file=sys.stderr,
+    )
     return 0

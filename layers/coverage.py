@@ -37,7 +37,9 @@ def _check_points(lat, lon, name: str) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{name}: lat and lon differ in length ({la.size} vs {lo.size})")
     if la.size and not (np.isfinite(la).all() and np.isfinite(lo).all()):
         bad = int(np.flatnonzero(~(np.isfinite(la) & np.isfinite(lo)))[0])
-        raise ValueError(f"{name}: coordinate at position {bad} is missing or not finite; drop it first")
+        raise ValueError(
+            f"{name}: coordinate at position {bad} is missing or not finite; drop it first"
+        )
     if la.size and (np.abs(la).max() > 90 or np.abs(lo).max() > 180):
         raise ValueError(f"{name}: latitudes must be within ±90 and longitudes within ±180 degrees")
     return la, lo
@@ -50,9 +52,7 @@ def _check_radius(radius_m: float, name: str = "radius_m") -> float:
     return r
 
 
-def coverage_matrix(
-    demand_lat, demand_lon, site_lat, site_lon, radius_m: float
-) -> sp.csr_matrix:
+def coverage_matrix(demand_lat, demand_lon, site_lat, site_lon, radius_m: float) -> sp.csr_matrix:
     """Binary ``n_demand × n_sites`` CSR matrix: 1 where the site is within ``radius_m``.
 
     Parameters

@@ -40,8 +40,17 @@ from typing import Callable
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["MCLPProblem", "SitingResult", "METHODS", "make_problem", "solve_mclp",
-           "greedy", "swap_search", "order_greedily", "coverage_value"]
+__all__ = [
+    "MCLPProblem",
+    "SitingResult",
+    "METHODS",
+    "make_problem",
+    "solve_mclp",
+    "greedy",
+    "swap_search",
+    "order_greedily",
+    "coverage_value",
+]
 
 METHODS = ("greedy", "swap", "heuristic", "exact")
 
@@ -103,7 +112,9 @@ class SitingResult:
         return 100.0 * self.covered_after / self.total_burden if self.total_burden else 0.0
 
 
-def _gather(indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _gather(
+    indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Concatenated index slices of ``rows`` and, for each entry, the position in ``rows``."""
     starts = indptr[rows]
     lens = indptr[rows + 1] - starts
@@ -156,7 +167,9 @@ def make_problem(
     cov.sort_indices()
     ex = np.zeros(n, bool) if existing is None else np.asarray(existing, dtype=bool).ravel().copy()
     if ex.size != n:
-        raise ValueError(f"existing mask has {ex.size} entries, expected {n} (one per demand point)")
+        raise ValueError(
+            f"existing mask has {ex.size} entries, expected {n} (one per demand point)"
+        )
     al = np.ones(m, bool) if allowed is None else np.asarray(allowed, dtype=bool).ravel().copy()
     if al.size != m:
         raise ValueError(f"allowed mask has {al.size} entries, expected {m} (one per candidate)")
@@ -171,8 +184,12 @@ def make_problem(
         a = b = np.empty(0, np.int64)
     else:
         a, b = (np.asarray(x, dtype=np.int64).ravel() for x in conflicts)
-        if a.size != b.size or (a.size and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= m)):
-            raise ValueError("conflicts must be two equal-length arrays of candidate indices 0..m-1")
+        if a.size != b.size or (
+            a.size and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= m)
+        ):
+            raise ValueError(
+                "conflicts must be two equal-length arrays of candidate indices 0..m-1"
+            )
     keep = a != b
     a, b = a[keep], b[keep]
     conf = sp.csr_matrix((np.ones(2 * a.size, np.int8), (np.r_[a, b], np.r_[b, a])), shape=(m, m))
@@ -190,8 +207,13 @@ def coverage_value(problem: MCLPProblem, chosen) -> float:
     return float(problem.residual[hit & ~problem.existing].sum())
 
 
-def _greedy_core(problem: MCLPProblem, pool: np.ndarray, k: int, use_conflicts: bool,
-                 start: np.ndarray | None = None):
+def _greedy_core(
+    problem: MCLPProblem,
+    pool: np.ndarray,
+    k: int,
+    use_conflicts: bool,
+    start: np.ndarray | None = None,
+):
     """Greedy picks among ``pool`` (bool mask) added to ``start``; (order, marginal, covered)."""
     C, Cc, conf = problem.cover, problem.cover_csc, problem.conflicts
     w = problem.weights
@@ -210,7 +232,7 @@ def _greedy_core(problem: MCLPProblem, pool: np.ndarray, k: int, use_conflicts: 
         j = int(np.argmax(g))
         if g[j] == -np.inf:
             break
-        rows = Cc.indices[Cc.indptr[j]:Cc.indptr[j + 1]]
+        rows = Cc.indices[Cc.indptr[j] : Cc.indptr[j + 1]]
         new = rows[~covered[rows]]
         order.append(j)
         marg.append(float(w[new].sum()))
@@ -220,7 +242,7 @@ def _greedy_core(problem: MCLPProblem, pool: np.ndarray, k: int, use_conflicts: 
             gains -= np.bincount(cols, weights=w[new][owner], minlength=problem.m)
         blocked[j] = True
         if use_conflicts:
-            blocked[conf.indices[conf.indptr[j]:conf.indptr[j + 1]]] = True
+            blocked[conf.indices[conf.indptr[j] : conf.indptr[j + 1]]] = True
     return np.array(order, np.int64), np.array(marg, float), covered
 
 
@@ -343,7 +365,9 @@ def solve_mclp(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     t0 = time.perf_counter()
-    prob = make_problem(weights, coverage, k, existing=existing, allowed=allowed, conflicts=conflicts)
+    prob = make_problem(
+        weights, coverage, k, existing=existing, allowed=allowed, conflicts=conflicts
+    )
     chosen, _ = greedy(prob)
     status = "heuristic"
     if method != "greedy":
@@ -359,8 +383,13 @@ def solve_mclp(
         from layers.siting_exact import solve_lp_bound, solve_mip
 
         if method == "exact":
-            mip = solve_mip(prob, warm_start=chosen, time_limit=time_limit,
-                            mip_rel_gap=mip_rel_gap, progress=progress)
+            mip = solve_mip(
+                prob,
+                warm_start=chosen,
+                time_limit=time_limit,
+                mip_rel_gap=mip_rel_gap,
+                progress=progress,
+            )
             mip_value = coverage_value(prob, mip.chosen)
             if mip_value >= value:  # keep the heuristic's set if the MIP stopped on a worse one
                 chosen, value = mip.chosen, mip_value
@@ -376,9 +405,16 @@ def solve_mclp(
     gap = max(0.0, (ub - value) / ub) if ub > 0 else 0.0
     gap = 0.0 if gap < 1e-12 else gap
     return SitingResult(
-        chosen=order, marginal=marg, total_burden=float(prob.weights.sum()),
-        covered_before=before, covered_after=before + value, objective=value,
-        upper_bound=float(ub), gap=float(gap), method=method, status=status,
+        chosen=order,
+        marginal=marg,
+        total_burden=float(prob.weights.sum()),
+        covered_before=before,
+        covered_after=before + value,
+        objective=value,
+        upper_bound=float(ub),
+        gap=float(gap),
+        method=method,
+        status=status,
         time_s=time.perf_counter() - t0,
     )
 

@@ -15,7 +15,8 @@ Reduction before the solve (exact, objective-preserving): demand already covered
 existing site, of zero weight, or out of reach of every allowed candidate is dropped; demand
 rows reached by the *same* set of candidates are merged (weights summed), since their ``y`` are
 interchangeable; a candidate whose rows are a subset of another conflict-free candidate's is
-dropped (the other is never worse). The constraint matrix is assembled with ``scipy.sparse`` and handed to
+dropped (the other is never worse). The constraint matrix is assembled with ``scipy.sparse``
+and handed to
 ``Highs.passModel`` in column-wise (CSC) form in one call — no per-row Python modelling.
 
 References
@@ -78,7 +79,9 @@ def reduce_problem(problem: MCLPProblem):
             h = rng.integers(0, np.iinfo(np.uint64).max, size=cols.size, dtype=np.uint64)
             vals = h[sub.indices]
             starts = sub.indptr[:-1]
-            keys.append(np.add.reduceat(vals, starts) if vals.size else np.zeros(rows.size, np.uint64))
+            keys.append(
+                np.add.reduceat(vals, starts) if vals.size else np.zeros(rows.size, np.uint64)
+            )
         key = np.stack(keys + [np.diff(sub.indptr).astype(np.uint64)], axis=1)
         _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
         w = np.bincount(inv.ravel(), weights=w, minlength=first.size)
@@ -115,13 +118,18 @@ def _build(problem: MCLPProblem, integral: bool):
     keep = (a >= 0) & (b >= 0)
     a, b = a[keep], b[keep]
     p = a.size
-    pairs = sp.csr_matrix((np.ones(2 * p), (np.r_[np.arange(p), np.arange(p)], np.r_[a, b])), shape=(p, m))
+    pairs = sp.csr_matrix(
+        (np.ones(2 * p), (np.r_[np.arange(p), np.arange(p)], np.r_[a, b])), shape=(p, m)
+    )
     card = sp.csr_matrix(np.ones((1, m)))
-    A = sp.bmat([
-        [-cov.astype(float), sp.identity(n, format="csr")],
-        [card, None],
-        [pairs, None],
-    ], format="csc")
+    A = sp.bmat(
+        [
+            [-cov.astype(float), sp.identity(n, format="csr")],
+            [card, None],
+            [pairs, None],
+        ],
+        format="csc",
+    )
     A = sp.csc_matrix(A, shape=(n + 1 + p, m + n))
     A.sort_indices()
     inf = highspy.kHighsInf
@@ -139,7 +147,9 @@ def _build(problem: MCLPProblem, integral: bool):
     lp.a_matrix_.index_ = A.indices.astype(np.int32)
     lp.a_matrix_.value_ = A.data.astype(float)
     if integral:
-        lp.integrality_ = [highspy.HighsVarType.kInteger] * m + [highspy.HighsVarType.kContinuous] * n
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * m + [
+            highspy.HighsVarType.kContinuous
+        ] * n
     return lp, cov, cols
 
 
@@ -229,16 +239,24 @@ def solve_mip(
                 if t - last[0] < 1.0:  # the interrupt check fires often: report once a second
                     return
             last[0] = t
-            progress({"time": t, "objective": float(d.mip_primal_bound),
-                      "bound": float(d.mip_dual_bound), "gap": float(d.mip_gap)})
+            progress(
+                {
+                    "time": t,
+                    "objective": float(d.mip_primal_bound),
+                    "bound": float(d.mip_dual_bound),
+                    "gap": float(d.mip_gap),
+                }
+            )
 
         h.cbMipImprovingSolution.subscribe(report)
         h.cbMipInterrupt.subscribe(report)
     h.run()
     status = h.getModelStatus()
     info = h.getInfo()
-    text = {highspy.HighsModelStatus.kOptimal: "optimal",
-            highspy.HighsModelStatus.kTimeLimit: "time_limit"}.get(status, h.modelStatusToString(status))
+    text = {
+        highspy.HighsModelStatus.kOptimal: "optimal",
+        highspy.HighsModelStatus.kTimeLimit: "time_limit",
+    }.get(status, h.modelStatusToString(status))
     if info.primal_solution_status == 0:  # no feasible solution at all
         raise RuntimeError(f"HiGHS found no feasible siting solution ({text})")
     xval = np.asarray(h.getSolution().col_value[:m])

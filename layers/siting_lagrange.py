@@ -39,7 +39,7 @@ def _repair(problem: MCLPProblem, scores: np.ndarray) -> np.ndarray:
         out.append(j)
         if len(out) == problem.k:
             break
-        blocked[conf.indices[conf.indptr[j]:conf.indptr[j + 1]]] = True
+        blocked[conf.indices[conf.indptr[j] : conf.indptr[j + 1]]] = True
     return np.array(out, np.int64)
 
 

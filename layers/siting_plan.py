@@ -31,7 +31,16 @@ __all__ = ["SitingPlan", "plan_sites", "CANDIDATE_TYPES", "SITE_COLUMNS"]
 #: Candidate host-site types of the bundled sample (others are accepted if present in the file).
 CANDIDATE_TYPES = ("library", "fire_station", "transit_stop", "convenience_store")
 #: Columns of the chosen-sites table, in order.
-SITE_COLUMNS = ["order", "site_id", "name", "subtype", "lat", "lon", "open_24_7", "marginal_covered"]
+SITE_COLUMNS = [
+    "order",
+    "site_id",
+    "name",
+    "subtype",
+    "lat",
+    "lon",
+    "open_24_7",
+    "marginal_covered",
+]
 
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 
@@ -69,16 +78,25 @@ def _check_demand(demand: pd.DataFrame, weight: str) -> tuple[np.ndarray, np.nda
 def _check_sites(df: pd.DataFrame, what: str) -> None:
     missing = [c for c in ("lat", "lon") if c not in df.columns]
     if missing:
-        raise ValueError(f"{what} need columns 'lat' and 'lon'; missing {missing}, found {list(df.columns)}")
+        raise ValueError(
+            f"{what} need columns 'lat' and 'lon'; missing {missing}, found {list(df.columns)}"
+        )
 
 
 def _candidates_from_cells(cells: np.ndarray) -> pd.DataFrame:
     lat, lon = cells_to_latlng(cells)
     ids = cells_to_str(cells)
-    return pd.DataFrame({"site_id": ids, "name": "cell centre " + pd.Series(ids, dtype="string"),
-                         "subtype": "cell_centre", "lat": lat, "lon": lon,
-                         "open_24_7": pd.array([pd.NA] * cells.size, dtype="boolean"),
-                         "h3": cells})
+    return pd.DataFrame(
+        {
+            "site_id": ids,
+            "name": "cell centre " + pd.Series(ids, dtype="string"),
+            "subtype": "cell_centre",
+            "lat": lat,
+            "lon": lon,
+            "open_24_7": pd.array([pd.NA] * cells.size, dtype="boolean"),
+            "h3": cells,
+        }
+    )
 
 
 def plan_sites(
@@ -135,7 +153,9 @@ def plan_sites(
     cells, w = _check_demand(demand, weight)
     if float(radius_m) < 0 or not np.isfinite(float(radius_m)):
         raise ValueError(f"radius_m must be a non-negative number of metres, got {radius_m!r}")
-    cand = _candidates_from_cells(cells) if candidates is None else candidates.reset_index(drop=True)
+    cand = (
+        _candidates_from_cells(cells) if candidates is None else candidates.reset_index(drop=True)
+    )
     if len(cand) == 0:
         raise ValueError("candidates is empty: give at least k candidate host sites")
     _check_sites(cand, "candidates")
@@ -160,15 +180,26 @@ def plan_sites(
     ex = np.zeros(cells.size, bool)
     if existing is not None and len(existing):
         _check_sites(existing, "existing sites")
-        ex = covered_by_any(dlat, dlon, existing["lat"].to_numpy(float),
-                            existing["lon"].to_numpy(float), radius_m)
+        ex = covered_by_any(
+            dlat, dlon, existing["lat"].to_numpy(float), existing["lon"].to_numpy(float), radius_m
+        )
     conflicts = None
     if min_spacing_m:
         idx = np.flatnonzero(allowed)
         a, b = pairs_within(clat[idx], clon[idx], min_spacing_m)
         conflicts = (idx[a], idx[b])
-    res = solve_mclp(w, cov, k, existing=ex, allowed=allowed, conflicts=conflicts, method=method,
-                     lp_bound=lp_bound, time_limit=time_limit, progress=progress)
+    res = solve_mclp(
+        w,
+        cov,
+        k,
+        existing=ex,
+        allowed=allowed,
+        conflicts=conflicts,
+        method=method,
+        lp_bound=lp_bound,
+        time_limit=time_limit,
+        progress=progress,
+    )
     sites = cand.iloc[res.chosen].reset_index(drop=True)
     for c in ("name", "subtype", "open_24_7"):
         if c not in sites.columns:
@@ -177,15 +208,24 @@ def plan_sites(
     sites["marginal_covered"] = res.marginal
     cols = SITE_COLUMNS + (["h3"] if "h3" in sites.columns else [])
     summary = {
-        "total_burden": res.total_burden, "covered_before": res.covered_before,
-        "covered_after": res.covered_after, "objective": res.objective,
-        "upper_bound": res.upper_bound, "gap": res.gap,
+        "total_burden": res.total_burden,
+        "covered_before": res.covered_before,
+        "covered_after": res.covered_after,
+        "objective": res.objective,
+        "upper_bound": res.upper_bound,
+        "gap": res.gap,
         "coverage_pct_before": res.coverage_pct_before,
         "coverage_pct_after": res.coverage_pct_after,
-        "method": res.method, "status": res.status, "time_s": res.time_s,
-        "k": int(k), "n_chosen": int(res.chosen.size), "radius_m": float(radius_m),
-        "min_spacing_m": float(min_spacing_m), "n_demand_cells": int(cells.size),
-        "n_candidates": int(len(cand)), "n_candidates_allowed": int(allowed.sum()),
+        "method": res.method,
+        "status": res.status,
+        "time_s": res.time_s,
+        "k": int(k),
+        "n_chosen": int(res.chosen.size),
+        "radius_m": float(radius_m),
+        "min_spacing_m": float(min_spacing_m),
+        "n_demand_cells": int(cells.size),
+        "n_candidates": int(len(cand)),
+        "n_candidates_allowed": int(allowed.sum()),
         "n_existing_sites": 0 if existing is None else int(len(existing)),
     }
     return SitingPlan(sites[cols], summary, res)

@@ -18,32 +18,70 @@ LAT0, LON0 = 36.07, -79.79
 def files(tmp_path):
     rng = np.random.default_rng(7)
     # Two dense clusters, a sprinkle of isolated incidents and a small group of 4 near lib2.
-    lat = np.r_[LAT0 + rng.normal(0, 0.002, 150), LAT0 + 0.03 + rng.normal(0, 0.002, 60),
-                LAT0 + rng.uniform(-0.05, 0.05, 25), LAT0 + 0.06 + rng.normal(0, 0.0005, 4)]
-    lon = np.r_[LON0 + rng.normal(0, 0.002, 150), LON0 + 0.03 + rng.normal(0, 0.002, 60),
-                LON0 + rng.uniform(-0.05, 0.05, 25), LON0 + 0.06 + rng.normal(0, 0.0005, 4)]
+    lat = np.r_[
+        LAT0 + rng.normal(0, 0.002, 150),
+        LAT0 + 0.03 + rng.normal(0, 0.002, 60),
+        LAT0 + rng.uniform(-0.05, 0.05, 25),
+        LAT0 + 0.06 + rng.normal(0, 0.0005, 4),
+    ]
+    lon = np.r_[
+        LON0 + rng.normal(0, 0.002, 150),
+        LON0 + 0.03 + rng.normal(0, 0.002, 60),
+        LON0 + rng.uniform(-0.05, 0.05, 25),
+        LON0 + 0.06 + rng.normal(0, 0.0005, 4),
+    ]
     n = lat.size
-    inc = pd.DataFrame({
-        "incident_id": [f"i{i}" for i in range(n)],
-        "occurred_at": pd.date_range("2025-01-01", periods=n, freq="7h").strftime("%Y-%m-%d %H:%M"),
-        "lat": lat, "lon": lon,
-        "outcome": rng.choice(["fatal", "nonfatal"], n, p=[0.1, 0.9]),
-        "naloxone": "yes", "source": "ems", "agency": "county ems",
-    })
-    cand = pd.DataFrame({
-        "site_id": ["lib1", "fire1", "bus1", "shop1", "lib2", "far1"],
-        "name": ["Central Library", "Station 3", "Main St stop", "Corner Mart", "East Library", "Edge"],
-        "subtype": ["library", "fire_station", "transit_stop", "convenience_store", "library", "library"],
-        "lat": [LAT0, LAT0 + 0.001, LAT0 + 0.03, LAT0 + 0.0305, LAT0 + 0.06, LAT0 - 0.2],
-        "lon": [LON0, LON0 + 0.001, LON0 + 0.03, LON0 + 0.0305, LON0 + 0.06, LON0 - 0.2],
-        "open_24_7": [False, True, True, True, False, True],
-        "hours": ["Mo-Fr 09:00-18:00", "24/7", "24/7", "24/7", "Mo-Fr 09:00-18:00", "24/7"],
-    })
-    res = pd.DataFrame({
-        "site_id": ["nal1", "otp1"], "name": ["Box A", "Clinic"], "kind": ["naloxone", "treatment"],
-        "subtype": ["naloxone_box", "otp"], "lat": [LAT0 + 0.03, LAT0], "lon": [LON0 + 0.03, LON0],
-        "open_24_7": [True, False], "hours": ["24/7", "Mo-Fr 08:00-17:00"],
-    })
+    inc = pd.DataFrame(
+        {
+            "incident_id": [f"i{i}" for i in range(n)],
+            "occurred_at": pd.date_range("2025-01-01", periods=n, freq="7h").strftime(
+                "%Y-%m-%d %H:%M"
+            ),
+            "lat": lat,
+            "lon": lon,
+            "outcome": rng.choice(["fatal", "nonfatal"], n, p=[0.1, 0.9]),
+            "naloxone": "yes",
+            "source": "ems",
+            "agency": "county ems",
+        }
+    )
+    cand = pd.DataFrame(
+        {
+            "site_id": ["lib1", "fire1", "bus1", "shop1", "lib2", "far1"],
+            "name": [
+                "Central Library",
+                "Station 3",
+                "Main St stop",
+                "Corner Mart",
+                "East Library",
+                "Edge",
+            ],
+            "subtype": [
+                "library",
+                "fire_station",
+                "transit_stop",
+                "convenience_store",
+                "library",
+                "library",
+            ],
+            "lat": [LAT0, LAT0 + 0.001, LAT0 + 0.03, LAT0 + 0.0305, LAT0 + 0.06, LAT0 - 0.2],
+            "lon": [LON0, LON0 + 0.001, LON0 + 0.03, LON0 + 0.0305, LON0 + 0.06, LON0 - 0.2],
+            "open_24_7": [False, True, True, True, False, True],
+            "hours": ["Mo-Fr 09:00-18:00", "24/7", "24/7", "24/7", "Mo-Fr 09:00-18:00", "24/7"],
+        }
+    )
+    res = pd.DataFrame(
+        {
+            "site_id": ["nal1", "otp1"],
+            "name": ["Box A", "Clinic"],
+            "kind": ["naloxone", "treatment"],
+            "subtype": ["naloxone_box", "otp"],
+            "lat": [LAT0 + 0.03, LAT0],
+            "lon": [LON0 + 0.03, LON0],
+            "open_24_7": [True, False],
+            "hours": ["24/7", "Mo-Fr 08:00-17:00"],
+        }
+    )
     paths = {k: tmp_path / f"{k}.csv" for k in ("incidents", "candidates", "resources")}
     inc.to_csv(paths["incidents"], index=False)
     cand.to_csv(paths["candidates"], index=False)
@@ -54,10 +92,26 @@ def files(tmp_path):
 
 def _run(files, tmp_path, *extra):
     out, summ = tmp_path / "sites.csv", tmp_path / "summary.json"
-    code = main(["site", "--incidents", str(files["incidents"]), "--resources",
-                 str(files["resources"]), "--candidates", str(files["candidates"]),
-                 "--radius-m", "500", "--res", "9", "--out", str(out), "--summary", str(summ),
-                 *extra])
+    code = main(
+        [
+            "site",
+            "--incidents",
+            str(files["incidents"]),
+            "--resources",
+            str(files["resources"]),
+            "--candidates",
+            str(files["candidates"]),
+            "--radius-m",
+            "500",
+            "--res",
+            "9",
+            "--out",
+            str(out),
+            "--summary",
+            str(summ),
+            *extra,
+        ]
+    )
     return code, out, summ
 
 
@@ -65,7 +119,7 @@ def _burden_within(inc, lat, lon, res, radius):
     cells = np.unique(latlng_to_cells(inc["lat"], inc["lon"], res), return_counts=True)
     clat, clon = cells_to_latlng(cells[0])
     hit = np.zeros(clat.size, bool)
-    for a, b in zip(lat, lon):
+    for a, b in zip(lat, lon, strict=True):
         hit |= haversine_m(clat, clon, a, b) <= radius
     return float(cells[1][hit].sum())
 
@@ -74,16 +128,28 @@ def test_site_restricted_outputs_and_values(files, tmp_path):
     code, out, summ = _run(files, tmp_path, "--k", "2", "--tier", "restricted")
     assert code == 0
     sites = pd.read_csv(out)
-    assert {"site_id", "lat", "lon", "order", "marginal_covered", "name", "subtype"} <= set(sites.columns)
+    assert {"site_id", "lat", "lon", "order", "marginal_covered", "name", "subtype"} <= set(
+        sites.columns
+    )
     assert sites["order"].tolist() == [1, 2]
     s = json.loads(summ.read_text())
-    for key in ("total_burden", "covered_before", "covered_after", "objective", "upper_bound",
-                "method", "gap", "coverage_pct_after"):
+    for key in (
+        "total_burden",
+        "covered_before",
+        "covered_after",
+        "objective",
+        "upper_bound",
+        "method",
+        "gap",
+        "coverage_pct_after",
+    ):
         assert key in s
     inc = files["inc_df"]
     assert s["total_burden"] == len(inc)
     # the existing naloxone box sits on the second cluster: it is covered before
-    assert s["covered_before"] == pytest.approx(_burden_within(inc, [LAT0 + 0.03], [LON0 + 0.03], 9, 500))
+    assert s["covered_before"] == pytest.approx(
+        _burden_within(inc, [LAT0 + 0.03], [LON0 + 0.03], 9, 500)
+    )
     # the main cluster is the first pick; the second cluster's candidates add nothing new
     assert sites["site_id"].iloc[0] in {"lib1", "fire1"}
     assert sites["marginal_covered"].sum() == pytest.approx(s["objective"])
@@ -92,16 +158,29 @@ def test_site_restricted_outputs_and_values(files, tmp_path):
 
 
 def test_site_exact_filters_and_progress(files, tmp_path, capsys):
-    code, out, summ = _run(files, tmp_path, "--k", "2", "--exact", "--only-24-7",
-                           "--types", "fire_station,convenience_store,library",
-                           "--min-spacing-m", "1000", "--tier", "restricted")
+    code, out, summ = _run(
+        files,
+        tmp_path,
+        "--k",
+        "2",
+        "--exact",
+        "--only-24-7",
+        "--types",
+        "fire_station,convenience_store,library",
+        "--min-spacing-m",
+        "1000",
+        "--tier",
+        "restricted",
+    )
     assert code == 0
     sites = pd.read_csv(out)
     cand = pd.read_csv(files["candidates"]).set_index("site_id")
     chosen = cand.loc[sites["site_id"]]
     assert chosen["open_24_7"].all()
     assert set(chosen["subtype"]) <= {"fire_station", "convenience_store", "library"}
-    d = haversine_m(chosen["lat"].iloc[0], chosen["lon"].iloc[0], chosen["lat"].iloc[1], chosen["lon"].iloc[1])
+    d = haversine_m(
+        chosen["lat"].iloc[0], chosen["lon"].iloc[0], chosen["lat"].iloc[1], chosen["lon"].iloc[1]
+    )
     assert d >= 1000
     s = json.loads(summ.read_text())
     assert s["method"] == "exact" and s["status"] == "optimal" and s["gap"] == pytest.approx(0)
@@ -133,11 +212,14 @@ def test_site_public_summary_small_counts_blanked(files, tmp_path):
     assert s["total_burden"] is None and s["coverage_pct_after"] is None and s["suppressed"]
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--k", "7"], "k = 7 exceeds the 6 allowed"),
-    (["--k", "2", "--radius-m", "-3"], "radius_m must be a non-negative"),
-    (["--k", "2", "--types", "hospital"], "match no candidate"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--k", "7"], "k = 7 exceeds the 6 allowed"),
+        (["--k", "2", "--radius-m", "-3"], "radius_m must be a non-negative"),
+        (["--k", "2", "--types", "hospital"], "match no candidate"),
+    ],
+)
 def test_site_bad_inputs(files, tmp_path, capsys, extra, message):
     code, out, _ = _run(files, tmp_path, *extra)
     assert code == 2

@@ -40,7 +40,9 @@ def _random_instance(seed, n=24, m=8, density=0.25, k=3, p_existing=0.15, n_conf
 
 def _brute_force(w, cov, k, existing, allowed, conflicts):
     prob = make_problem(w, cov, k, existing=existing, allowed=allowed, conflicts=conflicts)
-    bad = set(zip(*(np.asarray(c).tolist() for c in conflicts))) if conflicts else set()
+    bad = (
+        set(zip(*(np.asarray(c).tolist() for c in conflicts), strict=True)) if conflicts else set()
+    )
     bad |= {(b, a) for a, b in bad}
     best = -1.0
     for subset in itertools.combinations(np.flatnonzero(allowed).tolist(), k):
@@ -81,9 +83,13 @@ def test_pairs_within_equals_brute_force():
     rng = np.random.default_rng(2)
     lat, lon = _points(rng, 60)
     a, b = pairs_within(lat, lon, 700.0)
-    want = [(i, j) for i in range(60) for j in range(i + 1, 60)
-            if haversine_m(lat[i], lon[i], lat[j], lon[j]) < 700.0]
-    assert list(zip(a.tolist(), b.tolist())) == want
+    want = [
+        (i, j)
+        for i in range(60)
+        for j in range(i + 1, 60)
+        if haversine_m(lat[i], lon[i], lat[j], lon[j]) < 700.0
+    ]
+    assert list(zip(a.tolist(), b.tolist(), strict=True)) == want
     assert len(want) > 0
     assert pairs_within(lat, lon, 0.0)[0].size == 0
 
@@ -103,8 +109,10 @@ def test_coverage_bad_inputs():
 def test_mclp_against_brute_force(seed, k):
     w, cov, _, ex, al, _ = _random_instance(seed, k=k)
     opt = _brute_force(w, cov, k, ex, al, None)
-    res = {m: solve_mclp(w, cov, k, existing=ex, allowed=al, method=m)
-           for m in ("greedy", "heuristic", "exact")}
+    res = {
+        m: solve_mclp(w, cov, k, existing=ex, allowed=al, method=m)
+        for m in ("greedy", "heuristic", "exact")
+    }
     assert res["exact"].objective == pytest.approx(opt)
     assert res["exact"].status == "optimal"
     assert res["exact"].gap == pytest.approx(0.0, abs=1e-9)
@@ -113,7 +121,9 @@ def test_mclp_against_brute_force(seed, k):
     for r in res.values():
         assert r.upper_bound >= opt - 1e-9
         assert r.chosen.size == k and al[r.chosen].all()
-        assert r.objective == pytest.approx(coverage_value(make_problem(w, cov, k, existing=ex), r.chosen))
+        assert r.objective == pytest.approx(
+            coverage_value(make_problem(w, cov, k, existing=ex), r.chosen)
+        )
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -121,7 +131,7 @@ def test_mclp_with_spacing_conflicts_against_brute_force(seed):
     w, cov, k, ex, al, conf = _random_instance(seed, m=9, n_conflicts=8, k=3)
     opt = _brute_force(w, cov, k, ex, al, conf)
     assert opt >= 0  # a feasible 3-subset exists
-    bad = {frozenset(p) for p in zip(*(c.tolist() for c in conf))}
+    bad = {frozenset(p) for p in zip(*(c.tolist() for c in conf), strict=True)}
     for method in ("greedy", "heuristic", "exact"):
         r = solve_mclp(w, cov, k, existing=ex, allowed=al, conflicts=conf, method=method)
         assert not any(frozenset(p) in bad for p in itertools.combinations(r.chosen.tolist(), 2))
@@ -165,8 +175,10 @@ def _geo_instance(seed, n=900, m=160, radius=700.0):
     cells = np.unique(latlng_to_cells(*_points(rng, 6000, 0.04), 9))[:n]
     lat, lon = cells_to_latlng(cells)
     hubs = rng.integers(0, lat.size, 5)
-    mu = 0.3 + sum(rng.uniform(5, 20) * np.exp(-0.5 * (haversine_m(lat, lon, lat[h], lon[h]) / 600) ** 2)
-                   for h in hubs)
+    mu = 0.3 + sum(
+        rng.uniform(5, 20) * np.exp(-0.5 * (haversine_m(lat, lon, lat[h], lon[h]) / 600) ** 2)
+        for h in hubs
+    )
     w = rng.poisson(mu).astype(float)
     clat, clon = _points(rng, m, 0.04)
     return w, coverage_matrix(lat, lon, clat, clon, radius), clat, clon
@@ -247,18 +259,25 @@ def _frames(seed=0, n_cand=40):
     cells = np.unique(latlng_to_cells(*_points(rng, 3000, 0.02), 9))
     demand = pd.DataFrame({"h3": cells, "count": rng.poisson(2.0, cells.size)})
     clat, clon = _points(rng, n_cand, 0.02)
-    cand = pd.DataFrame({
-        "site_id": [f"c{i}" for i in range(n_cand)], "name": [f"site {i}" for i in range(n_cand)],
-        "subtype": rng.choice(["library", "fire_station", "transit_stop", "convenience_store"], n_cand),
-        "lat": clat, "lon": clon, "open_24_7": rng.random(n_cand) < 0.4,
-    })
+    cand = pd.DataFrame(
+        {
+            "site_id": [f"c{i}" for i in range(n_cand)],
+            "name": [f"site {i}" for i in range(n_cand)],
+            "subtype": rng.choice(
+                ["library", "fire_station", "transit_stop", "convenience_store"], n_cand
+            ),
+            "lat": clat,
+            "lon": clon,
+            "open_24_7": rng.random(n_cand) < 0.4,
+        }
+    )
     return demand, cand
 
 
 def _covered_weight(demand, lat, lon, radius):
     dlat, dlon = cells_to_latlng(demand["h3"].to_numpy(np.uint64))
     hit = np.zeros(len(demand), bool)
-    for a, b in zip(lat, lon):
+    for a, b in zip(lat, lon, strict=True):
         hit |= haversine_m(dlat, dlon, a, b) <= radius
     return float(demand["count"].to_numpy(float)[hit].sum())
 
@@ -268,10 +287,14 @@ def test_plan_existing_sites_cover_their_cells():
     existing = pd.DataFrame({"lat": [LAT0, LAT0 + 0.01], "lon": [LON0, LON0 - 0.01]})
     plan = plan_sites(demand, cand, 5, 600.0, existing=existing, method="exact")
     s = plan.summary
-    assert s["covered_before"] == pytest.approx(_covered_weight(demand, existing.lat, existing.lon, 600.0))
+    assert s["covered_before"] == pytest.approx(
+        _covered_weight(demand, existing.lat, existing.lon, 600.0)
+    )
     assert s["covered_before"] > 0
     allsites = pd.concat([existing, plan.sites[["lat", "lon"]]])
-    assert s["covered_after"] == pytest.approx(_covered_weight(demand, allsites.lat, allsites.lon, 600.0))
+    assert s["covered_after"] == pytest.approx(
+        _covered_weight(demand, allsites.lat, allsites.lon, 600.0)
+    )
     assert plan.sites["order"].tolist() == [1, 2, 3, 4, 5]
     assert plan.sites["marginal_covered"].sum() == pytest.approx(s["objective"])
     assert s["coverage_pct_after"] == pytest.approx(100 * s["covered_after"] / s["total_burden"])
