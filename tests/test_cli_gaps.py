@@ -1,0 +1,139 @@
+"""``gapmap gaps`` end to end on small synthetic files: values, privacy gate, options, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cli import main
+from geo.cells import cells_to_latlng, cells_to_polygons, haversine_m, latlng_to_cells
+from geo.grid import analysis_grid
+
+BUSY = (36.070, -79.790)  # 20 overdoses, far from naloxone
+SMALL = (36.120, -79.700)  # 3 overdoses, next to a naloxone box
+
+
+@pytest.fixture()
+def files(tmp_path):
+    rng = np.random.default_rng(5)
+    n_busy, n_small = 20, 3
+    lat = np.r_[BUSY[0] + rng.normal(0, 0.0003, n_busy), np.full(n_small, SMALL[0])]
+    lon = np.r_[BUSY[1] + rng.normal(0, 0.0003, n_busy), np.full(n_small, SMALL[1])]
+    n = lat.size
+    # 3-day spacing from 2026-01-01 keeps every event inside the last 12 months and apart in time
+    t = pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(n) * 3, "D")
+    pd.DataFrame({
+        "incident_id": [f"i{i}" for i in range(n)],
+        "occurred_at": t.strftime("%Y-%m-%d %H:%M"),
+        "lat": lat, "lon": lon, "outcome": "nonfatal", "naloxone": "yes",
+        "source": "ems", "agency": "county ems",
+    }).to_csv(tmp_path / "inc.csv", index=False)
+    pd.DataFrame({
+        "site_id": ["N1", "S1", "T1", "BAD"],
+        "name": ["Box", "SSP", "Clinic", "Broken"],
+        "kind": ["naloxone", "ssp", "treatment", "naloxone"],
+        "subtype": ["naloxone_box", "ssp_fixed", "buprenorphine", "naloxone_box"],
+        "lat": [SMALL[0] + 0.001, 36.0, 36.1, 999],
+        "lon": [SMALL[1], -79.8, -79.75, -79.7],
+        "open_24_7": ["true", "false", "false", "false"],
+        "buprenorphine": ["", "", "yes", ""],
+        "medicaid": ["", "", "yes", ""],
+        "capacity": ["4", "", "50", ""],
+    }).to_csv(tmp_path / "res.csv", index=False)
+    return tmp_path
+
+
+def run(files, *extra):
+    return main(["gaps", "--incidents", str(files / "inc.csv"),
+                 "--resources", str(files / "res.csv"), *extra])
+
+
+def cell_of(p, res=8):
+    return latlng_to_cells(np.array([p[0]]), np.array([p[1]]), res)[0]
+
+
+def test_restricted_values(files, capsys):
+    out = files / "g.csv"
+    assert run(files, "--res", "8", "--tier", "restricted", "--out", str(out)) == 0
+    err = capsys.readouterr().err
+    assert "1 resource row(s)" in err and "bad coordinates" in err  # the broken site, reported
+    df = pd.read_csv(out)
+    for c in ("h3", "count", "dist_m_treatment", "dist_m_ssp", "dist_m_naloxone",
+              "gap_score", "gap_rank", "reason", "count_total", "trend_ratio"):
+        assert c in df.columns
+    assert df["gap_rank"].tolist() == list(range(1, len(df) + 1))  # sorted by rank
+    assert df["count"].sum() == 23
+    busy = df.loc[df["count"].idxmax()]
+    assert busy["count"] >= 18 and busy["gap_rank"] == 1
+    assert busy["reason"].startswith(f"{busy['count']} overdoses in the last 12 months")
+    # distance from the cell centre to the naloxone box, by haversine
+    cell = int(busy["h3"], 16)
+    clat, clon = cells_to_latlng(np.array([cell], dtype=np.uint64))
+    d = haversine_m(clat[0], clon[0], SMALL[0] + 0.001, SMALL[1])
+    assert busy["dist_m_naloxone"] == pytest.approx(d, rel=1e-9)
+    assert f"nearest naloxone {d / 1000:.1f} km" in busy["reason"]
+
+
+def test_public_suppresses_and_words_reasons(files):
+    out = files / "p.csv"
+    assert run(files, "--res", "8", "--out", str(out)) == 0
+    df = pd.read_csv(out)
+    for c in ("count_total", "count_prior_12m", "trend_ratio", "pct_burden", "burden_index"):
+        assert c not in df.columns
+    small = df[df["h3"] == format(int(cell_of(SMALL)), "x")].iloc[0]
+    assert pd.isna(small["count"]) and bool(small["suppressed"])
+    assert small["reason"].startswith("fewer than 10 overdoses in the last 12 months")
+    assert "3 overdose" not in " ".join(df["reason"])
+    busy = df.loc[df["count"].idxmax()]
+    assert busy["count"] >= 10 and not bool(busy["suppressed"])
+
+
+def test_boundary_population_and_sensitivity(files):
+    cells = np.unique(latlng_to_cells(np.array([BUSY[0], SMALL[0]]),
+                                      np.array([BUSY[1], SMALL[1]]), 7))
+    import geopandas as gpd
+    import shapely
+
+    area = shapely.union_all(list(cells_to_polygons(cells))).buffer(0.001)
+    gpd.GeoDataFrame({"name": ["study"]}, geometry=[area], crs=4326).to_file(
+        files / "b.geojson", driver="GeoJSON")
+    gpd.GeoDataFrame({"population": [5000.0]}, geometry=[area], crs=4326).to_file(
+        files / "pop.geojson", driver="GeoJSON")
+    out, sens = files / "g.csv", files / "s.csv"
+    assert run(files, "--res", "8", "--boundary", str(files / "b.geojson"),
+               "--population", str(files / "pop.geojson"), "--tier", "restricted",
+               "--weight", "ssp=0", "--reach", "naloxone=200",
+               "--out", str(out), "--sensitivity", str(sens)) == 0
+    df = pd.read_csv(out)
+    grid = analysis_grid(gpd.read_file(files / "b.geojson"), 8)
+    assert sorted(int(h, 16) for h in df["h3"]) == sorted(grid.tolist())
+    assert (df["count"] == 0).sum() == len(grid) - (df["count"] > 0).sum()
+    assert df["population"].sum() == pytest.approx(5000.0, rel=1e-6)
+    assert "pct_ssp" not in df.columns and "syringe" not in df["reason"].iloc[0]
+    s = pd.read_csv(sens)
+    assert {"component", "factor", "spearman", "top_overlap"} <= set(s.columns)
+    assert "ssp" not in set(s["component"])
+
+
+def test_errors(files, capsys):
+    assert main(["gaps", "--incidents", str(files / "inc.csv"), "--resources",
+                 str(files / "nope.csv"), "--out", str(files / "x.csv")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert run(files, "--weight", "burden", "--out", str(files / "x.csv")) == 2
+    assert "--weight expects NAME=NUMBER" in capsys.readouterr().err
+    assert run(files, "--weight", "bus=1", "--out", str(files / "x.csv")) == 2
+    assert "unknown component(s) ['bus']" in capsys.readouterr().err
+    assert run(files, "--reach", "bus=1", "--out", str(files / "x.csv")) == 2
+    assert "unknown group(s) ['bus']" in capsys.readouterr().err
+    assert run(files, "--res", "10", "--out", str(files / "x.csv")) == 2
+    assert "finer than the floor" in capsys.readouterr().err
+    assert not (files / "x.csv").exists()
+
+
+def test_help_lists_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["gaps", "--help"])
+    text = capsys.readouterr().out
+    for opt in ("--resources", "--boundary", "--population", "--tier", "--weight", "--reach"):
+        assert opt in text
