@@ -177,33 +177,46 @@ class IncidentStore:
             if not path.exists():
                 raise FileNotFoundError(f"incident file {path} does not exist")
             label, digest, result = str(path), _sha256(path), None
+        if self.path.exists():  # the same bytes again: nothing to do (and nothing read)
+            con = self._connect()
+            try:
+                if self._seen(con, digest):
+                    return self._skipped(con, label)
+            finally:
+                con.close()
+        if result is None:  # read before touching the store: a bad file creates nothing
+            result = read_incidents(
+                label, preset=preset, mapping=mapping, source=source, boundary=boundary,
+                drop_outside=drop_outside, dedup=False, progress=progress,
+            )
+        summary = {"path": label, "skipped": False, "preset": result.summary.get("preset")}
+        for k in ("read", "accepted", "rejected", "outside_area"):
+            summary[k] = int(result.summary.get(k, 0))
+        written = None
+        if rejects_path is not None and len(result.rejects):
+            written = Path(rejects_path)
+            tmp = written.with_name(written.name + ".part")
+            result.rejects.to_csv(tmp, index=False)
+            tmp.replace(written)
+        summary["rejects_path"] = str(written) if written else None
         con = self._connect()
         try:
-            seen = con.execute("SELECT file_id FROM files WHERE sha256 = ?", [digest]).fetchall()
-            if seen:
-                n_rec, n_ev = self._counts(con)
-                return {"path": label, "skipped": True, "read": 0, "accepted": 0, "rejected": 0,
-                        "added": 0, "already_stored": 0, "merged": 0, "outside_area": 0,
-                        "records": n_rec, "events": n_ev, "rejects_path": None}
-            if result is None:
-                result = read_incidents(
-                    label, preset=preset, mapping=mapping, source=source, boundary=boundary,
-                    drop_outside=drop_outside, dedup=False, progress=progress,
-                )
-            summary = {"path": label, "skipped": False, "preset": result.summary.get("preset")}
-            for k in ("read", "accepted", "rejected", "outside_area"):
-                summary[k] = int(result.summary.get(k, 0))
-            written = None
-            if rejects_path is not None and len(result.rejects):
-                written = Path(rejects_path)
-                tmp = written.with_name(written.name + ".part")
-                result.rejects.to_csv(tmp, index=False)
-                tmp.replace(written)
-            summary["rejects_path"] = str(written) if written else None
+            if self._seen(con, digest):
+                return self._skipped(con, label)
             summary.update(self._append(con, result, label, digest, window_min, radius_m))
             return summary
         finally:
             con.close()
+
+    @staticmethod
+    def _seen(con, digest: str) -> bool:
+        return bool(con.execute("SELECT 1 FROM files WHERE sha256 = ?", [digest]).fetchall())
+
+    def _skipped(self, con, label: str) -> dict:
+        n_rec, n_ev = self._counts(con)
+        return {"path": label, "skipped": True, "read": 0, "accepted": 0, "rejected": 0,
+                "added": 0, "already_stored": 0, "merged": 0, "outside_area": 0,
+                "records": n_rec, "events": n_ev, "rejects_path": None}
 
     def _append(self, con, result: IngestResult, label, digest, window_min, radius_m) -> dict:
         rec = result.records
