@@ -24,12 +24,11 @@ Exact definitions
   does not make the first single case an alarm (R ``surveillance::earsC`` calls it
   ``minSigma``, default 0). ``surveillance`` also uses ``qnorm(1 − alpha)`` = 3.09 (alpha =
   0.001) in place of the CDC's 3; pass ``k=3.09`` to match it.
-* **EWMA** (ESSENCE style): ``Z_t = λ x_t + (1 − λ) Z_{t−1}`` with ``Z_0 = x_0`` (λ = 0.4;
-  0.9 for sudden spikes); baseline mean ``m_t`` and sd ``s_t`` (ddof=1, floored) of
-  ``x[t−30] … x[t−3]`` (28 days, 2-day guard band); ``T_t = (Z_t − m_t) / (s_t·√(λ/(2−λ)))``;
-  one-sided ``p_t = 1 − F_{t, 27}(T_t)`` (Student t, baseline − 1 degrees of freedom); alert
-  when ``p < 0.01``, warning when ``p < 0.05``. ``threshold`` is the smallest count that would
-  alert on that day, ``(m_t + t*·s_t·√(λ/(2−λ)) − (1−λ) Z_{t−1}) / λ``.
+* **EWMA** (NSSP-ESSENCE, as CDC's ``Rnssp::alert_ewma``): ``Z_t = λ x_t + (1 − λ) Z_{t−1}``
+  (λ = 0.4; 0.9 for sudden spikes; both with ``smoothing=(0.4, 0.9)``), baseline of 28 days
+  before a 2-day guard band, ``T = (Z_t − mean)/σ`` with ESSENCE's σ (the variance of
+  ``Z_t − mean`` plus a small-count floor), one-sided Student-t p with ``L − 1`` df; alert
+  ``p < 0.01``, warning ``p < 0.05``. Full formula in :func:`ewma`.
 
 References
 ----------
@@ -46,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy import signal, stats
+from scipy import stats
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -206,68 +205,123 @@ def ears(series: pd.DataFrame, method: str = "C1", **kw) -> pd.DataFrame:
     return fns[key](series, **kw)
 
 
+def _ewma_sigma(sd, L, lam, g, t_warn):
+    """ESSENCE σ of the EWMA statistic from the baseline sd (Rnssp ``alert_ewma``)."""
+    corr = np.sqrt(lam / (2 - lam) + 1 / L - 2 * (1 - lam) ** (g + 1) * (1 - (1 - lam) ** L) / L)
+    k = lam / t_warn
+    const = (0.1289 - (0.2414 - 0.1826 * (1 - lam) ** 4) * np.log(10 * 0.05)) * k
+    return np.maximum(k * (1 + 0.5 * (1 - lam) ** 2), sd * corr + const)
+
+
 def ewma(
     series: pd.DataFrame,
     *,
-    smoothing: float = 0.4,
+    smoothing: float | tuple[float, ...] = 0.4,
     baseline: int = 28,
     guard: int = 2,
-    sd_floor: float = 0.5,
+    min_baseline: int = 11,
     alert_p: float = 0.01,
     warning_p: float = 0.05,
 ) -> pd.DataFrame:
-    """ESSENCE-style EWMA detector (formula in the module doc).
+    """NSSP-ESSENCE EWMA detector, as CDC's ``Rnssp::alert_ewma`` computes it.
+
+    For each day t (vectorised over areas; one pass over days for the recursion):
+
+    * baseline: days ``t−g−L … t−g−1`` with ``L = min(baseline, t−g)`` (it grows from
+      ``min_baseline`` = 11 to 28 days at the start of a series); mean ``m``, sample sd ``s``,
+      ``df = L − 1``;
+    * ``Z_t = λ x_t + (1 − λ) Z_{t−1}``, ``Z_0 = x_0``;
+    * ``σ = max((λ/u)(1 + ½(1−λ)²), s·c + (0.1289 − (0.2414 − 0.1826(1−λ)⁴)·ln 0.5)·λ/u)``
+      with ``c = √(λ/(2−λ) + 1/L − 2(1−λ)^{g+1}(1 − (1−λ)^L)/L)`` and ``u`` the 95% Student-t
+      quantile (df): the variance of ``Z_t − m`` plus ESSENCE's small-count floor;
+    * ``T = (Z_t − m)/σ``, ``p = 1 − F_t(T; df)``; alert when ``p < 0.01``, warning when
+      ``p < 0.05``;
+    * an outlying ``Z_t`` (``|T|`` above the 99% quantile) is pulled back to that limit before
+      the next day, so one spike does not mask the days after it.
 
     Parameters
     ----------
     series : DataFrame
         Days × areas counts. Not mutated.
-    smoothing : float
-        λ in (0, 1]: 0.4 for gradual rises (default), 0.9 for sudden spikes.
-    baseline, guard : int
-        Baseline length (28) and guard band (2 days) before the day.
-    sd_floor : float
-        Smallest baseline sd (0.5).
+    smoothing : float or tuple of float
+        λ in (0, 1): 0.4 for gradual rises (default), 0.9 for sudden ones; a tuple such as
+        ``(0.4, 0.9)`` runs both and keeps the smaller p (ESSENCE's pairing).
+    baseline, guard, min_baseline : int
+        Longest baseline (28), guard band (2) and shortest baseline tested (11 days).
     alert_p, warning_p : float
         One-sided p-value levels for ``"alert"`` (0.01) and ``"warning"`` (0.05).
 
     Returns
     -------
     DataFrame
-        Long table; ``statistic`` is ``T_t``, plus a ``p`` column; ``method = "EWMA"``.
+        Long table (module doc); ``statistic`` is ``T``, ``sd`` the baseline sd, plus ``p``;
+        ``threshold`` is the smallest count that would alert that day; ``method = "EWMA"``.
 
     References
     ----------
-    Burkom 2003; Lucas & Saccucci, Technometrics 1990;32(1):1–12 (EWMA control schemes).
+    Burkom 2003; CDC NSSP, ``Rnssp::alert_ewma`` (B = 28, g = 2, w1 = 0.4, w2 = 0.9);
+    Lucas & Saccucci, Technometrics 1990;32(1):1–12.
     """
     x = _check_series(series)
-    lam = _positive("smoothing", smoothing)
-    if lam > 1:
-        raise ValueError(f"smoothing must be in (0, 1], got {smoothing!r}")
-    for name, v, lo in (("baseline", baseline, 2), ("guard", guard, 0)):
+    lams = tuple(np.atleast_1d(np.asarray(smoothing, dtype=float)).tolist()) if not isinstance(
+        smoothing, bool) else ()
+    if not lams or any(not 0 < v < 1 for v in lams):
+        raise ValueError(f"smoothing must be in (0, 1) (e.g. 0.4 or (0.4, 0.9)), got {smoothing!r}")
+    checks = (("baseline", baseline, 3), ("guard", guard, 0), ("min_baseline", min_baseline, 3))
+    for name, v, lo in checks:
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
             raise ValueError(f"{name} must be an integer ≥ {lo}, got {v!r}")
-    sd_floor = _positive("sd_floor", sd_floor)
+    if min_baseline > baseline:
+        raise ValueError(f"min_baseline ({min_baseline}) must not exceed baseline ({baseline})")
     if not 0 < alert_p <= warning_p < 1:
         raise ValueError(
             f"need 0 < alert_p ≤ warning_p < 1, got alert_p={alert_p!r}, warning_p={warning_p!r}"
         )
-    if x.shape[0] == 0:
-        z = x.copy()
-    else:
-        z = signal.lfilter([lam], [1.0, lam - 1.0], x, axis=0, zi=((1 - lam) * x[:1]))[0]
-    mean, sd = _baseline(x, guard + 1, baseline, sd_floor)
-    scale = sd * np.sqrt(lam / (2.0 - lam))
-    t_stat = (z - mean) / scale
-    df = baseline - 1
-    p = stats.t.sf(t_stat, df)
-    z_prev = np.vstack([x[:1], z[:-1]]) if x.shape[0] else z
-    t_star = stats.t.isf(alert_p, df)
-    thr = (mean + t_star * scale - (1 - lam) * z_prev) / lam
+    T, A = x.shape
+    t = np.arange(T)
+    hi = t - guard  # baseline is [lo, hi)
+    lo = np.maximum(0, hi - baseline)
+    L = (hi - lo).astype(float)
+    ok = L >= min_baseline
+    cs = np.vstack([np.zeros((1, A)), np.cumsum(x, axis=0)])
+    cs2 = np.vstack([np.zeros((1, A)), np.cumsum(x * x, axis=0)])
+    hi_c, lo_c = np.clip(hi, 0, T), np.clip(lo, 0, T)
+    Lc = np.where(ok, L, np.nan)[:, None]
+    mean = (cs[hi_c] - cs[lo_c]) / Lc
+    var = (cs2[hi_c] - cs2[lo_c] - Lc * mean**2) / (Lc - 1)
+    sd = np.sqrt(np.clip(var, 0.0, None))
+    dof = np.where(ok, L - 1, np.nan)[:, None]
+    with np.errstate(invalid="ignore"):
+        t_warn = np.round(stats.t.ppf(1 - 0.05, dof), 5)
+        t_alert = np.round(stats.t.ppf(1 - 0.01, dof), 5)
+        t_exact = stats.t.isf(alert_p, dof)
+    best_p = np.full((T, A), np.inf)
+    stat = np.full((T, A), np.nan)
+    thr = np.full((T, A), np.inf)
+    for lam in lams:
+        sigma = _ewma_sigma(sd, Lc, lam, guard, t_warn)
+        z = np.empty((T, A))
+        ts = np.full((T, A), np.nan)
+        prev = x[0] if T else None
+        for i in range(T):  # recursion over days, vectorised over areas
+            zi = x[i] if i == 0 else lam * x[i] + (1 - lam) * prev
+            if ok[i]:
+                ts[i] = (zi - mean[i]) / sigma[i]
+                out = np.abs(ts[i]) > t_alert[i]
+                zi = np.where(out, mean[i] + np.sign(ts[i]) * t_alert[i] * sigma[i], zi)
+                thr_i = (mean[i] + t_exact[i] * sigma[i] - (1 - lam) * prev) / lam
+                thr[i] = np.minimum(thr[i], thr_i)
+            z[i] = zi
+            prev = zi
+        p = stats.t.sf(ts, dof)
+        better = np.nan_to_num(p, nan=np.inf) < best_p
+        best_p = np.where(better, p, best_p)
+        stat = np.where(better, ts, stat)
+    p = np.where(np.isfinite(best_p), best_p, np.nan)
     sev = np.where(p < alert_p, "alert", np.where(p < warning_p, "warning", None)).astype(object)
-    out = _long(series, "EWMA", x, mean, sd, t_stat, thr, sev)
-    out["p"] = p.ravel()[np.isfinite(mean).ravel()]
-    return out
+    res = _long(series, "EWMA", x, mean, sd, stat, np.where(np.isfinite(thr), thr, np.nan), sev)
+    res["p"] = p.ravel()[np.isfinite(mean).ravel()]
+    return res
 
 
 def suggest_threshold(

@@ -60,9 +60,10 @@ def register(subparsers) -> None:
                    help="--method threshold: alert when a day's total ≥ N (default: suggested "
                    "per area, max(2, ceil(mean + 3 sd)) of the 30 days before the window)")
     p.add_argument("--sd-floor", type=float, default=0.5,
-                   help="smallest baseline sd for EARS/EWMA (default 0.5)")
-    p.add_argument("--smoothing", type=float, default=0.4,
-                   help="EWMA smoothing λ (0.4 gradual, 0.9 sudden; default 0.4)")
+                   help="smallest baseline sd for EARS (default 0.5)")
+    p.add_argument("--smoothing", default="0.4", metavar="W[,W2]",
+                   help="EWMA smoothing: 0.4 gradual (default), 0.9 sudden, or 0.4,0.9 for both "
+                   "(the smaller p wins, as in ESSENCE)")
     p.add_argument("--no-neighbours", action="store_true",
                    help="do not flag neighbours of an alerting H3 cell")
     p.add_argument("--max-radius-m", type=float, default=1207.0,
@@ -97,6 +98,14 @@ def _check_args(args: argparse.Namespace, policy) -> None:
         raise ValueError("--out must be .csv or .parquet for alerts (a table of days and areas)")
 
 
+def _smoothing(text: str) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(v) for v in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"--smoothing expects numbers like 0.4 or 0.4,0.9, got {text!r}") from None
+    return vals
+
+
 def run_spikes(incidents: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
     """Alert table for the spike methods (areas as hex strings / names)."""
     from clustering.alerts import alert_table, detect
@@ -114,7 +123,7 @@ def run_spikes(incidents: pd.DataFrame, args: argparse.Namespace) -> pd.DataFram
     if args.method == "ears":
         results = detect(series, args.ears_variant, sd_floor=args.sd_floor)
     elif args.method == "ewma":
-        results = detect(series, "EWMA", smoothing=args.smoothing, sd_floor=args.sd_floor)
+        results = detect(series, "EWMA", smoothing=_smoothing(args.smoothing))
     else:
         thr = args.threshold
         if thr is None:

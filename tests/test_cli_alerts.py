@@ -137,6 +137,8 @@ def test_blank_revealing_rules():
         (["--method", "scan", "--max-days", "40"], "max_days"),
         (["--method", "scan", "--replicates", "0"], "replicates"),
         (["--method", "ears", "--sd-floor", "-1"], "sd_floor"),
+        (["--method", "ewma", "--smoothing", "fast"], "--smoothing expects numbers"),
+        (["--method", "ewma", "--smoothing", "1.2"], "smoothing must be in (0, 1)"),
     ],
 )
 def test_bad_arguments(export, tmp_path, capsys, extra, match):

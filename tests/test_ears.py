@@ -155,32 +155,90 @@ def test_vectorised_equals_per_area_loop():
     pd.testing.assert_frame_equal(s, before)  # input not mutated
 
 
+def _essence_sigma_by_hand(sd, L, w, g=2):
+    u = round(stats.t.ppf(0.95, L - 1), 5)
+    corr = math.sqrt(w / (2 - w) + 1 / L - 2 * (1 - w) ** (g + 1) * (1 - (1 - w) ** L) / L)
+    const = (0.1289 - (0.2414 - 0.1826 * (1 - w) ** 4) * math.log(10 * 0.05)) * (w / u)
+    return max((w / u) * (1 + 0.5 * (1 - w) ** 2), sd * corr + const)
+
+
 def test_ewma_hand_checkable_step():
     vals = [0] * 40 + [5, 5, 5]
     res = ewma(_series(vals))
-    assert res["date"].min() == pd.Timestamp("2024-03-01") + pd.Timedelta(days=30)
-    scale = 0.5 * math.sqrt(0.4 / 1.6)  # floored sd × sqrt(λ/(2-λ)) = 0.25
-    z = [2.0, 0.4 * 5 + 0.6 * 2.0, 0.4 * 5 + 0.6 * 3.2]
-    for i, day in enumerate((40, 41, 42)):
-        r = _row(res, day)
-        assert r["expected"] == 0.0  # guard band keeps the step out of the baseline
-        assert r["statistic"] == pytest.approx(z[i] / scale)
-        assert r["p"] == pytest.approx(stats.t.sf(z[i] / scale, 27))
-        assert r["severity"] == "alert"
-    # smallest count alerting on day 40: (0 + t*·0.25 − 0.6·0) / 0.4
-    assert _row(res, 40)["threshold"] == pytest.approx(stats.t.isf(0.01, 27) * scale / 0.4)
-    assert pd.isna(_row(res, 39)["severity"])
+    # tested from day 13 on (11-day baseline after the 2-day guard band), full 28 days later
+    assert res["date"].min() == pd.Timestamp("2024-03-01") + pd.Timedelta(days=13)
+    sigma = _essence_sigma_by_hand(0.0, 28, 0.4)  # all-zero baseline: ESSENCE's floor
+    ua = round(stats.t.ppf(0.99, 27), 5)
+    z40 = 0.4 * 5
+    r = _row(res, 40)
+    assert r["expected"] == 0.0 and r["sd"] == 0.0
+    assert r["statistic"] == pytest.approx(z40 / sigma)
+    assert r["p"] == pytest.approx(stats.t.sf(z40 / sigma, 27))
+    assert r["severity"] == "alert"
+    # smallest count that alerts on day 40: (0 + t_0.99·σ − 0.6·Z_39) / 0.4 with Z_39 = 0
+    assert r["threshold"] == pytest.approx(stats.t.isf(0.01, 27) * sigma / 0.4)
+    # the outlying Z_40 is pulled back to the 99% limit before day 41
+    z41 = 0.4 * 5 + 0.6 * ua * sigma
+    assert _row(res, 41)["statistic"] == pytest.approx(z41 / sigma)
+    assert _row(res, 41)["expected"] == 0.0  # the guard band keeps the step out of the baseline
+    assert pd.isna(_row(res, 39)["severity"]) and _row(res, 39)["statistic"] == 0.0
 
 
-def test_ewma_warning_band():
-    # λ = 0.9 (sudden): one case after 40 quiet days gives Z = 0.9,
-    # T = 0.9 / (0.5·sqrt(0.9/1.1)) = 1.99 → 0.01 < p < 0.05 → warning
-    r = _row(ewma(_series([0] * 40 + [1]), smoothing=0.9), 40)
-    t_by_hand = 0.9 / (0.5 * math.sqrt(0.9 / 1.1))
-    assert r["statistic"] == pytest.approx(t_by_hand)
-    assert 0.01 < r["p"] < 0.05
-    assert r["severity"] == "warning"
-    assert pd.isna(_row(ewma(_series([0] * 40 + [0]), smoothing=0.9), 40)["severity"])
+def _rnssp_ewma(y, w, B=28, g=2):
+    """Line-by-line port of CDC's Rnssp ``ewma_loop`` (one smoothing value) as a reference."""
+    N = len(y)
+    min_b, max_b = 11, 28
+    z = [float("nan")] * N
+    z[0] = y[0]
+    for i0 in range(1, min_b + g):
+        z[i0] = w * y[i0] + (1 - w) * z[i0 - 1]
+    ndx = list(range(1, min_b))  # 1-based
+    out = {}
+    for i in range(min_b + g + 1, N + 1):  # 1-based day
+        if ndx[-1] < max_b:
+            ndx = [0] + ndx
+        ndx = [v + 1 for v in ndx]
+        n_df = len(ndx) - 1
+        base = [y[v - 1] for v in ndx]
+        m, s = _mean_sd(base)
+        corr = math.sqrt(w / (2 - w) + 1 / len(ndx)
+                         - 2 * (1 - w) ** (g + 1) * ((1 - (1 - w) ** len(ndx)) / len(ndx)))
+        ua = round(stats.t.ppf(0.99, n_df), 5)
+        uw = round(stats.t.ppf(0.95, n_df), 5)
+        const = (0.1289 - (0.2414 - 0.1826 * (1 - w) ** 4) * math.log(0.5)) * (w / uw)
+        sig = max((w / uw) * (1 + 0.5 * (1 - w) ** 2), s * corr + const)
+        z[i - 1] = w * y[i - 1] + (1 - w) * z[i - 2]
+        ts = (z[i - 1] - m) / sig
+        if abs(ts) > ua:
+            z[i - 1] = m + math.copysign(1, ts) * ua * sig
+        out[i - 1] = (m, ts, 1 - stats.t.cdf(ts, n_df))
+    return out
+
+
+def test_ewma_equals_rnssp_reference_port():
+    rng = np.random.default_rng(3)
+    data = rng.poisson([0.4, 3.0, 12.0], size=(70, 3))
+    data[50:53, 0] += 4
+    data[60, 2] += 20
+    s = pd.DataFrame(data, index=pd.date_range("2024-01-01", periods=70, name="date"),
+                     columns=["a", "b", "c"])
+    for w in (0.4, 0.9):
+        res = ewma(s, smoothing=w)
+        for j, col in enumerate(s.columns):
+            ref = _rnssp_ewma(data[:, j].tolist(), w)
+            sub = res[res["area"] == col].reset_index(drop=True)
+            assert len(sub) == len(ref)
+            days = sorted(ref)
+            np.testing.assert_allclose(sub["expected"], [ref[t][0] for t in days])
+            np.testing.assert_allclose(sub["statistic"], [ref[t][1] for t in days], rtol=1e-9)
+            np.testing.assert_allclose(sub["p"], [ref[t][2] for t in days], rtol=1e-7, atol=1e-12)
+    # the pair (0.4, 0.9) keeps the smaller p of the two
+    both = ewma(s, smoothing=(0.4, 0.9))
+    p4, p9 = ewma(s, smoothing=0.4)["p"], ewma(s, smoothing=0.9)["p"]
+    np.testing.assert_allclose(both["p"], np.minimum(p4, p9))
+    sev = both["severity"].astype(object).where(both["severity"].notna(), None).tolist()
+    want = ["alert" if p < 0.01 else ("warning" if p < 0.05 else None) for p in both["p"]]
+    assert sev == want and "warning" in want and "alert" in want
 
 
 def test_fixed_threshold_and_suggestion():
@@ -208,6 +266,7 @@ def test_fixed_threshold_and_suggestion():
         (lambda s: ears(s, "C4"), "EARS method"),
         (lambda s: ewma(s, smoothing=1.5), "smoothing"),
         (lambda s: ewma(s, baseline=1), "baseline"),
+        (lambda s: ewma(s, min_baseline=30), "min_baseline"),
         (lambda s: ewma(s, alert_p=0.1, warning_p=0.05), "alert_p"),
         (lambda s: fixed_threshold(s, 0), "threshold"),
         (lambda s: suggest_threshold(s, days=1), "days"),
