@@ -243,8 +243,6 @@ def outline_layer(boundary, *, layer_id: str = "study-area", label: str = "Study
         get_path="path",
         get_color=[40, 40, 40, 230],
         width_min_pixels=2,
-        width_units="pixels",
-        get_width=2,
         pickable=False,
     )
 
@@ -294,17 +292,17 @@ def sites_layer(
     )
 
 
-def view_for_bounds(minx: float, miny: float, maxx: float, maxy: float, *, height_px: int = 520,
-                    width_px: int = 900) -> pdk.ViewState:
+def view_for_bounds(minx: float, miny: float, maxx: float, maxy: float, *, height_px: int = 480,
+                    width_px: int = 740) -> pdk.ViewState:
     """A view state centred on lon/lat bounds with a zoom that fits them (Web Mercator)."""
     if not (np.isfinite([minx, miny, maxx, maxy]).all() and maxx >= minx and maxy >= miny):
         raise ValueError(f"view_for_bounds: bad bounds {(minx, miny, maxx, maxy)}")
     lon, lat = (minx + maxx) / 2, (miny + maxy) / 2
     span_x = max(maxx - minx, 1e-4)
     span_y = max(maxy - miny, 1e-4) / max(math.cos(math.radians(lat)), 1e-6)
-    zoom_x = math.log2(360 * width_px / (256 * span_x))
-    zoom_y = math.log2(360 * height_px / (256 * span_y))
-    return pdk.ViewState(latitude=lat, longitude=lon, zoom=round(min(zoom_x, zoom_y) - 0.3, 2))
+    zoom_x = math.log2(360 * width_px / (512 * span_x))  # deck.gl: 512 px world at zoom 0
+    zoom_y = math.log2(360 * height_px / (512 * span_y))
+    return pdk.ViewState(latitude=lat, longitude=lon, zoom=round(min(zoom_x, zoom_y) - 0.15, 2))
 
 
 def make_deck(layers: list[pdk.Layer], view: pdk.ViewState, *, height: int = 520) -> pdk.Deck:
