@@ -29,6 +29,8 @@ Huangfu, Q. and Hall, J. A. J. (2018). Parallelizing the dual revised simplex me
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -153,8 +155,25 @@ def _build(problem: MCLPProblem, integral: bool):
     return lp, cov, cols
 
 
+def _quiet_highs() -> highspy.Highs:
+    """A ``Highs`` object, without the banner its constructor prints on standard output."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # stdout replaced (e.g. captured): no fd
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            return highspy.Highs()
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
 def _highs(options: dict) -> highspy.Highs:
-    h = highspy.Highs()
+    h = _quiet_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("random_seed", 0)
     for key, val in options.items():
