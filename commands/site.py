@@ -29,6 +29,7 @@ from commands.common import (
 from geo.cells import cells_to_str
 from geo.grid import incidents_to_cells
 from geo.privacy import TIERS, PrivacyPolicy, publish
+from layers.sites import load_resources
 
 __all__ = ["register", "run", "publish_burden", "SUMMARY_COUNTS"]
 
@@ -159,35 +160,19 @@ def _publish_summary(summary: dict, policy: PrivacyPolicy) -> dict:
     return out
 
 
-def _load_incidents(args: argparse.Namespace) -> pd.DataFrame:
-    try:
-        return load_incidents_from_args(args)
-    except ModuleNotFoundError as exc:  # the ingest package is not in this checkout yet
-        if not (exc.name or "").startswith(("geo.ingest", "geo.store")) or not args.incidents:
-            raise
-        from geo.grid import index_incidents
-
-        return index_incidents(pd.read_csv(args.incidents))
-
-
 def _load_existing(paths: list[str]) -> pd.DataFrame | None:
+    """Existing naloxone sites (``kind == naloxone``) of the resource files, or None."""
     if not paths:
         return None
-    try:
-        from layers.sites import load_resources
-    except ModuleNotFoundError:  # resource loading not in this checkout yet: read the CSV
-        sites = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
-    else:
-        result = load_resources(paths)
-        if result.summary.get("rejected"):
-            print(
-                f"note: {result.summary['rejected']} resource row(s) could not be used",
-                file=sys.stderr,
-            )
-        sites = result.sites
-    if "kind" not in sites.columns:
-        raise ValueError("resources need a 'kind' column (treatment / ssp / naloxone)")
-    return sites.loc[sites["kind"].astype(str).str.lower() == "naloxone"]
+    result = load_resources(paths)
+    if result.summary.get("rejected"):
+        print(
+            f"note: {result.summary['rejected']} resource row(s) could not be used "
+            "(bad coordinates, kind or hours); they do not count as existing sites",
+            file=sys.stderr,
+        )
+    sites = result.sites
+    return sites.loc[sites["kind"].astype(str) == "naloxone"]
 
 
 def _load_candidates(path: str | None) -> pd.DataFrame | None:
@@ -215,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         if not p.parent.exists():
             raise FileNotFoundError(f"output folder {p.parent} does not exist")
     policy = policy_from_args(args)
-    incidents = _load_incidents(args)
+    incidents = load_incidents_from_args(args)
     demand = incidents_to_cells(incidents, args.res, breakdown=False)
     types = [t.strip() for t in args.types.split(",") if t.strip()] if args.types else None
     method = "exact" if args.exact else "heuristic"

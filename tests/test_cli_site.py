@@ -231,3 +231,16 @@ def test_site_empty_candidates(files, tmp_path, capsys):
     pd.read_csv(files["candidates"]).iloc[:0].to_csv(files["candidates"], index=False)
     code, _, _ = _run(files, tmp_path, "--k", "1")
     assert code == 2 and "candidates is empty" in capsys.readouterr().err
+
+
+def test_site_cell_centre_candidates_respect_resolution_floor(files, tmp_path, capsys):
+    base = ["site", "--incidents", str(files["incidents"]), "--k", "2", "--radius-m", "500"]
+    out = tmp_path / "cells.csv"
+    code = main([*base, "--res", "9", "--out", str(out)])
+    assert code == 2 and "finer than the floor" in capsys.readouterr().err
+    assert not out.exists()
+    code = main([*base, "--res", "8", "--out", str(out)])
+    assert code == 0
+    sites = pd.read_csv(out)
+    assert len(sites) == 2 and sites["h3"].str.len().eq(15).all()
+    assert (sites["site_id"] == sites["h3"]).all()
