@@ -215,6 +215,7 @@ def test_reduction_preserves_optimum():
         assert rw[hit].sum() == pytest.approx(coverage_value(prob, cols[s]))
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # PuLP 4.0 notices from spopt
 def test_spopt_reference_equals_exact():
     pulp = pytest.importorskip("pulp")
     spopt_locate = pytest.importorskip("spopt.locate")
