@@ -15,16 +15,17 @@ from app_pages import _app
 
 HERE = Path(__file__).resolve().parent
 
-st.set_page_config(page_title="gapmap — overdose surveillance", page_icon="🗺️", layout="wide")
+st.set_page_config(page_title="gapmap — overdose surveillance", page_icon=":material/map:", layout="wide")
 
+# Material icons ship with Streamlit's frontend (emoji need a system font that servers lack).
 PAGES = [
-    ("overview.py", "Overview", "📈"),
-    ("hotspots.py", "Hotspots", "🔥"),
-    ("gaps.py", "Gaps", "🧭"),
-    ("siting.py", "Siting", "📍"),
-    ("outreach.py", "Outreach", "🤝"),
-    ("briefing.py", "Briefing", "📄"),
-    ("data.py", "Data", "🗂️"),
+    ("overview.py", "Overview", ":material/monitoring:"),
+    ("hotspots.py", "Hotspots", ":material/local_fire_department:"),
+    ("gaps.py", "Gaps", ":material/explore:"),
+    ("siting.py", "Siting", ":material/add_location_alt:"),
+    ("outreach.py", "Outreach", ":material/volunteer_activism:"),
+    ("briefing.py", "Briefing", ":material/description:"),
+    ("data.py", "Data", ":material/database:"),
 ]
 
 pages = [

@@ -601,7 +601,7 @@ def count_label(value, unit: str = "") -> str:
     one = publish(pd.DataFrame({"count": [int(round(float(value)))]}), policy(),
                   count_columns=["count"])
     v = one["count"].iloc[0]
-    return f"<{policy().k} (suppressed)" if pd.isna(v) else f"{int(v):,}{unit}"
+    return f"<{policy().k}" if pd.isna(v) else f"{int(v):,}{unit}"
 
 
 # ------------------------------------------------------------------ outreach

@@ -21,11 +21,13 @@ kpi = _app.kpi_table(f, tier)
 end = kpi["end"].iloc[0]
 src = "all sources" if f.sources is None else ", ".join(f.sources)
 st.caption(f"Windows end on {end:%Y-%m-%d} (last day with data); each compared with the period "
-           f"of equal length just before it. Sources: {src}. Counts are de-duplicated events.")
+           f"of equal length just before it. Sources: {src}. Counts are de-duplicated events."
+           + (" Public tier: '<10' = 1–9 events, suppressed; '–' = a share that would reveal a "
+              "suppressed count." if tier == "public" else ""))
 
 
 def _fmt(v, unit="") -> str:
-    return "<10 (suppressed)" if pd.isna(v) else f"{int(v):,}{unit}"
+    return "<10" if pd.isna(v) else f"{int(v):,}{unit}"
 
 
 def _delta(v, unit="") -> str | None:
@@ -43,7 +45,7 @@ for w, row in kpi.iterrows():
                 delta_color="inverse")
     pct = row["naloxone_given_pct"]
     dpct = row["naloxone_given_pct_change"]
-    c[3].metric(f"Naloxone given, {w} d", "suppressed" if pd.isna(pct) else f"{pct:.1f}%",
+    c[3].metric(f"Naloxone given, {w} d", "–" if pd.isna(pct) else f"{pct:.1f}%",
                 None if pd.isna(dpct) else f"{dpct:+.1f} pts vs prior")
 
 st.subheader("Weekly overdoses, last 52 weeks")

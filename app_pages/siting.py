@@ -99,8 +99,9 @@ st.download_button("Download recommended sites (CSV)",
 
 st.subheader("Coverage vs number of new sites")
 curve = out["curve"]
-chart = pd.DataFrame({"new sites": curve["k"],
-                      "burden covered (%)": 100 * curve["covered"] / curve["total"]}).set_index("new sites")
-st.line_chart(chart, y_label="overdoses covered (%)", x_label="new sites (greedy order)")
+chart = pd.DataFrame({"k": curve["k"].to_numpy(int),
+                      "covered_pct": (100 * curve["covered"] / curve["total"]).to_numpy(float)})
+st.line_chart(chart, x="k", y="covered_pct", y_label="overdoses covered (%)",
+              x_label="new sites (greedy order)")
 st.caption("Greedy additions (each covers the most still-uncovered burden); the greedy curve is "
            "within 1 − 1/e of optimal at every k and usually within a few percent.")
