@@ -118,8 +118,9 @@ def _sites(args: argparse.Namespace) -> pd.DataFrame:
     results = [load_resources(args.resources)] + [read_samhsa(p) for p in args.samhsa]
     for r in results:
         if r.summary["rejected"]:
-            print(f"note: {r.summary['rejected']} resource row(s) of {', '.join(r.summary['files'])}"
-                  f" could not be used: " + "; ".join(
+            files = ", ".join(r.summary["files"])
+            print(f"note: {r.summary['rejected']} resource row(s) of {files} could not be "
+                  "used: " + "; ".join(
                       f"line {ln}: {why}" for ln, why in
                       zip(r.rejects["line"][:5], r.rejects["reason"][:5], strict=True))
                   + (" ..." if len(r.rejects) > 5 else ""), file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Access per cell: nearest / within reach vs brute force, 2SFCA limit cases, population weighting."""
+"""Access per cell: nearest / within reach vs brute force, 2SFCA limits, population weights."""
 
 import geopandas as gpd
 import numpy as np

@@ -217,7 +217,8 @@ def test_build_gap_table_end_to_end_invariants():
     assert out["count_total"].sum() == n  # every incident lands in one of its own cells
     assert (out.loc[out["count_12m"] == 0, "gap_score"] == 0).all()
     assert (out["dist_m_naloxone"].iloc[0] == 0.0)
-    assert set(DEFAULT_WEIGHTS) - {"hotspot"} <= {c[4:] for c in out.columns if c.startswith("pct_")}
+    pct = {c[4:] for c in out.columns if c.startswith("pct_")}
+    assert set(DEFAULT_WEIGHTS) - {"hotspot"} <= pct
     # e2SFCA with a catchment covering everything: capacity / total population
     far = build_gap_table(inc, sites, cells, 8, population=np.full(cells.size, 100.0),
                           catchment_m=1e7)

@@ -79,7 +79,8 @@ def test_vectorised_over_sites_and_missing_hours():
     got = is_open(hours, at(SAT, "11:00"))
     assert got.tolist() == [True, False, False, False, True]
     # one time per site
-    whens = [at(MON, "03:00"), at(MON, "10:00"), at(MON, "10:00"), at(MON, "10:00"), at(SAT, "15:00")]
+    whens = [at(MON, "03:00"), at(MON, "10:00"), at(MON, "10:00"), at(MON, "10:00"),
+             at(SAT, "15:00")]
     assert is_open(hours, whens).tolist() == [True, True, False, False, False]
 
 

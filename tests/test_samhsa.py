@@ -31,7 +31,8 @@ def test_canonical_columns_and_no_address_or_phone(loaded):
 
 def test_nothing_dropped_silently(loaded):
     assert len(loaded.sites) + len(loaded.rejects) == 6
-    assert (loaded.summary["read"], loaded.summary["loaded"], loaded.summary["rejected"]) == (6, 4, 2)
+    s = loaded.summary
+    assert (s["read"], s["loaded"], s["rejected"]) == (6, 4, 2)
 
 
 def test_otp_with_methadone_and_medicaid(loaded):

@@ -107,7 +107,8 @@ def test_auto_site_id_and_aliases():
 def test_missing_columns_listed(tmp_path):
     p = tmp_path / "m.csv"
     p.write_text("name,lat\nX,36\n")
-    with pytest.raises(ValueError, match=r"missing column\(s\) \['kind', 'lon'\]; found \['name', 'lat'\]"):
+    msg = r"missing column\(s\) \['kind', 'lon'\]; found \['name', 'lat'\]"
+    with pytest.raises(ValueError, match=msg):
         load_resources(p)
 
 
