@@ -633,6 +633,61 @@ def outreach_list(f: Filters, hours: int) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ gaps
-def gap_table(f: Filters, moud: tuple[str, ...], medicaid: bool, only_247: bool) -> pd.DataFrame | None:
-    """The gap-score table from layers.gaps for the current filters, or None (not wired yet)."""
-    return None
+_TRUE = ("true", "1", "yes", "y", "t")
+
+
+def _flag(sites: pd.DataFrame, col: str) -> np.ndarray:
+    if col not in sites.columns:
+        return np.zeros(len(sites), bool)
+    return sites[col].astype(str).str.lower().isin(_TRUE).to_numpy()
+
+
+def filter_sites(sites: pd.DataFrame, moud: tuple[str, ...] = (), medicaid: bool = False,
+                 only_247: bool = False, open_at=None) -> pd.DataFrame:
+    """Sites passing the Gaps page filters (MOUD offered and Medicaid apply to treatment sites)."""
+    keep = np.ones(len(sites), bool)
+    is_treat = (sites["kind"].astype(str) == "treatment").to_numpy()
+    if moud:
+        keep &= ~is_treat | np.logical_or.reduce([_flag(sites, m) for m in moud])
+    if medicaid:
+        keep &= ~is_treat | _flag(sites, "medicaid")
+    if only_247:
+        keep &= _flag(sites, "open_24_7")
+    if open_at is not None:
+        from layers.hours import sites_open_at
+
+        keep &= sites_open_at(sites, open_at)
+    return sites[keep]
+
+
+@st.cache_data(max_entries=8, show_spinner="Scoring resource gaps…")
+def _gaps(kind, path, mtime, bpath, bmtime, res, outcomes, sources, rpath, rmtime, moud,
+          medicaid, only_247, open_at, k_suppress) -> pd.DataFrame:
+    from geo.grid import filter_incidents
+    from layers.gaps import build_gap_table
+
+    df = filter_incidents(_load_incidents(kind, path, mtime), outcomes=outcomes, sources=sources)
+    sites = filter_sites(_load_sites(rpath, rmtime, "resources"), moud, medicaid, only_247,
+                         open_at)
+    if bpath:
+        cells = _grid(bpath, bmtime, res)
+    else:
+        cells = np.unique(_cell_counts(kind, path, mtime, res, None, None, outcomes, sources)["h3"])
+    end = pd.to_datetime(df["occurred_at"]).max()
+    hot = _hotspots(kind, path, mtime, bpath, bmtime, res, end.normalize() - pd.Timedelta(days=364),
+                    end.normalize() + pd.Timedelta(days=1), outcomes, sources, 1)
+    return build_gap_table(df, sites, cells, res, hotspots=hot[["h3", "class"]],
+                           suppress_below=k_suppress)
+
+
+def gap_table(f: Filters, moud: tuple[str, ...], medicaid: bool, only_247: bool,
+              open_at=None) -> pd.DataFrame | None:
+    """layers.gaps.build_gap_table for the analysis grid, filtered sites and Gi* classes of the
+    last 12 months (unpublished; the reason text is already safe for the current tier)."""
+    rp = st.session_state.get("resources_path") or sample_path("resources")
+    if rp is None:
+        return None
+    bp = sample_path("boundary")
+    return _gaps(*source_key(), str(bp) if bp else "", _mtime(bp), f.res, f.outcomes, f.sources,
+                 str(rp), _mtime(rp), tuple(sorted(moud)), bool(medicaid), bool(only_247),
+                 open_at, policy().k if tier() == "public" else None)

@@ -20,12 +20,6 @@ tier = _app.tier()
 pol = _app.policy()
 
 
-def _flag(col: str) -> np.ndarray:
-    if col not in sites.columns:
-        return np.zeros(len(sites), bool)
-    return sites[col].astype(str).str.lower().isin(["true", "1", "yes", "y"]).to_numpy()
-
-
 # ---- layer toggles and attribute filters
 c = st.columns(3)
 show = {"treatment": c[0].toggle("Treatment (MOUD)", True, key="gap_treat"),
@@ -39,21 +33,13 @@ only_247 = c[2].checkbox("Open 24/7", key="gap_247")
 open_now = c[3].checkbox("Open now", key="gap_open_now",
                          help="Open at the current local time, by the site's opening hours.")
 
-keep = np.ones(len(sites), bool)
-is_treat = (sites["kind"].astype(str) == "treatment").to_numpy()
-if moud:
-    keep &= ~is_treat | np.logical_or.reduce([_flag(m) for m in moud])
-if medicaid:
-    keep &= ~is_treat | _flag("medicaid")
-if only_247:
-    keep &= _flag("open_24_7")
+open_at = None
 if open_now:
-    hours = _app.optional("layers.hours")
-    if hours is None:
+    if _app.optional("layers.hours") is None:
         _app.missing_library("Opening-hours filtering", "layers.hours")
     else:
-        keep &= hours.sites_open_at(sites, pd.Timestamp.now())
-shown = sites[keep]
+        open_at = pd.Timestamp.now().floor("min")
+shown = _app.filter_sites(sites, tuple(moud), medicaid, only_247, open_at)
 m = st.columns(3)
 for i, (kind, label) in enumerate((("treatment", "Treatment sites"), ("ssp", "Syringe-service sites"),
                                    ("naloxone", "Naloxone sites"))):
@@ -61,17 +47,18 @@ for i, (kind, label) in enumerate((("treatment", "Treatment sites"), ("ssp", "Sy
 
 # ---- gap score
 gaps_mod = _app.optional("layers.gaps")
-gap = _app.gap_table(f, tuple(sorted(moud)), medicaid, only_247) if gaps_mod is not None else None
+gap = (_app.gap_table(f, tuple(sorted(moud)), medicaid, only_247, open_at)
+       if gaps_mod is not None else None)
 layers = []
 legend = ""
 if gap is not None:
-    pub = _app.show_table(gap)
+    pub = _app.show_table(gap.drop(columns=["trend_ratio"]))  # a ratio of counts: never public
     score = pub["gap_score"].astype(float)
     tips = [f"Cell {h}\nGap rank {r} (score {s:.2f})\n{reason}" for h, r, s, reason in zip(
         cells_to_str(pub["h3"].to_numpy(np.uint64)), pub["gap_rank"], score, pub["reason"], strict=True)]
-    layers.append(deck.hex_layer(pub["h3"].to_numpy(np.uint64),
-                                 deck.sequential_colors(score, 0, float(np.nanmax(score)) or 1.0),
-                                 tips, layer_id="gap-cells"))
+    fill = deck.sequential_colors(score, 0, float(np.nanmax(score)) or 1.0)
+    fill[(score <= 0).to_numpy()] = (*deck.NO_DATA_COLOR, 60)  # no overdoses: no gap to show
+    layers.append(deck.hex_layer(pub["h3"].to_numpy(np.uint64), fill, tips, layer_id="gap-cells"))
     legend += deck.sequential_legend(0, float(np.nanmax(score)) or 1.0,
                                      "Gap score (higher = bigger gap)", "", None)
 for kind in ("treatment", "ssp", "naloxone"):
@@ -87,13 +74,24 @@ if gap is None:
     _app.missing_library("The gap score", "layers.gaps")
     st.stop()
 st.subheader("Cells ranked by gap score")
-st.caption(f"H3 res-{f.res} cells, burden from {f.label}. The score combines burden (recent "
+st.caption(f"H3 res-{f.res} cells; burden = overdoses in the 12 months to {f.data_end:%Y-%m-%d} "
+           "(outcome and source filters apply). The score combines burden (recent "
            "overdoses, trend) with distance to naloxone, 24/7 naloxone, treatment and syringe "
            "services (see README). Public tier: counts 1–9 suppressed, reasons say "
            "'fewer than 10'.")
-table = pub.copy()
-table.insert(1, "cell", cells_to_str(table["h3"].to_numpy(np.uint64)))
-table = table.drop(columns=["h3"]).sort_values("gap_rank")
-st.dataframe(table, hide_index=True, key="gap_table")
+table = pd.DataFrame({
+    "gap rank": pub["gap_rank"].to_numpy(),
+    "cell": cells_to_str(pub["h3"].to_numpy(np.uint64)),
+    "gap score": pub["gap_score"].round(3).to_numpy(),
+    "overdoses, last 12 months": deck.count_text(pub["count_12m"], pol.k, ""),
+    "trend": pub["trend"].to_numpy(),
+    "Gi* class": pub["gi_class"].to_numpy() if "gi_class" in pub.columns else "",
+    "nearest naloxone (km)": (pub["dist_m_naloxone"] / 1000).round(2).to_numpy(),
+    "nearest MOUD (km)": (pub["dist_m_treatment"] / 1000).round(2).to_numpy(),
+    "nearest SSP (km)": (pub["dist_m_ssp"] / 1000).round(2).to_numpy(),
+    "reason": pub["reason"].to_numpy(),
+}).sort_values("gap rank", kind="stable")
+table["overdoses, last 12 months"] = table["overdoses, last 12 months"].str.strip()
+st.dataframe(table.head(200), hide_index=True, key="gap_table")
 st.download_button("Download gap table (CSV)", table.to_csv(index=False).encode(),
                    file_name=f"gapmap_gaps_res{f.res}.csv", mime="text/csv", key="gap_csv")
