@@ -167,6 +167,7 @@ def alert_table(
     cols = ALERT_COLUMNS + extra
     out = out.reindex(columns=cols).reset_index(drop=True)
     out["severity"] = out["severity"].astype("string")
+    out["method"] = out["method"].astype("string")
     out["observed"] = out["observed"].astype("Int64")
     out["run_day"] = out["run_day"].astype("Int64")
     return out

@@ -7,8 +7,9 @@ loop), and returns a long table with one row per (date, area) on which the detec
 ``date, area, observed, expected, sd, statistic, threshold, method, severity``
 
 ``threshold`` is always a *count*: the day alarms when ``observed`` exceeds it (``>=`` for the
-fixed threshold). ``severity`` is ``"alert"``, ``"warning"`` or missing. Days without a full
-baseline are left out.
+fixed threshold). ``severity`` is ``"alert"``, ``"warning"`` or missing and ``method`` the
+detector's name (both categorical, so a table for thousands of areas over years stays light).
+Days without a full baseline are left out.
 
 Exact definitions
 -----------------
@@ -44,7 +45,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from numpy.lib.stride_tricks import sliding_window_view
 from scipy import stats
 
 __all__ = [
@@ -86,25 +86,49 @@ def _positive(name: str, v: float, allow_zero: bool = False) -> float:
     return float(v)
 
 
+def _window_moments(x: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """Mean and sample sd of ``x[lo:hi]`` per row t (vectorised, from cumulative sums).
+
+    Whole counts use exact int64 sums, so ``n·Σx² − (Σx)²`` carries no rounding error.
+    """
+    T, A = x.shape
+    whole = bool(np.all(x == np.round(x))) and (x.size == 0 or x.max() < 2**20)
+    v = x.astype(np.int64) if whole else x
+    cs = np.vstack([np.zeros((1, A), v.dtype), np.cumsum(v, axis=0)])
+    cs2 = np.vstack([np.zeros((1, A), v.dtype), np.cumsum(v * v, axis=0)])
+    n = (hi - lo)[:, None]
+    s1 = cs[hi] - cs[lo]
+    s2 = cs2[hi] - cs2[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = s1 / n
+        var = (n * s2 - s1 * s1) / (n * (n - 1)) if whole else (s2 - n * mean**2) / (n - 1)
+    return mean, np.sqrt(np.clip(var, 0.0, None))
+
+
 def _baseline(x: np.ndarray, lag: int, length: int, sd_floor: float):
     """Mean and floored sample sd of ``x[t-lag-length+1 … t-lag]`` for every t (NaN if short)."""
     T, A = x.shape
-    mean = np.full((T, A), np.nan)
-    sd = np.full((T, A), np.nan)
-    first = lag + length - 1  # first t with a full baseline
-    if T > first:
-        win = sliding_window_view(x[: T - lag], length, axis=0)  # (T-lag-length+1, A, length)
-        mean[first:] = win.mean(axis=2)
-        sd[first:] = np.maximum(win.std(axis=2, ddof=1), sd_floor)
-    return mean, sd
+    t = np.arange(T)
+    hi = np.clip(t - lag + 1, 0, T)
+    lo = np.clip(hi - length, 0, T)
+    mean, sd = _window_moments(x, lo, hi)
+    short = (t - lag - length + 1) < 0
+    mean[short] = np.nan
+    sd[short] = np.nan
+    return mean, np.maximum(sd, sd_floor)
+
+
+_SEVERITY = ["alert", "warning"]
 
 
 def _long(series, method, observed, expected, sd, statistic, threshold, severity) -> pd.DataFrame:
+    """Long table of the days with a baseline; ``severity`` holds codes 0 alert, 1 warning, -1."""
     T, A = observed.shape
     ok = np.isfinite(expected).ravel()
+    n = int(ok.sum())
     dates = np.repeat(series.index.values, A)[ok]
     areas = np.tile(np.asarray(series.columns), T)[ok]
-    out = pd.DataFrame({
+    return pd.DataFrame({
         "date": pd.DatetimeIndex(dates),
         "area": areas,
         "observed": observed.ravel()[ok].astype(np.int64),
@@ -112,11 +136,9 @@ def _long(series, method, observed, expected, sd, statistic, threshold, severity
         "sd": sd.ravel()[ok],
         "statistic": statistic.ravel()[ok],
         "threshold": threshold.ravel()[ok],
-        "method": method,
-        "severity": pd.Series(severity.ravel()[ok], dtype="string").to_numpy(),
+        "method": pd.Categorical.from_codes(np.zeros(n, np.int8), [method]),
+        "severity": pd.Categorical.from_codes(severity.ravel()[ok].astype(np.int8), _SEVERITY),
     })
-    out["severity"] = out["severity"].astype("string")
-    return out
 
 
 def _c_stat(x, lag, sd_floor):
@@ -125,7 +147,7 @@ def _c_stat(x, lag, sd_floor):
 
 
 def _sev(alarm: np.ndarray) -> np.ndarray:
-    return np.where(alarm, "alert", None).astype(object)
+    return np.where(alarm, 0, -1).astype(np.int8)
 
 
 def ears_c1(series: pd.DataFrame, *, sd_floor: float = 0.5, k: float = 3.0) -> pd.DataFrame:
@@ -283,13 +305,10 @@ def ewma(
     lo = np.maximum(0, hi - baseline)
     L = (hi - lo).astype(float)
     ok = L >= min_baseline
-    cs = np.vstack([np.zeros((1, A)), np.cumsum(x, axis=0)])
-    cs2 = np.vstack([np.zeros((1, A)), np.cumsum(x * x, axis=0)])
-    hi_c, lo_c = np.clip(hi, 0, T), np.clip(lo, 0, T)
     Lc = np.where(ok, L, np.nan)[:, None]
-    mean = (cs[hi_c] - cs[lo_c]) / Lc
-    var = (cs2[hi_c] - cs2[lo_c] - Lc * mean**2) / (Lc - 1)
-    sd = np.sqrt(np.clip(var, 0.0, None))
+    mean, sd = _window_moments(x, np.clip(lo, 0, T), np.clip(hi, 0, T))
+    mean[~ok] = np.nan
+    sd[~ok] = np.nan
     dof = np.where(ok, L - 1, np.nan)[:, None]
     with np.errstate(invalid="ignore"):
         t_warn = np.round(stats.t.ppf(1 - 0.05, dof), 5)
@@ -300,7 +319,6 @@ def ewma(
     thr = np.full((T, A), np.inf)
     for lam in lams:
         sigma = _ewma_sigma(sd, Lc, lam, guard, t_warn)
-        z = np.empty((T, A))
         ts = np.full((T, A), np.nan)
         prev = x[0] if T else None
         for i in range(T):  # recursion over days, vectorised over areas
@@ -311,14 +329,13 @@ def ewma(
                 zi = np.where(out, mean[i] + np.sign(ts[i]) * t_alert[i] * sigma[i], zi)
                 thr_i = (mean[i] + t_exact[i] * sigma[i] - (1 - lam) * prev) / lam
                 thr[i] = np.minimum(thr[i], thr_i)
-            z[i] = zi
             prev = zi
         p = stats.t.sf(ts, dof)
         better = np.nan_to_num(p, nan=np.inf) < best_p
         best_p = np.where(better, p, best_p)
         stat = np.where(better, ts, stat)
     p = np.where(np.isfinite(best_p), best_p, np.nan)
-    sev = np.where(p < alert_p, "alert", np.where(p < warning_p, "warning", None)).astype(object)
+    sev = np.where(p < alert_p, 0, np.where(p < warning_p, 1, -1)).astype(np.int8)
     res = _long(series, "EWMA", x, mean, sd, stat, np.where(np.isfinite(thr), thr, np.nan), sev)
     res["p"] = p.ravel()[np.isfinite(mean).ravel()]
     return res
