@@ -61,6 +61,9 @@ def register(subparsers) -> None:
                    "(default demand: overdoses in the last 12 months)")
     p.add_argument("--population-column", default="population", metavar="NAME",
                    help="population column of --population (default 'population')")
+    p.add_argument("--hotspots", metavar="FILE",
+                   help="Gi* classes per cell (CSV from `gapmap hotspots` at the same --res, "
+                   "columns h3 and class); adds the hotspot component to the score")
     p.add_argument("--as-of", default=None, metavar="DATE",
                    help="end of the 12-month window (default: latest incident)")
     p.add_argument("--weight", action="append", default=[], metavar="NAME=W",
@@ -144,6 +147,25 @@ def _cells(args: argparse.Namespace, incidents: pd.DataFrame) -> np.ndarray:
     return np.unique(cells[cells != 0])
 
 
+def _hotspots(path: str | None, cells: np.ndarray) -> pd.DataFrame | None:
+    if not path:
+        return None
+    from geo.cells import str_to_cells
+
+    if not Path(path).exists():
+        raise FileNotFoundError(f"hotspots file {path} does not exist")
+    hs = pd.read_csv(path, dtype={"h3": str})
+    missing = [c for c in ("h3", "class") if c not in hs.columns]
+    if missing:
+        raise ValueError(f"--hotspots file {path} is missing column(s) {missing}; found "
+                         f"{list(hs.columns)} (use the CSV written by `gapmap hotspots`)")
+    hs = pd.DataFrame({"h3": str_to_cells(hs["h3"].to_numpy()), "class": hs["class"]})
+    if not np.isin(hs["h3"].to_numpy(np.uint64), cells).any():
+        raise ValueError(f"--hotspots file {path} shares no cell with the analysis grid; "
+                         "run `gapmap hotspots` at the same --res")
+    return hs
+
+
 def run(args: argparse.Namespace) -> int:
     from layers.gaps import build_gap_table, sensitivity
 
@@ -164,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
     public = policy.tier != "restricted"
     table = build_gap_table(incidents, sites, cells, args.res, as_of=args.as_of,
                             population=population, groups=groups, weights=weights,
+                            hotspots=_hotspots(args.hotspots, cells),
                             suppress_below=policy.k if public else None)
     table = table.rename(columns={"count_12m": "count"})
     if public:
@@ -172,6 +195,7 @@ def run(args: argparse.Namespace) -> int:
     written = write_table(table, args.out, policy)
     if args.sensitivity:
         sens = sensitivity(table.rename(columns={"count": "count_12m"}), weights,
+                           hot_column="gi_class" if "gi_class" in table.columns else None,
                            suppress_below=policy.k if public else None)
         write_table(sens, args.sensitivity, policy)
     top = written.iloc[0] if len(written) else None

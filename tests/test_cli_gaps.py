@@ -116,6 +116,23 @@ def test_boundary_population_and_sensitivity(files):
     assert "ssp" not in set(s["component"])
 
 
+def test_hotspots_option(files, capsys):
+    busy, small = cell_of(BUSY), cell_of(SMALL)
+    pd.DataFrame({"h3": [format(int(small), "x"), format(int(busy), "x")],
+                  "class": ["hot_99", "not_significant"]}).to_csv(files / "hs.csv", index=False)
+    out = files / "g.csv"
+    assert run(files, "--res", "8", "--tier", "restricted", "--hotspots", str(files / "hs.csv"),
+               "--weight", "hotspot=50", "--out", str(out)) == 0
+    df = pd.read_csv(out)
+    top = df.iloc[0]
+    assert int(top["h3"], 16) == small and top["gi_class"] == "hot_99"
+    assert "Gi* hot spot" in top["reason"] and top["pct_hotspot"] == 1.0
+    pd.DataFrame({"h3": ["8828308281fffff"], "class": ["hot_99"]}).to_csv(
+        files / "far.csv", index=False)
+    assert run(files, "--hotspots", str(files / "far.csv"), "--out", str(out)) == 2
+    assert "shares no cell" in capsys.readouterr().err
+
+
 def test_errors(files, capsys):
     assert main(["gaps", "--incidents", str(files / "inc.csv"), "--resources",
                  str(files / "nope.csv"), "--out", str(files / "x.csv")]) == 2
