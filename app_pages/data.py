@@ -83,6 +83,10 @@ with tab_inc:
                 for i, key in enumerate(("read", "accepted", "rejected", "merged")):
                     m[i].metric(f"Rows {key}", f"{int(s.get(key, 0)):,}")
                 st.session_state["_last_ingest_file"] = str(p)
+                st.session_state["_last_ingest_opts"] = {
+                    "preset": None if preset == "(auto-detect)" else preset,
+                    "mapping": mapping or None,
+                    "source": None if source == "(from file)" else source}
                 if len(result.rejects):
                     st.subheader("Rejected rows")
                     st.dataframe(result.rejects.head(500), hide_index=True)
@@ -134,26 +138,27 @@ with tab_store:
             m = st.columns(3)
             m[0].metric("Rows stored", f"{int(status.get('rows', 0)):,}")
             m[1].metric("Events (de-duplicated)", f"{int(status.get('events', 0)):,}")
-            m[2].metric("Files ingested", f"{len(status.get('files', status.get('files_ingested', []) or [])):,}"
-                        if not isinstance(status.get("files_ingested"), int)
-                        else f"{status['files_ingested']:,}")
-            st.json({k: str(v) for k, v in status.items()}, expanded=False)
+            m[2].metric("Files ingested", f"{int(status.get('files_ingested', 0)):,}")
+            st.write(f"Dates: {status.get('first') or '–'} to {status.get('last') or '–'}; "
+                     f"last ingest: {status.get('last_ingest') or 'never'}; records by source: "
+                     + ", ".join(f"{k} {v:,}" for k, v in (status.get("sources") or {}).items()))
+            if status.get("files"):
+                st.dataframe(pd.DataFrame(status["files"]), hide_index=True, key="store_files")
         else:
             st.caption("No store at this path yet; ingesting creates it.")
         last = st.session_state.get("_last_ingest_file")
         if last and st.button(f"Ingest {Path(last).name} into the store", key="ingest_btn"):
             bar = st.progress(0.0, text="Ingesting…")
 
-            def _progress(info) -> None:
-                frac = info.get("fraction") if isinstance(info, dict) else None
-                if frac is not None:
-                    bar.progress(min(max(float(frac), 0.0), 1.0), text="Ingesting…")
+            stages = {"read": 0.5}
+
+            def _progress(stage, done, total) -> None:
+                frac = stages.get(stage, 0.75) * (done / total if total else 1.0)
+                bar.progress(min(max(frac, 0.0), 0.99), text=f"Ingesting: {stage} ({done:,} rows)")
 
             Path(sp).parent.mkdir(parents=True, exist_ok=True)
-            try:
-                summary = store_mod.IncidentStore(sp).ingest(last, progress=_progress)
-            except TypeError:
-                summary = store_mod.IncidentStore(sp).ingest(last)
+            opts = st.session_state.get("_last_ingest_opts", {})
+            summary = store_mod.IncidentStore(sp).ingest(last, progress=_progress, **opts)
             bar.progress(1.0, text="Done")
             st.success(f"Ingested: {summary}")
         if store is not None and st.button("Use this store in the dashboard", key="use_store"):

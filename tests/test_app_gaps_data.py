@@ -65,3 +65,20 @@ def test_gap_table_top_rows_equal_layers_gaps(app_inputs):
     at.checkbox(key="gap_247").set_value(True).run()
     assert not at.dataframe[0].value.head(5).equals(shown)
     assert len(at.get("download_button")) == 1
+
+
+def test_data_page_store_status_and_switch(app_inputs, tmp_path, monkeypatch):
+    from geo.store import IncidentStore
+
+    store = tmp_path / "s.duckdb"
+    summary = IncidentStore(store).ingest(app_inputs["incidents"])
+    status = IncidentStore(store).status()
+    at = run_page("data", session={"store_input": str(store)})
+    assert metric(at, "Rows stored") == f"{status['rows']:,}"
+    assert metric(at, "Events (de-duplicated)") == f"{status['events']:,}"
+    assert metric(at, "Files ingested") == "1"
+    at.button(key="use_store").click().run()
+    assert not at.exception
+    assert at.session_state["store_path"] == str(store)
+    assert any("In use: incident store" in c.value for c in at.caption)
+    assert summary  # the store accepted the file
