@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -48,8 +49,13 @@ def register(subparsers) -> None:
                    help="ears (default), ewma, threshold or scan")
     p.add_argument("--ears", dest="ears_variant", choices=("C1", "C2", "C3"), default="C2",
                    help="EARS variant for --method ears (default C2: 2-day guard band)")
-    p.add_argument("--area", choices=("jurisdiction", "h3"), default="jurisdiction",
-                   help="series per whole jurisdiction (default) or per H3 cell at --res")
+    p.add_argument("--area", choices=("jurisdiction", "h3", "polygon"), default="jurisdiction",
+                   help="series per whole jurisdiction (default), per H3 cell at --res, or per "
+                   "polygon of --areas")
+    p.add_argument("--areas", metavar="FILE", default=None,
+                   help="--area polygon: your areas (GeoJSON / GeoPackage / Shapefile with a CRS)")
+    p.add_argument("--area-id", metavar="COLUMN", default=None,
+                   help="--area polygon: column naming each area (default: the row number)")
     p.add_argument("--res", type=int, default=8,
                    help="H3 resolution of areas / scan locations (default 8; public floor 8)")
     p.add_argument("--end", default=None, metavar="DATE",
@@ -94,8 +100,21 @@ def _check_args(args: argparse.Namespace, policy) -> None:
             f"{policy.tier} output at H3 resolution {args.res} is finer than the floor "
             f"{policy.min_res_floor}; use --res {policy.min_res_floor} or --tier restricted"
         )
+    if args.area == "polygon" and args.method != "scan" and not args.areas:
+        raise ValueError("--area polygon needs --areas FILE (your area polygons)")
     if str(args.out).lower().endswith(".geojson"):
         raise ValueError("--out must be .csv or .parquet for alerts (a table of days and areas)")
+
+
+def _read_areas(path: str):
+    import geopandas as gpd
+
+    if not Path(path).exists():
+        raise FileNotFoundError(f"--areas file {path} does not exist")
+    areas = gpd.read_file(path)
+    if areas.crs is None:
+        raise ValueError(f"{path} has no CRS; save it with one (EPSG:4326)")
+    return areas
 
 
 def _smoothing(text: str) -> tuple[float, ...]:
@@ -119,7 +138,9 @@ def run_spikes(incidents: pd.DataFrame, args: argparse.Namespace) -> pd.DataFram
     report_start = end - pd.Timedelta(days=args.days - 1)
     start = max(t.min(), report_start - pd.Timedelta(days=60))  # room for every baseline
     res = args.res if args.area == "h3" else None
-    series = incidents_to_daily(incidents, area=args.area, res=res, start=start, end=end)
+    polygons = _read_areas(args.areas) if args.area == "polygon" else None
+    series = incidents_to_daily(incidents, area=args.area, res=res, polygons=polygons,
+                                id_column=args.area_id, start=start, end=end)
     if args.method == "ears":
         results = detect(series, args.ears_variant, sd_floor=args.sd_floor)
     elif args.method == "ewma":
@@ -130,15 +151,16 @@ def run_spikes(incidents: pd.DataFrame, args: argparse.Namespace) -> pd.DataFram
             thr = suggest_threshold(series, days=30, end=report_start - pd.Timedelta(days=1))
         results = detect(series, "threshold", threshold=thr)
     nb = None
-    if args.area == "h3" and not args.no_neighbours:
-        nb = area_neighbours(series.columns)
+    if args.area != "jurisdiction" and not args.no_neighbours:
+        nb = area_neighbours(series.columns, polygons=polygons, id_column=args.area_id)
     table = alert_table(results, series=series, neighbours=nb, start=report_start, end=end)
     table["area"] = area_labels(table["area"].to_numpy()) if len(table) else table["area"]
     trig = table["trigger_area"]
     has = trig.notna().to_numpy()
     labels = np.full(len(table), None, dtype=object)
     if has.any():
-        labels[has] = area_labels(np.asarray(trig[has].tolist(), dtype=series.columns.dtype))
+        kind = np.uint64 if series.columns.dtype == np.uint64 else object
+        labels[has] = area_labels(np.asarray(trig[has].tolist(), dtype=kind))
     table["trigger_area"] = labels
     table["date"] = pd.to_datetime(table["date"]).dt.date
     table["observed"] = pd.array(table["observed"], dtype="Int64")

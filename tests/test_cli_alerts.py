@@ -154,3 +154,32 @@ def test_help_lists_methods(capsys):
     text = capsys.readouterr().out
     for word in ("ears", "ewma", "threshold", "scan", "--max-radius-m", "--replicates", "--tier"):
         assert word in text
+
+
+def test_polygon_areas(export, tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    # the spike neighbourhood sits in "north-east"; "north-west" touches it; "far" is away
+    polys = gpd.GeoDataFrame(
+        {"name": ["north-east", "north-west", "far"]},
+        geometry=[shapely.box(-79.77, 36.08, -79.70, 36.16),
+                  shapely.box(-79.87, 36.08, -79.77, 36.16),
+                  shapely.box(-70.0, 40.0, -69.9, 40.1)],
+        crs=4326,
+    )
+    areas = tmp_path / "areas.geojson"
+    polys.to_file(areas, driver="GeoJSON")
+    out = tmp_path / "p.csv"
+    assert _run("--incidents", export, "--area", "polygon", "--areas", areas, "--area-id", "name",
+                "--days", 7, "--tier", "restricted", "--out", out) == 0
+    tab = pd.read_csv(out)
+    last = tab[tab["date"] == str(END.date())]
+    row = last[last["area"] == "north-east"].iloc[0]
+    assert row["severity"] == "alert" and row["observed"] >= 30
+    warn = last[last["method"] == "neighbour"]
+    assert warn["area"].tolist() == ["north-west"]
+    assert warn["trigger_area"].tolist() == ["north-east"]
+    assert "far" not in set(tab["area"])
+    code = _run("--incidents", export, "--area", "polygon", "--out", tmp_path / "q.csv")
+    assert code == 2
