@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clustering.alerts import ALERT_COLUMNS, alert_table, detect
 from clustering.series import area_labels, area_neighbours, incidents_to_daily
@@ -132,6 +134,25 @@ def test_realert_only_when_cluster_grows():
            for d, o, r in zip(out["date"], out["observed"], out["run_day"], strict=True)]
     assert got == [(0, 5, 1), (2, 6, 3), (4, 8, 5), (6, 3, 1)]
     assert (out["method"] == "C2").all() and (out["severity"] == "alert").all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 20)), min_size=1, max_size=40))
+def test_realert_rule_property(days):
+    """Against a direct walk over the days: first day of a run, then only new maxima."""
+    rows = [(d, "a", o, f) for d, (f, o) in enumerate(days)]
+    out = alert_table(_results(rows))
+    expect, best = [], None
+    for d, (f, o) in enumerate(days):
+        if not f:
+            best = None
+            continue
+        if best is None or o > best:
+            expect.append((d, o))
+        best = o if best is None else max(best, o)
+    got = [((t - pd.Timestamp("2024-01-01")).days, int(o))
+           for t, o in zip(out["date"], out["observed"], strict=True)]
+    assert got == expect
 
 
 def test_window_keeps_ongoing_runs_quiet():
