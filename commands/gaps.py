@@ -33,8 +33,7 @@ from commands.common import (
 __all__ = ["register", "run", "PUBLIC_DROP"]
 
 #: Columns only the restricted tier gets (differencing or ranking could expose small counts).
-PUBLIC_DROP = ("count_total", "count_prior_12m", "trend_ratio", "pct_burden", "pct_trend",
-               "burden_index")
+PUBLIC_DROP = ("count_total", "count_prior_12m", "trend_ratio")
 
 
 def register(subparsers) -> None:

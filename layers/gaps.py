@@ -2,16 +2,17 @@
 
 Definition (our documented choice, not a published index)
 ---------------------------------------------------------
-Every cell gets component scores in [0, 1], each a *percentile rank* among the analysis cells
-(pandas ``rank(pct=True)``, ties averaged):
+Every cell gets component scores in [0, 1] (columns ``score_<component>``):
 
-* burden components — ``burden``: overdoses in the last 12 months, ranked among the cells that
-  have any (cells with none score 0, so one overdose in a quiet rural cell is not "high");
-  ``trend``: the ratio (recent + 1) / (prior 12 months + 1), ranked among cells with recent
-  overdoses (others 0); ``hotspot``: 1 if the optional Gi* class column says hot, else 0;
-* access-deficit components — ``<group>``: distance from the cell centre to the nearest site of
-  each access group (:data:`layers.access.DEFAULT_GROUPS`: naloxone, 24/7 naloxone, syringe
-  services, any MOUD, Medicaid buprenorphine); farther ranks higher, no site at all ranks top.
+* burden components — ``burden``: overdoses in the last 12 months as a share of the busiest
+  cell's count (``count_12m / max count_12m``), so one overdose in a quiet rural cell stays
+  small; ``trend``: that share times the trend word (rising 1, stable 0.5, falling or none 0),
+  so a rising trend lifts busy cells, not single events; ``hotspot``: 1 if the optional Gi*
+  class column says hot, else 0;
+* access-deficit components — ``<group>``: the *percentile rank* (pandas ``rank(pct=True)``,
+  ties averaged) among the analysis cells of the distance from the cell centre to the nearest
+  site of each access group (:data:`layers.access.DEFAULT_GROUPS`: naloxone, 24/7 naloxone,
+  syringe services, any MOUD, Medicaid buprenorphine); farther ranks higher, no site ranks top.
 
 ``burden_index`` and ``access_index`` are the weighted means of their components (weights are a
 parameter, :data:`DEFAULT_WEIGHTS`), and
@@ -20,8 +21,10 @@ parameter, :data:`DEFAULT_WEIGHTS`), and
 
 so a cell needs *both* overdoses and poor access to rank high (a cell without overdoses scores
 0 however remote it is). ``gap_rank`` 1 is the largest gap (ties broken by recent count, then
-input order). ``reason`` says why in words. Trend words: rising if the ratio ≥ 1.25, falling if
-≤ 0.8, else stable; "none" with no overdoses in either year.
+input order). ``reason`` says why in words. Trend words come from :mod:`layers.burden`.
+
+Public tier (``suppress_below=k``): counts 1..k-1 enter the score as the one value k/2, so the
+published score and rank reveal nothing the suppressed counts hide.
 
 :func:`sensitivity` shows how the ranking moves when each weight is scaled (Spearman rank
 correlation of the scores and overlap of the top N).
@@ -72,14 +75,20 @@ def _check_weights(weights: Mapping[str, float]) -> dict[str, float]:
     return w
 
 
+def _public_counts(table: pd.DataFrame, suppress_below: int | None) -> pd.Series:
+    """Recent counts as the score sees them: 1..k-1 replaced by k/2 in the public tier."""
+    c = table["count_12m"].astype(float)
+    if suppress_below is not None:
+        c = c.mask((c >= 1) & (c < suppress_below), suppress_below / 2.0)
+    return c
+
+
+_TREND_VALUE = {"rising": 1.0, "stable": 0.5}
+
+
 def _components(table: pd.DataFrame, weights: dict, hot_column: str | None,
                 suppress_below: int | None = None) -> pd.DataFrame:
-    """Percentile-rank component scores for every weighted component.
-
-    With ``suppress_below=k`` the burden components use only what the public output shows:
-    counts 1..k-1 are tied (they rank as one value) and the trend is its word (rising 1,
-    stable 0.5, falling 0), so the score cannot be inverted to order suppressed cells.
-    """
+    """Component scores in [0, 1] for every weighted component (see the module docstring)."""
     need = []
     for k, v in weights.items():
         if v == 0:
@@ -87,7 +96,7 @@ def _components(table: pd.DataFrame, weights: dict, hot_column: str | None,
         if k == "burden":
             need.append("count_12m")
         elif k == "trend":
-            need += ["count_12m", "trend" if suppress_below is not None else "trend_ratio"]
+            need += ["count_12m", "trend"]
         elif k == "hotspot":
             if hot_column is None:
                 continue
@@ -102,22 +111,18 @@ def _components(table: pd.DataFrame, weights: dict, hot_column: str | None,
             "(burden_table, cell_access)."
         )
     out = pd.DataFrame(index=table.index)
+    share = None
+    if "count_12m" in table.columns:
+        c = _public_counts(table, suppress_below)
+        top = c.max()
+        share = c / top if top > 0 else c * 0.0
     for k, v in weights.items():
         if v == 0:
             continue
         if k == "burden":
-            c = table["count_12m"].astype(float)
-            if suppress_below is not None:
-                c = c.mask((c >= 1) & (c < suppress_below), 1.0)
-            out[k] = c.where(c > 0).rank(pct=True).fillna(0.0)
+            out[k] = share
         elif k == "trend":
-            has = table["count_12m"].astype(float) > 0
-            if suppress_below is not None:
-                word = table["trend"].astype(str).map({"rising": 1.0, "stable": 0.5})
-                out[k] = word.where(has).fillna(0.0)
-                continue
-            r = table["trend_ratio"].astype(float).where(has)
-            out[k] = r.rank(pct=True).fillna(0.0)
+            out[k] = share * table["trend"].astype(str).map(_TREND_VALUE).fillna(0.0)
         elif k == "hotspot":
             if hot_column is None:
                 continue
@@ -141,14 +146,6 @@ def _combine(pct: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataFrame:
     return pd.DataFrame({"burden_index": b, "access_index": a, "gap_score": b * a})
 
 
-def _tiebreak(table: pd.DataFrame, suppress_below: int | None) -> pd.Series:
-    """Recent count used to break score ties (suppressed counts tied, as in the score)."""
-    c = table["count_12m"].astype(float)
-    if suppress_below is not None:
-        c = c.mask((c >= 1) & (c < suppress_below), 1.0)
-    return c
-
-
 def _rank(score: pd.Series, recent: pd.Series) -> np.ndarray:
     order = np.lexsort((np.arange(len(score)), -recent.to_numpy(float), -score.to_numpy(float)))
     rank = np.empty(len(score), dtype=np.int64)
@@ -169,7 +166,7 @@ def gap_scores(
     Parameters
     ----------
     table : DataFrame
-        One row per cell with ``count_12m``, ``trend_ratio``, ``trend`` (:func:`burden_table`)
+        One row per cell with ``count_12m`` and ``trend`` (:func:`burden_table`)
         and ``dist_m_<group>`` (:func:`layers.access.cell_access`). Not mutated.
     weights : mapping, optional
         Component → weight ≥ 0 (default :data:`DEFAULT_WEIGHTS`); unknown components are
@@ -180,13 +177,12 @@ def gap_scores(
         Labels and reaches used in the reason text.
     suppress_below : int, optional
         Public tier k: counts 1..k-1 are written "fewer than k" in ``reason`` and scored as
-        one tied value, and the trend is scored by its word (see :func:`_components`), so the
-        published score reveals nothing the suppressed counts hide.
+        the one value k/2, so the published score reveals nothing the suppressed counts hide.
 
     Returns
     -------
     DataFrame
-        Indexed like ``table``: ``pct_<component>`` columns, ``burden_index``,
+        Indexed like ``table``: ``score_<component>`` columns, ``burden_index``,
         ``access_index``, ``gap_score``, ``gap_rank``, ``reason``.
     """
     w = _check_weights(DEFAULT_WEIGHTS if weights is None else weights)
@@ -194,8 +190,8 @@ def gap_scores(
         raise ValueError(f"suppress_below must be a positive integer, got {suppress_below!r}")
     pct = _components(table, w, hot_column, suppress_below)
     comb = _combine(pct, w)
-    out = pd.concat([pct.add_prefix("pct_"), comb], axis=1)
-    out["gap_rank"] = _rank(comb["gap_score"], _tiebreak(table, suppress_below))
+    out = pd.concat([pct.add_prefix("score_"), comb], axis=1)
+    out["gap_rank"] = _rank(comb["gap_score"], _public_counts(table, suppress_below))
     out["reason"] = explain_gaps(table, w, hot_column=hot_column, groups=groups,
                                  suppress_below=suppress_below)
     return out
@@ -292,7 +288,7 @@ def sensitivity(
     if any((not np.isfinite(f)) or f < 0 for f in factors):
         raise ValueError(f"factors must be non-negative numbers, got {list(factors)}")
     pct = _components(table, w, hot_column, suppress_below)
-    recent = _tiebreak(table, suppress_below)
+    recent = _public_counts(table, suppress_below)
     base = _combine(pct, w)["gap_score"]
     k = min(top_n, len(table))
     top = set(np.flatnonzero(_rank(base, recent) <= k))
@@ -351,7 +347,7 @@ def build_gap_table(
     -------
     DataFrame
         Rows aligned with ``cells``: burden columns, ``dist_m_*``, ``sites_within_*``,
-        ``e2sfca_treatment`` (+ ``population`` if given), ``pct_*``, ``burden_index``,
+        ``e2sfca_treatment`` (+ ``population`` if given), ``score_*``, ``burden_index``,
         ``access_index``, ``gap_score``, ``gap_rank``, ``reason``.
     """
     cells = np.asarray(cells, dtype=np.uint64)

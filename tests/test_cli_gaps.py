@@ -79,7 +79,7 @@ def test_public_suppresses_and_words_reasons(files):
     out = files / "p.csv"
     assert run(files, "--res", "8", "--out", str(out)) == 0
     df = pd.read_csv(out)
-    for c in ("count_total", "count_prior_12m", "trend_ratio", "pct_burden", "burden_index"):
+    for c in ("count_total", "count_prior_12m", "trend_ratio"):
         assert c not in df.columns
     small = df[df["h3"] == format(int(cell_of(SMALL)), "x")].iloc[0]
     assert pd.isna(small["count"]) and bool(small["suppressed"])
@@ -110,7 +110,7 @@ def test_boundary_population_and_sensitivity(files):
     assert sorted(int(h, 16) for h in df["h3"]) == sorted(grid.tolist())
     assert (df["count"] == 0).sum() == len(grid) - (df["count"] > 0).sum()
     assert df["population"].sum() == pytest.approx(5000.0, rel=1e-6)
-    assert "pct_ssp" not in df.columns and "syringe" not in df["reason"].iloc[0]
+    assert "score_ssp" not in df.columns and "syringe" not in df["reason"].iloc[0]
     s = pd.read_csv(sens)
     assert {"component", "factor", "spearman", "top_overlap"} <= set(s.columns)
     assert "ssp" not in set(s["component"])
@@ -126,7 +126,7 @@ def test_hotspots_option(files, capsys):
     df = pd.read_csv(out)
     top = df.iloc[0]
     assert int(top["h3"], 16) == small and top["gi_class"] == "hot_99"
-    assert "Gi* hot spot" in top["reason"] and top["pct_hotspot"] == 1.0
+    assert "Gi* hot spot" in top["reason"] and top["score_hotspot"] == 1.0
     pd.DataFrame({"h3": ["8828308281fffff"], "class": ["hot_99"]}).to_csv(
         files / "far.csv", index=False)
     assert run(files, "--hotspots", str(files / "far.csv"), "--out", str(out)) == 2

@@ -24,7 +24,7 @@ def toy():
     """Four cells: A busy and far from naloxone, B busy but close, C empty, D small."""
     return pd.DataFrame({
         "h3": np.array([1, 2, 3, 4], dtype=np.uint64),
-        "count_12m": [38, 12, 0, 3],
+        "count_12m": [38, 12, 0, 6],
         "trend_ratio": [2.0, 1.0, 1.0, 0.5],
         "trend": ["rising", "stable", "none", "falling"],
         "dist_m_naloxone": [1900.0, 100.0, 9000.0, 800.0],
@@ -51,7 +51,7 @@ def test_reason_text_hand_made(toy):
 def test_public_reason_hides_small_counts(toy):
     r = explain_gaps(toy, suppress_below=10)
     assert r["D"].startswith("fewer than 10 overdoses in the last 12 months, falling;")
-    assert "3 overdoses" not in r["D"]
+    assert "6 overdoses" not in r["D"]
     assert r["B"].startswith("12 overdoses")  # 12 ≥ k is published
     assert explain_gaps(toy.assign(count_12m=[38, 12, 0, 1]))["D"].startswith("1 overdose in")
 
@@ -59,12 +59,12 @@ def test_public_reason_hides_small_counts(toy):
 def test_toy_scores_by_hand(toy):
     w = {"burden": 1.0, "naloxone": 1.0}
     out = gap_scores(toy, w)
-    # burden percentile among cells with overdoses: D 1/3, B 2/3, A 1; C 0.
-    np.testing.assert_allclose(out["pct_burden"], [1.0, 2 / 3, 0.0, 1 / 3])
+    # burden = share of the busiest cell's count: 38/38, 12/38, 0, 6/38.
+    np.testing.assert_allclose(out["score_burden"], [1.0, 12 / 38, 0.0, 6 / 38])
     # distance percentile among all cells: B .25, D .5, A .75, C 1.
-    np.testing.assert_allclose(out["pct_naloxone"], [0.75, 0.25, 1.0, 0.5])
-    np.testing.assert_allclose(out["gap_score"], [0.75, 1 / 6, 0.0, 1 / 6])
-    # B and D tie exactly at 1/6: the recent count breaks the tie.
+    np.testing.assert_allclose(out["score_naloxone"], [0.75, 0.25, 1.0, 0.5])
+    np.testing.assert_allclose(out["gap_score"], [0.75, 3 / 38, 0.0, 3 / 38])
+    # B and D tie exactly at 3/38: the recent count breaks the tie.
     assert out["gap_rank"].tolist() == [1, 2, 4, 3]
     assert out.index.tolist() == ["A", "B", "C", "D"]
 
@@ -72,8 +72,8 @@ def test_toy_scores_by_hand(toy):
 def test_weights_within_indices_and_product(toy):
     w = {"burden": 2.0, "trend": 1.0, "naloxone": 1.0, "ssp": 3.0}
     out = gap_scores(toy, w)
-    pb = np.array([1.0, 2 / 3, 0.0, 1 / 3])
-    pt = np.array([1.0, 2 / 3, 0.0, 1 / 3])  # trend ratio ranked among cells with overdoses
+    pb = np.array([1.0, 12 / 38, 0.0, 6 / 38])
+    pt = pb * np.array([1.0, 0.5, 0.0, 0.0])  # share x trend word (rising, stable, none, falling)
     pn = np.array([0.75, 0.25, 1.0, 0.5])
     ps = np.array([0.5, 0.25, 1.0, 0.75])
     b = (2 * pb + 1 * pt) / 3
@@ -87,14 +87,14 @@ def test_weights_within_indices_and_product(toy):
 def test_hotspot_component(toy):
     t = toy.assign(gi_class=["not significant", "hot 99%", "cold 95%", None])
     out = gap_scores(t, {"hotspot": 1.0, "naloxone": 1.0}, hot_column="gi_class")
-    assert out["pct_hotspot"].tolist() == [0.0, 1.0, 0.0, 0.0]
+    assert out["score_hotspot"].tolist() == [0.0, 1.0, 0.0, 0.0]
     assert out.loc["B", "gap_rank"] == 1
     assert "Gi* hot spot" in out.loc["B", "reason"]
 
 
 def test_public_score_does_not_depend_on_suppressed_values(toy):
     a = gap_scores(toy, suppress_below=10)
-    b = gap_scores(toy.assign(count_12m=[38, 12, 0, 7], trend_ratio=[2.0, 1.0, 1.0, 0.7]),
+    b = gap_scores(toy.assign(count_12m=[38, 12, 0, 2], trend_ratio=[2.0, 1.0, 1.0, 0.7]),
                    suppress_below=10)
     pd.testing.assert_series_equal(a["gap_score"], b["gap_score"])
     pd.testing.assert_series_equal(a["gap_rank"], b["gap_rank"])
@@ -217,8 +217,8 @@ def test_build_gap_table_end_to_end_invariants():
     assert out["count_total"].sum() == n  # every incident lands in one of its own cells
     assert (out.loc[out["count_12m"] == 0, "gap_score"] == 0).all()
     assert (out["dist_m_naloxone"].iloc[0] == 0.0)
-    pct = {c[4:] for c in out.columns if c.startswith("pct_")}
-    assert set(DEFAULT_WEIGHTS) - {"hotspot"} <= pct
+    comps = {c[6:] for c in out.columns if c.startswith("score_")}
+    assert set(DEFAULT_WEIGHTS) - {"hotspot"} <= comps
     # e2SFCA with a catchment covering everything: capacity / total population
     far = build_gap_table(inc, sites, cells, 8, population=np.full(cells.size, 100.0),
                           catchment_m=1e7)
@@ -228,3 +228,36 @@ def test_build_gap_table_end_to_end_invariants():
     assert with_hot["gi_class"].tolist()[:3] == ["hot 99%", "cold 95%", "not significant"]
     with pytest.raises(ValueError, match="population has 1 values"):
         build_gap_table(inc, sites, cells, 8, population=[1.0])
+
+
+def test_planted_underserved_hotspots_rank_first():
+    """Bundled sample: the generator's underserved hotspots must top the gap ranking."""
+    import json
+
+    import geopandas as gpd
+
+    from data import get_path
+    from geo.cells import str_to_cells
+    from geo.grid import analysis_grid, index_incidents
+    from layers.sites import load_resources
+
+    try:
+        paths = {k: get_path(k) for k in ("incidents", "resources", "boundary", "ground_truth")}
+    except FileNotFoundError:
+        pytest.skip("bundled sample not generated")
+    raw = pd.read_csv(paths["incidents"])  # records as exported (no cross-source dedup)
+    inc = index_incidents(raw.assign(occurred_at=pd.to_datetime(raw["occurred_at"],
+                                                                 format="ISO8601")))
+    sites = load_resources(paths["resources"]).sites
+    cells = analysis_grid(gpd.read_file(paths["boundary"]), 8)
+    signals = [s for s in json.loads(paths["ground_truth"].read_text())["signals"]
+               if s["type"] in ("persistent_hotspot", "emerging_hotspot")]
+    under = str_to_cells([s["centre_cell_res8"] for s in signals if s["underserved"]])
+    served = str_to_cells([s["centre_cell_res8"] for s in signals if not s["underserved"]])
+    assert under.size >= 2 and served.size >= 1
+    for k in (None, 10):
+        g = build_gap_table(inc, sites, cells, 8, suppress_below=k).set_index("h3")
+        ru, rs = g.loc[under, "gap_rank"], g.loc[served, "gap_rank"]
+        assert set(ru) == set(range(1, under.size + 1)), ru.tolist()
+        assert ru.max() < rs.min()
+        assert (g.loc[served, "count_12m"] > g.loc[under, "count_12m"].min()).any()
