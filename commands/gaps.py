@@ -7,8 +7,8 @@ cells with incidents), ranked by gap score: ``h3, count`` (overdoses in the 12 m
 
 Privacy: the table is written by :func:`commands.common.write_table` (the privacy gate). In the
 public tier ``reason`` says "fewer than k overdoses" for suppressed counts, the score treats
-those counts as one tied value, and columns that could reveal a suppressed count by
-differencing (total and prior-year counts, the trend ratio, burden percentiles) are left out.
+those counts as the one value k/2, and columns that could reveal a suppressed count by
+differencing (total and prior-year counts, the trend ratio) are left out.
 """
 
 from __future__ import annotations
