@@ -15,7 +15,7 @@ rule is **our documented design choice** (README, section *ingest*):
    extent is bounded by (number of sources − 1) × window / radius.
 3. The event takes its location, id and agency from the highest-priority source in it (EMS,
    then police, hospital, ODMAP, other: EMS carries scene GPS), its time from the earliest
-   report, ``outcome`` fatal if any report says fatal (else nonfatal if any, else unknown),
+   report (``time_precision`` the finest among the reports), ``outcome`` fatal if any report says fatal (else nonfatal if any, else unknown),
    ``naloxone`` yes if any report says yes (else no if any), ``naloxone_doses`` the maximum,
    and other attributes from the first report (in priority order) that has them.
 
@@ -47,6 +47,13 @@ def _source_codes(source) -> np.ndarray:
     cat = pd.Categorical(pd.Series(source, dtype="string").fillna("other"), categories=SOURCES)
     codes = np.asarray(cat.codes, dtype=np.int64)
     codes[codes < 0] = len(SOURCES) - 1
+    return codes
+
+
+def _level_codes(values, levels) -> np.ndarray:
+    cat = pd.Categorical(pd.Series(values, dtype="string").fillna(levels[-1]), categories=levels)
+    codes = np.asarray(cat.codes, dtype=np.int64)
+    codes[codes < 0] = len(levels) - 1
     return codes
 
 
@@ -184,36 +191,31 @@ def collapse_events(records: pd.DataFrame, labels) -> pd.DataFrame:
     size = np.diff(np.r_[starts, lab.size])
     multi = size > 1
     if multi.any():
-        m_ev = np.flatnonzero(np.isin(lab, lab[starts][multi]))
-        sub = srt.iloc[m_ev]
-        grp = sub.groupby(lab[m_ev], sort=True)
         rows = np.flatnonzero(multi)
-        first_t = grp["occurred_at"].transform("min").to_numpy()
-        earliest = sub["occurred_at"].to_numpy() == first_t
-        prec = sub.loc[earliest].groupby(lab[m_ev][earliest], sort=True)["time_precision"].first()
-        out.iloc[rows, out.columns.get_loc("occurred_at")] = grp["occurred_at"].min().to_numpy()
-        out.iloc[rows, out.columns.get_loc("time_precision")] = prec.to_numpy()
-        oc = sub["outcome"].astype(object).to_numpy()
-        nx = sub["naloxone"].astype(object).to_numpy()
-        key = lab[m_ev]
-        for col, vals, levels in (("outcome", oc, ("fatal", "nonfatal")),
-                                  ("naloxone", nx, ("yes", "no"))):
-            res = pd.Series("unknown", index=np.unique(key), dtype=object)
-            for lev in reversed(levels):  # the first level wins
-                hit = np.unique(key[vals == lev])
-                res[hit] = lev
-            out.iloc[rows, out.columns.get_loc(col)] = res.to_numpy()
-        out.iloc[rows, out.columns.get_loc("naloxone_doses")] = grp["naloxone_doses"].max().to_numpy()
+
+        def reduce(ufunc, values):  # per event, over all its records
+            return ufunc.reduceat(values, starts)
+
+        t = srt["occurred_at"].to_numpy().astype("datetime64[us]").view(np.int64)
+        out["occurred_at"] = reduce(np.minimum, t).view("datetime64[us]")
+        for col, levels in (("time_precision", ("minute", "hour", "day")),
+                            ("outcome", ("fatal", "nonfatal", "unknown")),
+                            ("naloxone", ("yes", "no", "unknown"))):
+            code = _level_codes(srt[col], levels)  # the first level any report has wins
+            out[col] = pd.array(np.asarray(levels, object)[reduce(np.minimum, code)],
+                                dtype="string")
+        doses = srt["naloxone_doses"].to_numpy(dtype=float, na_value=np.nan)
+        out["naloxone_doses"] = pd.array(reduce(np.fmax, doses), dtype="Float64").astype("Int64")
+        in_multi = np.repeat(multi, size)
+        sub = srt.iloc[np.flatnonzero(in_multi)]
+        grp = sub.groupby(lab[in_multi], sort=True)
         for col in ("suspected_drug", "age_band", "sex", "location_precision", "agency"):
             if col in sub.columns:
-                firsts = grp[col].first()
-                out.iloc[rows, out.columns.get_loc(col)] = firsts.to_numpy()
-    src_names = np.asarray(SOURCES, dtype=object)[codes[order]]
-    sources = src_names[starts].copy()
-    if multi.any():
-        joined = pd.Series(src_names[m_ev]).groupby(lab[m_ev], sort=True).agg(
-            lambda s: "+".join(sorted(s)))
-        sources[multi] = joined.to_numpy(dtype=object)
+                out.iloc[rows, out.columns.get_loc(col)] = grp[col].first().to_numpy()
+    bits = np.bitwise_or.reduceat(np.left_shift(1, codes[order]), starts) if lab.size else codes[:0]
+    names = np.array(["+".join(sorted(s for k, s in enumerate(SOURCES) if m >> k & 1))
+                      for m in range(1 << len(SOURCES))], dtype=object)
+    sources = names[bits]
     out["n_sources"] = pd.array(size, dtype="Int64")
     out["sources"] = pd.array(sources, dtype="string")
     out["event_id"] = (out["source"].astype("string") + ":" + out["incident_id"].astype("string"))

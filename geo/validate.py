@@ -112,7 +112,10 @@ def parse_datetimes(date: pd.Series, time: pd.Series | None = None):
         s = (s + " " + t).str.strip()
     blank = (s == "").to_numpy()
     has_colon = s.str.contains(":", regex=False).to_numpy()
-    s = s.where(~has_colon, s.str.replace(_TZ, "", regex=True))
+    tz = has_colon & s.str.contains(_TZ, regex=True).fillna(False).to_numpy(bool)
+    if tz.any():  # only rows that carry an offset pay for the replacement
+        s = s.copy()
+        s[tz] = s[tz].str.replace(_TZ, "", regex=True)
     s = s.str.replace("T", " ", regex=False).where(has_colon, s)
     ts = pd.to_datetime(s.where(~pd.Series(blank, index=s.index)), format="ISO8601",
                         errors="coerce")
