@@ -98,7 +98,9 @@ class PointClusters:
         lon = pd.to_numeric(df["lon"], errors="coerce").to_numpy(float)
         bad = ~(np.isfinite(lat) & np.isfinite(lon))
         if bad.any():
-            raise ValueError(f"{int(bad.sum())} incident(s) have missing coordinates; drop them first")
+            raise ValueError(
+                f"{int(bad.sum())} incident(s) have missing coordinates; drop them first"
+            )
         return lat, lon
 
     def fit(self, df: pd.DataFrame, y=None) -> PointClusters:

@@ -17,7 +17,9 @@
    trend; ``sporadic`` on-and-off hot, < 90 % hot, never cold; ``oscillating`` hot in the
    final slice, cold in some earlier slice, < 90 % hot; ``historical`` not hot in the final
    slice but hot ≥ 90 % of slices; else ``no_pattern``. Labels are ``<category>_hot`` /
-   ``<category>_cold``.
+   ``<category>_cold``. Where two rules overlap we decide: a final run never hot before is
+   ``new``/``consecutive`` even if the cell was cold earlier (not ``oscillating``), and the
+   side (hot/cold) of the final slice wins.
 
 References
 ----------

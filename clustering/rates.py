@@ -180,7 +180,9 @@ def rate_table(
         raise ValueError(f"rate method must be 'crude' or 'eb', got {method!r}")
     for c in (cell_column, "count"):
         if c not in table.columns:
-            raise ValueError(f"column {c!r} missing from the cell table; found {list(table.columns)}")
+            raise ValueError(
+                f"column {c!r} missing from the cell table; found {list(table.columns)}"
+            )
     cells = table[cell_column].to_numpy(np.uint64)
     pop = population.reindex(pd.Index(cells)).fillna(0.0).to_numpy(dtype=float)
     fn = crude_rates if method == "crude" else eb_rates

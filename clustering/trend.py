@@ -51,7 +51,7 @@ def _mk_arrays(x: np.ndarray, chunk_elems: int = 4_000_000):
     for a in range(0, rows, step):
         xc = x[a : a + step]
         s[a : a + step] = np.sign(xc[:, ju] - xc[:, iu]).sum(axis=1).astype(np.int64)
-        # t_g(t_g-1)(2t_g+5) summed over groups == Σ over elements of (t-1)(2t+5), t = its group size
+        # Σ_g t_g(t_g-1)(2t_g+5) == Σ over elements of (t-1)(2t+5), t = the element's group size
         t = (xc[:, :, None] == xc[:, None, :]).sum(axis=2).astype(float)
         ties[a : a + step] = ((t - 1.0) * (2.0 * t + 5.0)).sum(axis=1)
     var = (n * (n - 1) * (2 * n + 5) - ties) / 18.0
