@@ -497,6 +497,12 @@ def emerging(f: Filters, slice_: str) -> pd.DataFrame:
                      f.outcomes, f.sources, slice_)
 
 
+#: DBSCAN's neighbourhoods grow quadratically in dense areas: above this, ask for a shorter window.
+DENSITY_MAX_POINTS = 50_000
+#: Run the space-time scan automatically below this many incidents (else on request).
+SCAN_AUTO_MAX = 200_000
+
+
 @st.cache_data(max_entries=8, show_spinner="Finding density clusters…")
 def _density(kind, path, mtime, res, start, end, outcomes, sources, eps_m, min_samples):
     from clustering.density import PointClusters

@@ -134,8 +134,16 @@ else:
     eps = c[0].select_slider("Neighbourhood radius (m)", [100, 250, 500], value=250, key="db_eps")
     mins = c[1].select_slider("Minimum overdoses per cluster", [5, 10, 20, 50], value=10,
                               key="db_min")
-    clusters = _app.density(f, eps, mins)
-    if clusters.empty:
+    n_points = int(table["count"].sum())
+    if n_points > _app.DENSITY_MAX_POINTS:
+        clusters = None
+        st.info(f"Density clustering runs on at most {_app.DENSITY_MAX_POINTS:,} overdoses (this "
+                f"window has {n_points:,}): choose a shorter time window in the sidebar.")
+    else:
+        clusters = _app.density(f, eps, mins)
+    if clusters is None:
+        pass
+    elif clusters.empty:
         st.write("No density cluster with these settings.")
     else:
         tab = clusters.reset_index()

@@ -107,6 +107,12 @@ if _app.optional("clustering.scan") is None:
 else:
     from geo.cells import cells_to_str as _hex
 
+    big = len(_app.incidents()) > _app.SCAN_AUTO_MAX
+    run_scan = st.toggle("Run the space-time scan (999 replicates)", value=not big, key="scan_on",
+                         help="Runs automatically on smaller data; takes a few seconds at 1M "
+                         "incidents (then cached).")
+    if not run_scan:
+        st.stop()
     cl = _app.scan(f)
     sig = cl[cl["p"] <= 0.05] if len(cl) else cl
     st.caption("Prospective space-time permutation scan (Kulldorff 2005) on H3 res-8 cells: "
