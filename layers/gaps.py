@@ -361,7 +361,8 @@ def build_gap_table(
         table["population"] = pop
         demand = pop
     else:
-        demand = bt["count_12m"].to_numpy(float)
+        # burden as demand; in the public tier with suppressed counts as k/2, like the score
+        demand = _public_counts(bt, suppress_below).to_numpy(float)
     table["e2sfca_treatment"] = cell_e2sfca(cells, sites, demand, where={"kind": "treatment"},
                                             catchment_m=catchment_m)
     hot_column = None
