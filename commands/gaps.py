@@ -63,6 +63,9 @@ def register(subparsers) -> None:
     p.add_argument("--hotspots", metavar="FILE",
                    help="Gi* classes per cell (CSV from `gapmap hotspots` at the same --res, "
                    "columns h3 and class); adds the hotspot component to the score")
+    p.add_argument("--open-at", default=None, metavar="'YYYY-MM-DD HH:MM'",
+                   help="only count sites open at this local time (24/7 or by their opening "
+                   "hours), e.g. a Saturday night")
     p.add_argument("--as-of", default=None, metavar="DATE",
                    help="end of the 12-month window (default: latest incident)")
     p.add_argument("--weight", action="append", default=[], metavar="NAME=W",
@@ -165,6 +168,16 @@ def _hotspots(path: str | None, cells: np.ndarray) -> pd.DataFrame | None:
     return hs
 
 
+def _when(text: str | None):
+    if text is None:
+        return None
+    try:
+        return pd.Timestamp(text)
+    except ValueError:
+        raise ValueError(f"--open-at expects a local time like '2026-11-28 23:00', got {text!r}"
+                         ) from None
+
+
 def run(args: argparse.Namespace) -> int:
     from layers.gaps import build_gap_table, sensitivity
 
@@ -186,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
     table = build_gap_table(incidents, sites, cells, args.res, as_of=args.as_of,
                             population=population, groups=groups, weights=weights,
                             hotspots=_hotspots(args.hotspots, cells),
+                            open_at=_when(args.open_at),
                             suppress_below=policy.k if public else None)
     table = table.rename(columns={"count_12m": "count"})
     if public:

@@ -324,6 +324,7 @@ def build_gap_table(
     hotspots: pd.DataFrame | None = None,
     suppress_below: int | None = None,
     catchment_m: float = 24_000.0,
+    open_at=None,
 ) -> pd.DataFrame:
     """Burden, access, enhanced 2SFCA and gap score for every analysis cell.
 
@@ -342,6 +343,8 @@ def build_gap_table(
         Public tier k for the reason text.
     catchment_m : float
         2SFCA catchment for treatment (default 24 km ≈ 30 min drive, an approximation).
+    open_at : timestamp, optional
+        Distances and counts only to sites open at this local time (e.g. a Saturday night).
 
     Returns
     -------
@@ -352,7 +355,7 @@ def build_gap_table(
     """
     cells = np.asarray(cells, dtype=np.uint64)
     bt = burden_table(incidents, cells, res, as_of=as_of)
-    acc = cell_access(cells, sites, groups).drop(columns="h3")
+    acc = cell_access(cells, sites, groups, open_at=open_at).drop(columns="h3")
     table = pd.concat([bt, acc], axis=1)
     if population is not None:
         pop = np.asarray(population, float)

@@ -40,6 +40,7 @@ def files(tmp_path):
         "buprenorphine": ["", "", "yes", ""],
         "medicaid": ["", "", "yes", ""],
         "capacity": ["4", "", "50", ""],
+        "hours": ["24/7", "Mo-Fr 09:00-17:00", "Mo-Fr 08:00-17:00", ""],
     }).to_csv(tmp_path / "res.csv", index=False)
     return tmp_path
 
@@ -131,6 +132,21 @@ def test_hotspots_option(files, capsys):
         files / "far.csv", index=False)
     assert run(files, "--hotspots", str(files / "far.csv"), "--out", str(out)) == 2
     assert "shares no cell" in capsys.readouterr().err
+
+
+def test_open_at_filters_sites(files, capsys):
+    day, night = files / "day.csv", files / "night.csv"
+    base = ("--res", "8", "--tier", "restricted")
+    # Wednesday 10:00: the clinic (Mo-Fr 08:00-17:00) is open; Saturday 23:00 it is not.
+    assert run(files, *base, "--open-at", "2026-11-25 10:00", "--out", str(day)) == 0
+    assert run(files, *base, "--open-at", "2026-11-28 23:00", "--out", str(night)) == 0
+    d, n = pd.read_csv(day), pd.read_csv(night)
+    assert np.isfinite(d["dist_m_treatment"]).all()
+    assert np.isinf(n["dist_m_treatment"]).all()  # no treatment site open then
+    assert (d["dist_m_naloxone"].to_numpy() == n["dist_m_naloxone"].to_numpy()).all()  # 24/7 box
+    assert "no MOUD site in the data" in n["reason"].iloc[0]
+    assert run(files, "--open-at", "someday", "--out", str(day)) == 2
+    assert "--open-at expects a local time" in capsys.readouterr().err
 
 
 def test_errors(files, capsys):
