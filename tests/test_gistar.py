@@ -280,3 +280,21 @@ def test_neighbourhood_equals_geo_disk_matrix_incl_pentagon(grid, k):
         np.testing.assert_array_equal(nb.W_i, np.asarray(ref.sum(axis=1)).ravel())
     assert nb.W_i[np.searchsorted(nb.cells, np.uint64(pent))] == (1 + 5 * k * (k + 1) // 2
                                                                      if k else 1)
+
+
+def test_z_invariant_to_affine_rescaling_and_flips_sign(grid):
+    # Gi* z is scale- and shift-free: z(a·y + b) = sign(a)·z(y) (a rate per 10,000 and a rate
+    # per person give the same map).
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    _, nbhd = grid
+    y = np.random.default_rng(9).gamma(1.5, 2.0, nbhd.n)
+    z = gi_star_z(y, nbhd)
+
+    @settings(max_examples=30, deadline=None)
+    @given(st.floats(0.01, 1e4), st.floats(-1e3, 1e3), st.sampled_from([1, -1]))
+    def check(a, b, sign):
+        np.testing.assert_allclose(gi_star_z(sign * a * y + b, nbhd), sign * z, atol=1e-8)
+
+    check()
