@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geo.cells import cells_to_latlng, cells_to_polygons, haversine_m, latlng_to_cells
 from layers.access import (
@@ -252,3 +254,23 @@ def test_population_bad_inputs():
     with pytest.raises(ValueError, match="non-negative"):
         population_to_cells(g.rename(columns={"people": "population"}).assign(population=-1.0),
                             cells)
+
+
+# ------------------------------------------------------------------ property
+coords = st.tuples(st.floats(-89.9, 89.9), st.floats(-180.0, 180.0))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(coords, min_size=1, max_size=30), st.lists(coords, min_size=1, max_size=30),
+       st.floats(1.0, 5e6))
+def test_property_nearest_and_reach_equal_brute_force_anywhere(origins, sites, reach):
+    lat, lon = (np.array(v) for v in zip(*origins, strict=True))
+    slat, slon = (np.array(v) for v in zip(*sites, strict=True))
+    D = brute(lat, lon, slat, slon)
+    d, _ = nearest_sites(lat, lon, slat, slon)
+    np.testing.assert_allclose(d, D.min(axis=1), rtol=1e-7, atol=1e-3)
+    got = sites_within(lat, lon, slat, slon, reach)
+    # counts agree except for pairs within rounding of the reach itself
+    edge = np.abs(D - reach) < 1e-3
+    lo, hi = ((D <= reach) & ~edge).sum(axis=1), ((D <= reach) | edge).sum(axis=1)
+    assert ((got >= lo) & (got <= hi)).all()
