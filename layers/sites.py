@@ -137,8 +137,11 @@ def _read_file(path: Path) -> pd.DataFrame:
         raise FileNotFoundError(f"resource file {path} does not exist")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                         skip_blank_lines=False)
         df["_line"] = np.arange(2, len(df) + 2)  # header is line 1
+        blank = df.drop(columns="_line").isna().all(axis=1)
+        df = df.loc[~blank].reset_index(drop=True)  # blank lines are not rows
     elif suffix in (".geojson", ".json"):
         df = _read_geojson(path)
     else:

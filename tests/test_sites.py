@@ -139,3 +139,11 @@ def test_bundled_sample_loads_cleanly():
     for kind, subs in SUBTYPES.items():
         got = set(res.sites.loc[res.sites["kind"] == kind, "subtype"].dropna())
         assert got <= set(subs)
+
+
+def test_blank_lines_keep_line_numbers(tmp_path):
+    p = tmp_path / "b.csv"
+    p.write_text("kind,lat,lon\nssp,36.0,-79.0\n\n\nssp,north,-79.0\n")
+    res = load_resources(p)
+    assert len(res.sites) == 1 and res.rejects["line"].tolist() == [5]
+    assert res.summary["read"] == 2
