@@ -85,8 +85,10 @@ def _read(path: Path) -> tuple[pd.DataFrame, list[set[str]]]:
                              f"{[c for c in df.columns if c != '_line']}")
         codes = [_entry_codes(s) for s in df["services"].tolist()]
     elif suffix == ".csv":
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-        df["_line"] = np.arange(2, len(df) + 2)
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                         skip_blank_lines=False)
+        df["_line"] = np.arange(2, len(df) + 2)  # header is line 1
+        df = df.loc[~df.drop(columns="_line").isna().all(axis=1)].reset_index(drop=True)
         low = {c.lower(): c for c in df.columns}
         col = low.get("codes") or low.get("services")
         known = set(MEDICATION_CODES) | {"MD", "SS", "SF", "MC", "PI", "PA"}
