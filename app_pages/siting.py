@@ -48,16 +48,18 @@ res = out["result"]
 pol = _app.policy()
 tier = _app.tier()
 sites = out["sites"]
+status = "" if res.status == res.method else f", {res.status}"
 st.caption(f"Demand: overdoses per H3 res-{f.res} cell, {f.label}. Existing naloxone sites fix the "
-           f"cells within {radius} m as covered. Method: {res.method} ({res.status}); "
-           f"upper bound {res.upper_bound:,.0f}, gap {100 * res.gap:.2f}%.")
+           f"cells within {radius} m as covered. Method: {res.method}{status}; proven upper "
+           f"bound {_app.count_label(res.upper_bound)} overdoses, gap {100 * res.gap:.2f}%.")
 
 m = st.columns(3)
-m[0].metric(f"Burden covered before ({f.label})", f"{res.coverage_pct_before:.1f}%",
+m[0].metric("Overdoses covered now", f"{res.coverage_pct_before:.1f}%",
             help=f"{res.covered_before:,.0f} of {res.total_burden:,.0f} overdoses")
-m[1].metric(f"Burden covered after {k} new sites", f"{res.coverage_pct_after:.1f}%",
+m[1].metric(f"Covered with {k} new sites", f"{res.coverage_pct_after:.1f}%",
             f"{res.coverage_pct_after - res.coverage_pct_before:+.1f} pts")
-m[2].metric(f"Overdoses newly covered ({f.label})", _app.count_label(res.objective))
+m[2].metric("Overdoses newly covered", _app.count_label(res.objective),
+            help=f"Overdoses in {f.label} within {radius} m of a new site and of no existing one.")
 
 # ---- map: demand cells, existing naloxone, candidates, chosen in order
 demand = _app.show_table(_app.cell_counts(f)[["h3", "count"]])
@@ -71,8 +73,9 @@ if existing is not None:
     nal = existing[existing["kind"].astype(str) == "naloxone"]
     layers.append(deck.sites_layer(nal, layer_id="existing-naloxone",
                                    color=deck.SITE_COLORS["naloxone"]))
-layers.append(deck.sites_layer(cand, layer_id="candidates", color=deck.SITE_COLORS["candidate"],
-                               radius_m=60))
+allowed = cand[cand["subtype"].astype(str).isin(types)]
+layers.append(deck.sites_layer(allowed, layer_id="candidates", color=deck.SITE_COLORS["candidate"],
+                               radius_m=40, min_pixels=2, max_pixels=5, opacity=150))
 sites = sites.assign(marginal_count=np.round(sites["marginal_covered"].astype(float)).astype(np.int64))
 pub_sites = _app.show_table(
     sites[["order", "site_id", "name", "subtype", "lat", "lon", "open_24_7", "marginal_count"]]
@@ -81,12 +84,13 @@ chosen_tips = [f"#{o}: {n} ({s})\nnewly covers {t}" for o, n, s, t in zip(
     pub_sites["order"], pub_sites["name"], pub_sites["subtype"],
     deck.count_text(pub_sites["marginal_count"], pol.k), strict=True)]
 layers.append(deck.sites_layer(sites, layer_id="chosen", color=deck.SITE_COLORS["chosen"],
-                               tooltip=chosen_tips, radius_m=150))
+                               tooltip=chosen_tips, radius_m=float(radius), min_pixels=8,
+                               max_pixels=40, opacity=220))
 legend = (deck.sequential_legend(0, vmax, f"Overdoses per cell ({f.label})", "",
                                  pol.k if tier == "public" else None)
           + deck.sites_legend(["naloxone", "candidate", "chosen"],
                               {"naloxone": "Existing naloxone site", "candidate": "Candidate host",
-                               "chosen": "Recommended (hover for order)"}))
+                               "chosen": f"Recommended, {radius} m reach (hover: order)"}))
 _app.show_map(layers, "siting_map", legend)
 
 st.subheader("Recommended sites, in order")

@@ -254,6 +254,9 @@ def sites_layer(
     color: Sequence[int],
     tooltip: Sequence[str] | None = None,
     radius_m: float = 120,
+    min_pixels: float = 4,
+    max_pixels: float = 14,
+    opacity: int = 235,
     extra_columns: Sequence[str] = (),
 ) -> pdk.Layer:
     """A ``ScatterplotLayer`` of public resource / candidate sites (``lat``, ``lon`` columns).
@@ -281,13 +284,13 @@ def sites_layer(
         id=layer_id,
         data=_records(data),
         get_position=["lon", "lat"],
-        get_fill_color=list(color) + [235],
-        get_line_color=[20, 20, 20, 255],
+        get_fill_color=list(color)[:3] + [int(opacity)],
+        get_line_color=[20, 20, 20, int(opacity)],
         stroked=True,
         line_width_min_pixels=1,
         get_radius=radius_m,
-        radius_min_pixels=4,
-        radius_max_pixels=14,
+        radius_min_pixels=min_pixels,
+        radius_max_pixels=max_pixels,
         pickable=True,
     )
 

@@ -29,8 +29,8 @@ def _reference(app_inputs, k=5, radius=400, res=8):
 def test_siting_equals_library(app_inputs):
     at = run_page("siting")
     ref, cand = _reference(app_inputs)
-    assert metric(at, "Burden covered before") == f"{ref.coverage_pct_before:.1f}%"
-    assert metric(at, "Burden covered after") == f"{ref.coverage_pct_after:.1f}%"
+    assert metric(at, "Overdoses covered now") == f"{ref.coverage_pct_before:.1f}%"
+    assert metric(at, "Covered with") == f"{ref.coverage_pct_after:.1f}%"
     shown = at.dataframe[0].value
     assert shown["site_id"].tolist() == cand["site_id"].iloc[ref.chosen].tolist()
     assert shown["order"].tolist() == list(range(1, len(ref.chosen) + 1))
@@ -45,7 +45,7 @@ def test_widgets_change_the_plan(app_inputs):
     assert not at.exception
     ref, cand = _reference(app_inputs, k=2)
     assert len(at.dataframe[0].value) == 2
-    assert metric(at, "Burden covered after") == f"{ref.coverage_pct_after:.1f}%"
+    assert metric(at, "Covered with") == f"{ref.coverage_pct_after:.1f}%"
     at.checkbox(key="site_247").set_value(True).run()
     subtypes = set(at.dataframe[0].value["subtype"])
     assert subtypes <= {"fire_station", "convenience_store"}  # the 24/7 hosts of the toy data
@@ -57,6 +57,6 @@ def test_exact_solve_and_download(app_inputs):
     assert not at.exception
     ref, _ = _reference(app_inputs)
     # exact ≥ heuristic coverage
-    assert float(metric(at, "Burden covered after").rstrip("%")) >= round(ref.coverage_pct_after, 1) - 1e-9
-    assert any("optimal" in c.value for c in at.caption)
+    assert float(metric(at, "Covered with").rstrip("%")) >= round(ref.coverage_pct_after, 1) - 1e-9
+    assert any("Method: exact, optimal" in c.value for c in at.caption)
     assert len(at.get("download_button")) == 1
