@@ -13,9 +13,10 @@ Days without a full baseline are left out.
 
 Exact definitions
 -----------------
-* **Fixed threshold** (ODMAP style): alert when the day's total (the last 24 hours, as calendar
-  days) is ``>= threshold``. The suggested threshold of an area is
-  ``max(2, ceil(mean + 3·sd))`` of its daily counts over the last 30 days (sd with ``ddof=1``)
+* **Fixed threshold** (ODMAP style): alert when the day's value is ``>= threshold``; give it
+  the busiest-24-hours series of :func:`clustering.series.incidents_to_rolling_24h` for
+  ODMAP's "last 24 hours" rule (or calendar-day counts). The suggested threshold of an area
+  is ``max(2, ceil(mean + 3·sd))`` of its values over the last 30 days (sd with ``ddof=1``)
   — our documented choice; ODMAP lets each jurisdiction set its own.
 * **EARS C1**: baseline ``x[t-7] … x[t-1]``; ``C1 = (x_t − mean) / sd``; alarm when
   ``C1 > 3`` (``x_t > mean + 3·sd``).

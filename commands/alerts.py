@@ -63,8 +63,9 @@ def register(subparsers) -> None:
     p.add_argument("--days", type=int, default=30,
                    help="days reported (spikes) or study window (scan); default 30")
     p.add_argument("--threshold", type=float, default=None, metavar="N",
-                   help="--method threshold: alert when a day's total ≥ N (default: suggested "
-                   "per area, max(2, ceil(mean + 3 sd)) of the 30 days before the window)")
+                   help="--method threshold: alert when any 24 hours ending that day hold ≥ N "
+                   "incidents (default: suggested per area, max(2, ceil(mean + 3 sd)) of those "
+                   "24-hour maxima over the 30 days before the window)")
     p.add_argument("--sd-floor", type=float, default=0.5,
                    help="smallest baseline sd for EARS (default 0.5)")
     p.add_argument("--smoothing", default="0.4", metavar="W[,W2]",
@@ -129,7 +130,12 @@ def run_spikes(incidents: pd.DataFrame, args: argparse.Namespace) -> pd.DataFram
     """Alert table for the spike methods (areas as hex strings / names)."""
     from clustering.alerts import alert_table, detect
     from clustering.ears import suggest_threshold
-    from clustering.series import area_labels, area_neighbours, incidents_to_daily
+    from clustering.series import (
+        area_labels,
+        area_neighbours,
+        incidents_to_daily,
+        incidents_to_rolling_24h,
+    )
 
     t = pd.to_datetime(incidents["occurred_at"]).dt.floor("D")
     if t.notna().sum() == 0:
@@ -139,8 +145,11 @@ def run_spikes(incidents: pd.DataFrame, args: argparse.Namespace) -> pd.DataFram
     start = max(t.min(), report_start - pd.Timedelta(days=60))  # room for every baseline
     res = args.res if args.area == "h3" else None
     polygons = _read_areas(args.areas) if args.area == "polygon" else None
-    series = incidents_to_daily(incidents, area=args.area, res=res, polygons=polygons,
-                                id_column=args.area_id, start=start, end=end)
+    # the 24-hour threshold looks at the busiest 24 hours ending each day (ODMAP), the
+    # statistical detectors at calendar-day counts
+    build = incidents_to_rolling_24h if args.method == "threshold" else incidents_to_daily
+    series = build(incidents, area=args.area, res=res, polygons=polygons,
+                   id_column=args.area_id, start=start, end=end)
     if args.method == "ears":
         results = detect(series, args.ears_variant, sd_floor=args.sd_floor)
     elif args.method == "ewma":

@@ -13,7 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clustering.alerts import ALERT_COLUMNS, alert_table, detect
-from clustering.series import area_labels, area_neighbours, incidents_to_daily
+from clustering.series import (
+    area_labels,
+    area_neighbours,
+    incidents_to_daily,
+    incidents_to_rolling_24h,
+)
 from geo.cells import cells_to_latlng, cells_to_parent, cells_to_str, disk_pairs, latlng_to_cells
 from geo.grid import incidents_to_cells, index_incidents
 
@@ -92,6 +97,48 @@ def test_h3_neighbours_are_edge_neighbours():
     assert (nb["area"] != nb["neighbour"]).all()
     a, b = disk_pairs(ring, 1)
     assert len(nb) == int((a != b).sum())
+
+
+def test_rolling_24h_hand_case():
+    times = ["2024-05-01 22:00", "2024-05-01 23:00", "2024-05-02 01:00", "2024-05-02 02:00",
+             "2024-05-02 23:30", "2024-05-04 12:00"]
+    df = pd.DataFrame({"occurred_at": pd.to_datetime(times)})
+    roll = incidents_to_rolling_24h(df)
+    daily = incidents_to_daily(df)
+    # 05-01: 22:00 → 1, 23:00 → 2; 05-02: 01:00 → 3, 02:00 → 4, 23:30 → 3 (01:00, 02:00, 23:30)
+    assert roll["jurisdiction"].tolist() == [2, 4, 0, 1]
+    assert daily["jurisdiction"].tolist() == [2, 3, 0, 1]
+    # the evening before the window still counts in its first day's 24 hours
+    assert incidents_to_rolling_24h(df, start="2024-05-02")["jurisdiction"].tolist() == [4, 0, 1]
+    # a window exactly 24 h long excludes its left end: (t − 24 h, t]
+    two = pd.DataFrame({"occurred_at": pd.to_datetime(["2024-05-01 10:00", "2024-05-02 10:00"])})
+    assert incidents_to_rolling_24h(two)["jurisdiction"].tolist() == [1, 1]
+
+
+def _naive_rolling(df, res):
+    cells = cells_to_parent(df["h3"].to_numpy(np.uint64), res)
+    t = pd.to_datetime(df["occurred_at"])
+    out = {}
+    for i in range(len(df)):
+        same = cells == cells[i]
+        n = int((same & (t > t.iloc[i] - pd.Timedelta(hours=24)) & (t <= t.iloc[i])).sum())
+        key = (t.iloc[i].floor("D"), cells[i])
+        out[key] = max(out.get(key, 0), n)
+    return out
+
+
+def test_rolling_24h_equals_naive_and_brackets_daily():
+    df = _incidents(300, seed=4, days=12)
+    roll = incidents_to_rolling_24h(df, area="h3", res=7)
+    daily = incidents_to_daily(df, area="h3", res=7)
+    ref = _naive_rolling(df, 7)
+    for (day, cell), n in ref.items():
+        assert roll.loc[day, cell] == n
+    assert int((roll > 0).to_numpy().sum()) == len(ref)
+    r, dly = roll.to_numpy(), daily.to_numpy()
+    assert (r >= dly).all()  # the 24 h ending at a day's last incident hold the whole day
+    prev = np.vstack([np.zeros((1, dly.shape[1]), int), dly[:-1]])
+    assert (r <= dly + prev).all()
 
 
 def test_series_bad_parameters():
