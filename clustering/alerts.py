@@ -109,7 +109,8 @@ def alert_table(
     Returns
     -------
     DataFrame
-        Columns :data:`ALERT_COLUMNS` (plus ``p`` when the detector gives one).
+        Columns :data:`ALERT_COLUMNS` (plus ``p`` and ``baseline_days`` when the detector
+        gives them).
 
     References
     ----------
@@ -163,7 +164,7 @@ def alert_table(
         out = out[out["date"] <= pd.Timestamp(end)]
     out = out.assign(_sev=(out["severity"] != "alert").astype(int))
     out = out.sort_values(["date", "_sev", "method"], kind="stable").drop(columns="_sev")
-    extra = [c for c in ("p",) if c in out.columns]
+    extra = [c for c in ("p", "baseline_days") if c in out.columns]
     cols = ALERT_COLUMNS + extra
     out = out.reindex(columns=cols).reset_index(drop=True)
     out["severity"] = out["severity"].astype("string")

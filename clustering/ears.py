@@ -277,8 +277,9 @@ def ewma(
     Returns
     -------
     DataFrame
-        Long table (module doc); ``statistic`` is ``T``, ``sd`` the baseline sd, plus ``p``;
-        ``threshold`` is the smallest count that would alert that day; ``method = "EWMA"``.
+        Long table (module doc); ``statistic`` is ``T``, ``sd`` the baseline sd, plus ``p`` and
+        ``baseline_days`` (L); ``threshold`` is the smallest count that would alert that day;
+        ``method = "EWMA"``.
 
     References
     ----------
@@ -338,7 +339,9 @@ def ewma(
     p = np.where(np.isfinite(best_p), best_p, np.nan)
     sev = np.where(p < alert_p, 0, np.where(p < warning_p, 1, -1)).astype(np.int8)
     res = _long(series, "EWMA", x, mean, sd, stat, np.where(np.isfinite(thr), thr, np.nan), sev)
-    res["p"] = p.ravel()[np.isfinite(mean).ravel()]
+    keep = np.isfinite(mean).ravel()
+    res["p"] = p.ravel()[keep]
+    res["baseline_days"] = np.repeat(L.astype(np.int64), A)[keep]
     return res
 
 

@@ -235,6 +235,9 @@ def blank_revealing(table: pd.DataFrame, k: int) -> pd.DataFrame:
         cols = ["expected", "llr"]
     else:
         days = out["method"].map(_BASELINE_DAYS).to_numpy(dtype=float, na_value=np.nan)
+        if "baseline_days" in out.columns:  # EWMA's baseline is shorter at a series' start
+            known = pd.to_numeric(out["baseline_days"]).to_numpy(dtype=float, na_value=np.nan)
+            days = np.where(np.isfinite(known), known, days)
         base = np.round(pd.to_numeric(out["expected"]).to_numpy(float) * days)
         hide |= small(base)
         cols = ["expected", "threshold", "statistic", "p"]

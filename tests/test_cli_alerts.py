@@ -127,6 +127,11 @@ def test_blank_revealing_rules():
     assert out["statistic"].isna().tolist() == [True, False, False]
     tab.loc[1, "expected"] = 1.0  # baseline total 7: a hidden count → blank
     assert blank_revealing(tab, 10)["expected"].isna().tolist() == [True, True, False]
+    # EWMA: the baseline length comes with the row (11 days at the start of a series)
+    ew = pd.DataFrame({"observed": [12, 12], "expected": [0.5, 0.5], "threshold": 3.0,
+                       "statistic": 4.0, "p": 0.001, "method": "EWMA",
+                       "baseline_days": [28, 11]})
+    assert blank_revealing(ew, 10)["p"].isna().tolist() == [False, True]  # 14 vs 5.5 → 6
 
 
 @pytest.mark.parametrize(
