@@ -15,7 +15,8 @@ rule is **our documented design choice** (README, section *ingest*):
    extent is bounded by (number of sources − 1) × window / radius.
 3. The event takes its location, id and agency from the highest-priority source in it (EMS,
    then police, hospital, ODMAP, other: EMS carries scene GPS), its time from the earliest
-   report (``time_precision`` the finest among the reports), ``outcome`` fatal if any report says fatal (else nonfatal if any, else unknown),
+   report (``time_precision`` the finest among the reports), ``outcome`` fatal if any report
+   says fatal (else nonfatal if any, else unknown),
    ``naloxone`` yes if any report says yes (else no if any), ``naloxone_doses`` the maximum,
    and other attributes from the first report (in priority order) that has them.
 
@@ -149,7 +150,8 @@ def assign_events(n: int, i, j, score, source) -> np.ndarray:
     if conflicted.any():
         bad_pair = conflicted[comp[i]]
         parent = list(range(n))
-        mask = {int(x): 1 << int(codes[x]) for x in np.unique(np.concatenate([i[bad_pair], j[bad_pair]]))}
+        nodes = np.unique(np.concatenate([i[bad_pair], j[bad_pair]]))
+        mask = {int(x): 1 << int(codes[x]) for x in nodes}
         for p in np.lexsort((j[bad_pair], i[bad_pair], score[bad_pair])):
             a, b = int(i[bad_pair][p]), int(j[bad_pair][p])
             ra, rb = _find(parent, a), _find(parent, b)
@@ -246,7 +248,8 @@ def dedup_incidents(
     need = [c for c in ("occurred_at", "lat", "lon", "source", "incident_id", "time_precision")
             if c not in records.columns]
     if need:
-        raise ValueError(f"cannot de-duplicate: column(s) {need} missing; found {list(records.columns)}")
+        raise ValueError(
+            f"cannot de-duplicate: column(s) {need} missing; found {list(records.columns)}")
     mergeable = (records["time_precision"].astype("string") != "day").fillna(False).to_numpy(bool)
     i, j, score = candidate_pairs(
         records["occurred_at"].to_numpy(), records["lat"].to_numpy(float),

@@ -107,7 +107,8 @@ def load_boundary(boundary):
             raise ValueError("study-area boundary has no CRS; set it (EPSG:4326) first")
         boundary = boundary.to_crs(4326).union_all()
     if getattr(boundary, "geom_type", None) not in ("Polygon", "MultiPolygon"):
-        raise ValueError(f"study-area boundary must be a Polygon or MultiPolygon, got {boundary!r:.60}")
+        raise ValueError(
+            f"study-area boundary must be a Polygon or MultiPolygon, got {boundary!r:.60}")
     return boundary
 
 
@@ -286,7 +287,7 @@ def read_incidents_frame(
     missing_id = rec["incident_id"].isna().to_numpy()
     if missing_id.any():
         gen = [f"{s}-{h:016x}" for s, h in zip(rec["source"].to_numpy(object)[missing_id],
-                                                fp[missing_id].tolist())]
+                                                fp[missing_id].tolist(), strict=True)]
         rec.loc[missing_id, "incident_id"] = gen
     dup = pd.Series(fp).duplicated(keep="first").to_numpy()
     if dup.any():

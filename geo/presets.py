@@ -171,7 +171,8 @@ def detect_preset(columns: list[str], location_given: bool = False) -> str | Non
 
 def _missing_error(columns: list[str], found: dict[str, str], preset: str | None) -> ValueError:
     need = ["occurred_at", "lat", "lon"]
-    missing = [c for c in need if c not in found and not (c in ("lat", "lon") and "latlon" in found)]
+    missing = [c for c in need
+               if c not in found and not (c in ("lat", "lon") and "latlon" in found)]
     hint = " ".join(f"--map {c}=<COLUMN>" for c in missing)
     where = f"with preset {preset!r}" if preset else "with any preset"
     return ValueError(
@@ -216,7 +217,8 @@ def resolve_columns(
     for key, col in mapping.items():
         if key not in MAPPABLE:
             raise ValueError(
-                f"--map {key}={col}: {key!r} is not a canonical column; choose from {list(MAPPABLE)}"
+                f"--map {key}={col}: {key!r} is not a canonical column; "
+                f"choose from {list(MAPPABLE)}"
             )
         if col not in columns:
             raise ValueError(

@@ -86,8 +86,8 @@ class IncidentStore:
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(
-                    f"incident store {self.path} does not exist; create it with `gapmap ingest FILE "
-                    f"--store {self.path}`"
+                    f"incident store {self.path} does not exist; create it with "
+                    f"`gapmap ingest FILE --store {self.path}`"
                 )
             return duckdb.connect(str(self.path), read_only=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -225,7 +225,8 @@ class IncidentStore:
         con.execute("BEGIN TRANSACTION")
         try:
             before_rec, before_ev = self._counts(con)
-            file_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchall()[0][0]
+            file_id = con.execute(
+                "SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchall()[0][0]
             new = rec[[c for c in _RECORD_COLUMNS if c != "file_id"]].copy()
             for c in new.columns:
                 if isinstance(new[c].dtype, pd.StringDtype):
@@ -302,7 +303,8 @@ class IncidentStore:
             n_rec, n_ev = self._counts(con)
             src = dict(con.execute(
                 "SELECT source, count(*) FROM records GROUP BY source ORDER BY source").fetchall())
-            lo, hi = con.execute("SELECT min(occurred_at), max(occurred_at) FROM records").fetchall()[0]
+            lo, hi = con.execute(
+                "SELECT min(occurred_at), max(occurred_at) FROM records").fetchall()[0]
             files = con.execute(
                 "SELECT path, sha256, ingested_at, n_read, accepted, rejected, added "
                 "FROM files ORDER BY file_id").df()

@@ -188,7 +188,8 @@ def age_to_band(s: pd.Series) -> np.ndarray:
     num = pd.to_numeric(txt, errors="coerce").to_numpy(float)
     out = txt.where(txt != "").to_numpy(dtype=object)
     ok = np.isfinite(num) & (num >= 0) & (num < 130)
-    out[ok] = np.asarray(_AGE_LABELS, dtype=object)[np.searchsorted(_AGE_EDGES, num[ok], "right") - 1]
+    band = np.searchsorted(_AGE_EDGES, num[ok], "right") - 1
+    out[ok] = np.asarray(_AGE_LABELS, dtype=object)[band]
     out[np.isfinite(num) & ~ok] = None
     return out
 
@@ -263,7 +264,8 @@ def validate_rows(
     # --- date
     date_col = raw[colmap["occurred_at"]]
     ts, has_time, blank = parse_datetimes(
-        raw[colmap["occurred_at"]], raw[colmap["occurred_time"]] if "occurred_time" in colmap else None
+        raw[colmap["occurred_at"]],
+        raw[colmap["occurred_time"]] if "occurred_time" in colmap else None,
     )
     tsv = ts.to_numpy()
     nat = np.isnat(tsv)

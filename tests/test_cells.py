@@ -31,7 +31,7 @@ def test_latlng_to_cells_equals_h3py(res):
     lat = np.degrees(np.arcsin(rng.uniform(-1, 1, n)))  # uniform on the sphere, poles included
     lon = rng.uniform(-180, 180, n)
     got = latlng_to_cells(lat, lon, res)
-    expect = [h3.api.basic_int.latlng_to_cell(a, b, res) for a, b in zip(lat, lon)]
+    expect = [h3.api.basic_int.latlng_to_cell(a, b, res) for a, b in zip(lat, lon, strict=True)]
     assert got.dtype == np.uint64 and got.tolist() == expect
 
 

@@ -37,7 +37,8 @@ def incidents():
 def test_rollup_conserves_totals(incidents, res):
     cells = incidents_to_cells(incidents, res)
     assert cells["count"].sum() == len(incidents)
-    for prefix in ("n_fatal n_nonfatal n_unknown", "n_naloxone_yes n_naloxone_no n_naloxone_unknown",
+    for prefix in ("n_fatal n_nonfatal n_unknown",
+                   "n_naloxone_yes n_naloxone_no n_naloxone_unknown",
                    "n_ems n_police n_hospital n_odmap n_other"):
         assert (cells[prefix.split()].sum(axis=1) == cells["count"]).all()
     assert set(COUNT_COLUMNS) <= set(cells.columns)

@@ -18,7 +18,7 @@ AREA = shapely.box(-80.0, 35.9, -79.6, 36.3)  # (lng, lat) box around a fictiona
 
 
 def frame(rows, columns=("occurred_at", "lat", "lon")):
-    return pd.DataFrame([dict(zip(columns, r)) for r in rows]).astype(str)
+    return pd.DataFrame([dict(zip(columns, r, strict=True)) for r in rows]).astype(str)
 
 
 def ingest(df, **kw):
@@ -255,7 +255,7 @@ def test_canonical_columns_dtypes_and_h3_reference():
     assert list(inc.columns) == list(INCIDENT_COLUMNS)
     assert {c: str(t) for c, t in inc.dtypes.items()} == INCIDENT_COLUMNS
     expect = [h3.api.basic_int.latlng_to_cell(a, b, BASE_RES)
-              for a, b in zip(inc["lat"], inc["lon"])]
+              for a, b in zip(inc["lat"], inc["lon"], strict=True)]
     assert inc["h3"].tolist() == expect
     assert (inc["n_sources"] == 1).all()  # one source: nothing merges
 
