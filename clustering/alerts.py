@@ -163,7 +163,7 @@ def alert_table(
     if end is not None:
         out = out[out["date"] <= pd.Timestamp(end)]
     out = out.assign(_sev=(out["severity"] != "alert").astype(int))
-    out = out.sort_values(["date", "_sev", "method"], kind="stable").drop(columns="_sev")
+    out = out.sort_values(["date", "_sev", "area"], kind="stable").drop(columns="_sev")
     extra = [c for c in ("p", "baseline_days") if c in out.columns]
     cols = ALERT_COLUMNS + extra
     out = out.reindex(columns=cols).reset_index(drop=True)
