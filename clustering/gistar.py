@@ -128,8 +128,12 @@ def gi_star_permutation(
     replaced by a uniform random draw without replacement from the other ``n − 1`` values;
     the numerator ``Σ_j w_ij y_j`` is recomputed for each of ``permutations`` draws. As in
     esda, one set of draws is shared by all cells, and the pseudo p-value is folded one-sided:
-    ``(min(L, R − L) + 1) / (R + 1)`` with ``L`` the number of draws at least as large as
-    observed. A cell without neighbours (``m_i = 0``) cannot be tested: its ``p_sim`` is 1.
+    ``(min(L≥, L≤) + 1) / (R + 1)`` with ``L≥`` (``L≤``) the number of draws at least (at
+    most) as large as observed. Without ties ``L≤ = R − L≥`` and this is esda's ``p_sim``.
+    With ties — counts, many zeros — esda counts ties on one side only, so a cell whose every
+    draw equals the observed value (all-zero neighbourhoods) gets esda ``p_sim = 1/(R+1)``,
+    "significant"; here it gets 1. A cell without neighbours (``m_i = 0``) cannot be tested:
+    its ``p_sim`` is 1.
 
     Each replicate draws ``max(m) + 1`` distinct indices from all ``n`` cells; cell ``i`` uses
     the first ``m_i`` of them that are not ``i`` itself, which is a uniform ``m_i``-subset of
@@ -137,6 +141,7 @@ def gi_star_permutation(
     ``m_i`` — except for the at most ``m_i`` cells drawn in that replicate, which are corrected
     one by one. Counting exceedances is then a sort and a binary search per group of equal
     ``m_i``: the cost is ``O(R·max(m) + n·log R)`` instead of esda's ``O(n·R·max(m))``.
+    The result is exact for this scheme: tests compare it with full enumeration.
 
     Parameters
     ----------
@@ -150,8 +155,8 @@ def gi_star_permutation(
     Returns
     -------
     numpy.ndarray, shape (n,)
-        Folded one-sided pseudo p-values (esda's ``p_sim``); double them for a two-sided
-        test.
+        Folded one-sided pseudo p-values (esda's ``p_sim``, ties counted on both sides);
+        double them for a two-sided test.
 
     References
     ----------
@@ -173,22 +178,28 @@ def gi_star_permutation(
     prefix = np.zeros((reps, draws.shape[1] + 1))
     np.cumsum(x[draws], axis=1, out=prefix[:, 1:])
     obs = nbhd.W @ x
-    # permuted numerator ≥ observed − tol  ⟺  sum of the drawn neighbours ≥ need
-    need = obs - x - 1e-10 * np.maximum(1.0, np.abs(obs))
-    larger = np.zeros(n, dtype=np.int64)
+    # permuted numerator ≥ observed (− tol)  ⟺  sum of the drawn neighbours ≥ lo_need;
+    # permuted numerator ≤ observed (+ tol)  ⟺  sum of the drawn neighbours ≤ hi_need
+    tol = 1e-10 * np.maximum(1.0, np.abs(obs))
+    lo_need, hi_need = obs - x - tol, obs - x + tol
+    ge = np.zeros(n, dtype=np.int64)
+    le = np.zeros(n, dtype=np.int64)
     for mv in np.unique(m[m > 0]):
         group = np.flatnonzero(m == mv)
         base = prefix[:, mv]  # the first mv draws, for cells not among them
-        larger[group] = reps - np.searchsorted(np.sort(base), need[group], side="left")
+        sb = np.sort(base)
+        ge[group] = reps - np.searchsorted(sb, lo_need[group], side="left")
+        le[group] = np.searchsorted(sb, hi_need[group], side="right")
         # Cells of this group drawn among the first mv in replicate r use draws 0..mv
         # without themselves instead.
         rr, cc = np.nonzero(m[draws[:, :mv]] == mv)
         i = draws[rr, cc]
-        alt = prefix[rr, mv + 1] - x[i]
-        np.add.at(larger, i, (alt >= need[i]).astype(np.int64)
-                  - (base[rr] >= need[i]).astype(np.int64))
-    folded = np.minimum(larger, reps - larger)
-    p = (folded + 1.0) / (reps + 1.0)
+        alt, old = prefix[rr, mv + 1] - x[i], base[rr]
+        np.add.at(ge, i, (alt >= lo_need[i]).astype(np.int64)
+                  - (old >= lo_need[i]).astype(np.int64))
+        np.add.at(le, i, (alt <= hi_need[i]).astype(np.int64)
+                  - (old <= hi_need[i]).astype(np.int64))
+    p = (np.minimum(ge, le) + 1.0) / (reps + 1.0)
     p[m == 0] = 1.0
     return p
 
@@ -231,9 +242,10 @@ def gi_star(
         Value column (counts, rates, smoothed rates).
     cell_column : str, default "h3"
     permutations : int, default 0
-        If positive, also run seeded conditional-permutation inference: ``p_sim`` (esda's
-        folded one-sided pseudo p) is added and ``p``, ``q`` and ``class`` use the two-sided
-        permutation p ``min(1, 2·p_sim)`` instead of the normal approximation.
+        If positive, also run seeded conditional-permutation inference: ``p_sim`` (folded
+        one-sided pseudo p, see :func:`gi_star_permutation`) is added and ``p``, ``q`` and
+        ``class`` use the two-sided permutation p ``min(1, 2·p_sim)`` instead of the normal
+        approximation.
     seed : int or None
         Seed of the permutation draws.
 
