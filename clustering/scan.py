@@ -260,7 +260,8 @@ def space_time_scan(
     seed : int or None
         Seed of ``np.random.default_rng`` (same seed, same p-values).
     batch : int
-        Replicates per sparse product (memory/speed trade-off only).
+        Replicates per sparse product (memory/speed trade-off only; lowered automatically so
+        one batch's cell × window counts stay under about 64 MB).
 
     Returns
     -------
@@ -271,6 +272,8 @@ def space_time_scan(
     Kulldorff et al., PLoS Med 2005;2(3):e59.
     """
     _check(incidents, res, days, max_days, replicates, min_cases, max_radius_m, max_clusters)
+    if isinstance(batch, bool) or not isinstance(batch, int | np.integer) or batch < 1:
+        raise ValueError(f"batch must be a positive integer, got {batch!r}")
     cells, ci, di, lo, hi = scan_counts(incidents, int(res), end, days)
     k_max = radius_to_k(int(res), float(max_radius_m))
     params = {"start": lo, "end": hi, "days": days, "max_days": max_days, "res": int(res),
@@ -303,6 +306,7 @@ def space_time_scan(
     starts = np.flatnonzero(np.r_[True, cz_s[1:] != cz_s[:-1]])
     mu_g = np.outer(cz_s[starts], sw) / C  # groups × windows
     rng = np.random.default_rng(seed)
+    batch = max(1, min(int(batch), 8_000_000 // (n * W)))  # keep a batch's counts ≤ ~64 MB
     null = np.empty(replicates)
     done = 0
     while done < replicates:

@@ -202,6 +202,7 @@ def test_empty_window_gives_no_clusters():
         (dict(res=16), "res"),
         (dict(min_cases=0), "min_cases"),
         (dict(replicates=9.5), "replicates must be an integer"),
+        (dict(batch=0), "batch"),
     ],
 )
 def test_bad_parameters_raise(kw, match):
