@@ -50,17 +50,20 @@ for w, row in kpi.iterrows():
 
 st.subheader("Weekly overdoses, last 52 weeks")
 trend = _app.weekly_table(f, tier)
-chart = trend[["fatal", "nonfatal", "unknown"]].astype("Float64").astype(float)
+cols = ["overdoses", "fatal", "nonfatal"] if tier == "restricted" else ["overdoses"]
+chart = trend[cols].astype("Float64").astype(float).rename(columns={"overdoses": "all overdoses"})
 chart.index.name = "week starting"
 st.line_chart(chart, y_label="overdoses per week", x_label="week starting")
-st.caption("7-day bins ending on the data end date. Weeks with 1–9 events in a series are "
-           "suppressed in the public tier (gaps in the line).")
+st.caption("7-day bins ending on the data end date. "
+           + ("Public tier: the fatal/nonfatal split of a week is shown only in the restricted "
+              "tier (weekly fatal counts are small and suppressed); weeks with 1–9 overdoses are "
+              "gaps in the line." if tier == "public" else "Restricted tier: unsuppressed."))
 
 st.subheader(f"Current alerts (last {_app.ALERT_DAYS} days to {end:%Y-%m-%d})")
 if _app.optional("clustering.alerts") is None:
     _app.missing_library("Spike alerts", "clustering.alerts")
 else:
-    method = st.selectbox("Detector", ["C2", "C1", "C3", "EWMA"], key="alert_method",
+    method = st.columns(3)[0].selectbox("Detector", ["C2", "C1", "C3", "EWMA"], key="alert_method",
                           help="CDC EARS C1/C2/C3 (7-day baseline; C2/C3 with a 2-day guard "
                           "band) or ESSENCE-style EWMA, on daily counts.")
     raw = _app.alerts(f, method)
@@ -97,6 +100,7 @@ else:
             "observed": "observed overdoses (day)",
             "expected": st.column_config.NumberColumn("expected (baseline mean)", format="%.1f"),
             "threshold": st.column_config.NumberColumn("threshold", format="%.1f"),
+            "trigger_area": "warned because of",
         })
         st.caption("One alert per ongoing cluster unless it grows; neighbouring cells of an "
                    "alert get an early warning (method 'neighbour').")

@@ -21,15 +21,16 @@ if cand is None:
     st.stop()
 
 subtypes = sorted(cand["subtype"].astype(str).unique())
-c = st.columns(4)
+c = st.columns([1, 1, 2])
 k = c[0].slider("New sites (k)", 1, min(20, len(cand)), min(5, len(cand)), key="site_k")
 radius = c[1].select_slider("Walking reach (m)", [200, 400, 800, 1600], value=400,
                             key="site_radius",
                             help="A cell is covered when its centre is within this great-circle "
                             "distance of a site (~200 m: public-access defibrillator literature).")
 types = c[2].multiselect("Candidate types", subtypes, default=subtypes, key="site_types")
-only_247 = c[3].checkbox("24/7 sites only", value=False, key="site_247")
-exact = st.toggle("Prove the optimum (exact HiGHS solve, slower)", value=False, key="site_exact")
+c = st.columns([1, 3])
+only_247 = c[0].checkbox("24/7 sites only", value=False, key="site_247")
+exact = c[1].toggle("Prove the optimum (exact HiGHS solve, slower)", value=False, key="site_exact")
 
 if not types:
     st.warning("Choose at least one candidate type.")
