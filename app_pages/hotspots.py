@@ -118,7 +118,12 @@ else:
                 st.write("No cell shows an emerging, persistent or other hot/cold-spot pattern.")
             else:
                 st.dataframe(summary, hide_index=True, key="emerging_summary")
-                pat = em[cats != "no_pattern"]
+                order = {c: i for i, c in enumerate(
+                    ["new_hot", "consecutive_hot", "intensifying_hot", "persistent_hot",
+                     "diminishing_hot", "oscillating_hot", "historical_hot", "sporadic_hot"])}
+                pat = em[cats != "no_pattern"].copy()
+                pat["_o"] = pat["category"].map(order).fillna(len(order))
+                pat = pat.sort_values(["_o", "count"], ascending=[True, False], kind="stable")
                 pub = _app.show_table(pat[["h3", "category", "count"]])
                 pub["cell"] = cells_to_str(pub["h3"].to_numpy(np.uint64))
                 pub["overdoses"] = deck.count_text(pub["count"], pol.k, "")

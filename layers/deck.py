@@ -135,9 +135,9 @@ def count_text(values, k: int = 10, unit: str = "overdoses") -> list[str]:
     out = []
     for v in pd.Series(values, dtype="object"):
         if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
-            out.append(f"<{k} {unit} (suppressed)")
+            out.append(f"<{k} {unit} (suppressed)".replace("  ", " "))
         else:
-            out.append(f"{int(v):,} {unit}")
+            out.append(f"{int(v):,} {unit}".strip())
     return out
 
 
