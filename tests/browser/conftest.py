@@ -99,7 +99,7 @@ def chromium(chromium_path):
 @pytest.fixture
 def app_page(chromium):
     """A fresh browser tab (own session) with downloads enabled."""
-    context = chromium.new_context(viewport={"width": 1400, "height": 1000},
+    context = chromium.new_context(viewport={"width": 1400, "height": 1600},
                                    accept_downloads=True)
     context.set_default_timeout(30_000)
     page = context.new_page()

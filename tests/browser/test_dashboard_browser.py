@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import time
 
-import numpy as np
 import pytest
 
 from tests.browser.conftest import PASSWORD
