@@ -188,3 +188,18 @@ def test_polygon_areas(export, tmp_path):
     assert "far" not in set(tab["area"])
     code = _run("--incidents", export, "--area", "polygon", "--out", tmp_path / "q.csv")
     assert code == 2
+
+
+def test_store_gives_same_alerts_as_file(export, tmp_path):
+    from geo.store import IncidentStore
+
+    store = tmp_path / "s.duckdb"
+    IncidentStore(store).ingest(export)
+    a, b = tmp_path / "file.csv", tmp_path / "store.csv"
+    assert _run("--incidents", export, "--method", "ears", "--area", "h3", "--days", 10,
+                "--tier", "restricted", "--out", a) == 0
+    assert _run("--store", store, "--method", "ears", "--area", "h3", "--days", 10,
+                "--tier", "restricted", "--out", b) == 0
+    fa, fb = pd.read_csv(a), pd.read_csv(b)
+    assert len(fa) > 0
+    pd.testing.assert_frame_equal(fa, fb)
