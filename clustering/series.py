@@ -151,8 +151,9 @@ def incidents_to_rolling_24h(
     Returns
     -------
     DataFrame
-        Days × areas, int64, shaped like :func:`incidents_to_daily`; each value is at least
-        the calendar-day count's share of the same 24 hours and at most the two-day total.
+        Days × areas, int64, shaped like :func:`incidents_to_daily` (plus zero columns for
+        areas seen only on the evening before the window). Each value lies between the day's
+        calendar count and that count plus the previous day's.
     """
     _check(incidents, area, res, polygons)
     # one extra day in front: the evening before the window counts in its first 24 hours
