@@ -71,11 +71,12 @@ GI_LABELS = {
     "cold_95": "Cold spot, 95%",
     "cold_99": "Cold spot, 99%",
 }
-#: viridis sampled at 6 stops (dark purple → yellow).
+#: viridis sampled at 6 stops, reversed: low values light yellow, high values dark purple, so
+#: the many low cells recede on the light background and high values stand out.
 _VIRIDIS = np.array(
     [(68, 1, 84), (65, 68, 135), (42, 120, 142), (34, 168, 132), (122, 209, 81), (253, 231, 37)],
     dtype=float,
-)
+)[::-1]
 SUPPRESSED_COLOR = (150, 150, 150)
 NO_DATA_COLOR = (245, 245, 245)
 #: Okabe–Ito colours (colour-blind safe) for resource kinds.
@@ -90,7 +91,7 @@ _ALPHA = 190
 
 
 def sequential_colors(values, vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
-    """RGBA rows (``uint8``, n × 4) on the viridis scale; NaN/NA values get the grey of suppression.
+    """RGBA rows (``uint8``, n × 4) on reversed viridis; NaN/NA values get the grey of suppression.
 
     Parameters
     ----------

@@ -16,8 +16,8 @@ from layers import deck
 
 def test_sequential_colors_endpoints_and_suppressed():
     c = deck.sequential_colors([0.0, 10.0, np.nan, 5.0], 0, 10)
-    assert tuple(c[0, :3]) == (68, 1, 84)  # viridis start
-    assert tuple(c[1, :3]) == (253, 231, 37)  # viridis end
+    assert tuple(c[0, :3]) == (253, 231, 37)  # low = light end of viridis
+    assert tuple(c[1, :3]) == (68, 1, 84)  # high = dark end
     assert tuple(c[2, :3]) == deck.SUPPRESSED_COLOR
     # the middle value is between the 3rd and 4th stops (t = 0.5 → position 2.5)
     expect = (np.array([42, 120, 142]) + np.array([34, 168, 132])) / 2
