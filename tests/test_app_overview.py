@@ -54,3 +54,13 @@ def test_weekly_trend_and_alerts_render():
     # switching the detector reruns without error
     at.selectbox(key="alert_method").set_value("C1").run()
     assert not at.exception
+
+
+def test_every_page_in_the_navigation_runs():
+    from app_helpers import ROOT
+
+    pages = sorted(p.stem for p in (ROOT / "app_pages").glob("*.py") if not p.stem.startswith("_"))
+    assert {"overview", "hotspots", "gaps", "siting", "outreach", "data"} <= set(pages)
+    for page in pages:
+        at = run_page(page)  # asserts no exception
+        assert at.title, page  # every page has a title
