@@ -410,6 +410,34 @@ def hotspots(f: Filters, k_ring: int = 1) -> pd.DataFrame:
                      f.outcomes, f.sources, int(k_ring))
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _load_population(path: str, mtime: float):
+    import geopandas as gpd
+
+    return gpd.read_file(path)
+
+
+@st.cache_data(max_entries=8, show_spinner="Computing rates…")
+def _rates(kind, path, mtime, bpath, bmtime, ppath, pmtime, res, start, end, outcomes, sources,
+           method) -> pd.DataFrame:
+    from clustering.rates import population_to_cells, rate_table
+
+    table = _hotspots(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, 1)
+    pop = population_to_cells(_load_population(ppath, pmtime), table["h3"].to_numpy(np.uint64))
+    return rate_table(table[["h3", "count"]], pop, method=method)
+
+
+def rates(f: Filters, method: str = "eb") -> pd.DataFrame | None:
+    """Overdoses per 10,000 residents per analysis cell (population area-weighted onto cells;
+    ``eb`` = global empirical-Bayes smoothing), or None without a population layer."""
+    pp = sample_path("population")
+    bp = sample_path("boundary")
+    if pp is None or optional("clustering.rates") is None:
+        return None
+    return _rates(*source_key(), str(bp) if bp else "", _mtime(bp), str(pp), _mtime(pp), f.res,
+                  f.start, f.end, f.outcomes, f.sources, method)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def _cell_history(kind, path, mtime, res, cell, outcomes, sources) -> pd.DataFrame:
     from geo.cells import cells_to_parent

@@ -19,8 +19,11 @@ if _app.optional("clustering.gistar") is None:
 tier = _app.tier()
 pol = _app.policy()
 c1, c2 = st.columns([2, 1])
-colour_by = c1.radio("Colour cells by", ["Gi* class", "Overdose count"], horizontal=True,
-                     key="hot_colour")
+colour_by = c1.radio("Colour cells by", ["Gi* class", "Overdose count", "Rate per 10,000"],
+                     horizontal=True, key="hot_colour",
+                     help="Rate: overdoses per 10,000 residents, population area-weighted onto "
+                     "cells, empirical-Bayes smoothed (Marshall 1991) so sparse cells are not "
+                     "extreme. Cells without residents have no rate.")
 show_sites = c2.toggle("Show naloxone sites", value=False, key="hot_sites")
 
 table = _app.hotspots(f)
@@ -38,7 +41,19 @@ tips = [f"Cell {h}\n{n} ({f.label})\n{lab}, z = {z:.2f}, q = {q:.3f}"
 if colour_by == "Gi* class":
     fill = deck.class_colors(pub["class"])
     legend = deck.class_legend()
+elif colour_by == "Rate per 10,000" and (rt := _app.rates(f)) is not None:
+    rpub = _app.show_table(rt)  # rates of suppressed cells are blanked by the gate
+    rate = pd.Series(rpub["rate"].astype("Float64").to_numpy(), index=rpub["h3"].to_numpy(np.uint64))
+    vals = rate.reindex(pub["h3"].to_numpy(np.uint64)).astype("Float64")
+    vmax = float(vals.max()) if vals.notna().any() else 1.0
+    fill = deck.sequential_colors(vals, 0, vmax)
+    rate_txt = ["no rate" if pd.isna(v) else f"{v:,.1f} per 10,000 residents" for v in vals]
+    tips = [f"{t}\n{r}" for t, r in zip(tips, rate_txt, strict=True)]
+    legend = deck.sequential_legend(0, vmax, f"Overdoses per 10,000 residents ({f.label}, "
+                                    "EB-smoothed)", "", pol.k if tier == "public" else None)
 else:
+    if colour_by == "Rate per 10,000":
+        st.info("No population layer: showing counts instead of rates.")
     vals = pd.to_numeric(pub["count"]).astype("Float64")
     vmax = float(vals.max()) if vals.notna().any() else 1.0
     fill = deck.sequential_colors(vals, 0, vmax)

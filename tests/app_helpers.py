@@ -31,6 +31,19 @@ def _boundary() -> dict:
          "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
 
 
+def _population() -> dict:
+    """Four quadrants of the study box with different populations."""
+    feats = []
+    for i, (x, y) in enumerate([(0, 0), (1, 0), (0, 1), (1, 1)]):
+        x0, y0 = LON0 + x * DLON / 2, LAT0 + y * DLAT / 2
+        ring = [[x0, y0], [x0 + DLON / 2, y0], [x0 + DLON / 2, y0 + DLAT / 2],
+                [x0, y0 + DLAT / 2], [x0, y0]]
+        feats.append({"type": "Feature", "properties": {"geoid": f"Q{i}",
+                                                        "population": [5000, 20000, 1000, 40000][i]},
+                      "geometry": {"type": "Polygon", "coordinates": [ring]}})
+    return {"type": "FeatureCollection", "features": feats}
+
+
 def _incidents(rng: np.random.Generator, n: int = 2400) -> pd.DataFrame:
     n_hot = n // 4
     lat = np.r_[rng.uniform(LAT0 + 0.005, LAT0 + DLAT - 0.005, n - n_hot),
@@ -107,11 +120,13 @@ def make_inputs(folder: Path, seed: int = 7) -> dict[str, Path]:
         "resources": folder / "resources.csv",
         "candidates": folder / "candidates.csv",
         "boundary": folder / "boundary.geojson",
+        "population": folder / "population.geojson",
     }
     _incidents(rng).to_csv(paths["incidents"], index=False)
     _resources(rng).to_csv(paths["resources"], index=False)
     _candidates(rng).to_csv(paths["candidates"], index=False)
     paths["boundary"].write_text(json.dumps(_boundary()))
+    paths["population"].write_text(json.dumps(_population()))
     return paths
 
 

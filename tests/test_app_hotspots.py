@@ -99,3 +99,33 @@ def test_clicked_cell_shows_history(app_inputs):
     assert any(hot in s.value for s in at.subheader)
     assert len(at.get("arrow_vega_lite_chart")) >= 1 or len(at.get("vega_lite_chart")) >= 1
     assert any("nearest site" in str(t.value.columns.tolist()) for t in at.table)
+
+
+def test_rate_colouring_equals_library(app_inputs):
+    from clustering.rates import population_to_cells, rate_table
+    from geo.privacy import publish
+
+    at = run_page("hotspots")
+    at.radio(key="hot_colour").set_value("Rate per 10,000").run()
+    assert not at.exception
+    ref = _reference(app_inputs)
+    pop = population_to_cells(gpd.read_file(app_inputs["population"]), ref["h3"].to_numpy(np.uint64))
+    rt = publish(rate_table(ref[["h3", "count"]], pop, method="eb"), "public")
+    tips = {d["h3"]: d["tip"] for d in layer(deck_spec(at), "cells")["data"]}
+    shown = rt[rt["rate"].notna()]
+    assert len(shown) > 10
+    for h, r in zip(cells_to_str(shown["h3"].to_numpy(np.uint64)), shown["rate"], strict=True):
+        assert f"{r:,.1f} per 10,000 residents" in tips[h]
+    # suppressed cells show no rate (the gate blanks rates of small counts)
+    small = rt[rt["suppressed"]]
+    assert all("no rate" in tips[h] for h in cells_to_str(small["h3"].to_numpy(np.uint64)))
+
+
+def test_rate_colouring_without_population_falls_back_to_counts(monkeypatch, tmp_path):
+    monkeypatch.setenv("GAPMAP_POPULATION", str(tmp_path / "missing.geojson"))
+    at = run_page("hotspots")
+    before = [tuple(d["fill"]) for d in layer(deck_spec(at), "cells")["data"]]
+    at.radio(key="hot_colour").set_value("Rate per 10,000").run()
+    assert not at.exception
+    assert any("No population layer" in i.value for i in at.info)
+    assert [tuple(d["fill"]) for d in layer(deck_spec(at), "cells")["data"]] != before
