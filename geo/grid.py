@@ -120,10 +120,10 @@ def incidents_to_cells(df: pd.DataFrame, res: int, *, breakdown: bool = True) ->
     return out
 
 
-def incidents_to_cell_periods(df: pd.DataFrame, res: int, freq: str = "W-MON") -> pd.DataFrame:
+def incidents_to_cell_periods(df: pd.DataFrame, res: int, freq: str = "W-SUN") -> pd.DataFrame:
     """Long table of counts per (cell, period): columns ``h3``, ``period`` (start), ``count``.
 
-    ``freq`` is a pandas period alias: ``"D"``, ``"W-MON"`` (weeks starting Monday), ``"M"``.
+    ``freq`` is a pandas period alias: ``"D"``, ``"W-SUN"`` (weeks Monday–Sunday, labelled by their Monday start), ``"M"``.
     Only occupied (cell, period) pairs are listed.
     """
     cells = _cells_at(df, res)
