@@ -34,6 +34,10 @@ if table.empty:
     st.stop()
 
 pub = _app.show_table(table)
+if tier == "public" and pub["suppressed"].all():
+    st.info(f"Every area has fewer than {pol.k} recent nonfatal overdoses at resolution {f.res}, "
+            "so counts are suppressed: choose a coarser H3 resolution (6 or 7) in the sidebar, or "
+            "log in for the restricted tier.")
 disp = pd.DataFrame({"area (H3 cell)": cells_to_str(pub["h3"].to_numpy(np.uint64))})
 for h in (24, 48, 72):
     disp[f"last {h} h"] = deck.count_text(pub[f"n_{h}h"], pol.k, "")

@@ -49,3 +49,17 @@ def test_check_password():
     assert not check_password("correct horse", None)
     assert not check_password("", HASH)
     assert not check_password("x", "not-a-bcrypt-hash")
+
+
+def test_hash_from_streamlit_secrets():
+    from streamlit.testing.v1 import AppTest
+
+    from app_helpers import DASHBOARD
+
+    at = AppTest.from_file(DASHBOARD, default_timeout=60)
+    at.secrets["auth"] = {"password_hash": HASH}
+    at.run()
+    at.sidebar.text_input(key="login_pw").input("correct horse")
+    at.sidebar.button[0].click().run()
+    assert not at.exception
+    assert at.session_state["tier"] == "restricted"
