@@ -217,7 +217,7 @@ def _cell_counts(kind, path, mtime, res, start, end, outcomes, sources) -> pd.Da
 
     df = filter_incidents(_load_incidents(kind, path, mtime), start=start, end=end,
                           outcomes=outcomes, sources=sources)
-    return incidents_to_cells(df, res)
+    return incidents_to_cells(df, res, breakdown=False)  # pages show totals only: 10x faster
 
 
 def cell_counts(f: Filters, res: int | None = None) -> pd.DataFrame:
