@@ -134,8 +134,8 @@ def bench_ingest(n: int) -> None:
                 last = ts
             s = res.summary
             print(f"ingest {path.suffix[1:]:8s} {n:,} rows: {total:6.2f} s  "
-                  f"({n / total / 1e3:.0f}k rows/s; cpu {cpu:.1f} s)  accepted {s['accepted']:,} merged "
-                  f"{s['merged']:,} events {s['events']:,}")
+                  f"({n / total / 1e3:.0f}k rows/s; cpu {cpu:.1f} s)  "
+                  f"accepted {s['accepted']:,} merged {s['merged']:,} events {s['events']:,}")
             print("   stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()))
 
 
