@@ -30,10 +30,11 @@ import numpy as np
 import pandas as pd
 
 from geo.cells import cells_to_latlng
-from geo.grid import incidents_to_cells
 from geo.privacy import PrivacyPolicy, publish
+from report.events import _check, data_end, end_day, event_arrays, incident_events
 
 __all__ = ["kpis", "weekly_trend", "top_areas", "incident_events", "data_end", "DEFAULT_WINDOWS"]
+
 
 DEFAULT_WINDOWS = (7, 30, 365)
 _COUNTS = ("overdoses", "fatal", "nonfatal", "naloxone_yes")
@@ -42,22 +43,9 @@ _GATE_NAMES = {"overdoses": "count", "fatal": "n_fatal", "nonfatal": "n_nonfatal
                "unknown": "n_unknown", "naloxone_yes": "n_naloxone_yes",
                "naloxone_no": "n_naloxone_no", "naloxone_unknown": "n_naloxone_unknown"}
 _FROM_GATE = {v: k for k, v in _GATE_NAMES.items()}
-_SEVERITY = {"fatal": 0, "nonfatal": 1, "unknown": 2}
-_NALOXONE = {"yes": 0, "no": 1, "unknown": 2}
 
 
 # ------------------------------------------------------------------ validation helpers
-def _check(incidents: pd.DataFrame, need: tuple[str, ...]) -> None:
-    if not isinstance(incidents, pd.DataFrame):
-        raise TypeError(f"incidents must be a pandas DataFrame, got {type(incidents).__name__}")
-    missing = [c for c in need if c not in incidents.columns]
-    if missing:
-        raise ValueError(
-            f"incidents is missing column(s) {missing}; found {list(incidents.columns)}. "
-            "Load incidents through geo.ingest so they have the canonical columns."
-        )
-
-
 def _policy(policy: PrivacyPolicy | str) -> PrivacyPolicy:
     if isinstance(policy, PrivacyPolicy):
         return policy
@@ -74,92 +62,6 @@ def _check_windows(windows) -> tuple[int, ...]:
         if isinstance(w, bool) or not isinstance(w, int | np.integer) or w < 1:
             raise ValueError(f"windows must be positive whole numbers of days, got {w!r}")
     return tuple(int(w) for w in out)
-
-
-# ------------------------------------------------------------------ events and dates
-def incident_events(incidents: pd.DataFrame) -> pd.DataFrame:
-    """One row per event: collapse rows sharing an ``event_id`` (see module notes).
-
-    Parameters
-    ----------
-    incidents : DataFrame
-        Canonical incidents with at least ``occurred_at``; ``outcome``, ``naloxone``,
-        ``event_id`` and ``h3`` are used when present.
-
-    Returns
-    -------
-    DataFrame
-        Columns ``occurred_at`` (datetime64), ``outcome``, ``naloxone`` (strings, missing →
-        "unknown") and ``h3`` if present. Indexed like the input when no rows were merged.
-    """
-    _check(incidents, ("occurred_at",))
-    t = pd.to_datetime(incidents["occurred_at"])
-    if getattr(t.dt, "tz", None) is not None:
-        t = t.dt.tz_localize(None)
-    out = pd.DataFrame({"occurred_at": t}, index=incidents.index)
-    for col in ("outcome", "naloxone"):
-        if col in incidents.columns:
-            out[col] = incidents[col].astype("string").str.lower().fillna("unknown")
-        else:
-            out[col] = pd.Series("unknown", index=incidents.index, dtype="string")
-    if "h3" in incidents.columns:
-        out["h3"] = incidents["h3"].to_numpy(np.uint64)
-    if "event_id" not in incidents.columns:
-        return out
-    eid = incidents["event_id"].astype("string")
-    eid = eid.fillna("row:" + pd.Series(np.arange(len(eid)), index=eid.index).astype("string"))
-    if not eid.duplicated().any():
-        return out
-    work = out.assign(
-        _eid=eid.to_numpy(),
-        _sev=out["outcome"].map(_SEVERITY).fillna(2).to_numpy(),
-        _nal=out["naloxone"].map(_NALOXONE).fillna(2).to_numpy(),
-    )
-    work = work.sort_values(["_eid", "occurred_at"], kind="stable")
-    g = work.groupby("_eid", sort=False)
-    first = g.head(1).set_index("_eid")  # earliest report: its time and cell
-    inv_sev = {v: k for k, v in _SEVERITY.items()}
-    inv_nal = {v: k for k, v in _NALOXONE.items()}
-    first["outcome"] = g["_sev"].min().map(inv_sev).astype("string")
-    first["naloxone"] = g["_nal"].min().map(inv_nal).astype("string")
-    return first.drop(columns=["_sev", "_nal"]).reset_index(drop=True)
-
-
-def data_end(incidents: pd.DataFrame) -> pd.Timestamp:
-    """Last calendar day present in the data (midnight), the default ``end`` of every window."""
-    _check(incidents, ("occurred_at",))
-    t = pd.to_datetime(incidents["occurred_at"])
-    if t.notna().sum() == 0:
-        raise ValueError("incidents has no valid occurred_at values; cannot infer end — pass end=")
-    last = t.max()
-    if getattr(last, "tz", None) is not None:
-        last = last.tz_localize(None)
-    return last.normalize()
-
-
-def _end_day(incidents: pd.DataFrame, end) -> pd.Timestamp:
-    if end is None:
-        return data_end(incidents)
-    try:
-        return pd.Timestamp(end).normalize()
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"end must be a date like '2026-11-15', got {end!r}") from exc
-
-
-def _window_counts(ev: pd.DataFrame, start: pd.Timestamp, stop: pd.Timestamp) -> dict:
-    t = ev["occurred_at"]
-    m = ((t >= start) & (t < stop)).to_numpy()
-    out = ev["outcome"].to_numpy()[m]
-    nal = ev["naloxone"].to_numpy()[m]
-    return {
-        "overdoses": int(m.sum()),
-        "fatal": int((out == "fatal").sum()),
-        "nonfatal": int((out == "nonfatal").sum()),
-        "unknown": int((out == "unknown").sum()),
-        "naloxone_yes": int((nal == "yes").sum()),
-        "naloxone_no": int((nal == "no").sum()),
-        "naloxone_unknown": int((nal == "unknown").sum()),
-    }
 
 
 # ------------------------------------------------------------------ KPIs
@@ -201,17 +103,17 @@ def kpis(
     _check(incidents, ("occurred_at",))
     windows = _check_windows(windows)
     pol = _policy(policy)
-    end_day = _end_day(incidents, end)
-    ev = incident_events(incidents)
+    last = end_day(incidents, end)
+    ev = event_arrays(incidents)
 
     rows = []
-    stop = end_day + pd.Timedelta(days=1)
+    stop = last + pd.Timedelta(days=1)
     for w in windows:
         start = stop - pd.Timedelta(days=w)
         pstart = start - pd.Timedelta(days=w)
         for period, a, b in (("current", start, stop), ("prior", pstart, start)):
             rows.append({"window_days": w, "period": period, "start": a,
-                         "end": b - pd.Timedelta(days=1), **_window_counts(ev, a, b)})
+                         "end": b - pd.Timedelta(days=1), **ev.counts(ev.mask(a, b))})
     long = pd.DataFrame(rows)
     # Publish under the gate's own family names so its complementary suppression applies
     # (a lone hidden fatal count could otherwise be recovered as total − nonfatal − unknown).
@@ -285,16 +187,14 @@ def weekly_trend(
     if isinstance(weeks, bool) or not isinstance(weeks, int | np.integer) or weeks < 1:
         raise ValueError(f"weeks must be a positive whole number, got {weeks!r}")
     pol = _policy(policy)
-    end_day = _end_day(incidents, end)
-    ev = incident_events(incidents)
-    stop = end_day + pd.Timedelta(days=1)
+    last = end_day(incidents, end)
+    ev = event_arrays(incidents)
+    stop = last + pd.Timedelta(days=1)
     first = stop - pd.Timedelta(days=7 * int(weeks))
-    t = ev["occurred_at"]
-    m = ((t >= first) & (t < stop)).to_numpy()
-    days = ((t[m] - first) // pd.Timedelta(days=1)).to_numpy(np.int64)
-    wk = days // 7
-    out_codes = ev["outcome"][m].map({"fatal": 0, "nonfatal": 1}).fillna(2).to_numpy(np.int64)
-    mat = np.bincount(wk * 3 + out_codes, minlength=3 * int(weeks)).reshape(int(weeks), 3)
+    m = ev.mask(first, stop)
+    wk = (ev.t[m] - np.datetime64(first, "ns")) // np.timedelta64(7, "D")
+    mat = np.bincount(wk.astype(np.int64) * 3 + ev.outcome[m],
+                      minlength=3 * int(weeks)).reshape(int(weeks), 3)
     starts = first + pd.to_timedelta(np.arange(int(weeks)) * 7, unit="D")
     table = pd.DataFrame({
         "week_start": starts,
@@ -349,28 +249,23 @@ def top_areas(
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
             raise ValueError(f"{name} must be a positive whole number, got {v!r}")
     pol = _policy(policy)
-    end_day = _end_day(incidents, end)
-    ev = incident_events(incidents)
-    stop = end_day + pd.Timedelta(days=1)
+    last = end_day(incidents, end)
+    ev = event_arrays(incidents)
+    stop = last + pd.Timedelta(days=1)
     start = stop - pd.Timedelta(days=int(days))
     pstart = start - pd.Timedelta(days=int(days))
-    t = ev["occurred_at"]
-    cur = ev[((t >= start) & (t < stop)).to_numpy()]
-    pri = ev[((t >= pstart) & (t < start)).to_numpy()]
+    cur = ev.mask(start, stop)
     cols = ["rank", "h3", "cell_centre", "count", "n_fatal", "n_nonfatal", "count_prior"]
-    if cur.empty:
+    if not cur.any():
         empty = pd.DataFrame({c: pd.Series(dtype="int64") for c in cols})
         empty["h3"] = empty["h3"].astype(np.uint64)
         empty["cell_centre"] = empty["cell_centre"].astype("string")
         return publish(empty, pol)
-    cells = incidents_to_cells(cur, res)
+    cells = ev.cell_counts(cur, res)
     cells = cells.sort_values(["count", "h3"], ascending=[False, True], kind="stable").head(int(n))
-    prior = incidents_to_cells(pri, res, breakdown=False) if len(pri) else None
-    if prior is not None:
-        pmap = pd.Series(prior["count"].to_numpy(), index=prior["h3"].to_numpy(np.uint64))
-        count_prior = pmap.reindex(cells["h3"].to_numpy(np.uint64)).fillna(0).astype(np.int64)
-    else:
-        count_prior = pd.Series(np.zeros(len(cells), dtype=np.int64))
+    prior = ev.cell_counts(ev.mask(pstart, start), res)
+    pmap = pd.Series(prior["count"].to_numpy(), index=prior["h3"].to_numpy(np.uint64))
+    count_prior = pmap.reindex(cells["h3"].to_numpy(np.uint64)).fillna(0).astype(np.int64)
     lat, lon = cells_to_latlng(cells["h3"].to_numpy(np.uint64))
     centre = [f"{abs(a):.2f}{'N' if a >= 0 else 'S'} {abs(o):.2f}{'E' if o >= 0 else 'W'}"
               for a, o in zip(lat, lon, strict=True)]

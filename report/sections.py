@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from geo.cells import cells_to_latlng
-from geo.grid import analysis_grid, incidents_to_cells, zero_fill
+from geo.grid import analysis_grid, zero_fill
 from geo.privacy import PrivacyPolicy, publish
-from report.kpis import _end_day, _policy, incident_events, kpis, top_areas, weekly_trend
+from report.events import EventArrays, end_day, event_arrays
+from report.kpis import _policy, kpis, top_areas, weekly_trend
 from report.maps import boundary_geometry
 
 __all__ = ["BriefingContent", "briefing_content", "cell_label", "ALERT_DAYS"]
@@ -69,11 +70,10 @@ def cell_label(cell) -> str:
     return f"{abs(a):.2f}{'N' if a >= 0 else 'S'} {abs(o):.2f}{'E' if o >= 0 else 'W'}"
 
 
-def _map_table(ev: pd.DataFrame, res: int, end: pd.Timestamp, geom, pol: PrivacyPolicy):
+def _map_table(ev: EventArrays, res: int, end: pd.Timestamp, geom, pol: PrivacyPolicy):
     stop = end + pd.Timedelta(days=1)
-    t = ev["occurred_at"]
-    recent = ev[((t >= stop - pd.Timedelta(days=_MAP_DAYS)) & (t < stop)).to_numpy()]
-    counts = incidents_to_cells(recent, res, breakdown=False)
+    counts = ev.cell_counts(ev.mask(stop - pd.Timedelta(days=_MAP_DAYS), stop), res)
+    counts = counts[["h3", "count"]]
     if geom is not None:
         table = zero_fill(counts, analysis_grid(geom, res))
         table = table[table["in_grid"] | (table["count"] > 0)].drop(columns="in_grid")
@@ -205,17 +205,18 @@ def briefing_content(
     if "h3" not in incidents.columns:
         raise ValueError("incidents have no 'h3' column: load them through geo.ingest "
                          "(or index them with geo.grid.index_incidents)")
-    end_day = _end_day(incidents, end)
+    last = end_day(incidents, end)
     geom = boundary_geometry(boundary)
-    ev = incident_events(incidents)
-    map_table, mode, map_note = _map_table(ev, int(res), end_day, geom, pol)
-    alerts, alerts_note = _alerts(ev, end_day, int(res), pol)
-    gaps, gaps_note = _gaps(incidents, resources, int(res), end_day, pol)
+    ev = event_arrays(incidents)
+    map_table, mode, map_note = _map_table(ev, int(res), last, geom, pol)
+    alerts, alerts_note = _alerts(pd.DataFrame({"occurred_at": ev.t, "h3": ev.h3}), last,
+                                  int(res), pol)
+    gaps, gaps_note = _gaps(incidents, resources, int(res), last, pol)
     return BriefingContent(
-        end=end_day, policy=pol, res=int(res),
-        kpis=kpis(incidents, end=end_day, policy=pol),
-        weekly=weekly_trend(incidents, end=end_day, policy=pol),
-        top=top_areas(incidents, res=int(res), end=end_day, n=n_top, policy=pol),
+        end=last, policy=pol, res=int(res),
+        kpis=kpis(incidents, end=last, policy=pol),
+        weekly=weekly_trend(incidents, end=last, policy=pol),
+        top=top_areas(incidents, res=int(res), end=last, n=n_top, policy=pol),
         map_table=map_table, map_mode=mode, boundary=geom,
         alerts=alerts, alerts_note=alerts_note, gaps=gaps, gaps_note=gaps_note,
         notes=[map_note] if map_note else [],

@@ -202,3 +202,21 @@ def test_bad_arguments_raise_clearly(call, match):
     df = _points(50)
     with pytest.raises(ValueError, match=match):
         call(df)
+
+
+def test_reports_without_event_id_are_events_of_their_own():
+    df = pd.DataFrame({
+        "occurred_at": pd.to_datetime(["2026-11-10 10:00", "2026-11-10 10:20",
+                                       "2026-11-12 08:00", "2026-11-13 08:00"]),
+        "outcome": ["nonfatal", "nonfatal", "fatal", "unknown"],
+        "naloxone": ["no", "no", "yes", None],
+        "event_id": ["e1", "e1", None, None],
+    })
+    ev = incident_events(df).sort_values("occurred_at").reset_index(drop=True)
+    assert len(ev) == 3
+    assert list(ev["outcome"]) == ["nonfatal", "fatal", "unknown"]
+    assert list(ev["naloxone"]) == ["no", "yes", "unknown"]
+    # reference: pandas drop_duplicates on the event id, rows without one kept
+    ref = pd.concat([df[df["event_id"].notna()].drop_duplicates("event_id"),
+                     df[df["event_id"].isna()]])
+    assert len(ref) == len(ev)

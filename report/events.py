@@ -1,0 +1,179 @@
+"""Events as compact arrays: the counting unit of every KPI, trend and briefing table.
+
+If the table has ``event_id`` (set by de-duplication), each event counts once even when several
+rows share it: its time and cell are those of the earliest report, its outcome the most severe
+(fatal > nonfatal > unknown) and naloxone "yes" if any report says so. Without ``event_id``
+every row is an event.
+
+Outcomes and naloxone status are held as small integer codes (no per-row strings), so a
+window count over 1,000,000 events is a few vectorised comparisons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from geo.cells import cells_to_parent
+
+__all__ = ["EventArrays", "event_arrays", "incident_events", "data_end", "end_day",
+           "OUTCOME_CODES", "NALOXONE_CODES"]
+
+#: code → label; lower code = more severe / more informative (used to merge reports)
+OUTCOME_CODES = ("fatal", "nonfatal", "unknown")
+NALOXONE_CODES = ("yes", "no", "unknown")
+
+
+def _check(incidents: pd.DataFrame, need: tuple[str, ...]) -> None:
+    if not isinstance(incidents, pd.DataFrame):
+        raise TypeError(f"incidents must be a pandas DataFrame, got {type(incidents).__name__}")
+    missing = [c for c in need if c not in incidents.columns]
+    if missing:
+        raise ValueError(
+            f"incidents is missing column(s) {missing}; found {list(incidents.columns)}. "
+            "Load incidents through geo.ingest so they have the canonical columns."
+        )
+
+
+def _codes(incidents: pd.DataFrame, column: str, labels: tuple[str, ...]) -> np.ndarray:
+    n = len(incidents)
+    codes = np.full(n, len(labels) - 1, dtype=np.int8)
+    if column not in incidents.columns:
+        return codes
+    col = incidents[column]
+    if not (pd.api.types.is_string_dtype(col.dtype) or col.dtype == object):
+        col = col.astype("string")
+    for j, lab in enumerate(labels[:-1]):
+        hit = (col == lab).to_numpy(dtype=bool, na_value=False)  # vectorised for arrow strings
+        if not hit.any():  # maybe not lower-case: fall back to a normalised copy
+            norm = col.astype("string").str.strip().str.lower()
+            hit = (norm == lab).to_numpy(dtype=bool, na_value=False)
+        codes[hit] = j
+    return codes
+
+
+@dataclass(frozen=True)
+class EventArrays:
+    """One entry per event: time (datetime64[ns]), outcome and naloxone codes, cell (or None)."""
+
+    t: np.ndarray
+    outcome: np.ndarray
+    naloxone: np.ndarray
+    h3: np.ndarray | None
+
+    def __len__(self) -> int:
+        return int(self.t.size)
+
+    def mask(self, start: pd.Timestamp, stop: pd.Timestamp) -> np.ndarray:
+        """Events with ``start <= t < stop``."""
+        return (self.t >= np.datetime64(start, "ns")) & (self.t < np.datetime64(stop, "ns"))
+
+    def counts(self, m: np.ndarray) -> dict:
+        """Totals of the events in mask ``m`` by outcome and naloxone status."""
+        o = np.bincount(self.outcome[m], minlength=3)
+        nal = np.bincount(self.naloxone[m], minlength=3)
+        return {"overdoses": int(m.sum()), "fatal": int(o[0]), "nonfatal": int(o[1]),
+                "unknown": int(o[2]), "naloxone_yes": int(nal[0]), "naloxone_no": int(nal[1]),
+                "naloxone_unknown": int(nal[2])}
+
+    def cell_counts(self, m: np.ndarray, res: int) -> pd.DataFrame:
+        """Events in mask ``m`` per H3 cell at ``res``: ``h3``, ``count``, ``n_fatal``,
+        ``n_nonfatal``, ``n_unknown`` (sorted by cell; cells 0 = no location are dropped)."""
+        if self.h3 is None:
+            raise ValueError("incidents have no 'h3' column: load them through geo.ingest")
+        cells = cells_to_parent(self.h3[m], res)
+        out_codes = self.outcome[m]
+        ok = cells != 0
+        uniq, inv = np.unique(cells[ok], return_inverse=True)
+        mat = np.bincount(inv * 3 + out_codes[ok], minlength=uniq.size * 3).reshape(-1, 3)
+        return pd.DataFrame({"h3": uniq, "count": mat.sum(axis=1), "n_fatal": mat[:, 0],
+                             "n_nonfatal": mat[:, 1], "n_unknown": mat[:, 2]})
+
+    def frame(self) -> pd.DataFrame:
+        """As a DataFrame (``occurred_at``, ``outcome``, ``naloxone``, ``h3``)."""
+        out = pd.DataFrame({
+            "occurred_at": self.t,
+            "outcome": pd.array(np.asarray(OUTCOME_CODES, dtype=object)[self.outcome],
+                                dtype="string"),
+            "naloxone": pd.array(np.asarray(NALOXONE_CODES, dtype=object)[self.naloxone],
+                                 dtype="string"),
+        })
+        if self.h3 is not None:
+            out["h3"] = self.h3
+        return out
+
+
+def event_arrays(incidents: pd.DataFrame) -> EventArrays:
+    """Collapse reports to events (see module notes) and encode them as arrays.
+
+    Parameters
+    ----------
+    incidents : DataFrame
+        Canonical incidents with at least ``occurred_at``; ``outcome``, ``naloxone``,
+        ``event_id`` and ``h3`` are used when present. Never mutated.
+
+    Returns
+    -------
+    EventArrays
+        In input row order when no rows share an event; otherwise one entry per event.
+    """
+    _check(incidents, ("occurred_at",))
+    t = pd.to_datetime(incidents["occurred_at"])
+    if getattr(t.dt, "tz", None) is not None:
+        t = t.dt.tz_localize(None)
+    t = t.to_numpy(dtype="datetime64[ns]")
+    oc = _codes(incidents, "outcome", OUTCOME_CODES)
+    nc = _codes(incidents, "naloxone", NALOXONE_CODES)
+    h3 = incidents["h3"].to_numpy(np.uint64) if "h3" in incidents.columns else None
+    if "event_id" in incidents.columns:
+        eid = incidents["event_id"]
+        keys, uniques = pd.factorize(eid, use_na_sentinel=True)
+        na = keys < 0
+        if na.any():  # reports without an event id are events of their own
+            keys = keys.copy()
+            keys[na] = len(uniques) + np.arange(int(na.sum()))
+        if len(uniques) + int(na.sum()) < keys.size:  # some events have several reports
+            order = np.lexsort((t, keys))  # by event, earliest report first
+            k = keys[order]
+            first = np.r_[True, k[1:] != k[:-1]]
+            starts = np.flatnonzero(first)
+            t, h3 = t[order][starts], None if h3 is None else h3[order][starts]
+            oc = np.minimum.reduceat(oc[order], starts)
+            nc = np.minimum.reduceat(nc[order], starts)
+    return EventArrays(t=t, outcome=oc, naloxone=nc, h3=h3)
+
+
+def incident_events(incidents: pd.DataFrame) -> pd.DataFrame:
+    """One row per event (see module notes) as a DataFrame.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``occurred_at``, ``outcome``, ``naloxone`` (missing → "unknown") and ``h3``
+        if present.
+    """
+    return event_arrays(incidents).frame()
+
+
+def data_end(incidents: pd.DataFrame) -> pd.Timestamp:
+    """Last calendar day present in the data (midnight), the default ``end`` of every window."""
+    _check(incidents, ("occurred_at",))
+    t = pd.to_datetime(incidents["occurred_at"])
+    if t.notna().sum() == 0:
+        raise ValueError("incidents has no valid occurred_at values; cannot infer end — pass end=")
+    last = t.max()
+    if getattr(last, "tz", None) is not None:
+        last = last.tz_localize(None)
+    return last.normalize()
+
+
+def end_day(incidents: pd.DataFrame, end=None) -> pd.Timestamp:
+    """``end`` as a day (midnight), or the last day in the data when ``end`` is None."""
+    if end is None:
+        return data_end(incidents)
+    try:
+        return pd.Timestamp(end).normalize()
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"end must be a date like '2026-11-15', got {end!r}") from exc
