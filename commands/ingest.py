@@ -73,6 +73,8 @@ def format_summary(s: dict) -> str:
     ]
     if s.get("outside_area"):
         lines.append(f"  {s['outside_area']} record(s) outside the study area (flagged)")
+    if s.get("reasons"):
+        lines.append("  reasons: " + ", ".join(f"{k} {v}" for k, v in s["reasons"].items()))
     if s.get("rejects_path"):
         lines.append(f"  rejected rows with line numbers and reasons: {s['rejects_path']}")
     return "\n".join(lines)

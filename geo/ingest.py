@@ -231,14 +231,18 @@ def _fingerprint(records: pd.DataFrame) -> np.ndarray:
     return pd.util.hash_pandas_object(cols, index=False).to_numpy(np.uint64)
 
 
+_REASON_KINDS = (
+    "missing date", "unparsable date", "future date", "date before 1900", "missing latitude",
+    "missing longitude", "latitude is not a number", "longitude is not a number",
+    "location is (0, 0)", "latitude/longitude look swapped", "latitude out of range",
+    "longitude out of range", "outside the study area", "duplicate of line",
+)
+
+
 def _reason_kind(reason: str) -> list[str]:
-    out = []
-    for part in reason.split("; "):
-        head = part.split(":")[0].split(" (")[0]
-        out.append(head if not head.startswith(("future date", "unparsable date",
-                                                 "duplicate of line")) else
-                   " ".join(head.split()[:2]))
-    return out
+    """The kinds of reason in a joined reason string (for the summary's counts)."""
+    return [next((k for k in _REASON_KINDS if part.startswith(k)), part)
+            for part in reason.split("; ")]
 
 
 def read_incidents_frame(

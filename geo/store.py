@@ -192,6 +192,7 @@ class IncidentStore:
         summary = {"path": label, "skipped": False, "preset": result.summary.get("preset")}
         for k in ("read", "accepted", "rejected", "outside_area"):
             summary[k] = int(result.summary.get(k, 0))
+        summary["reasons"] = dict(result.summary.get("reasons", {}))
         written = None
         if rejects_path is not None and len(result.rejects):
             written = Path(rejects_path)

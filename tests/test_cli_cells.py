@@ -94,11 +94,13 @@ def test_cells_time_window_and_boundary_zero_fill(tmp_path, incidents_csv):
 
 
 def test_cells_from_store_and_errors(tmp_path, incidents_csv, capsys):
-    store = tmp_path / "s.duckdb"
+    store = tmp_path / "store" / "s.duckdb"
     assert run("ingest", incidents_csv, "--store", store) == 0
     text = capsys.readouterr().out
     assert "read 32 · accepted 30 · rejected 2 · merged 1" in text
-    rejects = pd.read_csv(tmp_path / "inc.rejects.csv")
+    assert "reasons: unparsable date 1, location is (0, 0) 1" in text
+    assert not (tmp_path / "inc.rejects.csv").exists()  # beside the store, not the input
+    rejects = pd.read_csv(tmp_path / "store" / "inc.rejects.csv")
     assert rejects["line"].tolist() == [32, 33]
     assert "unparsable date '2024-13-45'" in rejects["reason"].iloc[0]
     assert rejects["reason"].iloc[1] == "location is (0, 0)"

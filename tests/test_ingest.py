@@ -283,6 +283,22 @@ def test_formats_csv_parquet_geojson_equivalent(tmp_path):
                                       ref.drop(columns=["location_precision"]))
 
 
+def test_geojson_areas_give_centroids(tmp_path):
+    import geopandas as gpd
+
+    square = shapely.box(-79.81, 35.99, -79.79, 36.01)
+    gdf = gpd.GeoDataFrame({"occurred_at": ["2024-01-01 10:00", "2024-01-02 10:00", "2024-01-03"]},
+                           geometry=[square, shapely.Point(-79.7, 36.1), None], crs=4326)
+    (tmp_path / "a.geojson").write_text(gdf.to_json())
+    res = read_incidents(tmp_path / "a.geojson", source="police")
+    inc = res.incidents
+    assert inc["lat"].tolist() == pytest.approx([36.0, 36.1])
+    assert inc["lon"].tolist() == pytest.approx([-79.8, -79.7])
+    assert inc["location_precision"].tolist() == ["centroid", pd.NA]
+    assert res.rejects["line"].tolist() == [4]  # no geometry: no location
+    assert "missing latitude" in res.rejects["reason"].iloc[0]
+
+
 def test_read_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_incidents(tmp_path / "nope.csv")
