@@ -313,6 +313,7 @@ class Filters:
 def sidebar() -> Filters:
     """Draw the shared sidebar (data source, filters, login) and return the filters."""
     kind, path, _ = source_key()
+    _login_box()
     if kind == "store":
         label = f"incident store {Path(path).name}"
     elif kind == "file":
@@ -340,7 +341,6 @@ def sidebar() -> Filters:
             end = last + pd.Timedelta(days=1)
             start = end - pd.Timedelta(days=days)
         st.sidebar.caption(f"Data end: {last:%Y-%m-%d} (windows end on the last day with data).")
-    _login_box()
     return Filters(
         res=int(res), window=window, start=start, end=end,
         outcomes=None if set(outcomes) >= set(OUTCOMES) else tuple(sorted(outcomes)),

@@ -90,9 +90,14 @@ if sel and sel.get("h3"):
         hist_pub = _app.show_table(hist.drop(columns="h3").rename(columns={"period": "month"}),
                                    count_columns=["count"])
         chart = hist_pub.set_index("month")["count"].astype("Float64").astype(float)
-        st.bar_chart(chart, y_label="overdoses per month", x_label="month")
-        if tier == "public":
-            st.caption("Months with 1–9 overdoses are suppressed (no bar).")
+        total = int(hist["count"].sum())
+        if chart.notna().any() and chart.fillna(0).sum() > 0:
+            st.bar_chart(chart, y_label="overdoses per month", x_label="month")
+            if tier == "public":
+                st.caption("Months with 1–9 overdoses are suppressed (no bar).")
+        st.caption(f"All dates: {_app.count_label(total)} overdoses in this cell"
+                   + (" — every month has fewer than 10, so the monthly history is suppressed "
+                      "in the public tier." if not chart.notna().any() else "."))
     if sites is not None:
         from layers.outreach import nearest_sites
 
@@ -102,7 +107,7 @@ if sel and sel.get("h3"):
             "kind": ["naloxone", "treatment", "syringe services"],
             "nearest site": [near["nearest_naloxone"], near["nearest_treatment"], near["nearest_ssp"]],
             "distance from cell centre (km)": [
-                None if pd.isna(near[f"dist_m_{k}"]) else round(near[f"dist_m_{k}"] / 1000, 2)
+                "–" if pd.isna(near[f"dist_m_{k}"]) else f"{near[f'dist_m_{k}'] / 1000:.2f}"
                 for k in ("naloxone", "treatment", "ssp")],
         }))
 else:

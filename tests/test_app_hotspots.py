@@ -98,6 +98,7 @@ def test_clicked_cell_shows_history(app_inputs):
     at = run_page("hotspots", session={"hotspot_map": sel})
     assert any(hot in s.value for s in at.subheader)
     assert len(at.get("arrow_vega_lite_chart")) >= 1 or len(at.get("vega_lite_chart")) >= 1
+    assert any("All dates:" in c.value for c in at.caption)
     assert any("nearest site" in str(t.value.columns.tolist()) for t in at.table)
 
 
