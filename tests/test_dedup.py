@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geo.cells import haversine_m
 from geo.dedup import assign_events, candidate_pairs, dedup_incidents
@@ -170,3 +172,28 @@ def test_sample_ground_truth_recovered():
     assert (timed["n_ev"] == 1).mean() >= 0.99
     mixed = (tab.groupby("ev")["g"].nunique() > 1).mean()
     assert mixed <= 0.005  # false merges are rare
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["ems", "police", "hospital"]),
+                          st.integers(0, 240), st.integers(0, 800)), min_size=1, max_size=25))
+def test_property_events_are_valid(rows):
+    """Any input: records conserved, one record per source per event, members linked by the rule."""
+    res = rec(*rows)
+    recs = res.records
+    assert res.incidents["n_sources"].sum() == len(recs)
+    events, per = dedup_incidents(recs)
+    tab = pd.DataFrame({"ev": per.to_numpy(), "src": recs["source"].to_numpy()})
+    assert not tab.duplicated().any()
+    t = recs["occurred_at"].to_numpy()
+    lat, lon = recs["lat"].to_numpy(), recs["lon"].to_numpy()
+    for _, idx in tab.groupby("ev").groups.items():
+        idx = np.asarray(idx)
+        if idx.size < 2:
+            continue
+        # single linkage: every member has a partner in the event within 60 min and 300 m
+        for a in idx:
+            others = idx[idx != a]
+            dt = np.abs((t[others] - t[a]) / np.timedelta64(1, "m"))
+            d = haversine_m(lat[a], lon[a], lat[others], lon[others])
+            assert np.any((dt <= 60) & (d <= 300))
