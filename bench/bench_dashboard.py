@@ -107,11 +107,10 @@ def naive_kpis(df: pd.DataFrame, end: pd.Timestamp, windows=(7, 30, 365)) -> pd.
 
 
 def bench_library(inc: pd.DataFrame) -> None:
+    from data import get_path
     from geo.ingest import load_boundary
     from report.briefing import build_briefing
     from report.kpis import kpis, top_areas, weekly_trend
-
-    from data import get_path
 
     print(f"\n## library on {len(inc):,} incidents ({inc['event_id'].nunique():,} events)")
     end = pd.to_datetime(inc["occurred_at"]).max()
