@@ -322,11 +322,12 @@ def sidebar() -> Filters:
     else:
         label = "none loaded"
     st.sidebar.caption(f"Data: {label}")
-    res_opts = [6, 7, 8] if tier() == "public" else [6, 7, 8, 9, 10]
+    # res 9 (~0.1 km² cells) is the finest a county-wide map draws smoothly (~16k hexagons)
+    res_opts = [6, 7, 8] if tier() == "public" else [6, 7, 8, 9]
     if st.session_state.get("res") not in res_opts:
         st.session_state["res"] = 8
     res = st.sidebar.select_slider("H3 resolution (cell size)", res_opts, key="res",
-                                   help="6 ≈ 36 km², 7 ≈ 5 km², 8 ≈ 0.7 km², 9 ≈ 0.1 km² per cell. "
+                                   help="6 ≈ 36 km², 7 ≈ 5 km², 8 ≈ 0.7 km², 9 ≈ 0.1 km² per cell (restricted tier). "
                                    "Public tier: 8 or coarser.")
     window = st.sidebar.selectbox("Time window", list(WINDOWS), index=3, key="window")
     outcomes = st.sidebar.multiselect("Outcomes", list(OUTCOMES[:2]) + ["unknown"],

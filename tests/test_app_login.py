@@ -63,3 +63,26 @@ def test_hash_from_streamlit_secrets():
     at.sidebar.button[0].click().run()
     assert not at.exception
     assert at.session_state["tier"] == "restricted"
+
+
+PUBLIC_PLACE_LAYERS = {"naloxone-sites", "treatment-sites", "ssp-sites", "candidates", "chosen",
+                       "existing-naloxone"}
+PERSON_COLUMNS = {"incident_id", "event_id", "occurred_at", "hours_ago", "age_band", "sex"}
+
+
+def test_public_tier_shows_no_points_or_person_rows_on_any_page():
+    import json
+
+    from app_helpers import ROOT
+
+    pages = sorted(p.stem for p in (ROOT / "app_pages").glob("*.py") if not p.stem.startswith("_"))
+    for page in pages:
+        at = run_page(page)
+        for chart in at.get("deck_gl_json_chart"):
+            for lyr in json.loads(chart.proto.json)["layers"]:
+                if lyr["@@type"] == "ScatterplotLayer":  # only public places may be points
+                    assert lyr["id"] in PUBLIC_PLACE_LAYERS, (page, lyr["id"])
+                else:
+                    assert all("lat" not in d and "lon" not in d for d in lyr["data"]), page
+        for df in at.dataframe:
+            assert not PERSON_COLUMNS & set(map(str, df.value.columns)), (page, df.value.columns)
