@@ -15,7 +15,9 @@ from app_pages import _app
 
 HERE = Path(__file__).resolve().parent
 
-st.set_page_config(page_title="gapmap — overdose surveillance", page_icon=":material/map:", layout="wide")
+st.set_page_config(
+    page_title="gapmap — overdose surveillance", page_icon=":material/map:", layout="wide"
+)
 
 # Material icons ship with Streamlit's frontend (emoji need a system font that servers lack).
 PAGES = [
@@ -29,8 +31,13 @@ PAGES = [
 ]
 
 pages = [
-    st.Page(str(HERE / "app_pages" / fname), title=title, icon=icon, default=(i == 0),
-            url_path=fname.removesuffix(".py"))
+    st.Page(
+        str(HERE / "app_pages" / fname),
+        title=title,
+        icon=icon,
+        default=(i == 0),
+        url_path=fname.removesuffix(".py"),
+    )
     for i, (fname, title, icon) in enumerate(PAGES)
     if (HERE / "app_pages" / fname).exists()
 ]

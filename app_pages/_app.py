@@ -53,8 +53,13 @@ __all__ = [
     "WINDOWS",
 ]
 
-WINDOWS = {"Last 7 days": 7, "Last 30 days": 30, "Last 90 days": 90, "Last 365 days": 365,
-           "All data": None}
+WINDOWS = {
+    "Last 7 days": 7,
+    "Last 30 days": 30,
+    "Last 90 days": 90,
+    "Last 365 days": 365,
+    "All data": None,
+}
 SAMPLE_ENV = {
     "incidents": "GAPMAP_INCIDENTS",
     "resources": "GAPMAP_RESOURCES",
@@ -77,8 +82,9 @@ def optional(module: str):
 
 def missing_library(what: str, module: str) -> None:
     """Say plainly that a feature's library module is not available."""
-    st.info(f"{what} is not available in this installation: the library module `{module}` is "
-            "missing.")
+    st.info(
+        f"{what} is not available in this installation: the library module `{module}` is missing."
+    )
 
 
 # ------------------------------------------------------------------ data sources
@@ -138,8 +144,10 @@ def incidents() -> pd.DataFrame:
     """Canonical incidents of the current source (shared and read-only: never mutate)."""
     kind, path, mtime = source_key()
     if kind == "none":
-        st.warning("No incident data: the bundled sample is missing and no store is configured. "
-                   "Upload a file on the Data page.")
+        st.warning(
+            "No incident data: the bundled sample is missing and no store is configured. "
+            "Upload a file on the Data page."
+        )
         st.stop()
     return _load_incidents(kind, path, mtime)
 
@@ -149,8 +157,9 @@ def filtered(f: Filters, *, outcomes: bool = True) -> pd.DataFrame:
     from geo.grid import filter_incidents
 
     df = incidents()
-    return filter_incidents(df, start=f.start, end=f.end,
-                            outcomes=f.outcomes if outcomes else None, sources=f.sources)
+    return filter_incidents(
+        df, start=f.start, end=f.end, outcomes=f.outcomes if outcomes else None, sources=f.sources
+    )
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -215,8 +224,9 @@ def grid(res: int) -> np.ndarray | None:
 def _cell_counts(kind, path, mtime, res, start, end, outcomes, sources) -> pd.DataFrame:
     from geo.grid import filter_incidents, incidents_to_cells
 
-    df = filter_incidents(_load_incidents(kind, path, mtime), start=start, end=end,
-                          outcomes=outcomes, sources=sources)
+    df = filter_incidents(
+        _load_incidents(kind, path, mtime), start=start, end=end, outcomes=outcomes, sources=sources
+    )
     return incidents_to_cells(df, res, breakdown=False)  # pages show totals only: 10x faster
 
 
@@ -273,8 +283,10 @@ def _login_box() -> None:
         return
     hashed = password_hash()
     if hashed is None:
-        st.sidebar.caption("Public tier. The restricted tier is unavailable: no password hash is "
-                           "configured (see README, Dashboard).")
+        st.sidebar.caption(
+            "Public tier. The restricted tier is unavailable: no password hash is "
+            "configured (see README, Dashboard)."
+        )
         return
     with st.sidebar.form("login", clear_on_submit=True):
         pw = st.text_input("Password for the restricted tier", type="password", key="login_pw")
@@ -317,8 +329,11 @@ def sidebar() -> Filters:
     if kind == "store":
         label = f"incident store {Path(path).name}"
     elif kind == "file":
-        label = ("bundled synthetic sample" if not os.environ.get(SAMPLE_ENV["incidents"])
-                 else f"file {Path(path).name}")
+        label = (
+            "bundled synthetic sample"
+            if not os.environ.get(SAMPLE_ENV["incidents"])
+            else f"file {Path(path).name}"
+        )
     else:
         label = "none loaded"
     st.sidebar.caption(f"Data: {label}")
@@ -326,12 +341,17 @@ def sidebar() -> Filters:
     res_opts = [6, 7, 8] if tier() == "public" else [6, 7, 8, 9]
     if st.session_state.get("res") not in res_opts:
         st.session_state["res"] = 8
-    res = st.sidebar.select_slider("H3 resolution (cell size)", res_opts, key="res",
-                                   help="6 ≈ 36 km², 7 ≈ 5 km², 8 ≈ 0.7 km², 9 ≈ 0.1 km² per cell (restricted tier). "
-                                   "Public tier: 8 or coarser.")
+    res = st.sidebar.select_slider(
+        "H3 resolution (cell size)",
+        res_opts,
+        key="res",
+        help="6 ≈ 36 km², 7 ≈ 5 km², 8 ≈ 0.7 km², 9 ≈ 0.1 km² per cell (restricted tier). "
+        "Public tier: 8 or coarser.",
+    )
     window = st.sidebar.selectbox("Time window", list(WINDOWS), index=3, key="window")
-    outcomes = st.sidebar.multiselect("Outcomes", list(OUTCOMES[:2]) + ["unknown"],
-                                      default=list(OUTCOMES), key="outcomes")
+    outcomes = st.sidebar.multiselect(
+        "Outcomes", list(OUTCOMES[:2]) + ["unknown"], default=list(OUTCOMES), key="outcomes"
+    )
     sources = st.sidebar.multiselect("Sources", list(SOURCES), default=list(SOURCES), key="sources")
     start = end = last = None
     if kind != "none":
@@ -343,7 +363,10 @@ def sidebar() -> Filters:
             start = end - pd.Timedelta(days=days)
         st.sidebar.caption(f"Data end: {last:%Y-%m-%d} (windows end on the last day with data).")
     return Filters(
-        res=int(res), window=window, start=start, end=end,
+        res=int(res),
+        window=window,
+        start=start,
+        end=end,
         outcomes=None if set(outcomes) >= set(OUTCOMES) else tuple(sorted(outcomes)),
         sources=None if set(sources) >= set(SOURCES) else tuple(sorted(sources)),
         data_end=last,
@@ -387,8 +410,9 @@ def weekly_table(f: Filters, tier_name: str) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ hotspots
 @st.cache_data(max_entries=12, show_spinner="Computing Gi* hot spots…")
-def _hotspots(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources,
-              k_ring) -> pd.DataFrame:
+def _hotspots(
+    kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, k_ring
+) -> pd.DataFrame:
     from clustering.gistar import gi_star
     from clustering.neighbours import build_neighbourhood
     from geo.grid import zero_fill
@@ -407,8 +431,17 @@ def _hotspots(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sourc
 def hotspots(f: Filters, k_ring: int = 1) -> pd.DataFrame:
     """Zero-filled analysis cells with counts and Gi* z, p, q, class (not yet published)."""
     bp = sample_path("boundary")
-    return _hotspots(*source_key(), str(bp) if bp else "", _mtime(bp), f.res, f.start, f.end,
-                     f.outcomes, f.sources, int(k_ring))
+    return _hotspots(
+        *source_key(),
+        str(bp) if bp else "",
+        _mtime(bp),
+        f.res,
+        f.start,
+        f.end,
+        f.outcomes,
+        f.sources,
+        int(k_ring),
+    )
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -419,8 +452,9 @@ def _load_population(path: str, mtime: float):
 
 
 @st.cache_data(max_entries=8, show_spinner="Computing rates…")
-def _rates(kind, path, mtime, bpath, bmtime, ppath, pmtime, res, start, end, outcomes, sources,
-           method) -> pd.DataFrame:
+def _rates(
+    kind, path, mtime, bpath, bmtime, ppath, pmtime, res, start, end, outcomes, sources, method
+) -> pd.DataFrame:
     from clustering.rates import population_to_cells, rate_table
 
     table = _hotspots(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, 1)
@@ -435,8 +469,19 @@ def rates(f: Filters, method: str = "eb") -> pd.DataFrame | None:
     bp = sample_path("boundary")
     if pp is None or optional("clustering.rates") is None:
         return None
-    return _rates(*source_key(), str(bp) if bp else "", _mtime(bp), str(pp), _mtime(pp), f.res,
-                  f.start, f.end, f.outcomes, f.sources, method)
+    return _rates(
+        *source_key(),
+        str(bp) if bp else "",
+        _mtime(bp),
+        str(pp),
+        _mtime(pp),
+        f.res,
+        f.start,
+        f.end,
+        f.outcomes,
+        f.sources,
+        method,
+    )
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -507,23 +552,40 @@ def show_map(layers: list, key: str, legend: str, caption: str = ""):
 
 # ------------------------------------------------------------------ emerging, density, scan
 @st.cache_data(max_entries=8, show_spinner="Computing emerging hot spots…")
-def _emerging(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources,
-              slice_) -> pd.DataFrame:
+def _emerging(
+    kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, slice_
+) -> pd.DataFrame:
     from clustering.emerging import emerging_hotspots
     from geo.grid import filter_incidents
 
-    df = filter_incidents(_load_incidents(kind, path, mtime), start=start, end=end,
-                          outcomes=outcomes, sources=sources)
+    df = filter_incidents(
+        _load_incidents(kind, path, mtime), start=start, end=end, outcomes=outcomes, sources=sources
+    )
     cells = _grid(bpath, bmtime, res) if bpath else None
-    return emerging_hotspots(df, res, cells=cells, slice=slice_, start=start,
-                             end=None if end is None else end - pd.Timedelta(days=1))
+    return emerging_hotspots(
+        df,
+        res,
+        cells=cells,
+        slice=slice_,
+        start=start,
+        end=None if end is None else end - pd.Timedelta(days=1),
+    )
 
 
 def emerging(f: Filters, slice_: str) -> pd.DataFrame:
     """Emerging hot-spot category per analysis cell (clustering.emerging) for the filters."""
     bp = sample_path("boundary")
-    return _emerging(*source_key(), str(bp) if bp else "", _mtime(bp), f.res, f.start, f.end,
-                     f.outcomes, f.sources, slice_)
+    return _emerging(
+        *source_key(),
+        str(bp) if bp else "",
+        _mtime(bp),
+        f.res,
+        f.start,
+        f.end,
+        f.outcomes,
+        f.sources,
+        slice_,
+    )
 
 
 #: DBSCAN's neighbourhoods grow quadratically in dense areas: above this, ask for a shorter window.
@@ -537,16 +599,18 @@ def _density(kind, path, mtime, res, start, end, outcomes, sources, eps_m, min_s
     from clustering.density import PointClusters
     from geo.grid import filter_incidents
 
-    df = filter_incidents(_load_incidents(kind, path, mtime), start=start, end=end,
-                          outcomes=outcomes, sources=sources)
+    df = filter_incidents(
+        _load_incidents(kind, path, mtime), start=start, end=end, outcomes=outcomes, sources=sources
+    )
     model = PointClusters(method="dbscan", eps_m=float(eps_m), min_samples=int(min_samples)).fit(df)
     return model.cluster_summaries(res=res)
 
 
 def density(f: Filters, eps_m: float, min_samples: int) -> pd.DataFrame:
     """DBSCAN cluster summaries (clustering.density); hulls/centroids are restricted-tier only."""
-    return _density(*source_key(), f.res, f.start, f.end, f.outcomes, f.sources, float(eps_m),
-                    int(min_samples))
+    return _density(
+        *source_key(), f.res, f.start, f.end, f.outcomes, f.sources, float(eps_m), int(min_samples)
+    )
 
 
 @st.cache_data(max_entries=4, show_spinner="Running the space-time scan (999 replicates)…")
@@ -579,11 +643,17 @@ def _alerts(kind, path, mtime, sources, method, res) -> pd.DataFrame:
     start = end - pd.Timedelta(days=120)
     tables = []
     for area in ("jurisdiction", "h3"):
-        series = incidents_to_daily(df, area=area, res=res if area == "h3" else None,
-                                    start=start, end=end)
+        series = incidents_to_daily(
+            df, area=area, res=res if area == "h3" else None, start=start, end=end
+        )
         nb = area_neighbours(series.columns) if area == "h3" else None
-        tab = alert_table(detect(series, method), series=series, neighbours=nb,
-                          start=end - pd.Timedelta(days=ALERT_DAYS - 1), end=end)
+        tab = alert_table(
+            detect(series, method),
+            series=series,
+            neighbours=nb,
+            start=end - pd.Timedelta(days=ALERT_DAYS - 1),
+            end=end,
+        )
         tab = tab.assign(area_type=area)
         tables.append(tab)
     return pd.concat(tables, ignore_index=True)
@@ -596,8 +666,26 @@ def alerts(f: Filters, method: str = "C2") -> pd.DataFrame:
 
 # ------------------------------------------------------------------ siting
 @st.cache_data(max_entries=8, show_spinner=False)
-def _siting(kind, path, mtime, res, start, end, outcomes, sources, rpath, rmtime, cpath, cmtime,
-            k, radius_m, types, only_24_7, method, time_limit) -> dict:
+def _siting(
+    kind,
+    path,
+    mtime,
+    res,
+    start,
+    end,
+    outcomes,
+    sources,
+    rpath,
+    rmtime,
+    cpath,
+    cmtime,
+    k,
+    radius_m,
+    types,
+    only_24_7,
+    method,
+    time_limit,
+) -> dict:
     from layers.siting_plan import plan_sites
 
     demand = _cell_counts(kind, path, mtime, res, start, end, outcomes, sources)
@@ -606,19 +694,48 @@ def _siting(kind, path, mtime, res, start, end, outcomes, sources, rpath, rmtime
     if rpath:
         res_sites = _load_sites(rpath, rmtime, "resources")
         existing = res_sites[res_sites["kind"].astype(str) == "naloxone"]
-    plan = plan_sites(demand, cand, int(k), float(radius_m), existing=existing, types=list(types),
-                      only_24_7=bool(only_24_7), method=method, time_limit=float(time_limit))
+    plan = plan_sites(
+        demand,
+        cand,
+        int(k),
+        float(radius_m),
+        existing=existing,
+        types=list(types),
+        only_24_7=bool(only_24_7),
+        method=method,
+        time_limit=float(time_limit),
+    )
     kmax = int(min(max(k, 10), plan.summary["n_candidates_allowed"]))
-    curve = plan_sites(demand, cand, kmax, float(radius_m), existing=existing, types=list(types),
-                       only_24_7=bool(only_24_7), method="greedy").result
+    curve = plan_sites(
+        demand,
+        cand,
+        kmax,
+        float(radius_m),
+        existing=existing,
+        types=list(types),
+        only_24_7=bool(only_24_7),
+        method="greedy",
+    ).result
     covered = curve.covered_before + np.r_[0.0, np.cumsum(curve.marginal)]
-    return {"sites": plan.sites, "result": plan.result, "summary": plan.summary,
-            "curve": pd.DataFrame({"k": np.arange(covered.size), "covered": covered,
-                                   "total": curve.total_burden})}
+    return {
+        "sites": plan.sites,
+        "result": plan.result,
+        "summary": plan.summary,
+        "curve": pd.DataFrame(
+            {"k": np.arange(covered.size), "covered": covered, "total": curve.total_burden}
+        ),
+    }
 
 
-def siting(f: Filters, k: int, radius_m: float, types: tuple[str, ...], only_24_7: bool,
-           method: str, time_limit: float = 30.0) -> dict:
+def siting(
+    f: Filters,
+    k: int,
+    radius_m: float,
+    types: tuple[str, ...],
+    only_24_7: bool,
+    method: str,
+    time_limit: float = 30.0,
+) -> dict:
     """Recommended new naloxone sites (layers.siting_plan) for the current demand and options.
 
     Returns ``{"sites": chosen candidates in order with marginal_covered, "result":
@@ -626,15 +743,31 @@ def siting(f: Filters, k: int, radius_m: float, types: tuple[str, ...], only_24_
     """
     cp = sample_path("candidates")
     rp = st.session_state.get("resources_path") or sample_path("resources")
-    return _siting(*source_key(), f.res, f.start, f.end, f.outcomes, f.sources,
-                   str(rp) if rp else "", _mtime(rp), str(cp), _mtime(cp), int(k), float(radius_m),
-                   tuple(sorted(types)), bool(only_24_7), method, float(time_limit))
+    return _siting(
+        *source_key(),
+        f.res,
+        f.start,
+        f.end,
+        f.outcomes,
+        f.sources,
+        str(rp) if rp else "",
+        _mtime(rp),
+        str(cp),
+        _mtime(cp),
+        int(k),
+        float(radius_m),
+        tuple(sorted(types)),
+        bool(only_24_7),
+        method,
+        float(time_limit),
+    )
 
 
 def count_label(value, unit: str = "") -> str:
     """One count through the privacy gate of the current tier, as display text."""
-    one = publish(pd.DataFrame({"count": [int(round(float(value)))]}), policy(),
-                  count_columns=["count"])
+    one = publish(
+        pd.DataFrame({"count": [int(round(float(value)))]}), policy(), count_columns=["count"]
+    )
     v = one["count"].iloc[0]
     return f"<{policy().k}" if pd.isna(v) else f"{int(v):,}{unit}"
 
@@ -677,8 +810,13 @@ def _flag(sites: pd.DataFrame, col: str) -> np.ndarray:
     return sites[col].astype(str).str.lower().isin(_TRUE).to_numpy()
 
 
-def filter_sites(sites: pd.DataFrame, moud: tuple[str, ...] = (), medicaid: bool = False,
-                 only_247: bool = False, open_at=None) -> pd.DataFrame:
+def filter_sites(
+    sites: pd.DataFrame,
+    moud: tuple[str, ...] = (),
+    medicaid: bool = False,
+    only_247: bool = False,
+    open_at=None,
+) -> pd.DataFrame:
     """Sites passing the Gaps page filters (MOUD offered and Medicaid apply to treatment sites)."""
     keep = np.ones(len(sites), bool)
     is_treat = (sites["kind"].astype(str) == "treatment").to_numpy()
@@ -696,33 +834,72 @@ def filter_sites(sites: pd.DataFrame, moud: tuple[str, ...] = (), medicaid: bool
 
 
 @st.cache_data(max_entries=8, show_spinner="Scoring resource gaps…")
-def _gaps(kind, path, mtime, bpath, bmtime, res, outcomes, sources, rpath, rmtime, moud,
-          medicaid, only_247, open_at, k_suppress) -> pd.DataFrame:
+def _gaps(
+    kind,
+    path,
+    mtime,
+    bpath,
+    bmtime,
+    res,
+    outcomes,
+    sources,
+    rpath,
+    rmtime,
+    moud,
+    medicaid,
+    only_247,
+    open_at,
+    k_suppress,
+) -> pd.DataFrame:
     from geo.grid import filter_incidents
     from layers.gaps import build_gap_table
 
     df = filter_incidents(_load_incidents(kind, path, mtime), outcomes=outcomes, sources=sources)
-    sites = filter_sites(_load_sites(rpath, rmtime, "resources"), moud, medicaid, only_247,
-                         open_at)
+    sites = filter_sites(_load_sites(rpath, rmtime, "resources"), moud, medicaid, only_247, open_at)
     if bpath:
         cells = _grid(bpath, bmtime, res)
     else:
         cells = np.unique(_cell_counts(kind, path, mtime, res, None, None, outcomes, sources)["h3"])
     end = pd.to_datetime(df["occurred_at"]).max()
-    hot = _hotspots(kind, path, mtime, bpath, bmtime, res, end.normalize() - pd.Timedelta(days=364),
-                    end.normalize() + pd.Timedelta(days=1), outcomes, sources, 1)
-    return build_gap_table(df, sites, cells, res, hotspots=hot[["h3", "class"]],
-                           suppress_below=k_suppress)
+    hot = _hotspots(
+        kind,
+        path,
+        mtime,
+        bpath,
+        bmtime,
+        res,
+        end.normalize() - pd.Timedelta(days=364),
+        end.normalize() + pd.Timedelta(days=1),
+        outcomes,
+        sources,
+        1,
+    )
+    return build_gap_table(
+        df, sites, cells, res, hotspots=hot[["h3", "class"]], suppress_below=k_suppress
+    )
 
 
-def gap_table(f: Filters, moud: tuple[str, ...], medicaid: bool, only_247: bool,
-              open_at=None) -> pd.DataFrame | None:
+def gap_table(
+    f: Filters, moud: tuple[str, ...], medicaid: bool, only_247: bool, open_at=None
+) -> pd.DataFrame | None:
     """layers.gaps.build_gap_table for the analysis grid, filtered sites and Gi* classes of the
     last 12 months (unpublished; the reason text is already safe for the current tier)."""
     rp = st.session_state.get("resources_path") or sample_path("resources")
     if rp is None:
         return None
     bp = sample_path("boundary")
-    return _gaps(*source_key(), str(bp) if bp else "", _mtime(bp), f.res, f.outcomes, f.sources,
-                 str(rp), _mtime(rp), tuple(sorted(moud)), bool(medicaid), bool(only_247),
-                 open_at, policy().k if tier() == "public" else None)
+    return _gaps(
+        *source_key(),
+        str(bp) if bp else "",
+        _mtime(bp),
+        f.res,
+        f.outcomes,
+        f.sources,
+        str(rp),
+        _mtime(rp),
+        tuple(sorted(moud)),
+        bool(medicaid),
+        bool(only_247),
+        open_at,
+        policy().k if tier() == "public" else None,
+    )

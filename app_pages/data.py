@@ -13,8 +13,14 @@ from app_pages import _app
 
 st.title("Data")
 kind, path, _ = _app.source_key()
-st.caption("In use: " + {"store": f"incident store {path}", "file": f"incident file {Path(path).name}",
-                          "none": "no incident data"}[kind])
+st.caption(
+    "In use: "
+    + {
+        "store": f"incident store {path}",
+        "file": f"incident file {Path(path).name}",
+        "none": "no incident data",
+    }[kind]
+)
 
 presets_mod = _app.optional("geo.presets")
 ingest = _app.optional("geo.ingest")
@@ -51,30 +57,46 @@ with tab_inc:
     if ingest is None:
         _app.missing_library("Incident upload", "geo.ingest")
     else:
-        up = st.file_uploader("Incident export (CSV, GeoJSON or Parquet)",
-                              type=["csv", "geojson", "json", "parquet"], key="inc_upload")
+        up = st.file_uploader(
+            "Incident export (CSV, GeoJSON or Parquet)",
+            type=["csv", "geojson", "json", "parquet"],
+            key="inc_upload",
+        )
         if up is not None:
             p = _save_upload(up)
             cols = _columns_of(p)
             names = ["(auto-detect)"] + (list(presets_mod.PRESETS) if presets_mod else [])
             detected = presets_mod.detect_preset(cols) if presets_mod else None
             c = st.columns(2)
-            preset = c[0].selectbox("Column preset", names, key="inc_preset",
-                                    help=f"Detected: {detected or 'none'}")
-            source = c[1].selectbox("Source of rows without a source column",
-                                    ["(from file)", "ems", "police", "hospital", "odmap", "other"],
-                                    key="inc_source")
+            preset = c[0].selectbox(
+                "Column preset", names, key="inc_preset", help=f"Detected: {detected or 'none'}"
+            )
+            source = c[1].selectbox(
+                "Source of rows without a source column",
+                ["(from file)", "ems", "police", "hospital", "odmap", "other"],
+                key="inc_source",
+            )
             with st.expander("Map columns by hand (overrides the preset)"):
                 mapping = {}
-                for canon in ("occurred_at", "lat", "lon", "outcome", "naloxone", "source",
-                              "incident_id"):
+                for canon in (
+                    "occurred_at",
+                    "lat",
+                    "lon",
+                    "outcome",
+                    "naloxone",
+                    "source",
+                    "incident_id",
+                ):
                     choice = st.selectbox(canon, ["(preset)"] + cols, key=f"map_{canon}")
                     if choice != "(preset)":
                         mapping[canon] = choice
             try:
                 result = ingest.read_incidents(
-                    p, preset=None if preset == "(auto-detect)" else preset, mapping=mapping or None,
-                    source=None if source == "(from file)" else source)
+                    p,
+                    preset=None if preset == "(auto-detect)" else preset,
+                    mapping=mapping or None,
+                    source=None if source == "(from file)" else source,
+                )
             except ValueError as exc:
                 st.error(f"Cannot read {up.name}: {exc}")
             else:
@@ -86,14 +108,18 @@ with tab_inc:
                 st.session_state["_last_ingest_opts"] = {
                     "preset": None if preset == "(auto-detect)" else preset,
                     "mapping": mapping or None,
-                    "source": None if source == "(from file)" else source}
+                    "source": None if source == "(from file)" else source,
+                }
                 if len(result.rejects):
                     st.subheader("Rejected rows")
                     st.dataframe(result.rejects.head(500), hide_index=True)
-                    st.download_button("Download rejects (CSV)",
-                                       result.rejects.to_csv(index=False).encode(),
-                                       file_name=f"{p.stem}_rejects.csv", mime="text/csv",
-                                       key="rejects_csv")
+                    st.download_button(
+                        "Download rejects (CSV)",
+                        result.rejects.to_csv(index=False).encode(),
+                        file_name=f"{p.stem}_rejects.csv",
+                        mime="text/csv",
+                        key="rejects_csv",
+                    )
                 else:
                     st.success("Every row passed validation.")
 
@@ -103,8 +129,9 @@ with tab_res:
     if sites_mod is None:
         _app.missing_library("Resource upload", "layers.sites")
     else:
-        up = st.file_uploader("Resource sites (canonical CSV or GeoJSON)", type=["csv", "geojson"],
-                              key="res_upload")
+        up = st.file_uploader(
+            "Resource sites (canonical CSV or GeoJSON)", type=["csv", "geojson"], key="res_upload"
+        )
         if up is not None:
             p = _save_upload(up)
             try:
@@ -118,8 +145,12 @@ with tab_res:
                 m[2].metric("Rows rejected", f"{lr.summary['rejected']:,}")
                 if len(lr.rejects):
                     st.dataframe(lr.rejects, hide_index=True)
-                    st.download_button("Download rejects (CSV)", lr.rejects.to_csv(index=False).encode(),
-                                       file_name=f"{p.stem}_rejects.csv", key="res_rejects_csv")
+                    st.download_button(
+                        "Download rejects (CSV)",
+                        lr.rejects.to_csv(index=False).encode(),
+                        file_name=f"{p.stem}_rejects.csv",
+                        key="res_rejects_csv",
+                    )
                 if st.button("Use these resources in the dashboard", key="use_resources"):
                     st.session_state["resources_path"] = str(p)
                     st.success("Resource sites replaced for this session.")
@@ -129,8 +160,11 @@ with tab_store:
     if store_mod is None:
         _app.missing_library("The incident store", "geo.store")
     else:
-        default = st.session_state.get("store_path") or os.environ.get("GAPMAP_STORE") or \
-            "data/store/gapmap.duckdb"
+        default = (
+            st.session_state.get("store_path")
+            or os.environ.get("GAPMAP_STORE")
+            or "data/store/gapmap.duckdb"
+        )
         sp = st.text_input("Store file (DuckDB)", value=default, key="store_input")
         store = store_mod.IncidentStore(sp) if Path(sp).exists() else None
         if store is not None:
@@ -139,9 +173,11 @@ with tab_store:
             m[0].metric("Rows stored", f"{int(status.get('rows', 0)):,}")
             m[1].metric("Events (de-duplicated)", f"{int(status.get('events', 0)):,}")
             m[2].metric("Files ingested", f"{int(status.get('files_ingested', 0)):,}")
-            st.write(f"Dates: {status.get('first') or '–'} to {status.get('last') or '–'}; "
-                     f"last ingest: {status.get('last_ingest') or 'never'}; records by source: "
-                     + ", ".join(f"{k} {v:,}" for k, v in (status.get("sources") or {}).items()))
+            st.write(
+                f"Dates: {status.get('first') or '–'} to {status.get('last') or '–'}; "
+                f"last ingest: {status.get('last_ingest') or 'never'}; records by source: "
+                + ", ".join(f"{k} {v:,}" for k, v in (status.get("sources") or {}).items())
+            )
             if status.get("files"):
                 st.dataframe(pd.DataFrame(status["files"]), hide_index=True, key="store_files")
         else:
@@ -164,7 +200,8 @@ with tab_store:
         if store is not None and st.button("Use this store in the dashboard", key="use_store"):
             st.session_state["store_path"] = sp
             st.rerun()
-        if st.session_state.get("store_path") and st.button("Back to the bundled sample",
-                                                            key="use_sample"):
+        if st.session_state.get("store_path") and st.button(
+            "Back to the bundled sample", key="use_sample"
+        ):
             st.session_state.pop("store_path", None)
             st.rerun()

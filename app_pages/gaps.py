@@ -22,16 +22,25 @@ pol = _app.policy()
 
 # ---- layer toggles and attribute filters
 c = st.columns(3)
-show = {"treatment": c[0].toggle("Treatment (MOUD)", True, key="gap_treat"),
-        "ssp": c[1].toggle("Syringe services", True, key="gap_ssp"),
-        "naloxone": c[2].toggle("Naloxone", True, key="gap_nal")}
+show = {
+    "treatment": c[0].toggle("Treatment (MOUD)", True, key="gap_treat"),
+    "ssp": c[1].toggle("Syringe services", True, key="gap_ssp"),
+    "naloxone": c[2].toggle("Naloxone", True, key="gap_nal"),
+}
 c = st.columns(4)
-moud = c[0].multiselect("MOUD offered", ["methadone", "buprenorphine", "naltrexone"],
-                        key="gap_moud", help="Treatment sites offering any of these.")
+moud = c[0].multiselect(
+    "MOUD offered",
+    ["methadone", "buprenorphine", "naltrexone"],
+    key="gap_moud",
+    help="Treatment sites offering any of these.",
+)
 medicaid = c[1].checkbox("Accepts Medicaid", key="gap_medicaid")
 only_247 = c[2].checkbox("Open 24/7", key="gap_247")
-open_now = c[3].checkbox("Open now", key="gap_open_now",
-                         help="Open at the current local time, by the site's opening hours.")
+open_now = c[3].checkbox(
+    "Open now",
+    key="gap_open_now",
+    help="Open at the current local time, by the site's opening hours.",
+)
 
 open_at = None
 if open_now:
@@ -41,57 +50,89 @@ if open_now:
         open_at = pd.Timestamp.now().floor("min")
 shown = _app.filter_sites(sites, tuple(moud), medicaid, only_247, open_at)
 m = st.columns(3)
-for i, (kind, label) in enumerate((("treatment", "Treatment sites"), ("ssp", "Syringe-service sites"),
-                                   ("naloxone", "Naloxone sites"))):
+for i, (kind, label) in enumerate(
+    (
+        ("treatment", "Treatment sites"),
+        ("ssp", "Syringe-service sites"),
+        ("naloxone", "Naloxone sites"),
+    )
+):
     m[i].metric(f"{label} (filtered)", f"{int((shown['kind'].astype(str) == kind).sum()):,}")
 
 # ---- gap score
 gaps_mod = _app.optional("layers.gaps")
-gap = (_app.gap_table(f, tuple(sorted(moud)), medicaid, only_247, open_at)
-       if gaps_mod is not None else None)
+gap = (
+    _app.gap_table(f, tuple(sorted(moud)), medicaid, only_247, open_at)
+    if gaps_mod is not None
+    else None
+)
 layers = []
 legend = ""
 if gap is not None:
     pub = _app.show_table(gap.drop(columns=["trend_ratio"]))  # a ratio of counts: never public
     score = pub["gap_score"].astype(float)
-    tips = [f"Cell {h}\nGap rank {r} (score {s:.2f})\n{reason}" for h, r, s, reason in zip(
-        cells_to_str(pub["h3"].to_numpy(np.uint64)), pub["gap_rank"], score, pub["reason"], strict=True)]
+    tips = [
+        f"Cell {h}\nGap rank {r} (score {s:.2f})\n{reason}"
+        for h, r, s, reason in zip(
+            cells_to_str(pub["h3"].to_numpy(np.uint64)),
+            pub["gap_rank"],
+            score,
+            pub["reason"],
+            strict=True,
+        )
+    ]
     fill = deck.sequential_colors(score, 0, float(np.nanmax(score)) or 1.0)
     fill[(score <= 0).to_numpy()] = (*deck.NO_DATA_COLOR, 60)  # no overdoses: no gap to show
     layers.append(deck.hex_layer(pub["h3"].to_numpy(np.uint64), fill, tips, layer_id="gap-cells"))
-    legend += deck.sequential_legend(0, float(np.nanmax(score)) or 1.0,
-                                     "Gap score (higher = bigger gap)", "", None)
+    legend += deck.sequential_legend(
+        0, float(np.nanmax(score)) or 1.0, "Gap score (higher = bigger gap)", "", None
+    )
 for kind in ("treatment", "ssp", "naloxone"):
     if show[kind]:
-        layers.append(deck.sites_layer(shown[shown["kind"].astype(str) == kind],
-                                       layer_id=f"{kind}-sites", color=deck.SITE_COLORS[kind]))
-legend += deck.sites_legend([k for k in show if show[k]],
-                            {"treatment": "Treatment", "ssp": "Syringe services",
-                             "naloxone": "Naloxone"})
+        layers.append(
+            deck.sites_layer(
+                shown[shown["kind"].astype(str) == kind],
+                layer_id=f"{kind}-sites",
+                color=deck.SITE_COLORS[kind],
+            )
+        )
+legend += deck.sites_legend(
+    [k for k in show if show[k]],
+    {"treatment": "Treatment", "ssp": "Syringe services", "naloxone": "Naloxone"},
+)
 _app.show_map(layers, "gap_map", legend)
 
 if gap is None:
     _app.missing_library("The gap score", "layers.gaps")
     st.stop()
 st.subheader("Cells ranked by gap score")
-st.caption(f"H3 res-{f.res} cells; burden = overdoses in the 12 months to {f.data_end:%Y-%m-%d} "
-           "(outcome and source filters apply). The score combines burden (recent "
-           "overdoses, trend) with distance to naloxone, 24/7 naloxone, treatment and syringe "
-           "services (see README). Public tier: counts 1–9 suppressed, reasons say "
-           "'fewer than 10'.")
-table = pd.DataFrame({
-    "gap rank": pub["gap_rank"].to_numpy(),
-    "cell": cells_to_str(pub["h3"].to_numpy(np.uint64)),
-    "gap score": pub["gap_score"].round(3).to_numpy(),
-    "overdoses, last 12 months": deck.count_text(pub["count_12m"], pol.k, ""),
-    "trend": pub["trend"].to_numpy(),
-    "Gi* class": pub["gi_class"].to_numpy() if "gi_class" in pub.columns else "",
-    "nearest naloxone (km)": (pub["dist_m_naloxone"] / 1000).round(2).to_numpy(),
-    "nearest MOUD (km)": (pub["dist_m_treatment"] / 1000).round(2).to_numpy(),
-    "nearest SSP (km)": (pub["dist_m_ssp"] / 1000).round(2).to_numpy(),
-    "reason": pub["reason"].to_numpy(),
-}).sort_values("gap rank", kind="stable")
+st.caption(
+    f"H3 res-{f.res} cells; burden = overdoses in the 12 months to {f.data_end:%Y-%m-%d} "
+    "(outcome and source filters apply). The score combines burden (recent "
+    "overdoses, trend) with distance to naloxone, 24/7 naloxone, treatment and syringe "
+    "services (see README). Public tier: counts 1–9 suppressed, reasons say "
+    "'fewer than 10'."
+)
+table = pd.DataFrame(
+    {
+        "gap rank": pub["gap_rank"].to_numpy(),
+        "cell": cells_to_str(pub["h3"].to_numpy(np.uint64)),
+        "gap score": pub["gap_score"].round(3).to_numpy(),
+        "overdoses, last 12 months": deck.count_text(pub["count_12m"], pol.k, ""),
+        "trend": pub["trend"].to_numpy(),
+        "Gi* class": pub["gi_class"].to_numpy() if "gi_class" in pub.columns else "",
+        "nearest naloxone (km)": (pub["dist_m_naloxone"] / 1000).round(2).to_numpy(),
+        "nearest MOUD (km)": (pub["dist_m_treatment"] / 1000).round(2).to_numpy(),
+        "nearest SSP (km)": (pub["dist_m_ssp"] / 1000).round(2).to_numpy(),
+        "reason": pub["reason"].to_numpy(),
+    }
+).sort_values("gap rank", kind="stable")
 table["overdoses, last 12 months"] = table["overdoses, last 12 months"].str.strip()
 st.dataframe(table.head(200), hide_index=True, key="gap_table")
-st.download_button("Download gap table (CSV)", table.to_csv(index=False).encode(),
-                   file_name=f"gapmap_gaps_res{f.res}.csv", mime="text/csv", key="gap_csv")
+st.download_button(
+    "Download gap table (CSV)",
+    table.to_csv(index=False).encode(),
+    file_name=f"gapmap_gaps_res{f.res}.csv",
+    mime="text/csv",
+    key="gap_csv",
+)

@@ -19,52 +19,86 @@ if _app.optional("clustering.gistar") is None:
 tier = _app.tier()
 pol = _app.policy()
 c1, c2 = st.columns([2, 1])
-colour_by = c1.radio("Colour cells by", ["Gi* class", "Overdose count", "Rate per 10,000"],
-                     horizontal=True, key="hot_colour",
-                     help="Rate: overdoses per 10,000 residents, population area-weighted onto "
-                     "cells, empirical-Bayes smoothed (Marshall 1991) so sparse cells are not "
-                     "extreme. Cells without residents have no rate.")
+colour_by = c1.radio(
+    "Colour cells by",
+    ["Gi* class", "Overdose count", "Rate per 10,000"],
+    horizontal=True,
+    key="hot_colour",
+    help="Rate: overdoses per 10,000 residents, population area-weighted onto "
+    "cells, empirical-Bayes smoothed (Marshall 1991) so sparse cells are not "
+    "extreme. Cells without residents have no rate.",
+)
 show_sites = c2.toggle("Show naloxone sites", value=False, key="hot_sites")
 
 table = _app.hotspots(f)
 pub = _app.show_table(table.drop(columns=["in_grid"], errors="ignore"))
-st.caption(f"{len(pub):,} analysis cells at H3 resolution {f.res} · {f.label} · Gi* with k-ring 1 "
-           "neighbours, Benjamini–Hochberg FDR q-values. "
-           + ("Public tier: counts 1–9 are suppressed." if tier == "public" else
-              "Restricted tier: unsuppressed counts."))
+st.caption(
+    f"{len(pub):,} analysis cells at H3 resolution {f.res} · {f.label} · Gi* with k-ring 1 "
+    "neighbours, Benjamini–Hochberg FDR q-values. "
+    + (
+        "Public tier: counts 1–9 are suppressed."
+        if tier == "public"
+        else "Restricted tier: unsuppressed counts."
+    )
+)
 
 counts_txt = deck.count_text(pub["count"], pol.k)
 labels = [deck.GI_LABELS.get(c, c) for c in pub["class"]]
-tips = [f"Cell {h}\n{n} ({f.label})\n{lab}, z = {z:.2f}, q = {q:.3f}"
-        for h, n, lab, z, q in zip(cells_to_str(pub["h3"].to_numpy(np.uint64)), counts_txt, labels,
-                                  pub["z"].to_numpy(float), pub["q"].to_numpy(float), strict=True)]
+tips = [
+    f"Cell {h}\n{n} ({f.label})\n{lab}, z = {z:.2f}, q = {q:.3f}"
+    for h, n, lab, z, q in zip(
+        cells_to_str(pub["h3"].to_numpy(np.uint64)),
+        counts_txt,
+        labels,
+        pub["z"].to_numpy(float),
+        pub["q"].to_numpy(float),
+        strict=True,
+    )
+]
 if colour_by == "Gi* class":
     fill = deck.class_colors(pub["class"])
     legend = deck.class_legend()
 elif colour_by == "Rate per 10,000" and (rt := _app.rates(f)) is not None:
     rpub = _app.show_table(rt)  # rates of suppressed cells are blanked by the gate
-    rate = pd.Series(rpub["rate"].astype("Float64").to_numpy(), index=rpub["h3"].to_numpy(np.uint64))
+    rate = pd.Series(
+        rpub["rate"].astype("Float64").to_numpy(), index=rpub["h3"].to_numpy(np.uint64)
+    )
     vals = rate.reindex(pub["h3"].to_numpy(np.uint64)).astype("Float64")
     vmax = float(vals.max()) if vals.notna().any() else 1.0
     fill = deck.sequential_colors(vals, 0, vmax)
     rate_txt = ["no rate" if pd.isna(v) else f"{v:,.1f} per 10,000 residents" for v in vals]
     tips = [f"{t}\n{r}" for t, r in zip(tips, rate_txt, strict=True)]
-    legend = deck.sequential_legend(0, vmax, f"Overdoses per 10,000 residents ({f.label}, "
-                                    "EB-smoothed)", "", pol.k if tier == "public" else None)
+    legend = deck.sequential_legend(
+        0,
+        vmax,
+        f"Overdoses per 10,000 residents ({f.label}, EB-smoothed)",
+        "",
+        pol.k if tier == "public" else None,
+    )
 else:
     if colour_by == "Rate per 10,000":
         st.info("No population layer: showing counts instead of rates.")
     vals = pd.to_numeric(pub["count"]).astype("Float64")
     vmax = float(vals.max()) if vals.notna().any() else 1.0
     fill = deck.sequential_colors(vals, 0, vmax)
-    legend = deck.sequential_legend(0, vmax, f"Overdoses per cell ({f.label})", "",
-                                    pol.k if tier == "public" else None)
-layers = [deck.hex_layer(pub["h3"].to_numpy(np.uint64), fill, tips, layer_id="cells",
-                         extra=pd.DataFrame({"cls": pub["class"].to_numpy()}))]
+    legend = deck.sequential_legend(
+        0, vmax, f"Overdoses per cell ({f.label})", "", pol.k if tier == "public" else None
+    )
+layers = [
+    deck.hex_layer(
+        pub["h3"].to_numpy(np.uint64),
+        fill,
+        tips,
+        layer_id="cells",
+        extra=pd.DataFrame({"cls": pub["class"].to_numpy()}),
+    )
+]
 sites = _app.resources()
 if show_sites and sites is not None:
     nal = sites[sites["kind"].astype(str) == "naloxone"]
-    layers.append(deck.sites_layer(nal, layer_id="naloxone-sites", color=deck.SITE_COLORS["naloxone"]))
+    layers.append(
+        deck.sites_layer(nal, layer_id="naloxone-sites", color=deck.SITE_COLORS["naloxone"])
+    )
     legend += deck.sites_legend(["naloxone"], {"naloxone": "Naloxone site"})
 _app.show_map(layers, "hotspot_map", legend, "Click a cell for its history.")
 
@@ -83,33 +117,51 @@ if sel and sel.get("h3"):
     row = pub[pub["h3"].to_numpy(np.uint64) == np.uint64(cell)]
     if len(row):
         r = row.iloc[0]
-        st.write(f"**{deck.GI_LABELS.get(r['class'], r['class'])}** (z = {r['z']:.2f}, "
-                 f"q = {r['q']:.3f}); {deck.count_text([r['count']], pol.k)[0]} in {f.label}.")
+        st.write(
+            f"**{deck.GI_LABELS.get(r['class'], r['class'])}** (z = {r['z']:.2f}, "
+            f"q = {r['q']:.3f}); {deck.count_text([r['count']], pol.k)[0]} in {f.label}."
+        )
     hist = _app.cell_history(f, cell)
     if len(hist):
-        hist_pub = _app.show_table(hist.drop(columns="h3").rename(columns={"period": "month"}),
-                                   count_columns=["count"])
+        hist_pub = _app.show_table(
+            hist.drop(columns="h3").rename(columns={"period": "month"}), count_columns=["count"]
+        )
         chart = hist_pub.set_index("month")["count"].astype("Float64").astype(float)
         total = int(hist["count"].sum())
         if chart.notna().any() and chart.fillna(0).sum() > 0:
             st.bar_chart(chart, y_label="overdoses per month", x_label="month")
             if tier == "public":
                 st.caption("Months with 1–9 overdoses are suppressed (no bar).")
-        st.caption(f"All dates: {_app.count_label(total)} overdoses in this cell"
-                   + (" — every month has fewer than 10, so the monthly history is suppressed "
-                      "in the public tier." if not chart.notna().any() else "."))
+        st.caption(
+            f"All dates: {_app.count_label(total)} overdoses in this cell"
+            + (
+                " — every month has fewer than 10, so the monthly history is suppressed "
+                "in the public tier."
+                if not chart.notna().any()
+                else "."
+            )
+        )
     if sites is not None:
         from layers.outreach import nearest_sites
 
         lat, lon = cells_to_latlng(np.array([cell], dtype=np.uint64))
         near = nearest_sites(lat, lon, sites).iloc[0]
-        st.table(pd.DataFrame({
-            "kind": ["naloxone", "treatment", "syringe services"],
-            "nearest site": [near["nearest_naloxone"], near["nearest_treatment"], near["nearest_ssp"]],
-            "distance from cell centre (km)": [
-                "–" if pd.isna(near[f"dist_m_{k}"]) else f"{near[f'dist_m_{k}'] / 1000:.2f}"
-                for k in ("naloxone", "treatment", "ssp")],
-        }))
+        st.table(
+            pd.DataFrame(
+                {
+                    "kind": ["naloxone", "treatment", "syringe services"],
+                    "nearest site": [
+                        near["nearest_naloxone"],
+                        near["nearest_treatment"],
+                        near["nearest_ssp"],
+                    ],
+                    "distance from cell centre (km)": [
+                        "–" if pd.isna(near[f"dist_m_{k}"]) else f"{near[f'dist_m_{k}'] / 1000:.2f}"
+                        for k in ("naloxone", "treatment", "ssp")
+                    ],
+                }
+            )
+        )
 else:
     st.caption("Select a cell on the map to see its monthly history, class and nearest resources.")
 
@@ -121,8 +173,10 @@ else:
     days = _app.WINDOWS[f.window]
     slice_ = "month" if days is None else "week"
     if days is not None and days < 70:
-        st.info("Emerging hot spots need at least 10 time slices: choose a time window of 90 "
-                "days or more in the sidebar.")
+        st.info(
+            "Emerging hot spots need at least 10 time slices: choose a time window of 90 "
+            "days or more in the sidebar."
+        )
     else:
         try:
             em = _app.emerging(f, slice_)
@@ -132,23 +186,38 @@ else:
             cats = em["category"].astype(str)
             summary = cats[cats != "no_pattern"].value_counts().rename_axis("category")
             summary = summary.rename("cells").reset_index()
-            st.caption(f"Space-time Gi* per {slice_} and cell, Mann–Kendall trend, ArcGIS Pro "
-                       f"categories; {f.label}.")
+            st.caption(
+                f"Space-time Gi* per {slice_} and cell, Mann–Kendall trend, ArcGIS Pro "
+                f"categories; {f.label}."
+            )
             if summary.empty:
                 st.write("No cell shows an emerging, persistent or other hot/cold-spot pattern.")
             else:
                 st.dataframe(summary, hide_index=True, key="emerging_summary")
-                order = {c: i for i, c in enumerate(
-                    ["new_hot", "consecutive_hot", "intensifying_hot", "persistent_hot",
-                     "diminishing_hot", "oscillating_hot", "historical_hot", "sporadic_hot"])}
+                order = {
+                    c: i
+                    for i, c in enumerate(
+                        [
+                            "new_hot",
+                            "consecutive_hot",
+                            "intensifying_hot",
+                            "persistent_hot",
+                            "diminishing_hot",
+                            "oscillating_hot",
+                            "historical_hot",
+                            "sporadic_hot",
+                        ]
+                    )
+                }
                 pat = em[cats != "no_pattern"].copy()
                 pat["_o"] = pat["category"].map(order).fillna(len(order))
                 pat = pat.sort_values(["_o", "count"], ascending=[True, False], kind="stable")
                 pub = _app.show_table(pat[["h3", "category", "count"]])
                 pub["cell"] = cells_to_str(pub["h3"].to_numpy(np.uint64))
                 pub["overdoses"] = deck.count_text(pub["count"], pol.k, "")
-                st.dataframe(pub[["cell", "category", "overdoses"]], hide_index=True,
-                             key="emerging_cells")
+                st.dataframe(
+                    pub[["cell", "category", "overdoses"]], hide_index=True, key="emerging_cells"
+                )
 
 # ---- density clusters
 st.subheader("Density clusters (DBSCAN)")
@@ -157,13 +226,16 @@ if _app.optional("clustering.density") is None:
 else:
     c = st.columns(2)
     eps = c[0].select_slider("Neighbourhood radius (m)", [100, 250, 500], value=250, key="db_eps")
-    mins = c[1].select_slider("Minimum overdoses per cluster", [5, 10, 20, 50], value=10,
-                              key="db_min")
+    mins = c[1].select_slider(
+        "Minimum overdoses per cluster", [5, 10, 20, 50], value=10, key="db_min"
+    )
     n_points = int(table["count"].sum())
     if n_points > _app.DENSITY_MAX_POINTS:
         clusters = None
-        st.info(f"Density clustering runs on at most {_app.DENSITY_MAX_POINTS:,} overdoses (this "
-                f"window has {n_points:,}): choose a shorter time window in the sidebar.")
+        st.info(
+            f"Density clustering runs on at most {_app.DENSITY_MAX_POINTS:,} overdoses (this "
+            f"window has {n_points:,}): choose a shorter time window in the sidebar."
+        )
     else:
         clusters = _app.density(f, eps, mins)
     if clusters is None:
@@ -175,13 +247,19 @@ else:
         tab["first_date"] = pd.to_datetime(tab["first_date"]).dt.strftime("%Y-%m-%d")
         tab["last_date"] = pd.to_datetime(tab["last_date"]).dt.strftime("%Y-%m-%d")
         if tier == "restricted":
-            tab["cells"] = [", ".join(cells_to_str(np.asarray(c, np.uint64))[:5]) for c in tab["cells"]]
+            tab["cells"] = [
+                ", ".join(cells_to_str(np.asarray(c, np.uint64))[:5]) for c in tab["cells"]
+            ]
             st.dataframe(tab.drop(columns=["hull"]), hide_index=True, key="density_table")
             st.caption("Restricted tier: cluster centroids are point-derived; do not share.")
         else:
-            pub = _app.show_table(tab[["cluster", "count", "n_cells"]].rename(
-                columns={"count": "count", "n_cells": "cells covered"}))
+            pub = _app.show_table(
+                tab[["cluster", "count", "n_cells"]].rename(
+                    columns={"count": "count", "n_cells": "cells covered"}
+                )
+            )
             pub["overdoses"] = deck.count_text(pub["count"], pol.k, "")
-            st.dataframe(pub[["cluster", "overdoses", "cells covered"]], hide_index=True,
-                         key="density_table")
+            st.dataframe(
+                pub[["cluster", "overdoses", "cells covered"]], hide_index=True, key="density_table"
+            )
             st.caption("Public tier: cluster sizes only (no centroids, hulls or dates).")

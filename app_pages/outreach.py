@@ -20,9 +20,11 @@ tier = _app.tier()
 pol = _app.policy()
 table = _app.outreach(f)
 _, last = _app.data_range()
-st.caption(f"As of the latest report, {pd.Timestamp(last):%Y-%m-%d %H:%M} (not the clock: data "
-           f"arrive with a lag). Areas are H3 res-{f.res} cells; windows are cumulative "
-           "(48 h includes 24 h). Follow-up within 24–72 h is the PORT/DART standard.")
+st.caption(
+    f"As of the latest report, {pd.Timestamp(last):%Y-%m-%d %H:%M} (not the clock: data "
+    f"arrive with a lag). Areas are H3 res-{f.res} cells; windows are cumulative "
+    "(48 h includes 24 h). Follow-up within 24–72 h is the PORT/DART standard."
+)
 
 m = st.columns(3)
 for i, h in enumerate((24, 48, 72)):
@@ -35,45 +37,78 @@ if table.empty:
 
 pub = _app.show_table(table)
 if tier == "public" and pub["suppressed"].all():
-    st.info(f"Every area has fewer than {pol.k} recent nonfatal overdoses at resolution {f.res}, "
-            "so counts are suppressed: choose a coarser H3 resolution (6 or 7) in the sidebar, or "
-            "log in for the restricted tier.")
+    st.info(
+        f"Every area has fewer than {pol.k} recent nonfatal overdoses at resolution {f.res}, "
+        "so counts are suppressed: choose a coarser H3 resolution (6 or 7) in the sidebar, or "
+        "log in for the restricted tier."
+    )
 disp = pd.DataFrame({"area (H3 cell)": cells_to_str(pub["h3"].to_numpy(np.uint64))})
 for h in (24, 48, 72):
     disp[f"last {h} h"] = deck.count_text(pub[f"n_{h}h"], pol.k, "")
     disp[f"last {h} h"] = disp[f"last {h} h"].str.strip()
-for kind, label in (("naloxone", "naloxone"), ("treatment", "treatment"), ("ssp", "syringe services")):
+for kind, label in (
+    ("naloxone", "naloxone"),
+    ("treatment", "treatment"),
+    ("ssp", "syringe services"),
+):
     if f"nearest_{kind}" in pub.columns:
         km = (pub[f"dist_m_{kind}"].astype(float) / 1000).round(2)
-        disp[f"nearest {label}"] = [f"{n} ({d} km)" if isinstance(n, str) else "none"
-                                    for n, d in zip(pub[f"nearest_{kind}"], km, strict=True)]
+        disp[f"nearest {label}"] = [
+            f"{n} ({d} km)" if isinstance(n, str) else "none"
+            for n, d in zip(pub[f"nearest_{kind}"], km, strict=True)
+        ]
 
 v72 = pd.to_numeric(pub["n_72h"]).astype("Float64")
 fill = deck.sequential_colors(v72, 0, float(v72.max()) if v72.notna().any() else 1.0)
-tips = [f"Cell {a}\n72 h: {c}" for a, c in zip(disp["area (H3 cell)"], disp["last 72 h"], strict=True)]
+tips = [
+    f"Cell {a}\n72 h: {c}" for a, c in zip(disp["area (H3 cell)"], disp["last 72 h"], strict=True)
+]
 layers = [deck.hex_layer(pub["h3"].to_numpy(np.uint64), fill, tips, layer_id="outreach-cells")]
 sites = _app.resources()
 if sites is not None:
     for kind in ("naloxone", "treatment"):
-        layers.append(deck.sites_layer(sites[sites["kind"].astype(str) == kind],
-                                       layer_id=f"{kind}-sites", color=deck.SITE_COLORS[kind]))
-legend = deck.legend_html([((150, 150, 150), f"cell with 1–{pol.k - 1} (suppressed)")
-                           if tier == "public" else ((68, 1, 84), "cell with nonfatal overdoses")],
-                          "Areas, last 72 h") + deck.sites_legend(["naloxone", "treatment"])
+        layers.append(
+            deck.sites_layer(
+                sites[sites["kind"].astype(str) == kind],
+                layer_id=f"{kind}-sites",
+                color=deck.SITE_COLORS[kind],
+            )
+        )
+legend = deck.legend_html(
+    [
+        ((150, 150, 150), f"cell with 1–{pol.k - 1} (suppressed)")
+        if tier == "public"
+        else ((68, 1, 84), "cell with nonfatal overdoses")
+    ],
+    "Areas, last 72 h",
+) + deck.sites_legend(["naloxone", "treatment"])
 _app.show_map(layers, "outreach_map", legend)
 
 st.subheader("Areas to visit")
 st.dataframe(disp, hide_index=True)
-st.download_button("Download areas (CSV)", disp.to_csv(index=False).encode(),
-                   file_name="gapmap_outreach_areas.csv", mime="text/csv", key="outreach_csv")
+st.download_button(
+    "Download areas (CSV)",
+    disp.to_csv(index=False).encode(),
+    file_name="gapmap_outreach_areas.csv",
+    mime="text/csv",
+    key="outreach_csv",
+)
 
 st.subheader("Follow-up line list")
 if tier != "restricted":
-    st.info("The line list (times and locations of individual overdoses) is only shown in the "
-            "restricted tier: log in from the sidebar.")
+    st.info(
+        "The line list (times and locations of individual overdoses) is only shown in the "
+        "restricted tier: log in from the sidebar."
+    )
 else:
-    hours = st.radio("Window", [24, 48, 72], index=2, horizontal=True, key="outreach_hours",
-                     format_func=lambda h: f"last {h} h")
+    hours = st.radio(
+        "Window",
+        [24, 48, 72],
+        index=2,
+        horizontal=True,
+        key="outreach_hours",
+        format_func=lambda h: f"last {h} h",
+    )
     lst = _app.outreach_list(f, int(hours))
     st.dataframe(lst, hide_index=True, key="outreach_line_list")
     st.caption(f"{len(lst)} nonfatal overdoses in the last {hours} h. Restricted: do not share.")

@@ -226,7 +226,9 @@ def _rings(geom) -> list[list[list[float]]]:
     return rings
 
 
-def outline_layer(boundary, *, layer_id: str = "study-area", label: str = "Study area") -> pdk.Layer:
+def outline_layer(
+    boundary, *, layer_id: str = "study-area", label: str = "Study area"
+) -> pdk.Layer:
     """The study-area outline as a ``PathLayer`` (dark line, not pickable).
 
     ``boundary`` is a shapely (Multi)Polygon or a GeoDataFrame/GeoSeries in WGS84.
@@ -268,9 +270,15 @@ def sites_layer(
         if c not in sites.columns:
             raise ValueError(f"sites_layer: column {c!r} missing; found {list(sites.columns)}")
     if tooltip is None:
-        name = sites["name"].astype(str) if "name" in sites.columns else pd.Series("site", index=sites.index)
+        name = (
+            sites["name"].astype(str)
+            if "name" in sites.columns
+            else pd.Series("site", index=sites.index)
+        )
         sub = sites["subtype"].astype(str) if "subtype" in sites.columns else ""
-        tooltip = (name + " (" + sub + ")").tolist() if "subtype" in sites.columns else name.tolist()
+        tooltip = (
+            (name + " (" + sub + ")").tolist() if "subtype" in sites.columns else name.tolist()
+        )
     data = pd.DataFrame(
         {
             "lon": sites["lon"].to_numpy(float),
@@ -296,8 +304,9 @@ def sites_layer(
     )
 
 
-def view_for_bounds(minx: float, miny: float, maxx: float, maxy: float, *, height_px: int = 480,
-                    width_px: int = 740) -> pdk.ViewState:
+def view_for_bounds(
+    minx: float, miny: float, maxx: float, maxy: float, *, height_px: int = 480, width_px: int = 740
+) -> pdk.ViewState:
     """A view state centred on lon/lat bounds with a zoom that fits them (Web Mercator)."""
     if not (np.isfinite([minx, miny, maxx, maxy]).all() and maxx >= minx and maxy >= miny):
         raise ValueError(f"view_for_bounds: bad bounds {(minx, miny, maxx, maxy)}")

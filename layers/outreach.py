@@ -53,8 +53,9 @@ def _window(df: pd.DataFrame, as_of, hours: Sequence[int]):
     return hours, as_of, mask, t
 
 
-def nearest_sites(lat, lon, sites: pd.DataFrame, kinds: Sequence[str] = ("naloxone", "treatment",
-                  "ssp")) -> pd.DataFrame:
+def nearest_sites(
+    lat, lon, sites: pd.DataFrame, kinds: Sequence[str] = ("naloxone", "treatment", "ssp")
+) -> pd.DataFrame:
     """Nearest site of each kind to each point: ``nearest_<kind>`` (name), ``dist_m_<kind>``.
 
     Parameters
@@ -156,11 +157,29 @@ def outreach_line_list(
     public tier. Sorted newest first, with ``hours_ago`` and the nearest sites to the point.
     """
     (h,), as_of, mask, t = _window(incidents, as_of, (hours,))
-    keep = [c for c in ("incident_id", "event_id", "occurred_at", "time_precision", "lat", "lon",
-                        "naloxone", "naloxone_doses", "source", "sources", "agency", "age_band",
-                        "sex") if c in incidents.columns]
+    keep = [
+        c
+        for c in (
+            "incident_id",
+            "event_id",
+            "occurred_at",
+            "time_precision",
+            "lat",
+            "lon",
+            "naloxone",
+            "naloxone_doses",
+            "source",
+            "sources",
+            "agency",
+            "age_band",
+            "sex",
+        )
+        if c in incidents.columns
+    ]
     out = incidents.loc[mask, keep].copy()
-    out.insert(0, "hours_ago", np.round(((as_of - t[mask]).dt.total_seconds() / 3600).to_numpy(), 1))
+    out.insert(
+        0, "hours_ago", np.round(((as_of - t[mask]).dt.total_seconds() / 3600).to_numpy(), 1)
+    )
     out = out.sort_values("hours_ago", kind="stable").reset_index(drop=True)
     if sites is not None and len(out) and {"lat", "lon"} <= set(out.columns):
         out = pd.concat([out, nearest_sites(out["lat"], out["lon"], sites, kinds)], axis=1)

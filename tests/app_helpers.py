@@ -24,11 +24,24 @@ RECENT = [(2, 36.071, -79.791), (5, 36.0705, -79.7905), (30, 36.05, -79.83), (60
 
 
 def _boundary() -> dict:
-    ring = [[LON0, LAT0], [LON0 + DLON, LAT0], [LON0 + DLON, LAT0 + DLAT],
-            [LON0 + 0.03, LAT0 + DLAT + 0.01], [LON0, LAT0 + DLAT], [LON0, LAT0]]
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": "Test County"},
-         "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
+    ring = [
+        [LON0, LAT0],
+        [LON0 + DLON, LAT0],
+        [LON0 + DLON, LAT0 + DLAT],
+        [LON0 + 0.03, LAT0 + DLAT + 0.01],
+        [LON0, LAT0 + DLAT],
+        [LON0, LAT0],
+    ]
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": "Test County"},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        ],
+    }
 
 
 def _population() -> dict:
@@ -36,39 +49,66 @@ def _population() -> dict:
     feats = []
     for i, (x, y) in enumerate([(0, 0), (1, 0), (0, 1), (1, 1)]):
         x0, y0 = LON0 + x * DLON / 2, LAT0 + y * DLAT / 2
-        ring = [[x0, y0], [x0 + DLON / 2, y0], [x0 + DLON / 2, y0 + DLAT / 2],
-                [x0, y0 + DLAT / 2], [x0, y0]]
-        feats.append({"type": "Feature", "properties": {"geoid": f"Q{i}",
-                                                        "population": [5000, 20000, 1000, 40000][i]},
-                      "geometry": {"type": "Polygon", "coordinates": [ring]}})
+        ring = [
+            [x0, y0],
+            [x0 + DLON / 2, y0],
+            [x0 + DLON / 2, y0 + DLAT / 2],
+            [x0, y0 + DLAT / 2],
+            [x0, y0],
+        ]
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": {"geoid": f"Q{i}", "population": [5000, 20000, 1000, 40000][i]},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        )
     return {"type": "FeatureCollection", "features": feats}
 
 
 def _incidents(rng: np.random.Generator, n: int = 2400) -> pd.DataFrame:
     n_hot = n // 4
-    lat = np.r_[rng.uniform(LAT0 + 0.005, LAT0 + DLAT - 0.005, n - n_hot),
-                rng.normal(HOT_LAT, 0.003, n_hot)]
-    lon = np.r_[rng.uniform(LON0 + 0.005, LON0 + DLON - 0.005, n - n_hot),
-                rng.normal(HOT_LON, 0.003, n_hot)]
+    lat = np.r_[
+        rng.uniform(LAT0 + 0.005, LAT0 + DLAT - 0.005, n - n_hot), rng.normal(HOT_LAT, 0.003, n_hot)
+    ]
+    lon = np.r_[
+        rng.uniform(LON0 + 0.005, LON0 + DLON - 0.005, n - n_hot), rng.normal(HOT_LON, 0.003, n_hot)
+    ]
     start = END - pd.Timedelta(days=730)
     t = start + pd.to_timedelta(rng.uniform(0, 729 * 86400 - 4 * 86400, n), unit="s")
     outcome = np.where(rng.random(n) < 0.1, "fatal", "nonfatal")
     source = rng.choice(["ems", "police", "hospital"], n, p=[0.7, 0.2, 0.1])
     naloxone = np.where(rng.random(n) < 0.7, "yes", "no")
-    df = pd.DataFrame({
-        "incident_id": [f"T{i:05d}" for i in range(n)],
-        "occurred_at": pd.Series(t).dt.floor("min"),
-        "lat": lat, "lon": lon, "outcome": outcome, "naloxone": naloxone,
-        "naloxone_doses": np.where(naloxone == "yes", 1, 0), "source": source,
-        "agency": "Test EMS", "age_band": "25-34", "sex": "F",
-    })
-    recent = pd.DataFrame({
-        "incident_id": [f"R{i}" for i in range(len(RECENT))],
-        "occurred_at": [END - pd.Timedelta(hours=h) for h, _, _ in RECENT],
-        "lat": [a for _, a, _ in RECENT], "lon": [o for _, _, o in RECENT],
-        "outcome": "nonfatal", "naloxone": "yes", "naloxone_doses": 2, "source": "ems",
-        "agency": "Test EMS", "age_band": "35-44", "sex": "M",
-    })
+    df = pd.DataFrame(
+        {
+            "incident_id": [f"T{i:05d}" for i in range(n)],
+            "occurred_at": pd.Series(t).dt.floor("min"),
+            "lat": lat,
+            "lon": lon,
+            "outcome": outcome,
+            "naloxone": naloxone,
+            "naloxone_doses": np.where(naloxone == "yes", 1, 0),
+            "source": source,
+            "agency": "Test EMS",
+            "age_band": "25-34",
+            "sex": "F",
+        }
+    )
+    recent = pd.DataFrame(
+        {
+            "incident_id": [f"R{i}" for i in range(len(RECENT))],
+            "occurred_at": [END - pd.Timedelta(hours=h) for h, _, _ in RECENT],
+            "lat": [a for _, a, _ in RECENT],
+            "lon": [o for _, _, o in RECENT],
+            "outcome": "nonfatal",
+            "naloxone": "yes",
+            "naloxone_doses": 2,
+            "source": "ems",
+            "agency": "Test EMS",
+            "age_band": "35-44",
+            "sex": "M",
+        }
+    )
     out = pd.concat([df, recent], ignore_index=True).sort_values("occurred_at")
     out["occurred_at"] = out["occurred_at"].dt.strftime("%Y-%m-%dT%H:%M:%S")
     return out
@@ -76,24 +116,40 @@ def _incidents(rng: np.random.Generator, n: int = 2400) -> pd.DataFrame:
 
 def _resources(rng: np.random.Generator) -> pd.DataFrame:
     rows = []
-    specs = [("treatment", "otp", 2), ("treatment", "buprenorphine", 5), ("ssp", "ssp_fixed", 2),
-             ("naloxone", "naloxone_box", 4), ("naloxone", "pharmacy", 6)]
+    specs = [
+        ("treatment", "otp", 2),
+        ("treatment", "buprenorphine", 5),
+        ("ssp", "ssp_fixed", 2),
+        ("naloxone", "naloxone_box", 4),
+        ("naloxone", "pharmacy", 6),
+    ]
     i = 0
     for kind, sub, n in specs:
         for _ in range(n):
             i += 1
-            rows.append({
-                "site_id": f"S{i:03d}", "name": f"{sub.replace('_', ' ').title()} {i}",
-                "kind": kind, "subtype": sub,
-                "lat": float(rng.uniform(LAT0 + 0.01, LAT0 + DLAT - 0.01)),
-                "lon": float(rng.uniform(LON0 + 0.01, LON0 + DLON - 0.01)),
-                "methadone": sub == "otp", "buprenorphine": sub in ("otp", "buprenorphine"),
-                "naltrexone": False, "naloxone_distribution": kind != "treatment",
-                "fentanyl_test_strips": kind == "ssp", "open_24_7": i % 4 == 0,
-                "hours": "24/7" if i % 4 == 0 else "Mo-Fr 08:00-17:00",
-                "medicaid": i % 2 == 0, "sliding_fee": False, "walk_in": True, "capacity": "",
-                "source": "test", "as_of": "2026-11-01",
-            })
+            rows.append(
+                {
+                    "site_id": f"S{i:03d}",
+                    "name": f"{sub.replace('_', ' ').title()} {i}",
+                    "kind": kind,
+                    "subtype": sub,
+                    "lat": float(rng.uniform(LAT0 + 0.01, LAT0 + DLAT - 0.01)),
+                    "lon": float(rng.uniform(LON0 + 0.01, LON0 + DLON - 0.01)),
+                    "methadone": sub == "otp",
+                    "buprenorphine": sub in ("otp", "buprenorphine"),
+                    "naltrexone": False,
+                    "naloxone_distribution": kind != "treatment",
+                    "fentanyl_test_strips": kind == "ssp",
+                    "open_24_7": i % 4 == 0,
+                    "hours": "24/7" if i % 4 == 0 else "Mo-Fr 08:00-17:00",
+                    "medicaid": i % 2 == 0,
+                    "sliding_fee": False,
+                    "walk_in": True,
+                    "capacity": "",
+                    "source": "test",
+                    "as_of": "2026-11-01",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -102,13 +158,19 @@ def _candidates(rng: np.random.Generator, n: int = 40) -> pd.DataFrame:
     sub = subtypes[np.arange(n) % 4]
     lat = np.r_[rng.normal(HOT_LAT, 0.004, 6), rng.uniform(LAT0 + 0.01, LAT0 + DLAT - 0.01, n - 6)]
     lon = np.r_[rng.normal(HOT_LON, 0.004, 6), rng.uniform(LON0 + 0.01, LON0 + DLON - 0.01, n - 6)]
-    return pd.DataFrame({
-        "site_id": [f"C{i:03d}" for i in range(n)], "name": [f"Candidate {i}" for i in range(n)],
-        "subtype": sub, "lat": lat, "lon": lon,
-        "open_24_7": (sub == "fire_station") | (sub == "convenience_store"),
-        "hours": np.where((sub == "fire_station") | (sub == "convenience_store"), "24/7",
-                          "Mo-Sa 09:00-18:00"),
-    })
+    return pd.DataFrame(
+        {
+            "site_id": [f"C{i:03d}" for i in range(n)],
+            "name": [f"Candidate {i}" for i in range(n)],
+            "subtype": sub,
+            "lat": lat,
+            "lon": lon,
+            "open_24_7": (sub == "fire_station") | (sub == "convenience_store"),
+            "hours": np.where(
+                (sub == "fire_station") | (sub == "convenience_store"), "24/7", "Mo-Sa 09:00-18:00"
+            ),
+        }
+    )
 
 
 def make_inputs(folder: Path, seed: int = 7) -> dict[str, Path]:
@@ -181,8 +243,9 @@ def load_incidents(path) -> pd.DataFrame:
     except ModuleNotFoundError:
         from geo.grid import index_incidents
 
-        df = pd.read_csv(path, dtype={"outcome": "string", "naloxone": "string",
-                                      "source": "string"})
+        df = pd.read_csv(
+            path, dtype={"outcome": "string", "naloxone": "string", "source": "string"}
+        )
         df["occurred_at"] = pd.to_datetime(df["occurred_at"], format="mixed")
         return index_incidents(df)
     return read_incidents(path).incidents

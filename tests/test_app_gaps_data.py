@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from app_helpers are re-bound as arguments)
 """AppTest: the Gaps page (resource filters, gap table = layers.gaps) and the Data page."""
 
 from __future__ import annotations
@@ -46,12 +47,21 @@ def test_gap_table_top_rows_equal_layers_gaps(app_inputs):
     inc = load_incidents(app_inputs["incidents"])
     grid = analysis_grid(gpd.read_file(app_inputs["boundary"]), 8)
     end = inc["occurred_at"].max().normalize()
-    recent = filter_incidents(inc, start=end - pd.Timedelta(days=364), end=end + pd.Timedelta(days=1))
+    recent = filter_incidents(
+        inc, start=end - pd.Timedelta(days=364), end=end + pd.Timedelta(days=1)
+    )
     table = zero_fill(incidents_to_cells(recent, 8), grid)
-    hot = pd.concat([table, gi_star(table, build_neighbourhood(table["h3"].to_numpy(np.uint64)))],
-                    axis=1)
-    ref = build_gap_table(inc, load_resources(app_inputs["resources"]).sites, grid, 8,
-                          hotspots=hot[["h3", "class"]], suppress_below=10)
+    hot = pd.concat(
+        [table, gi_star(table, build_neighbourhood(table["h3"].to_numpy(np.uint64)))], axis=1
+    )
+    ref = build_gap_table(
+        inc,
+        load_resources(app_inputs["resources"]).sites,
+        grid,
+        8,
+        hotspots=hot[["h3", "class"]],
+        suppress_below=10,
+    )
     ref = ref.sort_values("gap_rank").head(5)
     shown = at.dataframe[0].value.head(5)
     assert shown["cell"].tolist() == cells_to_str(ref["h3"].to_numpy(np.uint64)).tolist()
@@ -59,8 +69,10 @@ def test_gap_table_top_rows_equal_layers_gaps(app_inputs):
     assert np.allclose(shown["gap score"], ref["gap_score"].round(3))
     assert len(layer(deck_spec(at), "gap-cells")["data"]) == len(grid)
     # public reasons never state a count below 10
-    assert all("fewer than 10" in r or not any(f" {n} overdose" in r for n in range(1, 10))
-               for r in at.dataframe[0].value["reason"])
+    assert all(
+        "fewer than 10" in r or not any(f" {n} overdose" in r for n in range(1, 10))
+        for r in at.dataframe[0].value["reason"]
+    )
     # a filter changes the score table
     at.checkbox(key="gap_247").set_value(True).run()
     assert not at.dataframe[0].value.head(5).equals(shown)

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from app_helpers are re-bound as arguments)
 """AppTest: the Hotspots page (map cells = analysis cells, Gi* classes equal the library)."""
 
 from __future__ import annotations
@@ -6,9 +7,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from app_helpers import (  # noqa: F401
+    END,
     HOT_LAT,
     HOT_LON,
-    END,
     app_env,
     app_inputs,
     deck_spec,
@@ -66,7 +67,10 @@ def test_public_map_has_no_points_and_suppresses_small_counts(app_inputs):
         assert "suppressed" in tips[h]
         assert f"{n} overdoses" not in tips[h]
     big = ref[ref["count"] >= 10].iloc[0]
-    assert f"{int(big['count']):,} overdoses" in tips[cells_to_str(np.array([big["h3"]], np.uint64))[0]]
+    assert (
+        f"{int(big['count']):,} overdoses"
+        in tips[cells_to_str(np.array([big["h3"]], np.uint64))[0]]
+    )
     # every layer has an id; the outline is always drawn
     assert all(lyr.get("id") for lyr in spec["layers"])
     assert layer(spec, "study-area")["@@type"] == "PathLayer"
@@ -110,7 +114,9 @@ def test_rate_colouring_equals_library(app_inputs):
     at.radio(key="hot_colour").set_value("Rate per 10,000").run()
     assert not at.exception
     ref = _reference(app_inputs)
-    pop = population_to_cells(gpd.read_file(app_inputs["population"]), ref["h3"].to_numpy(np.uint64))
+    pop = population_to_cells(
+        gpd.read_file(app_inputs["population"]), ref["h3"].to_numpy(np.uint64)
+    )
     rt = publish(rate_table(ref[["h3", "count"]], pop, method="eb"), "public")
     tips = {d["h3"]: d["tip"] for d in layer(deck_spec(at), "cells")["data"]}
     shown = rt[rt["rate"].notna()]

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from app_helpers are re-bound as arguments)
 """AppTest: the restricted-tier login (bcrypt hash from the environment or st.secrets)."""
 
 from __future__ import annotations
@@ -52,9 +53,8 @@ def test_check_password():
 
 
 def test_hash_from_streamlit_secrets():
-    from streamlit.testing.v1 import AppTest
-
     from app_helpers import DASHBOARD
+    from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(DASHBOARD, default_timeout=60)
     at.secrets["auth"] = {"password_hash": HASH}
@@ -65,8 +65,14 @@ def test_hash_from_streamlit_secrets():
     assert at.session_state["tier"] == "restricted"
 
 
-PUBLIC_PLACE_LAYERS = {"naloxone-sites", "treatment-sites", "ssp-sites", "candidates", "chosen",
-                       "existing-naloxone"}
+PUBLIC_PLACE_LAYERS = {
+    "naloxone-sites",
+    "treatment-sites",
+    "ssp-sites",
+    "candidates",
+    "chosen",
+    "existing-naloxone",
+}
 PERSON_COLUMNS = {"incident_id", "event_id", "occurred_at", "hours_ago", "age_band", "sex"}
 
 

@@ -1,9 +1,19 @@
+# ruff: noqa: F811  (pytest fixtures imported from app_helpers are re-bound as arguments)
 """AppTest: the Outreach page (counts only in public tier, line list only after login)."""
 
 from __future__ import annotations
 
 import numpy as np
-from app_helpers import RECENT, app_env, app_inputs, deck_spec, layer, load_incidents, metric, run_page  # noqa: F401,E501
+from app_helpers import (  # noqa: F401,E501
+    RECENT,
+    app_env,
+    app_inputs,
+    deck_spec,
+    layer,
+    load_incidents,
+    metric,
+    run_page,
+)
 
 from layers.outreach import recent_nonfatal
 

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from app_helpers are re-bound as arguments)
 """AppTest: the router and the Overview page (KPIs equal report.kpis; filters change them)."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from app_helpers are re-bound as arguments)
 """AppTest: the Siting page (recommended sites and coverage equal layers.siting)."""
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from layers.siting import solve_mclp
 def _reference(app_inputs, k=5, radius=400, res=8):
     inc = load_incidents(app_inputs["incidents"])
     end = pd.Timestamp(END.date()) + pd.Timedelta(days=1)
-    demand = incidents_to_cells(filter_incidents(inc, start=end - pd.Timedelta(days=365), end=end), res)
+    demand = incidents_to_cells(
+        filter_incidents(inc, start=end - pd.Timedelta(days=365), end=end), res
+    )
     lat, lon = cells_to_latlng(demand["h3"].to_numpy(np.uint64))
     cand = pd.read_csv(app_inputs["candidates"])
     res_sites = pd.read_csv(app_inputs["resources"])

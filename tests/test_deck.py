@@ -39,14 +39,18 @@ def test_class_colors_and_legend():
 
 def test_count_text():
     assert deck.count_text(pd.array([12, pd.NA, 0], dtype="Int64")) == [
-        "12 overdoses", "<10 overdoses (suppressed)", "0 overdoses"]
+        "12 overdoses",
+        "<10 overdoses (suppressed)",
+        "0 overdoses",
+    ]
     assert deck.count_text([np.nan], k=5, unit="") == ["<5 (suppressed)"]
 
 
 def test_hex_layer_uses_hex_ids_and_is_flat():
     cells = np.unique(latlng_to_cells(np.array([36.07, 36.08]), np.array([-79.79, -79.8]), 8))
-    lyr = deck.hex_layer(cells, deck.class_colors(["hot_99"] * cells.size), ["a<b"] * cells.size,
-                         layer_id="x")
+    lyr = deck.hex_layer(
+        cells, deck.class_colors(["hot_99"] * cells.size), ["a<b"] * cells.size, layer_id="x"
+    )
     spec = json.loads(lyr.to_json())
     assert spec["@@type"] == "H3HexagonLayer" and spec["extruded"] is False and spec["id"] == "x"
     assert [d["h3"] for d in spec["data"]] == cells_to_str(cells).tolist()
@@ -72,7 +76,9 @@ def test_sites_layer_requires_coordinates():
 def test_make_deck_offline_unless_basemap(monkeypatch):
     v = deck.view_for_bounds(-80, 36, -79.5, 36.3)
     monkeypatch.delenv("GAPMAP_BASEMAP", raising=False)
-    spec = json.loads(deck.make_deck([deck.outline_layer(shapely.box(-80, 36, -79.5, 36.3))], v).to_json())
+    spec = json.loads(
+        deck.make_deck([deck.outline_layer(shapely.box(-80, 36, -79.5, 36.3))], v).to_json()
+    )
     assert "mapProvider" not in spec  # map_provider=None → no basemap request
     monkeypatch.setenv("GAPMAP_BASEMAP", "https://tiles.example/style.json")
     spec = json.loads(deck.make_deck([], v).to_json())
@@ -82,7 +88,7 @@ def test_make_deck_offline_unless_basemap(monkeypatch):
 def test_view_fits_bounds():
     minx, miny, maxx, maxy = -80.06, 35.88, -79.53, 36.26
     v = deck.view_for_bounds(minx, miny, maxx, maxy, width_px=740, height_px=480)
-    px_per_deg = 512 * 2 ** v.zoom / 360  # deck.gl's Web Mercator at this zoom
+    px_per_deg = 512 * 2**v.zoom / 360  # deck.gl's Web Mercator at this zoom
     assert (maxx - minx) * px_per_deg <= 740
     lat = (miny + maxy) / 2
     assert (maxy - miny) / math.cos(math.radians(lat)) * px_per_deg <= 480

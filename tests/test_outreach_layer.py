@@ -15,11 +15,15 @@ AS_OF = pd.Timestamp("2026-11-15 12:00")
 
 def _toy() -> pd.DataFrame:
     # (hours before AS_OF, lat, lon, outcome)
-    rows = [(1, 36.07, -79.79, "nonfatal"), (23.9, 36.0701, -79.7901, "nonfatal"),
-            (30, 36.07, -79.79, "nonfatal"), (71, 36.2, -79.6, "nonfatal"),
-            (73, 36.07, -79.79, "nonfatal"),  # outside 72 h
-            (2, 36.07, -79.79, "fatal"),  # not nonfatal
-            (-1, 36.07, -79.79, "nonfatal")]  # after "as of"
+    rows = [
+        (1, 36.07, -79.79, "nonfatal"),
+        (23.9, 36.0701, -79.7901, "nonfatal"),
+        (30, 36.07, -79.79, "nonfatal"),
+        (71, 36.2, -79.6, "nonfatal"),
+        (73, 36.07, -79.79, "nonfatal"),  # outside 72 h
+        (2, 36.07, -79.79, "fatal"),  # not nonfatal
+        (-1, 36.07, -79.79, "nonfatal"),
+    ]  # after "as of"
     df = pd.DataFrame(rows, columns=["h", "lat", "lon", "outcome"])
     df["occurred_at"] = AS_OF - pd.to_timedelta(df["h"], unit="h")
     df["h3"] = latlng_to_cells(df["lat"].to_numpy(), df["lon"].to_numpy(), 11)
@@ -53,14 +57,21 @@ def test_as_of_defaults_to_latest_incident():
 
 def test_nearest_sites_equals_brute_force():
     rng = np.random.default_rng(3)
-    sites = pd.DataFrame({"name": [f"s{i}" for i in range(30)],
-                          "kind": np.where(np.arange(30) % 2, "naloxone", "treatment"),
-                          "lat": rng.uniform(35.9, 36.3, 30), "lon": rng.uniform(-80, -79.5, 30)})
+    sites = pd.DataFrame(
+        {
+            "name": [f"s{i}" for i in range(30)],
+            "kind": np.where(np.arange(30) % 2, "naloxone", "treatment"),
+            "lat": rng.uniform(35.9, 36.3, 30),
+            "lon": rng.uniform(-80, -79.5, 30),
+        }
+    )
     qlat, qlon = rng.uniform(35.9, 36.3, 50), rng.uniform(-80, -79.5, 50)
     out = nearest_sites(qlat, qlon, sites, kinds=("naloxone", "treatment", "ssp"))
     for kind in ("naloxone", "treatment"):
         sub = sites[sites["kind"] == kind]
-        d = haversine_m(qlat[:, None], qlon[:, None], sub["lat"].to_numpy()[None], sub["lon"].to_numpy()[None])
+        d = haversine_m(
+            qlat[:, None], qlon[:, None], sub["lat"].to_numpy()[None], sub["lon"].to_numpy()[None]
+        )
         assert np.allclose(out[f"dist_m_{kind}"], np.round(d.min(axis=1)), atol=1)
         assert out[f"nearest_{kind}"].tolist() == sub["name"].to_numpy()[d.argmin(axis=1)].tolist()
     assert out["dist_m_ssp"].isna().all() and out["nearest_ssp"].isna().all()
