@@ -5,7 +5,7 @@
 matplotlib. The output is deterministic: the same data give the same bytes (no creation date
 in the PDF metadata).
 
-Suppressed counts are printed as ``<10`` (for k = 10), never as their value; a change against
+Suppressed counts are printed as ``suppr.``, never as their value; a change against
 the prior period is printed only when both sides are shown.
 """
 
@@ -33,8 +33,13 @@ _WINDOW_NAMES = {7: "Last 7 days", 30: "Last 30 days", 365: "Last 12 months"}
 
 
 # ------------------------------------------------------------------ formatting
+SUPPRESSED = "suppr."
+
+
 def _n(v, k: int) -> str:
-    return f"<{k}" if pd.isna(v) else f"{int(v):,}"
+    """A published count as text; suppressed values print as ``suppr.`` (not ``<k``: a value
+    hidden by complementary suppression may be large)."""
+    return SUPPRESSED if pd.isna(v) else f"{int(v):,}"
 
 
 def _change(v, pct=None, unit: str = "") -> str:
@@ -62,7 +67,11 @@ def _header(fig, c: BriefingContent, title: str, area_name: str | None) -> None:
     tier = ("PUBLIC — aggregated, small counts suppressed" if c.policy.tier != "restricted"
             else "RESTRICTED — internal use only, counts NOT suppressed")
     fig.text(0.04, 0.947, f"Data through {c.end:%d %B %Y}  ·  12-month period "
-             f"{_days(w365['start'], w365['end'])}  ·  {tier}", fontsize=8, color=_GREY, va="top")
+             f"{_days(w365['start'], w365['end'])}  ·  ", fontsize=8, color=_GREY, va="top")
+    restricted = c.policy.tier == "restricted"
+    fig.text(0.96, 0.947, tier, fontsize=8, va="top", ha="right",
+             color="#C00000" if restricted else _GREY,
+             fontweight="bold" if restricted else "normal")
 
 
 def _kpi_table(fig, c: BriefingContent) -> None:
@@ -176,8 +185,8 @@ def _text_box(fig, rect, title: str, lines: list[str], note: str) -> None:
     ax.text(0.03, 0.94, title, fontsize=8.5, fontweight="bold", va="top", transform=ax.transAxes)
     y = 0.80
     for line in lines:
-        ax.text(0.03, y, line, fontsize=6.5, va="top", transform=ax.transAxes, color=_INK)
-        y -= 0.095
+        ax.text(0.03, y, line, fontsize=6, va="top", transform=ax.transAxes, color=_INK)
+        y -= 0.085
     if note:
         ax.text(0.03, 0.05, note, fontsize=5.5, va="bottom", color=_GREY, transform=ax.transAxes,
                 wrap=True)
@@ -206,18 +215,24 @@ def _alert_lines(c: BriefingContent) -> tuple[list[str], str]:
 def _gap_lines(c: BriefingContent) -> tuple[list[str], str]:
     if c.gaps is None:
         return ["Not available."], c.gaps_note
+    import textwrap
+
     lines = []
-    for _, r in c.gaps.head(6).iterrows():
-        reason = str(r.get("reason", r.get("reasons", "")))
-        lines.append(f"{r.get('area', '')}: {reason}"[:95])
+    for _, r in c.gaps.head(4).iterrows():
+        text = f"#{int(r['gap_rank'])} {r['area']}: {r['reason']}"
+        wrapped = textwrap.wrap(text, width=78, subsequent_indent="    ")
+        if len(wrapped) > 2:
+            wrapped = [wrapped[0], wrapped[1][:74] + "…"]
+        lines += wrapped
     return lines or ["No resource gaps flagged."], c.gaps_note
 
 
 def _footer(fig, c: BriefingContent, caveats) -> None:
     k = c.policy.k
     if c.policy.tier != "restricted":
-        rule = (f"Privacy: counts from 1 to {k - 1} are suppressed (shown as <{k} or hatched grey; "
-                "the CDC WONDER rule), with a second value hidden where it would reveal one; "
+        rule = (f"Privacy: counts from 1 to {k - 1} are suppressed (the CDC WONDER rule), and a "
+                "second value is hidden where it would reveal one: both print as "
+                f"\"{SUPPRESSED}\"; hatched grey cells on the map hold 1–{k - 1} events; "
                 "changes and shares built on a suppressed count are not shown; no individual "
                 f"locations or times; no area smaller than H3 resolution {c.policy.min_res_floor}.")
     else:

@@ -138,25 +138,33 @@ def _alerts(incidents: pd.DataFrame, end: pd.Timestamp, res: int, pol: PrivacyPo
     return pub.drop(columns="count_baseline"), note
 
 
-def _gaps(incidents, resources, res: int, end: pd.Timestamp, pol: PrivacyPolicy):
+def _gaps(incidents, resources, res: int, end: pd.Timestamp, geom, map_table, pol):
     gaps_mod = _optional("layers.gaps")
-    if gaps_mod is None:
+    if gaps_mod is None or not hasattr(gaps_mod, "build_gap_table"):
         return None, "Resource gaps not available (layers.gaps not installed)."
-    if resources is None:
-        return None, "Resource gaps not available: no resource file given."
-    fn = getattr(gaps_mod, "gap_table", None) or getattr(gaps_mod, "gap_scores", None)
-    if fn is None:
-        return None, "Resource gaps not available (layers.gaps has no gap_table)."
-    stop = end + pd.Timedelta(days=1)
-    t = pd.to_datetime(incidents["occurred_at"])
-    recent = incidents.loc[((t >= stop - pd.Timedelta(days=_MAP_DAYS)) & (t < stop)).to_numpy()]
+    if resources is None or not len(resources):
+        return None, "Resource gaps not available: no resource sites given."
+    cells = (analysis_grid(geom, res) if geom is not None
+             else np.sort(map_table["h3"].to_numpy(np.uint64)))
+    hot = map_table[["h3", "class"]] if "class" in map_table.columns else None
+    public = pol.tier != "restricted"
     try:
-        table = fn(recent, resources, res=res)
+        table = gaps_mod.build_gap_table(
+            incidents, resources, cells, res, as_of=end + pd.Timedelta(days=1),
+            hotspots=hot, suppress_below=pol.k if public else None)
     except (ValueError, KeyError, TypeError) as exc:
         return None, f"Resource gaps not available for these data ({exc})."
-    if "h3" in table.columns:
-        table = table.assign(area=[cell_label(c) for c in table["h3"].to_numpy(np.uint64)])
-    return publish(table, pol), "Gap score = overdose burden × access deficit (layers.gaps)."
+    top = table[table["gap_score"] > 0].sort_values("gap_rank", kind="stable").head(6)
+    shown = pd.DataFrame({
+        "gap_rank": top["gap_rank"].to_numpy(),
+        "h3": cells[top.index.to_numpy()] if "h3" not in top.columns
+        else top["h3"].to_numpy(np.uint64),
+        "reason": top["reason"].astype(str).to_numpy(),
+    })
+    shown["area"] = [cell_label(c) for c in shown["h3"].to_numpy(np.uint64)]
+    note = ("Gap score = overdose burden × access deficit (layers.gaps; our documented "
+            "weighting), largest first.")
+    return publish(shown, pol), note
 
 
 def briefing_content(
@@ -211,7 +219,7 @@ def briefing_content(
     map_table, mode, map_note = _map_table(ev, int(res), last, geom, pol)
     alerts, alerts_note = _alerts(pd.DataFrame({"occurred_at": ev.t, "h3": ev.h3}), last,
                                   int(res), pol)
-    gaps, gaps_note = _gaps(incidents, resources, int(res), last, pol)
+    gaps, gaps_note = _gaps(incidents, resources, int(res), last, geom, map_table, pol)
     return BriefingContent(
         end=last, policy=pol, res=int(res),
         kpis=kpis(incidents, end=last, policy=pol),
