@@ -67,9 +67,9 @@ def _header(fig, c: BriefingContent, title: str, area_name: str | None) -> None:
     tier = ("PUBLIC — aggregated, small counts suppressed" if c.policy.tier != "restricted"
             else "RESTRICTED — internal use only, counts NOT suppressed")
     fig.text(0.04, 0.947, f"Data through {c.end:%d %B %Y}  ·  12-month period "
-             f"{_days(w365['start'], w365['end'])}  ·  ", fontsize=8, color=_GREY, va="top")
+             f"{_days(w365['start'], w365['end'])}", fontsize=8, color=_GREY, va="top")
     restricted = c.policy.tier == "restricted"
-    fig.text(0.96, 0.947, tier, fontsize=8, va="top", ha="right",
+    fig.text(0.96, 0.992, tier, fontsize=7.5, va="top", ha="right",
              color="#C00000" if restricted else _GREY,
              fontweight="bold" if restricted else "normal")
 
