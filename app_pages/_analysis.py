@@ -1,0 +1,288 @@
+"""App layer, part 3: cached wrappers around the analysis library (see :mod:`app_pages._app`).
+
+Every cached function takes primitives only (the source key, resolution, dates, filter tuples)
+and calls geo/, clustering/, layers/ or report/; the public wrappers read the session's
+choices and call them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app_pages._data import (
+    _cell_counts,
+    _grid,
+    _load_incidents,
+    _mtime,
+    optional,
+    sample_path,
+    source_key,
+)
+from app_pages._ui import Filters
+
+__all__ = [
+    "kpi_table",
+    "weekly_table",
+    "hotspots",
+    "rates",
+    "cell_history",
+    "emerging",
+    "density",
+    "scan",
+    "alerts",
+    "selected_object",
+    "ALERT_RES",
+    "ALERT_DAYS",
+    "DENSITY_MAX_POINTS",
+    "SCAN_AUTO_MAX",
+]
+
+
+# ------------------------------------------------------------------ overview tables
+@st.cache_data(max_entries=8, show_spinner=False)
+def _kpis(kind, path, mtime, sources, tier_name) -> pd.DataFrame:
+    from geo.grid import filter_incidents
+    from report.kpis import kpis
+
+    df = filter_incidents(_load_incidents(kind, path, mtime), sources=sources)
+    return kpis(df, policy=tier_name)
+
+
+def kpi_table(f: Filters, tier_name: str) -> pd.DataFrame:
+    """report.kpis for the current source and source filter (published for ``tier_name``)."""
+    return _kpis(*source_key(), f.sources, tier_name)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _weekly(kind, path, mtime, sources, tier_name) -> pd.DataFrame:
+    from geo.grid import filter_incidents
+    from report.kpis import weekly_trend
+
+    df = filter_incidents(_load_incidents(kind, path, mtime), sources=sources)
+    return weekly_trend(df, policy=tier_name)
+
+
+def weekly_table(f: Filters, tier_name: str) -> pd.DataFrame:
+    """report.kpis.weekly_trend for the current source and source filter."""
+    return _weekly(*source_key(), f.sources, tier_name)
+
+
+# ------------------------------------------------------------------ hotspots
+@st.cache_data(max_entries=12, show_spinner="Computing Gi* hot spots…")
+def _hotspots(
+    kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, k_ring
+) -> pd.DataFrame:
+    from clustering.gistar import gi_star
+    from clustering.neighbours import build_neighbourhood
+    from geo.grid import zero_fill
+
+    counts = _cell_counts(kind, path, mtime, res, start, end, outcomes, sources)
+    if bpath:
+        table = zero_fill(counts, _grid(bpath, bmtime, res))
+    else:
+        table = counts.assign(in_grid=True)
+    if len(table) < 3:
+        return table.assign(z=np.nan, p=np.nan, q=np.nan, **{"class": "not_significant"})
+    nbhd = build_neighbourhood(table["h3"].to_numpy(np.uint64), k=int(k_ring))
+    return pd.concat([table, gi_star(table, nbhd)], axis=1)
+
+
+def hotspots(f: Filters, k_ring: int = 1) -> pd.DataFrame:
+    """Zero-filled analysis cells with counts and Gi* z, p, q, class (not yet published)."""
+    bp = sample_path("boundary")
+    return _hotspots(
+        *source_key(),
+        str(bp) if bp else "",
+        _mtime(bp),
+        f.res,
+        f.start,
+        f.end,
+        f.outcomes,
+        f.sources,
+        int(k_ring),
+    )
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _load_population(path: str, mtime: float):
+    import geopandas as gpd
+
+    return gpd.read_file(path)
+
+
+@st.cache_data(max_entries=8, show_spinner="Computing rates…")
+def _rates(
+    kind, path, mtime, bpath, bmtime, ppath, pmtime, res, start, end, outcomes, sources, method
+) -> pd.DataFrame:
+    from clustering.rates import population_to_cells, rate_table
+
+    table = _hotspots(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, 1)
+    pop = population_to_cells(_load_population(ppath, pmtime), table["h3"].to_numpy(np.uint64))
+    return rate_table(table[["h3", "count"]], pop, method=method)
+
+
+def rates(f: Filters, method: str = "eb") -> pd.DataFrame | None:
+    """Overdoses per 10,000 residents per analysis cell (population area-weighted onto cells;
+    ``eb`` = global empirical-Bayes smoothing), or None without a population layer."""
+    pp = sample_path("population")
+    bp = sample_path("boundary")
+    if pp is None or optional("clustering.rates") is None:
+        return None
+    return _rates(
+        *source_key(),
+        str(bp) if bp else "",
+        _mtime(bp),
+        str(pp),
+        _mtime(pp),
+        f.res,
+        f.start,
+        f.end,
+        f.outcomes,
+        f.sources,
+        method,
+    )
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _cell_history(kind, path, mtime, res, cell, outcomes, sources) -> pd.DataFrame:
+    from geo.cells import cells_to_parent
+    from geo.grid import filter_incidents, incidents_to_cell_periods
+
+    df = _load_incidents(kind, path, mtime)
+    parent = cells_to_parent(df["h3"].to_numpy(np.uint64), res)
+    sub = filter_incidents(df.loc[parent == np.uint64(cell)], outcomes=outcomes, sources=sources)
+    return incidents_to_cell_periods(sub, res, freq="M")
+
+
+def cell_history(f: Filters, cell: int) -> pd.DataFrame:
+    """Monthly counts of one cell over all dates (outcome/source filters applied)."""
+    return _cell_history(*source_key(), f.res, int(cell), f.outcomes, f.sources)
+
+
+def selected_object(key: str) -> dict | None:
+    """The object clicked on the keyed pydeck chart, if any (``on_select="rerun"``)."""
+    state = st.session_state.get(key)
+    try:
+        objs = state["selection"]["objects"]
+    except (KeyError, TypeError):
+        return None
+    for _layer, items in (objs or {}).items():
+        if items:
+            return items[0]
+    return None
+
+
+# ------------------------------------------------------------------ emerging, density, scan
+@st.cache_data(max_entries=8, show_spinner="Computing emerging hot spots…")
+def _emerging(
+    kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, slice_
+) -> pd.DataFrame:
+    from clustering.emerging import emerging_hotspots
+    from geo.grid import filter_incidents
+
+    df = filter_incidents(
+        _load_incidents(kind, path, mtime), start=start, end=end, outcomes=outcomes, sources=sources
+    )
+    cells = _grid(bpath, bmtime, res) if bpath else None
+    return emerging_hotspots(
+        df,
+        res,
+        cells=cells,
+        slice=slice_,
+        start=start,
+        end=None if end is None else end - pd.Timedelta(days=1),
+    )
+
+
+def emerging(f: Filters, slice_: str) -> pd.DataFrame:
+    """Emerging hot-spot category per analysis cell (clustering.emerging) for the filters."""
+    bp = sample_path("boundary")
+    return _emerging(
+        *source_key(),
+        str(bp) if bp else "",
+        _mtime(bp),
+        f.res,
+        f.start,
+        f.end,
+        f.outcomes,
+        f.sources,
+        slice_,
+    )
+
+
+#: DBSCAN's neighbourhoods grow quadratically in dense areas: above this, ask for a shorter window.
+DENSITY_MAX_POINTS = 50_000
+#: Run the space-time scan automatically below this many incidents (else on request).
+SCAN_AUTO_MAX = 200_000
+
+
+@st.cache_data(max_entries=8, show_spinner="Finding density clusters…")
+def _density(kind, path, mtime, res, start, end, outcomes, sources, eps_m, min_samples):
+    from clustering.density import PointClusters
+    from geo.grid import filter_incidents
+
+    df = filter_incidents(
+        _load_incidents(kind, path, mtime), start=start, end=end, outcomes=outcomes, sources=sources
+    )
+    model = PointClusters(method="dbscan", eps_m=float(eps_m), min_samples=int(min_samples)).fit(df)
+    return model.cluster_summaries(res=res)
+
+
+def density(f: Filters, eps_m: float, min_samples: int) -> pd.DataFrame:
+    """DBSCAN cluster summaries (clustering.density); hulls/centroids are restricted-tier only."""
+    return _density(
+        *source_key(), f.res, f.start, f.end, f.outcomes, f.sources, float(eps_m), int(min_samples)
+    )
+
+
+@st.cache_data(max_entries=4, show_spinner="Running the space-time scan (999 replicates)…")
+def _scan(kind, path, mtime, sources, res, replicates):
+    from clustering.scan import space_time_scan
+    from geo.grid import filter_incidents
+
+    df = filter_incidents(_load_incidents(kind, path, mtime), sources=sources)
+    return space_time_scan(df, res=res, replicates=replicates, seed=0).clusters
+
+
+def scan(f: Filters, res: int = 8, replicates: int = 999) -> pd.DataFrame:
+    """Prospective space-time permutation scan clusters ending on the data end date."""
+    return _scan(*source_key(), f.sources, int(res), int(replicates))
+
+
+# ------------------------------------------------------------------ alerts
+ALERT_RES = 7
+ALERT_DAYS = 7
+
+
+@st.cache_data(max_entries=8, show_spinner="Checking for spikes…")
+def _alerts(kind, path, mtime, sources, method, res) -> pd.DataFrame:
+    from clustering.alerts import alert_table, detect
+    from clustering.series import area_neighbours, incidents_to_daily
+    from geo.grid import filter_incidents
+
+    df = filter_incidents(_load_incidents(kind, path, mtime), sources=sources)
+    end = pd.to_datetime(df["occurred_at"]).max().normalize()
+    start = end - pd.Timedelta(days=120)
+    tables = []
+    for area in ("jurisdiction", "h3"):
+        series = incidents_to_daily(
+            df, area=area, res=res if area == "h3" else None, start=start, end=end
+        )
+        nb = area_neighbours(series.columns) if area == "h3" else None
+        tab = alert_table(
+            detect(series, method),
+            series=series,
+            neighbours=nb,
+            start=end - pd.Timedelta(days=ALERT_DAYS - 1),
+            end=end,
+        )
+        tab = tab.assign(area_type=area)
+        tables.append(tab)
+    return pd.concat(tables, ignore_index=True)
+
+
+def alerts(f: Filters, method: str = "C2") -> pd.DataFrame:
+    """Spike alerts of the last 7 days (whole area + H3 res-7 cells), before publishing."""
+    return _alerts(*source_key(), f.sources, method, ALERT_RES)

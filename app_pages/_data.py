@@ -1,0 +1,214 @@
+"""App layer, part 1: data sources and the cached loaders (see :mod:`app_pages._app`)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+if TYPE_CHECKING:
+    from app_pages._ui import Filters
+
+__all__ = [
+    "WINDOWS",
+    "SAMPLE_ENV",
+    "optional",
+    "missing_library",
+    "sample_path",
+    "store_path",
+    "source_key",
+    "incidents",
+    "filtered",
+    "data_range",
+    "resources",
+    "candidates",
+    "boundary",
+    "grid",
+    "cell_counts",
+]
+
+WINDOWS = {
+    "Last 7 days": 7,
+    "Last 30 days": 30,
+    "Last 90 days": 90,
+    "Last 365 days": 365,
+    "All data": None,
+}
+SAMPLE_ENV = {
+    "incidents": "GAPMAP_INCIDENTS",
+    "resources": "GAPMAP_RESOURCES",
+    "candidates": "GAPMAP_CANDIDATES",
+    "boundary": "GAPMAP_BOUNDARY",
+    "population": "GAPMAP_POPULATION",
+}
+
+
+# ------------------------------------------------------------------ optional library modules
+def optional(module: str):
+    """Import a library module, or ``None`` if it does not exist (yet) in this installation."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return None
+        raise
+
+
+def missing_library(what: str, module: str) -> None:
+    """Say plainly that a feature's library module is not available."""
+    st.info(
+        f"{what} is not available in this installation: the library module `{module}` is missing."
+    )
+
+
+# ------------------------------------------------------------------ data sources
+def sample_path(name: str) -> Path | None:
+    """Path of a bundled sample file (or its ``GAPMAP_<NAME>`` override); None if absent."""
+    env = os.environ.get(SAMPLE_ENV.get(name, ""), "").strip()
+    if env:
+        p = Path(env)
+        return p if p.exists() else None
+    from data import get_path
+
+    try:
+        return get_path(name)
+    except FileNotFoundError:
+        return None
+
+
+def _mtime(path: Path | str | None) -> float:
+    return Path(path).stat().st_mtime if path and Path(path).exists() else 0.0
+
+
+def store_path() -> str | None:
+    """The incident store in use (Data page choice, else ``GAPMAP_STORE``), if it exists."""
+    p = st.session_state.get("store_path") or os.environ.get("GAPMAP_STORE", "").strip()
+    return p if p and Path(p).exists() else None
+
+
+def source_key() -> tuple[str, str, float]:
+    """(kind, path, mtime) identifying the incident data: the cache key of everything."""
+    sp = store_path()
+    if sp:
+        return ("store", sp, _mtime(sp))
+    p = sample_path("incidents")
+    if p is None:
+        return ("none", "", 0.0)
+    return ("file", str(p), _mtime(p))
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading incidents…")
+def _load_incidents(kind: str, path: str, mtime: float) -> pd.DataFrame:
+    if kind == "store":
+        from geo.store import IncidentStore
+
+        return IncidentStore(path).load()
+    ingest = optional("geo.ingest")
+    if ingest is not None:
+        return ingest.read_incidents(path).incidents
+    # geo.ingest not installed: a canonical CSV only (dates parsed, indexed once at BASE_RES)
+    from geo.grid import index_incidents
+
+    df = pd.read_csv(path, dtype={"outcome": "string", "naloxone": "string", "source": "string"})
+    df["occurred_at"] = pd.to_datetime(df["occurred_at"], format="mixed")
+    return index_incidents(df)
+
+
+def incidents() -> pd.DataFrame:
+    """Canonical incidents of the current source (shared and read-only: never mutate)."""
+    kind, path, mtime = source_key()
+    if kind == "none":
+        st.warning(
+            "No incident data: the bundled sample is missing and no store is configured. "
+            "Upload a file on the Data page."
+        )
+        st.stop()
+    return _load_incidents(kind, path, mtime)
+
+
+def filtered(f: Filters, *, outcomes: bool = True) -> pd.DataFrame:
+    """Incidents within the sidebar filters (applied outside the cache)."""
+    from geo.grid import filter_incidents
+
+    df = incidents()
+    return filter_incidents(
+        df, start=f.start, end=f.end, outcomes=f.outcomes if outcomes else None, sources=f.sources
+    )
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _data_range(kind: str, path: str, mtime: float) -> tuple[pd.Timestamp, pd.Timestamp]:
+    t = pd.to_datetime(_load_incidents(kind, path, mtime)["occurred_at"])
+    return t.min(), t.max()
+
+
+def data_range() -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last incident time of the current source."""
+    return _data_range(*source_key())
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _load_sites(path: str, mtime: float, what: str) -> pd.DataFrame:
+    if what == "resources":
+        sites = optional("layers.sites")
+        if sites is not None:
+            return sites.load_resources(path).sites
+    return pd.read_csv(path)
+
+
+def resources() -> pd.DataFrame | None:
+    """Canonical resource sites (treatment, SSP, naloxone), or None if no file."""
+    p = st.session_state.get("resources_path") or sample_path("resources")
+    return None if p is None else _load_sites(str(p), _mtime(p), "resources")
+
+
+def candidates() -> pd.DataFrame | None:
+    """Candidate host sites for new naloxone boxes, or None if no file."""
+    p = sample_path("candidates")
+    return None if p is None else _load_sites(str(p), _mtime(p), "candidates")
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _load_boundary(path: str, mtime: float):
+    import geopandas as gpd
+
+    return gpd.read_file(path).to_crs(4326)
+
+
+def boundary():
+    """The study-area GeoDataFrame (WGS84), or None."""
+    p = sample_path("boundary")
+    return None if p is None else _load_boundary(str(p), _mtime(p))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _grid(path: str, mtime: float, res: int) -> np.ndarray:
+    from geo.grid import analysis_grid
+
+    return analysis_grid(_load_boundary(path, mtime), res)
+
+
+def grid(res: int) -> np.ndarray | None:
+    """Every analysis cell of the study area at ``res`` (sorted uint64), or None."""
+    p = sample_path("boundary")
+    return None if p is None else _grid(str(p), _mtime(p), int(res))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _cell_counts(kind, path, mtime, res, start, end, outcomes, sources) -> pd.DataFrame:
+    from geo.grid import filter_incidents, incidents_to_cells
+
+    df = filter_incidents(
+        _load_incidents(kind, path, mtime), start=start, end=end, outcomes=outcomes, sources=sources
+    )
+    return incidents_to_cells(df, res, breakdown=False)  # pages show totals only: 10x faster
+
+
+def cell_counts(f: Filters, res: int | None = None) -> pd.DataFrame:
+    """Counts per occupied cell for the filters (restricted-tier values; publish before showing)."""
+    return _cell_counts(*source_key(), int(res or f.res), f.start, f.end, f.outcomes, f.sources)

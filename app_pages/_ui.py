@@ -1,0 +1,220 @@
+"""App layer, part 2: tiers and login, the shared sidebar, maps (see :mod:`app_pages._app`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import bcrypt
+import pandas as pd
+import streamlit as st
+
+from app_pages._data import SAMPLE_ENV, WINDOWS, boundary, data_range, incidents, source_key
+from geo.privacy import PrivacyPolicy, publish
+from geo.schema import OUTCOMES, SOURCES
+
+__all__ = [
+    "Filters",
+    "password_hash",
+    "check_password",
+    "tier",
+    "policy",
+    "show_table",
+    "count_label",
+    "sidebar",
+    "filters",
+    "base_layers",
+    "view",
+    "show_map",
+]
+
+
+# ------------------------------------------------------------------ tiers and login
+def password_hash() -> str | None:
+    """The configured bcrypt hash (secrets ``[auth] password_hash`` or ``GAPMAP_PASSWORD_HASH``)."""
+    try:
+        h = st.secrets["auth"]["password_hash"]
+        if h:
+            return str(h)
+    except (FileNotFoundError, KeyError, AttributeError):
+        pass
+    h = os.environ.get("GAPMAP_PASSWORD_HASH", "").strip()
+    return h or None
+
+
+def check_password(password: str, hashed: str | None) -> bool:
+    """True when ``password`` matches the bcrypt ``hashed`` (False for no hash / bad hash)."""
+    if not hashed or not password:
+        return False
+    try:
+        return bcrypt.checkpw(password.encode("utf-8"), hashed.encode("utf-8"))
+    except ValueError:
+        return False
+
+
+def tier() -> str:
+    """Current tier: ``"public"`` unless the user logged in this session."""
+    return "restricted" if st.session_state.get("tier") == "restricted" else "public"
+
+
+def policy() -> PrivacyPolicy:
+    """Privacy policy of the current tier (k = 10)."""
+    return PrivacyPolicy.for_tier(tier())
+
+
+def show_table(df: pd.DataFrame, **kw) -> pd.DataFrame:
+    """Publish a table through the privacy gate of the current tier and return it."""
+    return publish(df, policy(), **kw)
+
+
+def _login_box() -> None:
+    st.sidebar.markdown("**Access**")
+    if tier() == "restricted":
+        st.sidebar.success("Restricted tier: line lists and points are visible.")
+        if st.sidebar.button("Log out", key="logout"):
+            st.session_state["tier"] = "public"
+            st.rerun()
+        return
+    hashed = password_hash()
+    if hashed is None:
+        st.sidebar.caption(
+            "Public tier. The restricted tier is unavailable: no password hash is "
+            "configured (see README, Dashboard)."
+        )
+        return
+    with st.sidebar.form("login", clear_on_submit=True):
+        pw = st.text_input("Password for the restricted tier", type="password", key="login_pw")
+        ok = st.form_submit_button("Log in")
+    if ok:
+        if check_password(pw, hashed):
+            st.session_state["tier"] = "restricted"
+            st.rerun()
+        else:
+            st.sidebar.error("Wrong password: still in the public tier.")
+    st.sidebar.caption("Public tier: aggregated cells, counts 1–9 suppressed, no points.")
+
+
+# ------------------------------------------------------------------ sidebar filters
+@dataclass(frozen=True)
+class Filters:
+    """The shared sidebar choices, as primitives (cache keys)."""
+
+    res: int
+    window: str
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+    outcomes: tuple[str, ...] | None
+    sources: tuple[str, ...] | None
+    data_end: pd.Timestamp | None
+
+    @property
+    def label(self) -> str:
+        """Human-readable date range, e.g. ``2025-11-16 – 2026-11-15``."""
+        if self.start is None:
+            return "all dates"
+        last = self.end - pd.Timedelta(days=1)
+        return f"{self.start:%Y-%m-%d} – {last:%Y-%m-%d}"
+
+
+def sidebar() -> Filters:
+    """Draw the shared sidebar (data source, filters, login) and return the filters."""
+    kind, path, _ = source_key()
+    _login_box()
+    if kind == "store":
+        label = f"incident store {Path(path).name}"
+    elif kind == "file":
+        label = (
+            "bundled synthetic sample"
+            if not os.environ.get(SAMPLE_ENV["incidents"])
+            else f"file {Path(path).name}"
+        )
+    else:
+        label = "none loaded"
+    st.sidebar.caption(f"Data: {label}")
+    # res 9 (~0.1 km² cells) is the finest a county-wide map draws smoothly (~16k hexagons)
+    res_opts = [6, 7, 8] if tier() == "public" else [6, 7, 8, 9]
+    if st.session_state.get("res") not in res_opts:
+        st.session_state["res"] = 8
+    res = st.sidebar.select_slider(
+        "H3 resolution (cell size)",
+        res_opts,
+        key="res",
+        help="6 ≈ 36 km², 7 ≈ 5 km², 8 ≈ 0.7 km², 9 ≈ 0.1 km² per cell (restricted tier). "
+        "Public tier: 8 or coarser.",
+    )
+    window = st.sidebar.selectbox("Time window", list(WINDOWS), index=3, key="window")
+    outcomes = st.sidebar.multiselect(
+        "Outcomes", list(OUTCOMES[:2]) + ["unknown"], default=list(OUTCOMES), key="outcomes"
+    )
+    sources = st.sidebar.multiselect("Sources", list(SOURCES), default=list(SOURCES), key="sources")
+    start = end = last = None
+    if kind != "none":
+        _, last_t = data_range()
+        last = pd.Timestamp(last_t).normalize()
+        days = WINDOWS[window]
+        if days is not None:
+            end = last + pd.Timedelta(days=1)
+            start = end - pd.Timedelta(days=days)
+        st.sidebar.caption(f"Data end: {last:%Y-%m-%d} (windows end on the last day with data).")
+    return Filters(
+        res=int(res),
+        window=window,
+        start=start,
+        end=end,
+        outcomes=None if set(outcomes) >= set(OUTCOMES) else tuple(sorted(outcomes)),
+        sources=None if set(sources) >= set(SOURCES) else tuple(sorted(sources)),
+        data_end=last,
+    )
+
+
+def filters() -> Filters:
+    """The filters the router put in session state for this run."""
+    f = st.session_state.get("_filters")
+    return f if f is not None else sidebar()
+
+
+# ------------------------------------------------------------------ maps
+def base_layers() -> list:
+    """The study-area outline layer (always drawn), if a boundary is available."""
+    from layers.deck import outline_layer
+
+    b = boundary()
+    return [] if b is None else [outline_layer(b)]
+
+
+def view():
+    """View state fitting the study area (or the incidents when there is no boundary)."""
+    from layers.deck import view_for_bounds
+
+    b = boundary()
+    if b is not None:
+        return view_for_bounds(*b.total_bounds)
+    df = incidents()
+    return view_for_bounds(df["lon"].min(), df["lat"].min(), df["lon"].max(), df["lat"].max())
+
+
+def show_map(layers: list, key: str, legend: str, caption: str = ""):
+    """One keyed, clickable pydeck chart with the outline under ``layers`` and a legend beside.
+
+    Returns the selection state (``on_select="rerun"``).
+    """
+    from layers.deck import make_deck
+
+    deck = make_deck(layers + base_layers(), view())
+    left, right = st.columns([4, 1])
+    with left:
+        event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key=key)
+    with right:
+        st.markdown(legend, unsafe_allow_html=True)
+        st.caption("Black line: study-area boundary." + (f" {caption}" if caption else ""))
+    return event
+
+
+def count_label(value, unit: str = "") -> str:
+    """One count through the privacy gate of the current tier, as display text."""
+    one = publish(
+        pd.DataFrame({"count": [int(round(float(value)))]}), policy(), count_columns=["count"]
+    )
+    v = one["count"].iloc[0]
+    return f"<{policy().k}" if pd.isna(v) else f"{int(v):,}{unit}"
