@@ -74,6 +74,24 @@ if sites is not None:
                 color=deck.SITE_COLORS[kind],
             )
         )
+points = None
+if tier == "restricted":  # the follow-up points themselves, never in the public tier
+    points = _app.outreach_list(f, 72)
+    tips = [
+        f"{h} h ago · naloxone: {n}"
+        for h, n in zip(points["hours_ago"], points["naloxone"], strict=True)
+    ]
+    layers.append(
+        deck.sites_layer(
+            points,
+            layer_id="restricted-incidents",
+            color=(0, 0, 0),
+            tooltip=tips,
+            radius_m=60,
+            min_pixels=5,
+            max_pixels=9,
+        )
+    )
 legend = deck.legend_html(
     [
         ((150, 150, 150), f"cell with 1–{pol.k - 1} (suppressed)")
@@ -82,6 +100,8 @@ legend = deck.legend_html(
     ],
     "Areas, last 72 h",
 ) + deck.sites_legend(["naloxone", "treatment"])
+if points is not None:
+    legend += deck.legend_html([((0, 0, 0), "nonfatal overdose, last 72 h (restricted)")])
 _app.show_map(layers, "outreach_map", legend)
 
 st.subheader("Areas to visit")

@@ -43,5 +43,7 @@ def test_restricted_outreach_shows_line_list(app_inputs):
     assert len(lst) == len(RECENT)
     newest = min(h for h, _, _ in RECENT)  # "as of" is the latest report, not the clock
     assert np.allclose(sorted(lst["hours_ago"]), sorted(float(h - newest) for h, _, _ in RECENT))
+    pts = layer(deck_spec(at), "restricted-incidents")["data"]
+    assert len(pts) == len(RECENT)  # the points appear only after login
     at.radio(key="outreach_hours").set_value(24).run()
     assert len(at.dataframe[1].value) == sum(h - 2 < 24 for h, _, _ in RECENT)
