@@ -24,63 +24,22 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import shapely
 
-from geo.cells import cells_to_polygons
+from layers.population import EQUAL_AREA_CRS
+from layers.population import population_to_cells as _areal_weighting
 
 __all__ = ["EQUAL_AREA_CRS", "population_to_cells", "crude_rates", "eb_rates", "rate_table"]
 
-#: Equal-area CRS used to measure overlaps (World Cylindrical Equal Area).
-EQUAL_AREA_CRS = "EPSG:6933"
-
 
 def population_to_cells(gdf, cells, column: str = "population") -> pd.Series:
-    """Area-weighted population of each cell from population polygons.
+    """Area-weighted population of each cell, as a Series indexed by cell (uint64).
 
-    Parameters
-    ----------
-    gdf : geopandas.GeoDataFrame
-        Polygons with a CRS and a non-negative numeric population ``column``. Never mutated.
-    cells : array-like of uint64
-        Cells to receive population (any resolution, unique).
-    column : str, default "population"
-
-    Returns
-    -------
-    pandas.Series of float
-        Indexed by cell (uint64), in the order of ``cells``; 0 where no polygon overlaps.
-        ``sum`` equals the population of the polygons' parts that the cells cover.
-
-    Raises
-    ------
-    ValueError
-        If the CRS is missing, the column is missing, or populations are negative/missing.
-
-    References
-    ----------
-    Goodchild and Lam (1980), areal weighting.
+    A thin adapter over :func:`layers.population.population_to_cells` (the one owner of areal
+    weighting, Goodchild and Lam 1980): same validation and errors, the result labelled by
+    cell in the order of ``cells``; 0 where no polygon overlaps.
     """
-    if getattr(gdf, "crs", None) is None:
-        raise ValueError("population layer has no CRS; set it (e.g. EPSG:4326) first")
-    if column not in gdf.columns:
-        raise ValueError(f"population column {column!r} missing; found {list(gdf.columns)}")
-    pop = pd.to_numeric(gdf[column], errors="coerce").to_numpy(dtype=float)
-    if np.any(~np.isfinite(pop)) or np.any(pop < 0):
-        raise ValueError(f"population column {column!r} has missing or negative values")
-    import geopandas as gpd
-
     cells = np.asarray(cells, dtype=np.uint64)
-    polys = gdf.geometry.to_crs(EQUAL_AREA_CRS).to_numpy()
-    cell_polys = gpd.GeoSeries(cells_to_polygons(cells), crs=4326).to_crs(EQUAL_AREA_CRS)
-    cell_polys = cell_polys.to_numpy()
-    out = np.zeros(cells.size)
-    if cells.size and len(polys):
-        tree = shapely.STRtree(cell_polys)
-        pi, ci = tree.query(polys, predicate="intersects")
-        inter = shapely.area(shapely.intersection(polys[pi], cell_polys[ci]))
-        area = shapely.area(polys)
-        share = np.divide(inter, area[pi], out=np.zeros_like(inter), where=area[pi] > 0)
-        np.add.at(out, ci, pop[pi] * share)
+    out = _areal_weighting(gdf, cells, column)
     return pd.Series(out, index=pd.Index(cells, name="h3"), name="population")
 
 

@@ -57,7 +57,8 @@ def _check(areas, column: str) -> None:
         raise ValueError("population areas have no CRS; set it (e.g. EPSG:4326) first")
     if column not in areas.columns:
         raise ValueError(
-            f"population areas have no column {column!r}; found "
+            f"population column {column!r} missing: population areas have no column "
+            f"{column!r}; found "
             f"{[c for c in areas.columns if c != areas.geometry.name]}. Pass column=..."
         )
     vals = pd.to_numeric(areas[column], errors="coerce")
