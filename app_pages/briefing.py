@@ -90,7 +90,8 @@ key = (kind, path, mtime, f.sources, str(rp) if rp else "", _app._mtime(rp),
 content = _content(*key)
 pdf = _pdf(*key, synthetic, area_name.strip())
 
-tier_note = ("Public tier: counts from 1 to 9 are suppressed (shown as <10), no points."
+tier_note = ("Public tier: counts from 1 to 9 are suppressed, and so is any second value that "
+             "would reveal one; no points."
              if tier != "restricted" else
              "Restricted tier: counts are NOT suppressed — internal use only.")
 st.caption(f"One A4 page for leadership, data through {content.end:%d %B %Y}. {tier_note} "
@@ -102,7 +103,8 @@ st.download_button("Download briefing (PDF)", data=pdf,
 
 
 def _fmt(v) -> str:
-    return "<10 (suppressed)" if pd.isna(v) else f"{int(v):,}"
+    # not "<10": a value hidden by complementary suppression may be large
+    return "suppressed" if pd.isna(v) else f"{int(v):,}"
 
 
 def _delta(v) -> str | None:
@@ -121,7 +123,7 @@ for col, (w, row) in zip(cols, content.kpis.iterrows(), strict=True):
     col.caption(f"{row['start']:%Y-%m-%d} – {row['end']:%Y-%m-%d}; prior "
                 f"{row['prior_start']:%Y-%m-%d} – {row['prior_end']:%Y-%m-%d}")
 
-left, right = st.columns([3, 2])
+left, right = st.columns([1, 1])
 with left:
     what = "Gi* hot/cold spots" if content.map_mode == "class" else "overdoses per cell"
     st.subheader(f"Map: {what}, last 12 months")
@@ -136,5 +138,8 @@ with right:
         "prior 12 months": [_fmt(v) for v in top["count_prior"]],
     })
     st.dataframe(show, hide_index=True, width="stretch")
-    st.caption(content.alerts_note)
-    st.caption(content.gaps_note)
+    n_alerts = ("not available" if content.alerts is None
+                else f"{len(content.alerts)} in the last 7 days")
+    n_gaps = "not available" if content.gaps is None else f"top {min(4, len(content.gaps))} areas"
+    st.caption(f"The PDF also lists current spike alerts ({n_alerts}) and the largest "
+               f"resource gaps ({n_gaps}), with data caveats and the suppression rule.")
