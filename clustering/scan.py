@@ -2,7 +2,8 @@
 
 Cases are counted by H3 cell (parent of the stored base cell at ``res``) and day over a study
 window ending on the analysis day. The locations — and the zone centres — are the cells with
-at least one case in the study window (the permutation scan needs cases only, no population). A *cylinder* is a zone (a centre cell plus its H3 rings
+at least one case in the study window (the permutation scan needs cases only, no
+population). A *cylinder* is a zone (a centre cell plus its H3 rings
 ``0 … k``, ``k`` up to the largest ring whose centres lie within ``max_radius_m``) times a
 window of the last ``1 … max_days`` days (prospective: every window ends on the end date).
 

@@ -38,20 +38,24 @@ OUTPUT_SUFFIXES = (".csv", ".parquet", ".geojson")
 def add_incident_options(p: argparse.ArgumentParser, required: bool = True) -> None:
     src = p.add_mutually_exclusive_group(required=required)
     src.add_argument("--incidents", metavar="FILE", help="incident export (CSV, GeoJSON, Parquet)")
-    src.add_argument("--store", metavar="PATH", help="incident store (DuckDB file) instead of a file")
+    src.add_argument("--store", metavar="PATH",
+                     help="incident store (DuckDB file) instead of a file")
     p.add_argument("--preset", default=None,
                    help="column preset of the export (see `gapmap ingest --help`); default: auto")
     p.add_argument("--map", action="append", default=[], metavar="CANON=COLUMN",
-                   help="map a canonical column onto a source column, e.g. --map occurred_at=CallDate")
+                   help="map a canonical column onto a source column, "
+                   "e.g. --map occurred_at=CallDate")
     p.add_argument("--source", default=None,
                    help="source of every row of a file without a source column (ems, police, ...)")
 
 
 def add_tier_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tier", choices=TIERS, default="public",
-                   help="public (default): counts 1..k-1 suppressed, no points; restricted: internal")
+                   help="public (default): counts 1..k-1 suppressed, no points; "
+                   "restricted: internal")
     p.add_argument("--k", type=int, default=10,
-                   help="suppression threshold: counts 1..k-1 are hidden in public output (default 10)")
+                   help="suppression threshold: counts 1..k-1 are hidden in public output "
+                   "(default 10)")
 
 
 def add_res_option(p: argparse.ArgumentParser, default: int = 8) -> None:

@@ -1,4 +1,4 @@
-"""Bundled synthetic sample data (see ``data/README.md``). Nothing here is real person-level data."""
+"""Bundled synthetic sample data (see ``data/README.md``). Nothing here is real person data."""
 
 from __future__ import annotations
 

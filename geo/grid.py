@@ -34,7 +34,9 @@ def index_incidents(df: pd.DataFrame, res: int = BASE_RES) -> pd.DataFrame:
     """Return a copy with column ``h3`` (uint64 cell at ``res``) from ``lat``/``lon``."""
     for c in ("lat", "lon"):
         if c not in df.columns:
-            raise ValueError(f"cannot index incidents: column {c!r} missing; found {list(df.columns)}")
+            raise ValueError(
+                f"cannot index incidents: column {c!r} missing; found {list(df.columns)}"
+            )
     out = df.copy()
     out["h3"] = latlng_to_cells(out["lat"].to_numpy(float), out["lon"].to_numpy(float), res)
     return out
@@ -69,7 +71,9 @@ def filter_incidents(
 
 def _cells_at(df: pd.DataFrame, res: int) -> np.ndarray:
     if "h3" not in df.columns:
-        raise ValueError("incidents have no 'h3' column: index them first (geo.grid.index_incidents)")
+        raise ValueError(
+            "incidents have no 'h3' column: index them first (geo.grid.index_incidents)"
+        )
     return cells_to_parent(df["h3"].to_numpy(np.uint64), res)
 
 
@@ -123,7 +127,8 @@ def incidents_to_cells(df: pd.DataFrame, res: int, *, breakdown: bool = True) ->
 def incidents_to_cell_periods(df: pd.DataFrame, res: int, freq: str = "W-SUN") -> pd.DataFrame:
     """Long table of counts per (cell, period): columns ``h3``, ``period`` (start), ``count``.
 
-    ``freq`` is a pandas period alias: ``"D"``, ``"W-SUN"`` (weeks Monday–Sunday, labelled by their Monday start), ``"M"``.
+    ``freq`` is a pandas period alias: ``"D"``, ``"W-SUN"`` (weeks Monday–Sunday, labelled by
+    their Monday start), ``"M"``.
     Only occupied (cell, period) pairs are listed.
     """
     cells = _cells_at(df, res)
