@@ -126,7 +126,8 @@ for col, (w, row) in zip(cols, content.kpis.iterrows(), strict=True):
 left, right = st.columns([1, 1])
 with left:
     what = "Gi* hot/cold spots" if content.map_mode == "class" else "overdoses per cell"
-    st.subheader(f"Map: {what}, last 12 months")
+    st.subheader(f"Map: {what}")
+    st.caption("Last 12 months, as in the PDF.")
     st.image(_map_png(*key), width="stretch")
 with right:
     st.subheader("Top areas, last 12 months")

@@ -112,6 +112,8 @@ def test_briefing_pdf_downloads(app_page, app_url, shots):
     data = open(path, "rb").read()
     assert data.startswith(b"%PDF")
     assert info.value.suggested_filename.endswith(".pdf")
+    app_page.locator('[data-testid="stImage"] img').first.wait_for()  # the map preview
+    app_page.wait_for_timeout(500)
     app_page.screenshot(path=str(shots / "briefing.png"), full_page=True)
 
 
