@@ -16,6 +16,7 @@ from app_pages._data import (
     _grid,
     _load_incidents,
     _mtime,
+    _subset,
     optional,
     sample_path,
     source_key,
@@ -43,10 +44,9 @@ __all__ = [
 # ------------------------------------------------------------------ overview tables
 @st.cache_data(max_entries=8, show_spinner=False)
 def _kpis(kind, path, mtime, sources, tier_name) -> pd.DataFrame:
-    from geo.grid import filter_incidents
     from report.kpis import kpis
 
-    df = filter_incidents(_load_incidents(kind, path, mtime), sources=sources)
+    df = _subset(kind, path, mtime, None, None, None, sources)
     return kpis(df, policy=tier_name)
 
 
@@ -57,10 +57,9 @@ def kpi_table(f: Filters, tier_name: str) -> pd.DataFrame:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _weekly(kind, path, mtime, sources, tier_name) -> pd.DataFrame:
-    from geo.grid import filter_incidents
     from report.kpis import weekly_trend
 
-    df = filter_incidents(_load_incidents(kind, path, mtime), sources=sources)
+    df = _subset(kind, path, mtime, None, None, None, sources)
     return weekly_trend(df, policy=tier_name)
 
 
@@ -180,11 +179,8 @@ def _emerging(
     kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, slice_
 ) -> pd.DataFrame:
     from clustering.emerging import emerging_hotspots
-    from geo.grid import filter_incidents
 
-    df = filter_incidents(
-        _load_incidents(kind, path, mtime), start=start, end=end, outcomes=outcomes, sources=sources
-    )
+    df = _subset(kind, path, mtime, start, end, outcomes, sources)
     cells = _grid(bpath, bmtime, res) if bpath else None
     return emerging_hotspots(
         df,
@@ -221,11 +217,8 @@ SCAN_AUTO_MAX = 200_000
 @st.cache_data(max_entries=8, show_spinner="Finding density clusters…")
 def _density(kind, path, mtime, res, start, end, outcomes, sources, eps_m, min_samples):
     from clustering.density import PointClusters
-    from geo.grid import filter_incidents
 
-    df = filter_incidents(
-        _load_incidents(kind, path, mtime), start=start, end=end, outcomes=outcomes, sources=sources
-    )
+    df = _subset(kind, path, mtime, start, end, outcomes, sources)
     model = PointClusters(method="dbscan", eps_m=float(eps_m), min_samples=int(min_samples)).fit(df)
     return model.cluster_summaries(res=res)
 
@@ -240,9 +233,8 @@ def density(f: Filters, eps_m: float, min_samples: int) -> pd.DataFrame:
 @st.cache_data(max_entries=4, show_spinner="Running the space-time scan (999 replicates)…")
 def _scan(kind, path, mtime, sources, res, replicates):
     from clustering.scan import space_time_scan
-    from geo.grid import filter_incidents
 
-    df = filter_incidents(_load_incidents(kind, path, mtime), sources=sources)
+    df = _subset(kind, path, mtime, None, None, None, sources)
     return space_time_scan(df, res=res, replicates=replicates, seed=0).clusters
 
 
@@ -260,9 +252,8 @@ ALERT_DAYS = 7
 def _alerts(kind, path, mtime, sources, method, res) -> pd.DataFrame:
     from clustering.alerts import alert_table, detect
     from clustering.series import area_neighbours, incidents_to_daily
-    from geo.grid import filter_incidents
 
-    df = filter_incidents(_load_incidents(kind, path, mtime), sources=sources)
+    df = _subset(kind, path, mtime, None, None, None, sources)
     end = pd.to_datetime(df["occurred_at"]).max().normalize()
     start = end - pd.Timedelta(days=120)
     tables = []

@@ -199,13 +199,23 @@ def grid(res: int) -> np.ndarray | None:
     return None if p is None else _grid(str(p), _mtime(p), int(res))
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _subset(kind, path, mtime, start, end, outcomes, sources) -> pd.DataFrame:
+    """The incidents within filters, shared read-only by every cached wrapper of one rerun (a
+    filter change filters 1M rows once, not once per table)."""
+    from geo.grid import filter_incidents
+
+    df = _load_incidents(kind, path, mtime)
+    if start is None and end is None and outcomes is None and sources is None:
+        return df
+    return filter_incidents(df, start=start, end=end, outcomes=outcomes, sources=sources)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def _cell_counts(kind, path, mtime, res, start, end, outcomes, sources) -> pd.DataFrame:
-    from geo.grid import filter_incidents, incidents_to_cells
+    from geo.grid import incidents_to_cells
 
-    df = filter_incidents(
-        _load_incidents(kind, path, mtime), start=start, end=end, outcomes=outcomes, sources=sources
-    )
+    df = _subset(kind, path, mtime, start, end, outcomes, sources)
     return incidents_to_cells(df, res, breakdown=False)  # pages show totals only: 10x faster
 
 

@@ -10,9 +10,9 @@ from app_pages._analysis import _hotspots
 from app_pages._data import (
     _cell_counts,
     _grid,
-    _load_incidents,
     _load_sites,
     _mtime,
+    _subset,
     incidents,
     resources,
     sample_path,
@@ -125,10 +125,9 @@ def siting(
 # ------------------------------------------------------------------ outreach
 @st.cache_data(max_entries=8, show_spinner=False)
 def _outreach(kind, path, mtime, res, sources, rpath, rmtime) -> pd.DataFrame:
-    from geo.grid import filter_incidents
     from layers.outreach import recent_nonfatal
 
-    df = filter_incidents(_load_incidents(kind, path, mtime), sources=sources)
+    df = _subset(kind, path, mtime, None, None, None, sources)
     sites = _load_sites(rpath, rmtime, "resources") if rpath else None
     return recent_nonfatal(df, res=res, sites=sites)
 
@@ -201,10 +200,9 @@ def _gaps(
     open_at,
     k_suppress,
 ) -> pd.DataFrame:
-    from geo.grid import filter_incidents
     from layers.gaps import build_gap_table
 
-    df = filter_incidents(_load_incidents(kind, path, mtime), outcomes=outcomes, sources=sources)
+    df = _subset(kind, path, mtime, None, None, outcomes, sources)
     sites = filter_sites(_load_sites(rpath, rmtime, "resources"), moud, medicaid, only_247, open_at)
     if bpath:
         cells = _grid(bpath, bmtime, res)
