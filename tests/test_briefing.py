@@ -221,3 +221,24 @@ def test_page_renders_to_png(public_pdf, tmp_path):
                     str(tmp_path / "page")], check=True)
     png = (tmp_path / "page.png").read_bytes()
     assert png.startswith(b"\x89PNG")
+
+
+def test_resource_gaps_section_with_sites_and_no_small_count_in_reasons(incidents, tmp_path):
+    from app_helpers import make_inputs
+
+    from layers.sites import load_resources
+
+    sites = load_resources(make_inputs(tmp_path)["resources"]).sites
+    content = briefing_content(incidents, sites, BOUNDARY)
+    assert content.gaps is not None and len(content.gaps) > 0
+    assert list(content.gaps["gap_rank"]) == sorted(content.gaps["gap_rank"])
+    # the reasons are words, but must not print a suppressed count either: on a sparse
+    # sample (cells of 1-9 overdoses) the restricted reasons show such counts, public ones not
+    sparse = incidents.sample(200, random_state=1)
+    small = r"(?<![\d.,])[1-9] overdoses?"
+    pub = briefing_content(sparse, sites, BOUNDARY).gaps["reason"]
+    res = briefing_content(sparse, sites, BOUNDARY, tier="restricted").gaps["reason"]
+    assert any(re.search(small, r) for r in res)
+    assert not any(re.search(small, r) for r in pub), list(pub)
+    text = _text(build_briefing(incidents, sites, BOUNDARY), tmp_path)
+    assert "#1 " in text and "Resource gaps not available" not in text
