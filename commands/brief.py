@@ -61,8 +61,6 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must be a .pdf file, got {out}")
     if not out.parent.exists():
         raise FileNotFoundError(f"output folder {out.parent} does not exist")
-    if args.tier == "partner":
-        raise ValueError("the briefing is made for --tier public (default) or restricted")
     incidents = load_incidents_from_args(args)
     resources = None
     if args.resources:

@@ -64,7 +64,8 @@ def _header(fig, c: BriefingContent, title: str, area_name: str | None) -> None:
     fig.text(0.04, 0.972, title + (f" — {area_name}" if area_name else ""), fontsize=15,
              fontweight="bold", color=_INK, va="top")
     w365 = c.kpis.loc[c.kpis.index.max()]
-    tier = ("PUBLIC — aggregated, small counts suppressed" if c.policy.tier != "restricted"
+    tier = (f"{c.policy.tier.upper()} — aggregated, small counts suppressed"
+            if c.policy.tier != "restricted"
             else "RESTRICTED — internal use only, counts NOT suppressed")
     fig.text(0.04, 0.947, f"Data through {c.end:%d %B %Y}  ·  12-month period "
              f"{_days(w365['start'], w365['end'])}", fontsize=8, color=_GREY, va="top")
