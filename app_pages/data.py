@@ -122,6 +122,10 @@ with tab_inc:
                     )
                 else:
                     st.success("Every row passed validation.")
+                st.caption(
+                    "To analyse this file, ingest it into an incident store on the "
+                    "'Incident store' tab and use that store in the dashboard."
+                )
 
 # ------------------------------------------------------------------ resources
 with tab_res:
