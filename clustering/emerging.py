@@ -6,7 +6,12 @@
    (self included) in slices ``t − w … t`` (``w`` = ``window``, default 1); the Gi* formula of
    :mod:`clustering.gistar` is applied over all ``N·T`` bins (one global mean and standard
    deviation). A bin is hot (cold) when z > 0 (< 0) and its Benjamini–Hochberg q-value,
-   computed **within its slice**, is ≤ ``alpha`` (0.10: 90 % confidence, as in ArcGIS Pro).
+   computed over the whole cube (``fdr="cube"``, default) or within its slice, is ≤ ``alpha``
+   (0.10: 90 % confidence, as in ArcGIS Pro). Bin p-values come from
+   :mod:`clustering.emerging_inference`: on sparse count cubes (median occupied-bin count
+   < 10, e.g. monthly slices at resolution 8) the exact tail of the count distribution with
+   Gi*'s mean and variance (Poisson / negative binomial), since the normal approximation
+   flags hundreds of bins on data without any signal; on dense cubes the analytic normal.
 3. **Trend.** Mann–Kendall on each cell's z series (tie- and continuity-corrected); a trend is
    significant at ``trend_alpha`` (default 0.05, our choice).
 4. **Categories** (ArcGIS Pro's definitions; cold mirrors hot, with "intensifying" meaning
@@ -31,8 +36,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
 
+from clustering.emerging_inference import DEFAULT_PERMUTATIONS, space_time_gi_pvalues
 from clustering.fdr import bh_qvalues
 from clustering.neighbours import Neighbourhood, build_neighbourhood, ring_hull
 from clustering.trend import mann_kendall_rows
@@ -224,7 +229,9 @@ def classify_emerging(hot, cold, trend_z, trend_p, trend_alpha: float = 0.05) ->
 
 def emerging_from_cube(cube: pd.DataFrame, nbhd: Neighbourhood | None = None, *, k: int = 1,
                        window: int = 1, alpha: float = 0.10, trend_alpha: float = 0.05,
-                       fdr: str = "cube") -> pd.DataFrame:
+                       fdr: str = "cube", inference: str = "auto",
+                       permutations: int = DEFAULT_PERMUTATIONS,
+                       seed: int | None = 0) -> pd.DataFrame:
     """Emerging hot-spot table of a (cells × slices) count cube.
 
     Parameters
@@ -239,12 +246,28 @@ def emerging_from_cube(cube: pd.DataFrame, nbhd: Neighbourhood | None = None, *,
     alpha : float, default 0.10
         FDR level (per slice) at which a bin is hot or cold.
     trend_alpha : float, default 0.05
+    fdr : {"cube", "slice"}, default "cube"
+        Benjamini–Hochberg over all bins of the cube, or within each slice.
+    inference : {"auto", "analytic", "count", "randomisation", "permutation"}
+        Bin p-values (default ``"auto"``): analytic normal; exact count tail (Poisson /
+        negative binomial with Gi*'s mean and variance); exact conditional randomisation;
+        Monte Carlo conditional permutation. ``auto`` uses ``count`` on sparse integer cubes
+        (median occupied-bin count < 10), analytic on dense ones; see
+        :mod:`clustering.emerging_inference`.
+    permutations : int, default 999
+    seed : int or None, default 0
+        Permutation inference only; fixed by default for reproducible runs.
 
     Returns
     -------
     DataFrame
         Indexed like ``cube``: ``category``, ``slices_hot``, ``slices_cold``, ``z_last``,
-        ``trend_z``, ``trend_p``, ``count`` (total).
+        ``trend_z``, ``trend_p``, ``count`` (total). ``attrs["inference"]`` names the
+        p-value method used.
+
+    References
+    ----------
+    Getis and Ord (1992); Anselin (1995); Esri, *How Emerging Hot Spot Analysis works*.
     """
     if not isinstance(cube, pd.DataFrame):
         raise TypeError("cube must be a DataFrame (cells × slices), see incidents_to_cube")
@@ -266,7 +289,8 @@ def emerging_from_cube(cube: pd.DataFrame, nbhd: Neighbourhood | None = None, *,
     x = np.empty(cube.shape)
     x[pos] = cube.to_numpy(dtype=float)
     z = space_time_gi_z(x, nbhd, window)
-    p = 2.0 * ndtr(-np.abs(z))
+    p, method = space_time_gi_pvalues(x, z, nbhd, window, inference=inference,
+                                      permutations=permutations, seed=seed)
     if fdr == "slice":
         q = np.column_stack([bh_qvalues(p[:, t]) for t in range(z.shape[1])])
     else:
@@ -283,13 +307,16 @@ def emerging_from_cube(cube: pd.DataFrame, nbhd: Neighbourhood | None = None, *,
         "trend_p": mk["p"].to_numpy()[pos],
         "count": x.sum(axis=1)[pos].astype(np.int64),
     }, index=cube.index)
+    out.attrs["inference"] = method
     return out
 
 
 def emerging_hotspots(df: pd.DataFrame, res: int, *, cells=None, k: int = 1,
                       slice: str = "week", window: int = 1, alpha: float = 0.10,
                       trend_alpha: float = 0.05, fdr: str = "cube", start=None,
-                      end=None) -> pd.DataFrame:
+                      end=None, inference: str = "auto",
+                      permutations: int = DEFAULT_PERMUTATIONS,
+                      seed: int | None = 0) -> pd.DataFrame:
     """Emerging hot spots of incidents on H3 cells (cube → space-time Gi* → trend → category).
 
     Parameters
@@ -301,7 +328,7 @@ def emerging_hotspots(df: pd.DataFrame, res: int, *, cells=None, k: int = 1,
     cells : array-like of uint64, optional
         The analysis grid (e.g. :func:`geo.grid.analysis_grid` of the study area); by default
         the occupied cells and their k-ring (:func:`clustering.neighbours.ring_hull`).
-    k, slice, window, alpha, trend_alpha, start, end
+    k, slice, window, alpha, trend_alpha, fdr, start, end, inference, permutations, seed
         See :func:`emerging_from_cube` and :func:`incidents_to_cube`.
 
     Returns
@@ -327,5 +354,8 @@ def emerging_hotspots(df: pd.DataFrame, res: int, *, cells=None, k: int = 1,
             f"{cube.shape[1]} {slice}(s). Use a longer period or --slice week."
         )
     res_tab = emerging_from_cube(cube, k=k, window=window, alpha=alpha, trend_alpha=trend_alpha,
-                                 fdr=fdr)
-    return res_tab.reset_index()
+                                 fdr=fdr, inference=inference, permutations=permutations,
+                                 seed=seed)
+    out = res_tab.reset_index()
+    out.attrs["inference"] = res_tab.attrs["inference"]
+    return out
