@@ -23,13 +23,18 @@ _, last = _app.data_range()
 st.caption(
     f"As of the latest report, {pd.Timestamp(last):%Y-%m-%d %H:%M} (not the clock: data "
     f"arrive with a lag). Areas are H3 res-{f.res} cells; windows are cumulative "
-    "(48 h includes 24 h). Follow-up within 24–72 h is the PORT/DART standard."
+    "(48 h includes 24 h; a window is hidden where subtracting it from a wider one would "
+    "reveal a suppressed count). Follow-up within 24–72 h is the PORT/DART standard."
 )
 
 m = st.columns(3)
+totals = pd.DataFrame(
+    {f"n_{h}h": [int(table[f"n_{h}h"].sum()) if len(table) else 0] for h in (24, 48, 72)}
+)
+totals = _app.show_table(totals)  # nested windows: no two shown totals differ by 1..k-1
 for i, h in enumerate((24, 48, 72)):
-    total = int(table[f"n_{h}h"].sum()) if len(table) else 0
-    m[i].metric(f"Nonfatal overdoses, last {h} h", _app.count_label(total))
+    v = totals[f"n_{h}h"].iloc[0]
+    m[i].metric(f"Nonfatal overdoses, last {h} h", "suppressed" if pd.isna(v) else f"{int(v):,}")
 
 if table.empty:
     st.success("No nonfatal overdoses in the last 72 hours.")

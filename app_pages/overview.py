@@ -24,8 +24,8 @@ st.caption(
     f"Windows end on {end:%Y-%m-%d} (last day with data); each compared with the period "
     f"of equal length just before it. Sources: {src}. Counts are de-duplicated events."
     + (
-        " Public tier: '<10' = 1–9 events, suppressed; '–' = a share that would reveal a "
-        "suppressed count."
+        " Public tier: 'suppressed' = 1–9 events, or a value hidden because it would reveal "
+        "one; '–' = a share that would reveal a suppressed count."
         if tier == "public"
         else ""
     )
@@ -33,7 +33,7 @@ st.caption(
 
 
 def _fmt(v, unit="") -> str:
-    return "<10" if pd.isna(v) else f"{int(v):,}{unit}"
+    return "suppressed" if pd.isna(v) else f"{int(v):,}{unit}"
 
 
 def _delta(v, unit="") -> str | None:
@@ -118,7 +118,7 @@ else:
             parts.append(pub.drop(columns=["h3"]))
         show = pd.concat(parts, ignore_index=True)
         show["observed"] = [
-            "<10 (suppressed)" if pd.isna(v) else f"{int(v)}" for v in show["observed"]
+            "suppressed" if pd.isna(v) else f"{int(v)}" for v in show["observed"]
         ]
         show["trigger_area"] = [
             ""
@@ -199,6 +199,6 @@ else:
         )
         pub = _app.show_table(tab, count_columns=["observed"])
         pub["observed"] = [
-            "<10 (suppressed)" if pd.isna(v) else str(int(v)) for v in pub["observed"]
+            "suppressed" if pd.isna(v) else str(int(v)) for v in pub["observed"]
         ]
         st.dataframe(pub.drop(columns=["suppressed"]), hide_index=True, key="scan_table")

@@ -15,6 +15,7 @@ internal use behind a login. ``partner`` relaxes the resolution floor by configu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +23,8 @@ import pandas as pd
 
 from geo.cells import cells_resolution, str_to_cells
 
-__all__ = ["PrivacyPolicy", "TIERS", "publish", "PrivacyError", "POINT_COLUMNS", "FAMILY_PREFIXES"]
+__all__ = ["PrivacyPolicy", "TIERS", "publish", "PrivacyError", "POINT_COLUMNS", "FAMILY_PREFIXES",
+           "nested_window_families"]
 
 TIERS = ("public", "partner", "restricted")
 
@@ -106,6 +108,7 @@ def publish(
     *,
     cell_column: str = "h3",
     count_columns: list[str] | None = None,
+    nested: list[list[str]] | None = None,
 ) -> pd.DataFrame:
     """Pass a table through the privacy gate of a tier.
 
@@ -120,6 +123,11 @@ def publish(
     count_columns : list of str, optional
         Columns to suppress; by default every count-like column (``count``, ``n_*``,
         ``count_*``, ``*_count``).
+    nested : list of list of str, optional
+        Families of cumulative counts over nested windows, narrowest first (e.g. the last 24,
+        48 and 72 hours). Two shown members must not differ by 1..k-1, or subtracting them
+        would reveal a small count; the narrower one is hidden. By default, columns named
+        ``n_<H>h`` form one family ordered by ``H``.
 
     Returns
     -------
@@ -164,6 +172,9 @@ def publish(
     }
     hidden = {c: (v >= 1) & (v < policy.k) for c, v in values.items()}
     _complementary(values, hidden)
+    families = nested if nested is not None else nested_window_families(out.columns)
+    for fam in families:
+        _nested(values, hidden, [c for c in fam if c in values], policy.k)
     small = np.zeros(len(out), dtype=bool)
     for c in cols:
         hide = hidden[c]
@@ -205,3 +216,29 @@ def _complementary(values: dict[str, np.ndarray], hidden: dict[str, np.ndarray])
         ok = lone & np.isfinite(candidates[np.arange(len(pick)), pick])
         for j, m in enumerate(present):
             hidden[m] = hidden[m] | (ok & (pick == j))
+
+
+_WINDOW_RE = re.compile(r"^n_(\d+)h$")
+
+
+def nested_window_families(columns) -> list[list[str]]:
+    """Columns ``n_<H>h`` (cumulative counts over the last H hours), narrowest first."""
+    found = sorted(
+        (int(m.group(1)), str(c)) for c in columns if (m := _WINDOW_RE.match(str(c)))
+    )
+    return [[c for _, c in found]] if len(found) > 1 else []
+
+
+def _nested(values: dict[str, np.ndarray], hidden: dict[str, np.ndarray], fam: list[str],
+            k: int) -> None:
+    """Hide the narrower of any two shown nested counts whose difference is in 1..k-1."""
+    changed = True
+    while changed:
+        changed = False
+        for a_i, a in enumerate(fam):
+            for b in fam[a_i + 1:]:
+                diff = values[b] - values[a]
+                leak = ~hidden[a] & ~hidden[b] & (diff >= 1) & (diff < k)
+                if leak.any():
+                    hidden[a] = hidden[a] | leak
+                    changed = True

@@ -131,12 +131,14 @@ def class_colors(classes) -> np.ndarray:
 def count_text(values, k: int = 10, unit: str = "overdoses") -> list[str]:
     """Display text for counts that may have been suppressed by the privacy gate.
 
-    A missing value (``<NA>``, left by :func:`geo.privacy.publish`) shows as ``"<k (suppressed)"``.
+    A missing value (``<NA>``, left by :func:`geo.privacy.publish`) shows as ``"suppressed"``:
+    it is either a count of 1..k-1 or a larger value hidden because it would reveal one, so it
+    is never labelled ``"<k"``. ``k`` is kept for the caller's legend text.
     """
     out = []
     for v in pd.Series(values, dtype="object"):
         if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
-            out.append(f"<{k} {unit} (suppressed)".replace("  ", " "))
+            out.append("suppressed")
         else:
             out.append(f"{int(v):,} {unit}".strip())
     return out

@@ -23,7 +23,7 @@ def test_public_outreach_shows_suppressed_counts_and_no_line_list(app_inputs):
     for h in (24, 48, 72):
         n = sum(1 for hh, _, _ in RECENT if hh - 2 < h)
         assert 1 <= n <= 9
-        assert metric(at, f"Nonfatal overdoses, last {h} h") == "<10"
+        assert metric(at, f"Nonfatal overdoses, last {h} h") == "suppressed"
     assert any("restricted tier" in i.value for i in at.info)
     assert "outreach_line_list" not in [getattr(d, "key", None) for d in at.dataframe]
     for d in at.dataframe:  # no person-level columns anywhere

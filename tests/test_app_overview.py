@@ -11,7 +11,7 @@ from report.kpis import kpis
 
 
 def _shown(v) -> str:
-    return "<10" if pd.isna(v) else f"{int(v):,}"
+    return "suppressed" if pd.isna(v) else f"{int(v):,}"
 
 
 def test_overview_runs_and_kpis_equal_library(app_inputs):
@@ -32,7 +32,7 @@ def test_small_counts_are_suppressed_in_public_tier(app_inputs):
     ref = kpis(inc, policy="restricted")
     fatal7 = int(ref.loc[7, "fatal"])
     assert 1 <= fatal7 <= 9  # the toy data is built so that this is a small count
-    assert metric(at, "Fatal, 7 d") == "<10"
+    assert metric(at, "Fatal, 7 d") == "suppressed"
     assert str(fatal7) != metric(at, "Fatal, 7 d")
 
 

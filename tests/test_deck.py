@@ -40,10 +40,10 @@ def test_class_colors_and_legend():
 def test_count_text():
     assert deck.count_text(pd.array([12, pd.NA, 0], dtype="Int64")) == [
         "12 overdoses",
-        "<10 overdoses (suppressed)",
+        "suppressed",
         "0 overdoses",
     ]
-    assert deck.count_text([np.nan], k=5, unit="") == ["<5 (suppressed)"]
+    assert deck.count_text([np.nan], k=5, unit="") == ["suppressed"]
 
 
 def test_hex_layer_uses_hex_ids_and_is_flat():

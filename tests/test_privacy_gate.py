@@ -82,3 +82,27 @@ def test_bad_policy_raises():
         PrivacyPolicy(tier="open")
     with pytest.raises(ValueError, match="positive integer"):
         PrivacyPolicy(k=0)
+
+
+def test_nested_windows_cannot_be_subtracted():
+    # 48 h = 14 and 72 h = 19 would reveal 5 events in 48-72 h: the 48 h count is hidden.
+    df = pd.DataFrame({"h3": _cells(3), "n_24h": [0, 12, 3], "n_48h": [14, 30, 11],
+                       "n_72h": [19, 45, 40]})
+    out = publish(df, "public")
+    assert pd.isna(out.loc[0, "n_48h"]) and out.loc[0, "n_72h"] == 19 and out.loc[0, "n_24h"] == 0
+    # row 1: differences 18 and 15 are safe, everything shown
+    assert out.loc[1, ["n_24h", "n_48h", "n_72h"]].tolist() == [12, 30, 45]
+    # row 2: 24 h is small (hidden); 48 h shown would give 40 - 11 = 29, safe; 11 - 3 hidden
+    assert pd.isna(out.loc[2, "n_24h"]) and out.loc[2, "n_48h"] == 11
+    # no two shown values in any row differ by 1..9
+    for _, r in out.iterrows():
+        shown = [v for v in r[["n_24h", "n_48h", "n_72h"]] if not pd.isna(v)]
+        assert all(not (1 <= abs(a - b) < 10) for a in shown for b in shown)
+
+
+def test_nested_chain_hides_transitively():
+    # 24 h = 20, 48 h = 25, 72 h = 33: 48-24 = 5 hides 24 h; 72-48 = 8 hides 48 h; then the
+    # remaining pair (none hidden but 72 h) is safe.
+    df = pd.DataFrame({"h3": _cells(1), "n_24h": [20], "n_48h": [25], "n_72h": [33]})
+    out = publish(df, "public")
+    assert out["n_24h"].isna().all() and out["n_48h"].isna().all() and out.loc[0, "n_72h"] == 33
