@@ -14,13 +14,14 @@ and grid) the analytic path flags about 430 bins and gives 330 of 2,644 cells a 
 
 Methods (``inference=``):
 
-* ``"count"`` — the exact distribution of ``S_it`` under the same null and the same two
-  moments the analytic Gi* uses: ``W_it`` independent counts of mean ``x̄`` and variance
-  ``s²``. Poisson(``W·x̄``) when ``s² ≤ x̄``; otherwise negative binomial with the
-  moment-matched size ``r = x̄² / (s² − x̄)`` per bin, so ``S ~ NB(W·r, r / (r + x̄))``
-  (a sum of i.i.d. negative binomials). The analytic z is the normal approximation of
-  exactly this distribution (up to the finite-population factor ``(n − W)/(n − 1)``).
-  Deterministic, ``O(n)``; needs non-negative integer counts.
+* ``"count"`` — the exact tail of ``S_it`` under Gi*'s null of one constant rate: the
+  ``W_it`` bins are independent Poisson counts of mean ``x̄``, so ``S ~ Poisson(W_it·x̄)``.
+  On the no-signal cube above it flags 0 bins (analytic: ~430); on the sample it recovers
+  every planted hotspot. Like Gi* itself it calls *any* rate above the county mean hot, so a
+  busy town centre is hot too (usually ``sporadic_hot``: elevated, not every slice).
+  Deterministic, ``O(n)``; needs non-negative integer counts. (A negative binomial with
+  Gi*'s variance ``s²`` was tried and rejected: the planted hotspots themselves inflate
+  ``s²`` so much that a 19-events-a-week hotspot was hot in only 10 of 52 weeks.)
 * ``"randomisation"`` — conditional randomisation (Anselin 1995), computed exactly: the bin's
   value stays in place and its ``m = W_it − 1`` neighbours are draws *with replacement* from
   the other ``n − 1`` bins, so the null of the neighbour sum is the ``m``-fold convolution of
@@ -35,9 +36,10 @@ Methods (``inference=``):
   sample's 95,000 at R = 999): on large sparse cubes it has almost no power.
 * ``"analytic"`` — the normal approximation (the previous behaviour).
 
-For all randomisation methods the folded one-sided p-value is ``min(P(S ≥ s), P(S ≤ s))``
-(ties count on both sides, as in :func:`clustering.gistar.gi_star_permutation`); the
-two-sided p-value used for the FDR is twice that, capped at 1.
+For ``count``, ``randomisation`` and ``permutation`` the folded one-sided p-value is
+``min(P(S ≥ s), P(S ≤ s))`` (ties count on both sides, as in
+:func:`clustering.gistar.gi_star_permutation`); the two-sided p-value used for the FDR is
+twice that, capped at 1.
 
 **Rule of** ``inference="auto"``: ``analytic`` when the cube is dense — the median count of
 the occupied (non-zero) bins is at least :data:`DENSE_MEDIAN` (10), where a sum over ≥ 7
@@ -52,8 +54,6 @@ Anselin, L. (1995). Local indicators of spatial association—LISA. *Geographica
 27(2), 93–115 (conditional randomisation).
 Benjamini, Y. and Hochberg, Y. (1995). Controlling the false discovery rate. *JRSS B* 57(1),
 289–300.
-Cameron, A. C. and Trivedi, P. K. (2013). *Regression Analysis of Count Data*, 2nd ed.,
-ch. 4 (negative binomial, moment-matched overdispersion).
 """
 
 from __future__ import annotations
