@@ -361,7 +361,12 @@ def class_legend(title: str = "Gi* hot/cold spots (FDR-adjusted)") -> str:
 def sequential_legend(vmin: float, vmax: float, title: str, unit: str, k: int | None = 10) -> str:
     """Legend for :func:`sequential_colors` over ``[vmin, vmax]`` (and the suppressed grey)."""
     stops = np.linspace(vmin, vmax, len(_VIRIDIS))
-    entries = [(tuple(_VIRIDIS[i]), f"{stops[i]:,.3g} {unit}") for i in range(len(_VIRIDIS))]
+    span = abs(vmax - vmin)
+    digits = 0 if span >= 20 else 1 if span >= 2 else 2  # round labels to the scale's size
+    entries = [
+        (tuple(_VIRIDIS[i]), f"{stops[i]:,.{digits}f} {unit}".strip())
+        for i in range(len(_VIRIDIS))
+    ]
     if k is not None:
         entries.append((SUPPRESSED_COLOR, f"1–{k - 1} (suppressed)"))
     return legend_html(entries, title)
