@@ -70,6 +70,7 @@ __all__ = [
     "INFERENCES",
     "DENSE_MEDIAN",
     "RANDOMISATION_MAX_SUPPORT",
+    "RANDOMISATION_MAX_VALUES",
     "DEFAULT_PERMUTATIONS",
     "choose_inference",
     "space_time_neighbourhood",
@@ -83,6 +84,8 @@ INFERENCES = ("auto", "analytic", "count", "randomisation", "permutation")
 DENSE_MEDIAN = 10.0
 #: Largest neighbourhood-sum support ``max(m)·max(x)`` that ``randomisation`` accepts.
 RANDOMISATION_MAX_SUPPORT = 20_000
+#: Most distinct bin values ``randomisation`` accepts (its cost grows with their square).
+RANDOMISATION_MAX_VALUES = 100
 DEFAULT_PERMUTATIONS = 999
 
 
@@ -303,10 +306,12 @@ def space_time_gi_pvalues(x, z, nbhd: Neighbourhood, window: int = 1, *,
         p_fold = count_tail_pvalues(total, w, float(x.mean()))
     else:
         support = (int(w.max()) - 1) * float(x.max())
-        if support > RANDOMISATION_MAX_SUPPORT:
+        n_values = np.unique(x).size
+        if support > RANDOMISATION_MAX_SUPPORT or n_values > RANDOMISATION_MAX_VALUES:
             raise ValueError(
-                f"inference='randomisation' would convolve sums up to {support:.0f} "
-                f"(> {RANDOMISATION_MAX_SUPPORT}); use 'count' or 'permutation'")
+                f"inference='randomisation' would convolve sums up to {support:.0f} over "
+                f"{n_values} distinct counts (limits {RANDOMISATION_MAX_SUPPORT} and "
+                f"{RANDOMISATION_MAX_VALUES}); use 'count' or 'permutation'")
         p_fold = exact_randomisation_pvalues(x.ravel(), (total - x).ravel(),
                                              (w - 1).ravel()).reshape(N, T)
     return np.minimum(1.0, 2.0 * p_fold), method
