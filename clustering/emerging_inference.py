@@ -205,12 +205,23 @@ def exact_randomisation_pvalues(values, rest_sum, m) -> np.ndarray:
     -------
     numpy.ndarray of float, shape (n,)
 
+    Raises
+    ------
+    ValueError
+        Values that are not non-negative integers, or mismatched shapes.
+
     References
     ----------
     Anselin (1995) (conditional randomisation); the distribution of a sum of i.i.d. draws is
     the convolution power of the draw distribution.
     """
-    v = np.rint(np.asarray(values, dtype=float)).astype(np.int64)
+    vf = np.asarray(values, dtype=float)
+    if vf.ndim != 1 or not (vf.size == 0 or _is_integer(vf)):
+        raise ValueError("values must be a 1-D array of non-negative integer counts")
+    if np.shape(rest_sum) != vf.shape or np.shape(m) != vf.shape:
+        raise ValueError(f"rest_sum and m must have the shape of values {vf.shape}, got "
+                         f"{np.shape(rest_sum)} and {np.shape(m)}")
+    v = np.rint(vf).astype(np.int64)
     s = np.rint(np.asarray(rest_sum, dtype=float)).astype(np.int64)
     m = np.asarray(m, dtype=np.int64)
     n = v.size

@@ -138,6 +138,10 @@ def test_randomisation_equals_full_enumeration():
         sums = np.array([sum(c) for c in itertools.product(others, repeat=int(m[u]))])
         want = min((sums >= s[u]).mean(), (sums <= s[u]).mean())
         assert got[u] == pytest.approx(want, abs=1e-12), u
+    with pytest.raises(ValueError, match="non-negative integer counts"):
+        exact_randomisation_pvalues(v + 0.5, s, m)
+    with pytest.raises(ValueError, match="must have the shape of values"):
+        exact_randomisation_pvalues(v, s[:3], m)
 
 
 def test_randomisation_agrees_with_monte_carlo_permutation(small):
@@ -244,3 +248,17 @@ def test_sample_full_period_far_fewer_sporadic_cells(sample, sample_grid):
     assert old.get("sporadic_hot", 0) > 400  # the reported problem (446 of 2,644 cells)
     assert new.get("sporadic_hot", 0) < 0.7 * old.get("sporadic_hot", 0)
     assert new.get("persistent_hot", 0) >= 10
+
+
+def test_count_path_indexed_like_the_cube_and_input_not_mutated(small):
+    x = np.random.default_rng(4).poisson(0.2, (small.n, 12))
+    x[:4, 8:] += 3
+    cube = pd.DataFrame(x, index=pd.Index(small.cells, name="h3"))
+    before = cube.copy()
+    a = emerging_from_cube(cube, small)
+    order = np.random.default_rng(5).permutation(small.n)
+    b = emerging_from_cube(cube.iloc[order], small)
+    pd.testing.assert_frame_equal(cube, before)
+    pd.testing.assert_frame_equal(b, a.iloc[order])
+    assert a.attrs["inference"] == "count"
+    assert a["category"].iloc[:4].str.endswith("_hot").all()  # the planted block
