@@ -15,6 +15,7 @@ from geo.schema import BASE_RES, NALOXONE_VALUES, OUTCOMES, SOURCES
 __all__ = [
     "index_incidents",
     "filter_incidents",
+    "incident_mask",
     "incidents_to_cells",
     "incidents_to_cell_periods",
     "analysis_grid",
@@ -51,6 +52,25 @@ def filter_incidents(
     sources: tuple[str, ...] | list[str] | None = None,
 ) -> pd.DataFrame:
     """Rows in ``[start, end)`` with the given outcomes / sources (None means all)."""
+    return df.loc[
+        incident_mask(df, start=start, end=end, outcomes=outcomes, sources=sources)
+    ]
+
+
+def incident_mask(
+    df: pd.DataFrame,
+    *,
+    start=None,
+    end=None,
+    outcomes: tuple[str, ...] | list[str] | None = None,
+    sources: tuple[str, ...] | list[str] | None = None,
+) -> np.ndarray:
+    """Boolean mask of :func:`filter_incidents`.
+
+    A de-duplicated event (with ``sources``) matches a source filter when any of its
+    contributing sources is chosen, so the mask for several sources is the OR of the
+    single-source masks.
+    """
     mask = np.ones(len(df), dtype=bool)
     if start is not None or end is not None:
         t = pd.to_datetime(df["occurred_at"])
@@ -70,7 +90,7 @@ def filter_incidents(
             mask &= (codes >= 0) & hit[np.maximum(codes, 0)] if hit.size else np.zeros_like(mask)
         else:
             mask &= df["source"].isin(list(sources)).to_numpy()
-    return df.loc[mask]
+    return mask
 
 
 def _cells_at(df: pd.DataFrame, res: int) -> np.ndarray:

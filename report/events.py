@@ -18,8 +18,8 @@ import pandas as pd
 
 from geo.cells import cells_to_parent
 
-__all__ = ["EventArrays", "event_arrays", "incident_events", "data_end", "end_day",
-           "OUTCOME_CODES", "NALOXONE_CODES"]
+__all__ = ["EventArrays", "event_arrays", "as_events", "incident_events", "data_end",
+           "end_day", "OUTCOME_CODES", "NALOXONE_CODES"]
 
 #: code → label; lower code = more severe / more informative (used to merge reports)
 OUTCOME_CODES = ("fatal", "nonfatal", "unknown")
@@ -65,6 +65,11 @@ class EventArrays:
 
     def __len__(self) -> int:
         return int(self.t.size)
+
+    def subset(self, m: np.ndarray) -> EventArrays:
+        """The events in boolean mask ``m`` (a new value; this one is not changed)."""
+        return EventArrays(t=self.t[m], outcome=self.outcome[m], naloxone=self.naloxone[m],
+                           h3=None if self.h3 is None else self.h3[m])
 
     def mask(self, start: pd.Timestamp, stop: pd.Timestamp) -> np.ndarray:
         """Events with ``start <= t < stop``."""
@@ -145,6 +150,17 @@ def event_arrays(incidents: pd.DataFrame) -> EventArrays:
     return EventArrays(t=t, outcome=oc, naloxone=nc, h3=h3)
 
 
+def as_events(incidents) -> EventArrays:
+    """``incidents`` as :class:`EventArrays`: collapsed from a DataFrame, or passed through.
+
+    Callers that compute several tables from the same events (the dashboard) build the arrays
+    once and pass them to :func:`report.kpis.kpis` and friends.
+    """
+    if isinstance(incidents, EventArrays):
+        return incidents
+    return event_arrays(incidents)
+
+
 def incident_events(incidents: pd.DataFrame) -> pd.DataFrame:
     """One row per event (see module notes) as a DataFrame.
 
@@ -159,8 +175,11 @@ def incident_events(incidents: pd.DataFrame) -> pd.DataFrame:
 
 def data_end(incidents: pd.DataFrame) -> pd.Timestamp:
     """Last calendar day present in the data (midnight), the default ``end`` of every window."""
-    _check(incidents, ("occurred_at",))
-    t = pd.to_datetime(incidents["occurred_at"])
+    if isinstance(incidents, EventArrays):
+        t = pd.Series(incidents.t.astype("datetime64[us]"))  # same unit as a loaded table
+    else:
+        _check(incidents, ("occurred_at",))
+        t = pd.to_datetime(incidents["occurred_at"])
     if t.notna().sum() == 0:
         raise ValueError("incidents has no valid occurred_at values; cannot infer end — pass end=")
     last = t.max()

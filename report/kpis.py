@@ -31,7 +31,7 @@ import pandas as pd
 
 from geo.cells import cells_to_latlng
 from geo.privacy import PrivacyPolicy, publish
-from report.events import _check, data_end, end_day, event_arrays, incident_events
+from report.events import _check, as_events, data_end, end_day, event_arrays, incident_events
 
 __all__ = ["kpis", "weekly_trend", "top_areas", "incident_events", "data_end", "DEFAULT_WINDOWS"]
 
@@ -76,9 +76,10 @@ def kpis(
 
     Parameters
     ----------
-    incidents : DataFrame
+    incidents : DataFrame or EventArrays
         Canonical de-duplicated incidents (``occurred_at``, ``outcome``, ``naloxone``; counted
-        by ``event_id`` when present).
+        by ``event_id`` when present), or events already built by
+        :func:`report.events.as_events` (reused across tables).
     end : date-like, optional
         Last day included. Default: the last date in the data (not today; see module notes).
     windows : sequence of int
@@ -100,11 +101,10 @@ def kpis(
     ----------
     CDC WONDER small-count suppression (counts 1–9) via :func:`geo.privacy.publish`.
     """
-    _check(incidents, ("occurred_at",))
+    ev = as_events(incidents)
     windows = _check_windows(windows)
     pol = _policy(policy)
-    last = end_day(incidents, end)
-    ev = event_arrays(incidents)
+    last = end_day(ev, end)
 
     rows = []
     stop = last + pd.Timedelta(days=1)
@@ -183,12 +183,11 @@ def weekly_trend(
         columns ``week_end`` (last day), ``overdoses``, ``fatal``, ``nonfatal``, ``unknown``,
         ``suppressed``.
     """
-    _check(incidents, ("occurred_at",))
+    ev = as_events(incidents)
     if isinstance(weeks, bool) or not isinstance(weeks, int | np.integer) or weeks < 1:
         raise ValueError(f"weeks must be a positive whole number, got {weeks!r}")
     pol = _policy(policy)
-    last = end_day(incidents, end)
-    ev = event_arrays(incidents)
+    last = end_day(ev, end)
     stop = last + pd.Timedelta(days=1)
     first = stop - pd.Timedelta(days=7 * int(weeks))
     m = ev.mask(first, stop)

@@ -220,3 +220,32 @@ def test_reports_without_event_id_are_events_of_their_own():
     ref = pd.concat([df[df["event_id"].notna()].drop_duplicates("event_id"),
                      df[df["event_id"].isna()]])
     assert len(ref) == len(ev)
+
+
+def test_precomputed_events_and_source_masks_equal_the_table_path():
+    """The dashboard's fast path (event arrays + per-source masks) gives the same KPIs."""
+    from geo.grid import filter_incidents, incident_mask
+    from report.events import as_events
+
+    rng = np.random.default_rng(3)
+    n = 400
+    df = pd.DataFrame({
+        "occurred_at": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 320, n), "D"),
+        "outcome": rng.choice(["fatal", "nonfatal"], n, p=[0.2, 0.8]),
+        "naloxone": rng.choice(["yes", "no", "unknown"], n),
+        "source": rng.choice(["ems", "police", "hospital"], n),
+    })
+    df["sources"] = np.where(rng.random(n) < 0.3, "ems+police", df["source"])
+    ev = as_events(df)
+    for chosen in (("ems",), ("police", "hospital"), ("hospital",)):
+        m = np.zeros(n, dtype=bool)
+        for s in chosen:
+            m |= incident_mask(df, sources=(s,))
+        fast = kpis(ev.subset(m), windows=(7, 30, 365), policy="restricted")
+        slow = kpis(filter_incidents(df, sources=chosen), windows=(7, 30, 365),
+                    policy="restricted")
+        pd.testing.assert_frame_equal(fast, slow)
+        pd.testing.assert_frame_equal(
+            weekly_trend(ev.subset(m), policy="restricted"),
+            weekly_trend(filter_incidents(df, sources=chosen), policy="restricted"),
+        )
