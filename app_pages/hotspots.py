@@ -236,6 +236,12 @@ else:
             f"Density clustering runs on at most {_app.DENSITY_MAX_POINTS:,} overdoses (this "
             f"window has {n_points:,}): choose a shorter time window in the sidebar."
         )
+    elif n_points > _app.DENSITY_AUTO_MAX and not st.toggle(
+        f"Find density clusters in these {n_points:,} overdoses (takes a few seconds)",
+        value=False,
+        key="db_run",
+    ):
+        clusters = None
     else:
         clusters = _app.density(f, eps, mins)
     if clusters is None:

@@ -136,3 +136,18 @@ def test_rate_colouring_without_population_falls_back_to_counts(monkeypatch, tmp
     assert not at.exception
     assert any("No population layer" in i.value for i in at.info)
     assert [tuple(d["fill"]) for d in layer(deck_spec(at), "cells")["data"]] != before
+
+
+def test_density_clusters_run_on_request_above_the_auto_limit(app_inputs, monkeypatch):
+    """Large windows do not re-run DBSCAN on every filter change: it waits for the toggle."""
+    from app_pages import _app
+
+    auto = run_page("hotspots").dataframe  # small data: clusters computed automatically
+    monkeypatch.setattr(_app, "DENSITY_AUTO_MAX", 0)
+    at = run_page("hotspots")
+    assert len(at.dataframe) == len(auto) - 1  # the cluster table waits for the toggle
+    assert at.toggle(key="db_run").value is False
+    at.toggle(key="db_run").set_value(True).run()
+    assert not at.exception
+    assert len(at.dataframe) == len(auto)
+    assert at.dataframe[-1].value.equals(auto[-1].value)
