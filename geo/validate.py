@@ -308,8 +308,9 @@ def validate_rows(
         swap_in = fin & ~inside & _inside(boundary, lon, lat)
         swapped = swapped | swap_in
     checks.append((zero, lambda i: "location is (0, 0)"))
+    # Reasons are joined with "; " (and split on it for the summary): none may contain it.
     checks.append((swapped, lambda i: f"latitude/longitude look swapped (lat={lat[i]}, "
-                                      f"lon={lon[i]}); fix the export or --map lat=/lon="))
+                                      f"lon={lon[i]}), fix the export or --map lat=/lon="))
     checks.append((lat_range, lambda i: f"latitude out of range [-90, 90]: {lat[i]}"))
     checks.append((lon_range, lambda i: f"longitude out of range [-180, 180]: {lon[i]}"))
     usable_loc = fin & ~zero & ~swapped & ~lat_range & ~lon_range

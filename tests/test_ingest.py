@@ -312,3 +312,17 @@ def test_progress_callback(tmp_path):
     seen = []
     read_incidents(tmp_path / "x.csv", progress=lambda stage, done, total: seen.append(stage))
     assert seen == ["read", "validate", "index", "dedup"]
+
+
+def test_summary_reasons_are_whole_reasons(tmp_path):
+    """A reason never contains the '; ' that joins several reasons of one row."""
+    from geo.ingest import read_incidents
+
+    p = tmp_path / "x.csv"
+    p.write_text("incident_date,latitude,longitude\n2024-01-01,95,-79.8\nnot a date,0,0\n")
+    res = read_incidents(p, source="ems")
+    assert res.summary["rejected"] == 2
+    reasons = res.summary["reasons"]
+    assert any(k.startswith("latitude/longitude look swapped") for k in reasons)
+    assert all(not k.startswith("fix the export") for k in reasons), reasons
+    assert sum(reasons.values()) == 3  # row 3 has two reasons: unparsable date and (0, 0)
