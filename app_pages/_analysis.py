@@ -15,8 +15,8 @@ from app_pages._data import (
     _cell_counts,
     _grid,
     _load_incidents,
-    _mtime,
     _subset,
+    file_key,
     optional,
     sample_path,
     source_key,
@@ -120,11 +120,9 @@ def _hotspots(
 
 def hotspots(f: Filters, k_ring: int = 1) -> pd.DataFrame:
     """Zero-filled analysis cells with counts and Gi* z, p, q, class (not yet published)."""
-    bp = sample_path("boundary")
     return _hotspots(
         *source_key(),
-        str(bp) if bp else "",
-        _mtime(bp),
+        *file_key("boundary"),
         f.res,
         f.start,
         f.end,
@@ -155,16 +153,12 @@ def _rates(
 def rates(f: Filters, method: str = "eb") -> pd.DataFrame | None:
     """Overdoses per 10,000 residents per analysis cell (population area-weighted onto cells;
     ``eb`` = global empirical-Bayes smoothing), or None without a population layer."""
-    pp = sample_path("population")
-    bp = sample_path("boundary")
-    if pp is None or optional("clustering.rates") is None:
+    if sample_path("population") is None or optional("clustering.rates") is None:
         return None
     return _rates(
         *source_key(),
-        str(bp) if bp else "",
-        _mtime(bp),
-        str(pp),
-        _mtime(pp),
+        *file_key("boundary"),
+        *file_key("population"),
         f.res,
         f.start,
         f.end,
@@ -224,11 +218,9 @@ def _emerging(
 
 def emerging(f: Filters, slice_: str) -> pd.DataFrame:
     """Emerging hot-spot category per analysis cell (clustering.emerging) for the filters."""
-    bp = sample_path("boundary")
     return _emerging(
         *source_key(),
-        str(bp) if bp else "",
-        _mtime(bp),
+        *file_key("boundary"),
         f.res,
         f.start,
         f.end,

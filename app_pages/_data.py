@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from app_pages._ui import Filters
 
 __all__ = [
+    "file_key",
     "WINDOWS",
     "SAMPLE_ENV",
     "optional",
@@ -83,6 +84,12 @@ def sample_path(name: str) -> Path | None:
 
 def _mtime(path: Path | str | None) -> float:
     return Path(path).stat().st_mtime if path and Path(path).exists() else 0.0
+
+
+def file_key(name: str) -> tuple[str, float]:
+    """(path or "", mtime) of a sample/override input: the cache key part of one file."""
+    p = sample_path(name)
+    return (str(p) if p else "", _mtime(p))
 
 
 def store_path() -> str | None:

@@ -13,6 +13,7 @@ from app_pages._data import (
     _load_sites,
     _mtime,
     _subset,
+    file_key,
     incidents,
     resources,
     sample_path,
@@ -235,11 +236,9 @@ def gap_table(
     rp = st.session_state.get("resources_path") or sample_path("resources")
     if rp is None:
         return None
-    bp = sample_path("boundary")
     return _gaps(
         *source_key(),
-        str(bp) if bp else "",
-        _mtime(bp),
+        *file_key("boundary"),
         f.res,
         f.outcomes,
         f.sources,
