@@ -13,6 +13,7 @@ from shapely.geometry import Polygon
 
 from data._geography import sample_in_disk, sample_in_polygon
 from data._model import AS_OF, CITIES, EMERGING_HOTSPOT, PERSISTENT_HOTSPOTS, TOWNS, latlon_to_xy
+from layers.sites import RESOURCE_COLUMNS as _SITE_SCHEMA
 
 __all__ = [
     "RESOURCE_COLUMNS",
@@ -22,27 +23,8 @@ __all__ = [
     "make_candidates",
 ]
 
-RESOURCE_COLUMNS = [
-    "site_id",
-    "name",
-    "kind",
-    "subtype",
-    "lat",
-    "lon",
-    "methadone",
-    "buprenorphine",
-    "naltrexone",
-    "naloxone_distribution",
-    "fentanyl_test_strips",
-    "open_24_7",
-    "hours",
-    "medicaid",
-    "sliding_fee",
-    "walk_in",
-    "capacity",
-    "source",
-    "as_of",
-]
+#: The canonical resource schema, in order: owned by layers.sites (one definition).
+RESOURCE_COLUMNS = list(_SITE_SCHEMA)
 CANDIDATE_COLUMNS = ["site_id", "name", "subtype", "lat", "lon", "open_24_7", "hours"]
 #: No treatment or naloxone site within this distance (km) of an underserved signal.
 GAP_RADIUS_KM = {"urban": 2.5, "rural": 4.0}
