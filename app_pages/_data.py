@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,6 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import streamlit as st
+
+from report.sections import optional_module
 
 if TYPE_CHECKING:
     from app_pages._ui import Filters
@@ -50,14 +51,8 @@ SAMPLE_ENV = {
 
 
 # ------------------------------------------------------------------ optional library modules
-def optional(module: str):
-    """Import a library module, or ``None`` if it does not exist (yet) in this installation."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
+#: Import a library module, or ``None`` if it is not in this installation (one owner).
+optional = optional_module
 
 
 def missing_library(what: str, module: str) -> None:

@@ -151,6 +151,15 @@ def _sev(alarm: np.ndarray) -> np.ndarray:
     return np.where(alarm, 0, -1).astype(np.int8)
 
 
+def _ears_c(series: pd.DataFrame, name: str, lag: int, sd_floor: float, k: float):
+    """C1 (lag 1) and C2 (lag 3, the 2-day guard band): alarm when x_t > mean + k·sd."""
+    x = _check_series(series)
+    sd_floor = _positive("sd_floor", sd_floor)
+    k = _positive("k", k)
+    mean, sd, stat = _c_stat(x, lag, sd_floor)
+    return _long(series, name, x, mean, sd, stat, mean + k * sd, _sev(stat > k))
+
+
 def ears_c1(series: pd.DataFrame, *, sd_floor: float = 0.5, k: float = 3.0) -> pd.DataFrame:
     """EARS C1: 7-day baseline right before the day; alarm when ``x_t > mean + k·sd``.
 
@@ -172,11 +181,7 @@ def ears_c1(series: pd.DataFrame, *, sd_floor: float = 0.5, k: float = 3.0) -> p
     ----------
     Hutwagner et al. 2003; CDC EARS; R ``surveillance::earsC(method = "C1")``.
     """
-    x = _check_series(series)
-    sd_floor = _positive("sd_floor", sd_floor)
-    k = _positive("k", k)
-    mean, sd, stat = _c_stat(x, 1, sd_floor)
-    return _long(series, "C1", x, mean, sd, stat, mean + k * sd, _sev(stat > k))
+    return _ears_c(series, "C1", 1, sd_floor, k)
 
 
 def ears_c2(series: pd.DataFrame, *, sd_floor: float = 0.5, k: float = 3.0) -> pd.DataFrame:
@@ -188,11 +193,7 @@ def ears_c2(series: pd.DataFrame, *, sd_floor: float = 0.5, k: float = 3.0) -> p
     ----------
     Hutwagner et al. 2003; R ``surveillance::earsC(method = "C2")``.
     """
-    x = _check_series(series)
-    sd_floor = _positive("sd_floor", sd_floor)
-    k = _positive("k", k)
-    mean, sd, stat = _c_stat(x, 3, sd_floor)
-    return _long(series, "C2", x, mean, sd, stat, mean + k * sd, _sev(stat > k))
+    return _ears_c(series, "C2", 3, sd_floor, k)
 
 
 def ears_c3(series: pd.DataFrame, *, sd_floor: float = 0.5, h: float = 2.0) -> pd.DataFrame:

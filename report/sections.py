@@ -25,7 +25,7 @@ from report.events import EventArrays, end_day, event_arrays
 from report.kpis import _policy, kpis, top_areas, weekly_trend
 from report.maps import boundary_geometry
 
-__all__ = ["BriefingContent", "briefing_content", "cell_label", "ALERT_DAYS"]
+__all__ = ["BriefingContent", "briefing_content", "cell_label", "optional_module", "ALERT_DAYS"]
 
 #: Alerts of the last 7 days are "current".
 ALERT_DAYS = 7
@@ -52,13 +52,19 @@ class BriefingContent:
     notes: list[str] = field(default_factory=list)
 
 
-def _optional(module: str):
+def optional_module(module: str):
+    """Import a library module, or ``None`` if it is not in this installation (the briefing
+    and the dashboard then say that section is not available)."""
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
         if exc.name and module.startswith(exc.name):
             return None
         raise
+
+
+#: Internal call point (tests substitute it to simulate a missing module).
+_optional = optional_module
 
 
 def cell_label(cell) -> str:
