@@ -39,7 +39,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from layers.siting import MCLPProblem
+from layers.siting_problem import MCLPProblem
 
 __all__ = ["MIPResult", "reduce_problem", "solve_mip", "solve_lp_bound"]
 

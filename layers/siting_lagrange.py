@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from layers.siting import MCLPProblem, _gather, coverage_value, swap_search
+from layers.siting_heuristic import swap_search
+from layers.siting_problem import MCLPProblem, _gather, coverage_value
 
 __all__ = ["lagrangian_search"]
 
@@ -62,7 +63,7 @@ def lagrangian_search(
         Subgradient iterations.
     swap_every : int
         Every this many rounds the best Lagrangian solution since the last restart goes
-        through :func:`layers.siting.swap_search`.
+        through :func:`layers.siting_heuristic.swap_search`.
     step : float
         Initial Polyak step factor, halved when the bound stalls for 5 rounds.
 

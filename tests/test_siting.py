@@ -368,3 +368,24 @@ def test_exact_returns_k_distinct_sites_when_candidates_duplicate():
         r = solve_mclp(w, cov, 3, method=method)
         assert r.chosen.size == 3 and np.unique(r.chosen).size == 3
         assert r.objective == 9.0 and r.marginal.tolist() == [5.0, 4.0, 0.0]
+
+
+def test_siting_modules_import_without_a_cycle():
+    # each solver module imports on its own, and the problem module needs no solver
+    code = (
+        "import sys, importlib\n"
+        "for name in ('layers.siting_exact', 'layers.siting_lagrange', 'layers.siting_heuristic',"
+        " 'layers.siting_problem'):\n"
+        "    importlib.import_module(name)\n"
+        "    assert 'layers.siting' not in sys.modules, name\n"
+        "from layers.siting import MCLPProblem\n"
+        "from layers.siting_problem import MCLPProblem as P\n"
+        "assert MCLPProblem is P\n"
+        "print('ok')\n"
+    )
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
