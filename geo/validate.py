@@ -134,7 +134,26 @@ def parse_datetimes(date: pd.Series, time: pd.Series | None = None):
 
 
 def parse_bool(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Text → ``"yes"``/``"no"``/``"unknown"`` (object array) and a mask of unrecognised values."""
+    """Yes/no text → ``"yes"``/``"no"``/``"unknown"`` and a mask of unrecognised values.
+
+    The one yes/no parser of the project (incident flags, resource flags, siting filters).
+    Case and surrounding blanks are ignored. True: ``true t yes y 1 1.0`` (and Python/NumPy
+    ``True``); false: ``false f no n 0 0.0`` (and ``False``); unknown, not an error: blank,
+    missing, ``na n/a nan null none unknown unk u - ? "not recorded"``. Anything else is
+    ``"unknown"`` *and* flagged in the mask, so callers can report it.
+
+    Parameters
+    ----------
+    s : pandas.Series
+        Values of any dtype (text, bool, nullable boolean, 0/1 numbers).
+
+    Returns
+    -------
+    labels : numpy.ndarray of object
+        ``"yes"``, ``"no"`` or ``"unknown"`` per row.
+    bad : numpy.ndarray of bool
+        True where the value was not recognised.
+    """
     low = _clean(s).str.lower().to_numpy(dtype=object)
     out = np.full(low.size, "unknown", dtype=object)
     yes = np.isin(low, list(_TRUE))

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from geo.validate import parse_bool
 from layers.hours import hours_error, parse_hours
 
 __all__ = [
@@ -75,8 +76,6 @@ RESOURCE_COLUMNS: dict[str, str] = {
 
 REQUIRED_RESOURCE_COLUMNS = ("kind", "lat", "lon")
 _ALIASES = {"latitude": "lat", "longitude": "lon", "lng": "lon", "long": "lon", "id": "site_id"}
-_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
-_FALSE = {"false", "f", "no", "n", "0", "0.0"}
 REJECT_COLUMNS = ("file", "line", "site_id", "name", "reason")
 
 
@@ -159,13 +158,11 @@ def _normalise_columns(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _to_flag(values: pd.Series, column: str) -> tuple[pd.Series, pd.Series]:
-    """(nullable boolean, error text or None) per row."""
-    txt = values.astype("object").map(lambda v: None if v is None or (
-        not isinstance(v, str) and pd.isna(v)) else str(v).strip().lower())
+    """(nullable boolean, error text or None) per row (:func:`geo.validate.parse_bool`)."""
+    labels, bad = parse_bool(values)
     out = pd.Series(pd.NA, index=values.index, dtype="boolean")
-    out[txt.isin(_TRUE)] = True
-    out[txt.isin(_FALSE)] = False
-    bad = txt.notna() & (txt != "") & ~txt.isin(_TRUE | _FALSE)
+    out[labels == "yes"] = True
+    out[labels == "no"] = False
     err = pd.Series(None, index=values.index, dtype="object")
     err[bad] = [f"{column}: {v!r} is not yes/no (true/false, 1/0)" for v in values[bad]]
     return out, err

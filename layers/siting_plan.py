@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from geo.cells import cells_to_latlng, cells_to_str
+from geo.validate import parse_bool
 from layers.coverage import coverage_matrix, covered_by_any, pairs_within
 from layers.siting import SitingResult, solve_mclp
 
@@ -42,8 +43,6 @@ SITE_COLUMNS = [
     "marginal_covered",
 ]
 
-_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
-
 
 @dataclass(frozen=True)
 class SitingPlan:
@@ -55,9 +54,10 @@ class SitingPlan:
 
 
 def _truthy(values: pd.Series) -> np.ndarray:
+    """True where a yes/no column says yes (:func:`geo.validate.parse_bool`); unknown → False."""
     if pd.api.types.is_bool_dtype(values):
         return values.fillna(False).to_numpy(bool)
-    return values.astype("string").str.strip().str.lower().isin(_TRUE).fillna(False).to_numpy(bool)
+    return parse_bool(values)[0] == "yes"
 
 
 def _check_demand(demand: pd.DataFrame, weight: str) -> tuple[np.ndarray, np.ndarray]:

@@ -70,11 +70,24 @@ def test_resolve_columns_case_insensitive():
 
 # ------------------------------------------------------------------ values
 def test_parse_bool_table():
-    vals = ["TRUE", "false", "Y", "n", "yes", "No", "1", "0", "NA", "", "maybe"]
-    out, bad = parse_bool(pd.Series(vals))
-    assert out.tolist() == ["yes", "no", "yes", "no", "yes", "no", "yes", "no",
-                            "unknown", "unknown", "unknown"]
-    assert bad.tolist() == [False] * 10 + [True]
+    # the one yes/no parser (incident flags, resource flags, siting filters): hand table
+    table = [
+        ("TRUE", "yes"), ("true", "yes"), ("T", "yes"), ("t", "yes"), ("Y", "yes"),
+        ("yes", "yes"), ("YES", "yes"), (" Yes ", "yes"), ("1", "yes"), ("1.0", "yes"),
+        ("FALSE", "no"), ("false", "no"), ("F", "no"), ("f", "no"), ("N", "no"), ("n", "no"),
+        ("no", "no"), ("No", "no"), ("0", "no"), ("0.0", "no"),
+        ("NA", "unknown"), ("N/A", "unknown"), ("n/a", "unknown"), ("", "unknown"),
+        ("  ", "unknown"), (None, "unknown"), ("unknown", "unknown"),
+    ]
+    vals = [v for v, _ in table] + ["maybe", "2"]
+    out, bad = parse_bool(pd.Series(vals, dtype=object))
+    assert out.tolist() == [want for _, want in table] + ["unknown", "unknown"]
+    assert bad.tolist() == [False] * len(table) + [True, True]
+    # real booleans and nullable booleans read the same way
+    out, bad = parse_bool(pd.Series([True, False, pd.NA], dtype="boolean"))
+    assert out.tolist() == ["yes", "no", "unknown"] and not bad.any()
+    out, bad = parse_bool(pd.Series([1, 0]))
+    assert out.tolist() == ["yes", "no"] and not bad.any()
 
 
 def test_open_data_preset_tempe_like():
