@@ -1,4 +1,4 @@
-"""geo.grid: roll-up conserves counts and equals a direct count; zero-fill; filters."""
+"""geo.grid: counts conserve totals and are point-in-hexagon (not roll-up); zero-fill; filters."""
 
 from __future__ import annotations
 
@@ -44,11 +44,17 @@ def test_rollup_conserves_totals(incidents, res):
     assert set(COUNT_COLUMNS) <= set(cells.columns)
 
 
-def test_rollup_equals_coarsening_a_finer_table(incidents):
+def test_counts_are_point_in_hexagon_not_coarsened_finer_table(incidents):
+    import h3
+
+    ref = pd.Series([h3.api.basic_int.latlng_to_cell(a, o, 7) for a, o in
+                     zip(incidents["lat"], incidents["lon"], strict=True)]).value_counts()
+    direct = incidents_to_cells(incidents, 7).set_index("h3")["count"]
+    assert direct.to_dict() == {np.uint64(k): v for k, v in ref.items()}
+    # coarsening the res-9 table (parent roll-up) moves some incidents across hexagon edges
     fine = incidents_to_cells(incidents, 9)
     via_fine = fine.groupby(cells_to_parent(fine["h3"].to_numpy(np.uint64), 7))["count"].sum()
-    direct = incidents_to_cells(incidents, 7).set_index("h3")["count"]
-    assert via_fine.to_dict() == direct.to_dict()
+    assert via_fine.sum() == direct.sum() and via_fine.to_dict() != direct.to_dict()
 
 
 def test_hand_toy_case():
