@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._data import SAMPLE_ENV, WINDOWS, boundary, data_range, incidents, source_key
+from app_pages._throttle import LoginThrottle
 from geo.privacy import PrivacyPolicy, publish
 from geo.schema import OUTCOMES, SOURCES
 
@@ -68,6 +71,70 @@ def show_table(df: pd.DataFrame, **kw) -> pd.DataFrame:
     return publish(df, policy(), **kw)
 
 
+#: Failed logins allowed per session (and per client address) before a growing lock.
+LOGIN_MAX_FAILURES = 5
+_log = logging.getLogger("gapmap.auth")
+
+
+@st.cache_resource(max_entries=1, show_spinner=False)
+def _address_throttle() -> LoginThrottle:
+    """One throttle per server process, keyed by client address (survives a page reload)."""
+    return LoginThrottle(max_failures=LOGIN_MAX_FAILURES)
+
+
+def _session_throttle() -> LoginThrottle:
+    """This browser session's throttle (kept in session state; tests may put one there)."""
+    t = st.session_state.get("_login_throttle")
+    if not isinstance(t, LoginThrottle):
+        t = LoginThrottle(max_failures=LOGIN_MAX_FAILURES)
+        st.session_state["_login_throttle"] = t
+    return t
+
+
+def _client_address() -> str | None:
+    """The client's address as the server sees it (None when unknown, e.g. under AppTest)."""
+    try:
+        return st.context.ip_address or None
+    except Exception:  # noqa: BLE001 - no request context: no per-address throttle
+        return None
+
+
+def _login_wait() -> float:
+    """Seconds before this session (or its address) may try a password again."""
+    wait = _session_throttle().wait("session")
+    addr = _client_address()
+    if addr:
+        wait = max(wait, _address_throttle().wait(addr))
+    return wait
+
+
+def _attempt_login(pw: str, hashed: str) -> None:
+    """Check a submitted password, honouring and updating the throttles."""
+    wait = _login_wait()
+    if wait > 0:
+        st.sidebar.error(f"Too many attempts: try again in {math.ceil(wait)} s.")
+        return
+    addr = _client_address()
+    if check_password(pw, hashed):
+        _session_throttle().success("session")
+        if addr:
+            _address_throttle().success(addr)
+        st.session_state["tier"] = "restricted"
+        st.rerun()
+    wait = _session_throttle().failure("session")
+    if addr:
+        wait = max(wait, _address_throttle().failure(addr))
+    _log.warning(
+        "failed login (%d in this session) from %s",
+        _session_throttle().failures("session"),
+        addr or "unknown address",
+    )
+    if wait > 0:
+        st.sidebar.error(f"Too many attempts: try again in {math.ceil(wait)} s.")
+    else:
+        st.sidebar.error("Wrong password: still in the public tier.")
+
+
 def _login_box() -> None:
     st.sidebar.markdown("**Access**")
     if tier() == "restricted":
@@ -87,11 +154,7 @@ def _login_box() -> None:
         pw = st.text_input("Password for the restricted tier", type="password", key="login_pw")
         ok = st.form_submit_button("Log in")
     if ok:
-        if check_password(pw, hashed):
-            st.session_state["tier"] = "restricted"
-            st.rerun()
-        else:
-            st.sidebar.error("Wrong password: still in the public tier.")
+        _attempt_login(pw, hashed)
     st.sidebar.caption("Public tier: aggregated cells, counts 1–9 suppressed, no points.")
 
 
