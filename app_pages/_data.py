@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "file_key",
     "WINDOWS",
+    "PUBLIC_WINDOWS",
     "SAMPLE_ENV",
     "optional",
     "missing_library",
@@ -40,6 +41,13 @@ WINDOWS = {
     "Last 90 days": 90,
     "Last 365 days": 365,
     "All data": None,
+}
+#: Public tier: the fixed release windows (geo.privacy.release), ending at the release date.
+PUBLIC_WINDOWS = {
+    "Last week": 7,
+    "Last 4 weeks": 28,
+    "Last 13 weeks": 91,
+    "Last 52 weeks": 364,
 }
 SAMPLE_ENV = {
     "incidents": "GAPMAP_INCIDENTS",

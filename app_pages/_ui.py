@@ -12,9 +12,17 @@ import bcrypt
 import pandas as pd
 import streamlit as st
 
-from app_pages._data import SAMPLE_ENV, WINDOWS, boundary, data_range, incidents, source_key
+from app_pages._data import (
+    PUBLIC_WINDOWS,
+    SAMPLE_ENV,
+    WINDOWS,
+    boundary,
+    data_range,
+    incidents,
+    source_key,
+)
 from app_pages._throttle import LoginThrottle
-from geo.privacy import PrivacyPolicy, publish
+from geo.privacy import PrivacyPolicy, publish, release_date
 from geo.schema import OUTCOMES, SOURCES
 
 __all__ = [
@@ -179,6 +187,14 @@ class Filters:
         last = self.end - pd.Timedelta(days=1)
         return f"{self.start:%Y-%m-%d} – {last:%Y-%m-%d}"
 
+    @property
+    def query(self):
+        """These choices as the library's :class:`products.query.Query` (``[start, end)``)."""
+        from products.query import Query
+
+        return Query(res=self.res, start=self.start, end=self.end, outcomes=self.outcomes,
+                     sources=self.sources)
+
 
 def sidebar() -> Filters:
     """Draw the shared sidebar (data source, filters, login) and return the filters."""
@@ -206,7 +222,14 @@ def sidebar() -> Filters:
         help="6 ≈ 36 km², 7 ≈ 5 km², 8 ≈ 0.7 km², 9 ≈ 0.1 km² per cell (restricted tier). "
         "Public tier: 8 or coarser.",
     )
-    window = st.sidebar.selectbox("Time window", list(WINDOWS), index=3, key="window")
+    public = tier() != "restricted"
+    windows = PUBLIC_WINDOWS if public else WINDOWS
+    if st.session_state.get("window") not in windows:
+        st.session_state["window"] = list(windows)[3]
+    window = st.sidebar.selectbox(
+        "Time window", list(windows), key="window",
+        help="Public tier: whole weeks (Monday–Sunday) ending with the last complete week of "
+        "data — the fixed release windows. Log in for any window.")
     outcomes = st.sidebar.multiselect(
         "Outcomes", list(OUTCOMES[:2]) + ["unknown"], default=list(OUTCOMES), key="outcomes"
     )
@@ -214,12 +237,20 @@ def sidebar() -> Filters:
     start = end = last = None
     if kind != "none":
         _, last_t = data_range()
-        last = pd.Timestamp(last_t).normalize()
-        days = WINDOWS[window]
-        if days is not None:
-            end = last + pd.Timedelta(days=1)
+        days = windows[window]
+        if public:
+            end = release_date(last_t)
+            last = end - pd.Timedelta(days=1)
             start = end - pd.Timedelta(days=days)
-        st.sidebar.caption(f"Data end: {last:%Y-%m-%d} (windows end on the last day with data).")
+            st.sidebar.caption(f"Data through {last:%Y-%m-%d} (the last complete week; "
+                               "public windows are whole weeks).")
+        else:
+            last = pd.Timestamp(last_t).normalize()
+            if days is not None:
+                end = last + pd.Timedelta(days=1)
+                start = end - pd.Timedelta(days=days)
+            st.sidebar.caption(f"Data end: {last:%Y-%m-%d} (windows end on the last day with "
+                               "data).")
     return Filters(
         res=int(res),
         window=window,

@@ -1,0 +1,121 @@
+"""What a reader asked for, once: :class:`Query` and the window rule every door shares.
+
+Time convention (everywhere in gapmap): a window is ``[start, end)`` — ``start`` is the first
+instant included, ``end`` the first instant **excluded**; dates mean midnight. CLI ``--start``
+and ``--end`` and the dashboard's window mean exactly this. In the public and partner tiers the
+window must be one of the fixed release windows (:mod:`geo.privacy.release`); without one, the
+last 364 days to the release date are used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from geo.grid import filter_incidents
+from geo.privacy import PrivacyPolicy, as_policy, check_window, release_date
+from geo.schema import OUTCOMES, SOURCES
+
+__all__ = ["Query", "resolve", "select", "data_end", "check_resolution"]
+
+
+@dataclass(frozen=True)
+class Query:
+    """The reader's choices shared by every product (primitives: usable as cache keys).
+
+    Parameters
+    ----------
+    res : int
+        H3 resolution of the analysis cells.
+    start, end : Timestamp or None
+        Window ``[start, end)``; ``None`` = open (restricted) or the default release window
+        (public).
+    outcomes, sources : tuple of str or None
+        Filters (``None`` = all).
+    """
+
+    res: int = 8
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    outcomes: tuple[str, ...] | None = None
+    sources: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        for name, allowed in (("outcomes", OUTCOMES), ("sources", SOURCES)):
+            vals = getattr(self, name)
+            if vals is None:
+                continue
+            bad = [v for v in vals if v not in allowed]
+            if bad:
+                raise ValueError(f"unknown {name} {bad}: choose from {list(allowed)}")
+            object.__setattr__(self, name, tuple(vals))
+        for name in ("start", "end"):
+            v = getattr(self, name)
+            if v is not None:
+                try:
+                    object.__setattr__(self, name, pd.Timestamp(v))
+                except (ValueError, TypeError) as exc:
+                    raise ValueError(f"{name} must be a date like 2026-11-16, got {v!r}") from exc
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError(f"end {self.end:%Y-%m-%d} must be after start "
+                             f"{self.start:%Y-%m-%d} (the window is [start, end))")
+
+    def describe(self) -> str:
+        """Filters and window in words, for captions and the briefing."""
+        if self.start is None and self.end is None:
+            window = "all dates"
+        else:
+            a = "…" if self.start is None else f"{self.start:%Y-%m-%d}"
+            b = "…" if self.end is None else f"{self.end - pd.Timedelta(days=1):%Y-%m-%d}"
+            window = f"{a} to {b}"
+        out = "all outcomes" if self.outcomes is None else "outcome " + "/".join(self.outcomes)
+        src = "all sources" if self.sources is None else "source " + "/".join(self.sources)
+        return f"{window} · {out} · {src} · H3 res {self.res}"
+
+
+def data_end(incidents: pd.DataFrame) -> pd.Timestamp:
+    """Last incident time in the data (the release date and defaults are built from it)."""
+    if "occurred_at" not in incidents.columns:
+        raise ValueError("incidents have no 'occurred_at' column; load them through geo.ingest")
+    t = pd.to_datetime(incidents["occurred_at"])
+    if t.notna().sum() == 0:
+        raise ValueError("incidents have no valid occurred_at values")
+    last = t.max()
+    return last.tz_localize(None) if getattr(last, "tz", None) is not None else last
+
+
+def check_resolution(res, policy: PrivacyPolicy | str) -> int:
+    """``res`` as an int 0–15 allowed out of this tier; one message for CLI and dashboard."""
+    pol = as_policy(policy)
+    if isinstance(res, bool) or not isinstance(res, int | np.integer) or not 0 <= res <= 15:
+        raise ValueError(f"H3 resolution must be a whole number 0–15, got {res!r}")
+    if not pol.restricted and res > pol.min_res_floor:
+        raise ValueError(
+            f"H3 resolution {res} is finer than the {pol.tier} floor {pol.min_res_floor}: "
+            f"choose resolution {pol.min_res_floor} or coarser (internal work: log in, or "
+            "--tier restricted)"
+        )
+    return int(res)
+
+
+def resolve(query: Query, incidents: pd.DataFrame, policy: PrivacyPolicy | str) -> Query:
+    """The query with its window made concrete for this tier (release rule in public)."""
+    pol = as_policy(policy)
+    check_resolution(query.res, pol)
+    if pol.restricted:
+        return query
+    start, end = check_window(pol, query.start, query.end, data_end(incidents))
+    return replace(query, start=start, end=end)
+
+
+def select(incidents: pd.DataFrame, query: Query) -> pd.DataFrame:
+    """Incidents inside the query's window and filters (``[start, end)``)."""
+    return filter_incidents(incidents, start=query.start, end=query.end,
+                            outcomes=query.outcomes, sources=query.sources)
+
+
+def release_end(incidents: pd.DataFrame) -> pd.Timestamp:
+    """The release date of these data (first day not published in public)."""
+    return release_date(data_end(incidents))
