@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.boundary import boundary_geometry
 from geo.cells import latlng_to_cells
 from geo.dedup import dedup_incidents
 from geo.presets import resolve_columns
@@ -87,29 +88,9 @@ def to_canonical(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def load_boundary(boundary):
-    """A study area as one shapely (Multi)Polygon in WGS84 (lng, lat).
-
-    ``boundary`` may be a GeoJSON path, a GeoDataFrame/GeoSeries (with a CRS) or a shapely
-    geometry.
-    """
-    if boundary is None:
-        return None
-    if isinstance(boundary, (str, Path)):
-        import geopandas as gpd
-
-        path = Path(boundary)
-        if not path.exists():
-            raise FileNotFoundError(f"boundary file {path} does not exist")
-        boundary = gpd.read_file(path)
-    if hasattr(boundary, "to_crs"):
-        if boundary.crs is None:
-            raise ValueError("study-area boundary has no CRS; set it (EPSG:4326) first")
-        boundary = boundary.to_crs(4326).union_all()
-    if getattr(boundary, "geom_type", None) not in ("Polygon", "MultiPolygon"):
-        raise ValueError(
-            f"study-area boundary must be a Polygon or MultiPolygon, got {boundary!r:.60}")
-    return boundary
+#: Alias of :func:`geo.boundary.boundary_geometry` (the CLI commands and tests call it by this
+#: name).
+load_boundary = boundary_geometry
 
 
 def read_raw(path: str | Path, progress: Progress | None = None) -> tuple[pd.DataFrame, str]:
@@ -278,7 +259,7 @@ def read_incidents_frame(
         colmap["lat"], colmap["lon"] = _GEOM_LAT, _GEOM_LON
     if geo_cols and "location_precision" not in colmap and "location_precision" in raw.columns:
         colmap["location_precision"] = "location_precision"
-    boundary = load_boundary(boundary)
+    boundary = boundary_geometry(boundary)
     val = validate_rows(raw, colmap, source=source, default_source=default_source,
                         boundary=boundary, drop_outside=drop_outside, now=now)
     if progress:

@@ -28,6 +28,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from geo.boundary import boundary_geometry  # noqa: E402  (re-exported: report.sections)
 from geo.cells import cells_resolution, cells_to_polygons  # noqa: E402
 
 __all__ = [
@@ -59,21 +60,6 @@ CLASS_LABELS = {
 }
 #: Average H3 cell area by resolution, km² (h3geo.org resolution table).
 H3_MEAN_AREA_KM2 = {4: 1770.3, 5: 252.9, 6: 36.13, 7: 5.161, 8: 0.7373, 9: 0.1053, 10: 0.01504}
-
-
-def boundary_geometry(boundary):
-    """A shapely geometry (WGS84) from a shapely geometry, GeoSeries or GeoDataFrame, or None."""
-    if boundary is None:
-        return None
-    if hasattr(boundary, "to_crs"):
-        if boundary.crs is None:
-            raise ValueError("boundary has no CRS; set it (EPSG:4326) before drawing the map")
-        return boundary.to_crs(4326).union_all()
-    if hasattr(boundary, "geom_type"):
-        return boundary
-    raise TypeError(
-        f"boundary must be a shapely geometry or a GeoDataFrame, got {type(boundary).__name__}"
-    )
 
 
 def _nice(x: float) -> float:
