@@ -26,7 +26,6 @@ import shapely
 
 from geo.cells import (
     EARTH_RADIUS_M,
-    cells_to_parent,
     latlng_to_cells,
     latlon_to_radians,
     latlon_to_xyz,
@@ -155,10 +154,7 @@ class PointClusters:
             raise ValueError("call fit(df) before cluster_summaries()")
         lat, lon = self._latlon
         lab = self.labels_
-        cells = latlng_to_cells(lat, lon, res) if "h3" not in self._df.columns else None
-        if cells is None:
-            base = self._df["h3"].to_numpy(np.uint64)
-            cells = cells_to_parent(base, res)
+        cells = latlng_to_cells(lat, lon, res)  # point-in-hexagon (never the parent of h3)
         times = (pd.to_datetime(self._df["occurred_at"]).to_numpy()
                  if "occurred_at" in self._df.columns else None)
         rows = []

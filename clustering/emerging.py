@@ -41,7 +41,7 @@ from clustering.emerging_inference import DEFAULT_PERMUTATIONS, space_time_gi_pv
 from clustering.fdr import bh_qvalues
 from clustering.neighbours import Neighbourhood, build_neighbourhood, ring_hull
 from clustering.trend import mann_kendall_rows
-from geo.cells import cells_to_parent
+from geo.grid import cells_at
 
 __all__ = [
     "SLICES",
@@ -97,7 +97,7 @@ def incidents_to_cube(df: pd.DataFrame, cells, res: int, slice: str = "week", *,
         else per.max()
     periods = pd.period_range(first, last, freq=freq)
     col = pd.PeriodIndex(per).asi8 - first.ordinal  # slice number of each incident
-    h = cells_to_parent(df["h3"].to_numpy(np.uint64)[keep], res)
+    h = cells_at(df, res)[keep]  # point-in-hexagon, not the parent of h3
     order = np.argsort(cells)
     pos = np.minimum(np.searchsorted(cells[order], h), max(cells.size - 1, 0))
     inside = (cells.size > 0) & (cells[order][pos] == h) & (col >= 0) & (col < len(periods))
@@ -342,9 +342,9 @@ def emerging_hotspots(df: pd.DataFrame, res: int, *, cells=None, k: int = 1,
         Fewer than 10 slices, unknown ``slice``, or bad parameters.
     """
     if cells is None:
-        if "h3" not in df.columns:
-            raise ValueError("incident table has no 'h3' column; load it through geo.ingest")
-        occ = cells_to_parent(df["h3"].to_numpy(np.uint64), res)
+        if "h3" not in df.columns and not {"lat", "lon"} <= set(df.columns):
+            raise ValueError("incident table has no location (lat/lon); load it through geo.ingest")
+        occ = cells_at(df, res)
         cells = ring_hull(occ[occ != 0], k)
     cells = np.unique(np.asarray(cells, dtype=np.uint64))
     cube = incidents_to_cube(df, cells, res, slice, start=start, end=end)

@@ -45,7 +45,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.special import xlogy
 
-from geo.cells import cells_to_parent, disk_pairs
+from geo.cells import disk_pairs
+from geo.grid import cells_at
 
 __all__ = [
     "ScanResult",
@@ -197,7 +198,7 @@ def scan_counts(incidents: pd.DataFrame, res: int, end=None, days: int = 30):
         raise ValueError("no incident has a date; give end=")
     lo = hi - pd.Timedelta(days=days - 1)
     d = ((t - lo) / pd.Timedelta(days=1)).to_numpy(dtype=float, na_value=np.nan)
-    cell = cells_to_parent(incidents["h3"].to_numpy(np.uint64), res)
+    cell = cells_at(incidents, res)  # point-in-hexagon, not the parent of h3
     ok = np.isfinite(d) & (d >= 0) & (d < days) & (cell != 0)
     cells, ci = np.unique(cell[ok], return_inverse=True)
     return cells, ci.astype(np.int64), d[ok].astype(np.int64), lo, hi

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.cells import cells_to_parent, cells_to_str, disk_pairs
+from geo.cells import cells_to_str, disk_pairs
+from geo.grid import cells_at
 
 __all__ = [
     "AREA_KINDS",
@@ -192,7 +193,7 @@ def _assign(incidents, area, res, polygons, id_column, cells, start, end):
         return rows, d_all[rows], np.zeros(rows.size, np.int64), np.array(
             ["jurisdiction"], dtype=object), days
     if area == "h3":
-        c = cells_to_parent(incidents["h3"].to_numpy(np.uint64), int(res))
+        c = cells_at(incidents, int(res))  # point-in-hexagon, not the parent of h3
         rows = np.flatnonzero((d_all >= 0) & (c != 0))
         extra = np.empty(0, np.uint64) if cells is None else np.asarray(cells, np.uint64)
         if extra.size and np.any(extra == 0):

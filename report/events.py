@@ -11,12 +11,12 @@ window count over 1,000,000 events is a few vectorised comparisons.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from geo.cells import cells_to_parent
+from geo.grid import cells_at
 
 __all__ = ["EventArrays", "event_arrays", "as_events", "incident_events", "data_end",
            "end_day", "OUTCOME_CODES", "NALOXONE_CODES"]
@@ -56,12 +56,16 @@ def _codes(incidents: pd.DataFrame, column: str, labels: tuple[str, ...]) -> np.
 
 @dataclass(frozen=True)
 class EventArrays:
-    """One entry per event: time (datetime64[ns]), outcome and naloxone codes, cell (or None)."""
+    """One entry per event: time (datetime64[ns]), outcome and naloxone codes, cell (or None)
+    and location (``lat``/``lon`` in degrees, or None), which :meth:`cell_counts` indexes."""
 
     t: np.ndarray
     outcome: np.ndarray
     naloxone: np.ndarray
     h3: np.ndarray | None
+    lat: np.ndarray | None = None
+    lon: np.ndarray | None = None
+    _cells: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.t.size)
@@ -69,7 +73,9 @@ class EventArrays:
     def subset(self, m: np.ndarray) -> EventArrays:
         """The events in boolean mask ``m`` (a new value; this one is not changed)."""
         return EventArrays(t=self.t[m], outcome=self.outcome[m], naloxone=self.naloxone[m],
-                           h3=None if self.h3 is None else self.h3[m])
+                           h3=None if self.h3 is None else self.h3[m],
+                           lat=None if self.lat is None else self.lat[m],
+                           lon=None if self.lon is None else self.lon[m])
 
     def mask(self, start: pd.Timestamp, stop: pd.Timestamp) -> np.ndarray:
         """Events with ``start <= t < stop``."""
@@ -85,16 +91,32 @@ class EventArrays:
 
     def cell_counts(self, m: np.ndarray, res: int) -> pd.DataFrame:
         """Events in mask ``m`` per H3 cell at ``res``: ``h3``, ``count``, ``n_fatal``,
-        ``n_nonfatal``, ``n_unknown`` (sorted by cell; cells 0 = no location are dropped)."""
-        if self.h3 is None:
-            raise ValueError("incidents have no 'h3' column: load them through geo.ingest")
-        cells = cells_to_parent(self.h3[m], res)
+        ``n_nonfatal``, ``n_unknown`` (sorted by cell; cells 0 = no location are dropped).
+
+        Each event counts in the hexagon that contains its location (point-in-hexagon, from
+        ``lat``/``lon``); only arrays without a location fall back to the parent of ``h3``."""
+        cells = self.cells(res)[m]
         out_codes = self.outcome[m]
         ok = cells != 0
         uniq, inv = np.unique(cells[ok], return_inverse=True)
         mat = np.bincount(inv * 3 + out_codes[ok], minlength=uniq.size * 3).reshape(-1, 3)
         return pd.DataFrame({"h3": uniq, "count": mat.sum(axis=1), "n_fatal": mat[:, 0],
                              "n_nonfatal": mat[:, 1], "n_unknown": mat[:, 2]})
+
+    def cells(self, res: int) -> np.ndarray:
+        """Cell at ``res`` containing each event (uint64, 0 = no location), computed once."""
+        res = int(res)
+        got = self._cells.get(res)
+        if got is None:
+            if self.lat is not None and self.lon is not None:
+                got = cells_at(pd.DataFrame({"lat": self.lat, "lon": self.lon}, copy=False), res)
+            elif self.h3 is not None:
+                got = cells_at(pd.DataFrame({"h3": self.h3}, copy=False), res)
+            else:
+                raise ValueError("incidents have no location ('lat'/'lon' or 'h3'): "
+                                 "load them through geo.ingest")
+            self._cells[res] = got
+        return got
 
     def frame(self) -> pd.DataFrame:
         """As a DataFrame (``occurred_at``, ``outcome``, ``naloxone``, ``h3``)."""
@@ -132,6 +154,10 @@ def event_arrays(incidents: pd.DataFrame) -> EventArrays:
     oc = _codes(incidents, "outcome", OUTCOME_CODES)
     nc = _codes(incidents, "naloxone", NALOXONE_CODES)
     h3 = incidents["h3"].to_numpy(np.uint64) if "h3" in incidents.columns else None
+    lat = lon = None
+    if "lat" in incidents.columns and "lon" in incidents.columns:
+        lat = pd.to_numeric(incidents["lat"], errors="coerce").to_numpy(float, na_value=np.nan)
+        lon = pd.to_numeric(incidents["lon"], errors="coerce").to_numpy(float, na_value=np.nan)
     if "event_id" in incidents.columns:
         eid = incidents["event_id"]
         keys, uniques = pd.factorize(eid, use_na_sentinel=True)
@@ -145,9 +171,11 @@ def event_arrays(incidents: pd.DataFrame) -> EventArrays:
             first = np.r_[True, k[1:] != k[:-1]]
             starts = np.flatnonzero(first)
             t, h3 = t[order][starts], None if h3 is None else h3[order][starts]
+            if lat is not None:  # the earliest report's location, as its cell
+                lat, lon = lat[order][starts], lon[order][starts]
             oc = np.minimum.reduceat(oc[order], starts)
             nc = np.minimum.reduceat(nc[order], starts)
-    return EventArrays(t=t, outcome=oc, naloxone=nc, h3=h3)
+    return EventArrays(t=t, outcome=oc, naloxone=nc, h3=h3, lat=lat, lon=lon)
 
 
 def as_events(incidents) -> EventArrays:

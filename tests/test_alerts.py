@@ -116,7 +116,7 @@ def test_rolling_24h_hand_case():
 
 
 def _naive_rolling(df, res):
-    cells = cells_to_parent(df["h3"].to_numpy(np.uint64), res)
+    cells = latlng_to_cells(df["lat"], df["lon"], res)  # point-in-hexagon
     t = pd.to_datetime(df["occurred_at"])
     out = {}
     for i in range(len(df)):
