@@ -51,7 +51,7 @@ def release_date(data_end) -> pd.Timestamp:
     back until it is complete).
     """
     stop = _ts(data_end).normalize() + pd.Timedelta(days=1)
-    return stop - pd.Timedelta(days=int(stop.dayofweek))
+    return stop - pd.Timedelta(days=int(stop.day_of_week))
 
 
 def release_window(data_end, days: int = DEFAULT_RELEASE_DAYS, prior: bool = False
