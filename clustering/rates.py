@@ -25,22 +25,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from layers.population import EQUAL_AREA_CRS
-from layers.population import population_to_cells as _areal_weighting
+# population_to_cells is layers.population's (the one owner of areal weighting), re-exported
+# here because the hotspot command and app page import it from this module.
+from layers.population import EQUAL_AREA_CRS, population_to_cells
 
 __all__ = ["EQUAL_AREA_CRS", "population_to_cells", "crude_rates", "eb_rates", "rate_table"]
-
-
-def population_to_cells(gdf, cells, column: str = "population") -> pd.Series:
-    """Area-weighted population of each cell, as a Series indexed by cell (uint64).
-
-    A thin adapter over :func:`layers.population.population_to_cells` (the one owner of areal
-    weighting, Goodchild and Lam 1980): same validation and errors, the result labelled by
-    cell in the order of ``cells``; 0 where no polygon overlaps.
-    """
-    cells = np.asarray(cells, dtype=np.uint64)
-    out = _areal_weighting(gdf, cells, column)
-    return pd.Series(out, index=pd.Index(cells, name="h3"), name="population")
 
 
 def _check_counts_pop(counts, population):
@@ -123,8 +112,9 @@ def rate_table(
     Parameters
     ----------
     table : DataFrame with ``cell_column`` and ``count``. Never mutated.
-    population : Series indexed by cell (from :func:`population_to_cells`); missing cells
-        count as population 0.
+    population : array-like aligned with the rows of ``table``, or Series indexed by cell
+        An array is what :func:`layers.population.population_to_cells` returns for
+        ``table[cell_column]``; a Series is looked up by cell, missing cells counting as 0.
     method : {"crude", "eb"}
         Crude rate per ``per`` people, or global empirical-Bayes smoothed rate.
     per : float, default 10,000
@@ -142,8 +132,16 @@ def rate_table(
             raise ValueError(
                 f"column {c!r} missing from the cell table; found {list(table.columns)}"
             )
-    cells = table[cell_column].to_numpy(np.uint64)
-    pop = population.reindex(pd.Index(cells)).fillna(0.0).to_numpy(dtype=float)
+    if isinstance(population, pd.Series):
+        cells = table[cell_column].to_numpy(np.uint64)
+        pop = population.reindex(pd.Index(cells)).fillna(0.0).to_numpy(dtype=float)
+    else:
+        pop = np.asarray(population, dtype=float).ravel()
+        if pop.size != len(table):
+            raise ValueError(
+                f"population has {pop.size} values for {len(table)} table rows: pass "
+                f"population_to_cells(areas, table[{cell_column!r}]) or a Series indexed by cell"
+            )
     fn = crude_rates if method == "crude" else eb_rates
     out = table.copy()
     out["population"] = pop

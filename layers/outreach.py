@@ -8,8 +8,9 @@ for the restricted tier only, the line list of those incidents.
 Windows are cumulative: ``n_48h`` includes the incidents of ``n_24h``. The "as of" time defaults
 to the latest incident time in the data (a bundled sample ends in the past), not the clock.
 
-Nearest sites use exact great-circle distance: a KD-tree on unit-sphere coordinates
-(:func:`geo.cells.latlon_to_xyz`), chord converted to arc (:func:`geo.cells.chord_to_arc_m`).
+Nearest sites come from :func:`layers.access.nearest_sites` (exact great-circle distance, the
+one nearest-neighbour search of the project); :func:`nearest_site_names` only adds each site's
+name per resource kind.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
-from geo.cells import cells_to_latlng, chord_to_arc_m, latlon_to_xyz
-from geo.grid import cells_at
+from geo.cells import cells_to_latlng, cells_to_parent
+from layers import access
 
-__all__ = ["OUTREACH_HOURS", "recent_nonfatal", "nearest_sites", "outreach_line_list"]
+__all__ = ["OUTREACH_HOURS", "recent_nonfatal", "nearest_site_names", "outreach_line_list"]
 
 #: Follow-up windows in hours (DART aims for 24–48 h; PORTs use up to 72 h).
 OUTREACH_HOURS = (24, 48, 72)
@@ -54,15 +54,18 @@ def _window(df: pd.DataFrame, as_of, hours: Sequence[int]):
     return hours, as_of, mask, t
 
 
-def nearest_sites(
+def nearest_site_names(
     lat, lon, sites: pd.DataFrame, kinds: Sequence[str] = ("naloxone", "treatment", "ssp")
 ) -> pd.DataFrame:
     """Nearest site of each kind to each point: ``nearest_<kind>`` (name), ``dist_m_<kind>``.
 
+    A table view of :func:`layers.access.nearest_sites` (which returns distance and position
+    arrays for one set of sites): one search per kind, names looked up, metres rounded.
+
     Parameters
     ----------
     lat, lon : array-like of float
-        Query points (WGS84 degrees).
+        Query points (WGS84 degrees). A point without finite coordinates gets missing values.
     sites : DataFrame
         Canonical resource sites with ``name``, ``kind``, ``lat``, ``lon``.
     kinds : sequence of str
@@ -72,27 +75,32 @@ def nearest_sites(
     -------
     DataFrame
         One row per query point (0..n-1 index), two columns per kind.
-
-    References
-    ----------
-    Exact great-circle nearest neighbours via a KD-tree on unit-sphere xyz coordinates.
     """
     missing = [c for c in ("name", "kind", "lat", "lon") if c not in sites.columns]
     if missing:
         raise ValueError(f"sites need column(s) {missing}; found {list(sites.columns)}")
-    q = latlon_to_xyz(np.asarray(lat, float), np.asarray(lon, float))
-    out = pd.DataFrame(index=pd.RangeIndex(len(q)))
+    lat = np.asarray(lat, float)
+    lon = np.asarray(lon, float)
+    ok = np.isfinite(lat) & np.isfinite(lon)
+    out = pd.DataFrame(index=pd.RangeIndex(lat.size))
     for kind in kinds:
         sub = sites[sites["kind"].astype(str) == kind]
-        if len(sub) == 0 or len(q) == 0:
-            out[f"nearest_{kind}"] = pd.Series([None] * len(q), dtype="object")
-            out[f"dist_m_{kind}"] = np.full(len(q), np.nan)
-            continue
-        tree = cKDTree(latlon_to_xyz(sub["lat"].to_numpy(float), sub["lon"].to_numpy(float)))
-        chord, idx = tree.query(q, k=1)
-        out[f"nearest_{kind}"] = sub["name"].astype(str).to_numpy()[idx]
-        out[f"dist_m_{kind}"] = np.round(chord_to_arc_m(chord), 0)
+        names = np.full(lat.size, None, dtype=object)
+        dist = np.full(lat.size, np.nan)
+        if len(sub) and ok.any():
+            d, idx = access.nearest_sites(
+                lat[ok], lon[ok], sub["lat"].to_numpy(float), sub["lon"].to_numpy(float)
+            )
+            names[ok] = sub["name"].astype(str).to_numpy()[idx]
+            dist[ok] = np.round(d, 0)
+        out[f"nearest_{kind}"] = names
+        out[f"dist_m_{kind}"] = dist
     return out
+
+
+#: Old name, kept only until app_pages/hotspots.py imports :func:`nearest_site_names`; not the
+#: array function :func:`layers.access.nearest_sites`.
+nearest_sites = nearest_site_names
 
 
 def recent_nonfatal(
@@ -129,7 +137,7 @@ def recent_nonfatal(
         ``n_*h`` counts, ``as_of``-free (no exact times), and the nearest-site columns.
     """
     hours, as_of, mask, t = _window(incidents, as_of, hours)
-    cells = cells_at(incidents, res)[mask]  # point-in-hexagon, not the parent of h3
+    cells = cells_to_parent(incidents["h3"].to_numpy(np.uint64)[mask], res)
     age_h = ((as_of - t[mask]).dt.total_seconds() / 3600.0).to_numpy()
     uniq, inv = np.unique(cells, return_inverse=True)
     out = pd.DataFrame({"h3": uniq.astype(np.uint64)})
@@ -140,7 +148,7 @@ def recent_nonfatal(
     out = out.reset_index(drop=True)
     if sites is not None and len(out):
         lat, lon = cells_to_latlng(out["h3"].to_numpy(np.uint64))
-        out = pd.concat([out, nearest_sites(lat, lon, sites, kinds)], axis=1)
+        out = pd.concat([out, nearest_site_names(lat, lon, sites, kinds)], axis=1)
     return out
 
 
@@ -183,5 +191,5 @@ def outreach_line_list(
     )
     out = out.sort_values("hours_ago", kind="stable").reset_index(drop=True)
     if sites is not None and len(out) and {"lat", "lon"} <= set(out.columns):
-        out = pd.concat([out, nearest_sites(out["lat"], out["lon"], sites, kinds)], axis=1)
+        out = pd.concat([out, nearest_site_names(out["lat"], out["lon"], sites, kinds)], axis=1)
     return out

@@ -228,7 +228,7 @@ def test_population_to_cells_conserves_and_hand_case():
     gdf = gpd.GeoDataFrame({"population": [1000.0]}, geometry=[area], crs=4326)
     pop = population_to_cells(gdf, cells)
     assert pop.sum() == pytest.approx(1000.0, rel=1e-9)
-    assert pop.index.equals(pd.Index(cells, name="h3"))
+    assert pop.shape == cells.shape  # aligned with cells (layers.population's contract)
     # One cell split into two halves with 100 and 300 people: the cell gets 400, its
     # neighbours (sharing only edges) get 0.
     one = cells[len(cells) // 2]
@@ -238,7 +238,7 @@ def test_population_to_cells_conserves_and_hand_case():
     right = poly.intersection(shapely.box(c.x, -90, 180, 90))
     halves = gpd.GeoDataFrame({"population": [100, 300]}, geometry=[left, right], crs=4326)
     ring = np.array(sorted(h3.grid_disk(int(one), 1)), dtype=np.uint64)
-    got = population_to_cells(halves, ring)
+    got = pd.Series(population_to_cells(halves, ring), index=ring)
     assert got[one] == pytest.approx(400, rel=1e-6)
     assert got.drop(index=one).abs().max() < 1e-3  # shared edges: numerical slivers only
     with pytest.raises(ValueError, match="no CRS"):
@@ -284,6 +284,18 @@ def test_rate_table_and_gi_on_rates(grid):
         gi_star(rt, build_neighbourhood(cells, 1), column="rate")
     with pytest.raises(ValueError, match="rate method must be"):
         rate_table(table, pop, method="smr")
+    # an array aligned with the rows (layers.population.population_to_cells) = the Series
+    aligned = rate_table(table, pop.to_numpy(), method="eb")
+    pd.testing.assert_frame_equal(aligned, rt)
+    with pytest.raises(ValueError, match="population has 3 values for"):
+        rate_table(table, [1.0, 2.0, 3.0])
+
+
+def test_rates_population_to_cells_is_the_layers_one():
+    import clustering.rates
+    import layers.population
+
+    assert clustering.rates.population_to_cells is layers.population.population_to_cells
 
 
 @pytest.mark.parametrize("k", [0, 1, 2])

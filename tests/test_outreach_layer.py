@@ -8,7 +8,7 @@ import pytest
 
 from geo.cells import cells_to_latlng, cells_to_parent, haversine_m, latlng_to_cells
 from geo.privacy import PrivacyError, publish
-from layers.outreach import nearest_sites, outreach_line_list, recent_nonfatal
+from layers.outreach import nearest_site_names, outreach_line_list, recent_nonfatal
 
 AS_OF = pd.Timestamp("2026-11-15 12:00")
 
@@ -55,7 +55,7 @@ def test_as_of_defaults_to_latest_incident():
     assert out["n_72h"].sum() == expect == 4  # the 71 h one drops out, the -1 h one comes in
 
 
-def test_nearest_sites_equals_brute_force():
+def test_nearest_site_names_equals_brute_force():
     rng = np.random.default_rng(3)
     sites = pd.DataFrame(
         {
@@ -66,7 +66,7 @@ def test_nearest_sites_equals_brute_force():
         }
     )
     qlat, qlon = rng.uniform(35.9, 36.3, 50), rng.uniform(-80, -79.5, 50)
-    out = nearest_sites(qlat, qlon, sites, kinds=("naloxone", "treatment", "ssp"))
+    out = nearest_site_names(qlat, qlon, sites, kinds=("naloxone", "treatment", "ssp"))
     for kind in ("naloxone", "treatment"):
         sub = sites[sites["kind"] == kind]
         d = haversine_m(
@@ -76,7 +76,7 @@ def test_nearest_sites_equals_brute_force():
         assert out[f"nearest_{kind}"].tolist() == sub["name"].to_numpy()[d.argmin(axis=1)].tolist()
     assert out["dist_m_ssp"].isna().all() and out["nearest_ssp"].isna().all()
     with pytest.raises(ValueError, match="sites need column"):
-        nearest_sites(qlat, qlon, sites.drop(columns="kind"))
+        nearest_site_names(qlat, qlon, sites.drop(columns="kind"))
 
 
 def test_area_table_with_sites_uses_cell_centres():
