@@ -1,5 +1,7 @@
 """Hot-spot products: the Gi* table, emerging hot spots, density clusters, a cell's history.
 
+(Engineers: the working contract of this refactor is in products/CONTRACT.md — read it first.)
+
 One function per product, called unchanged by the CLI (``gapmap hotspots``), the dashboard's
 Hotspots page and the briefing's map; each returns a table that has passed the privacy gate.
 
@@ -34,7 +36,7 @@ from geo.privacy.cellkey import key_sum
 from products.counting import keyed_cell_counts
 from products.query import Query, resolve, select
 
-__all__ = ["hotspot_table", "analysis_cells", "published_total"]
+__all__ = ["hotspot_table", "cell_table", "analysis_cells", "published_total", "stat_values"]
 
 
 def analysis_cells(occupied: np.ndarray, res: int, boundary=None, k_ring: int = 1) -> np.ndarray:
@@ -141,6 +143,46 @@ def hotspot_table(
         # hidden count it reads as exact: blank it like the count
         out["rate"] = out["rate"].mask(out["suppressed"])
     return out.reset_index(drop=True)
+
+
+def cell_table(
+    incidents: pd.DataFrame,
+    query: Query,
+    policy: PrivacyPolicy | str = "public",
+    *,
+    boundary=None,
+    breakdown: bool = True,
+) -> pd.DataFrame:
+    """Incident counts per H3 cell with outcome / naloxone / source breakdowns, published.
+
+    The ``gapmap cells`` product. Every count (total and breakdowns) is keyed and perturbed by
+    the gate, so a parent cell minus its children, or a total minus its breakdowns, is never
+    exactly a hidden count; a lone hidden breakdown member takes a second one with it.
+
+    Parameters
+    ----------
+    incidents : DataFrame
+        Canonical de-duplicated incidents.
+    query : Query
+        Resolution, window ``[start, end)`` and filters (public: a release window).
+    policy : PrivacyPolicy or tier name
+    boundary : shapely geometry, optional
+        Study area: every cell overlapping it is listed (zeros included, ``in_grid``).
+    breakdown : bool
+        Add ``n_fatal`` … ``n_naloxone_yes`` … ``n_ems`` … (default True).
+
+    Returns
+    -------
+    DataFrame
+        ``h3`` (uint64), ``count``, breakdowns, [``in_grid``], ``suppressed``.
+    """
+    pol = as_policy(policy)
+    q = resolve(query, incidents, pol)
+    sub = with_record_keys(select(incidents, q))
+    cells = None if boundary is None else analysis_grid(boundary, q.res)
+    fams = ("outcome", "naloxone", "source") if breakdown else ()
+    counts = keyed_cell_counts(sub, q.res, breakdown=fams, cells=cells)
+    return publish(counts, pol).reset_index(drop=True)
 
 
 def _keycol(name: str) -> str:
