@@ -9,7 +9,8 @@ loop), and returns a long table with one row per (date, area) on which the detec
 ``threshold`` is always a *count*: the day alarms when ``observed`` exceeds it (``>=`` for the
 fixed threshold). ``severity`` is ``"alert"``, ``"warning"`` or missing and ``method`` the
 detector's name (both categorical, so a table for thousands of areas over years stays light).
-Days without a full baseline are left out.
+Days without a full baseline are left out. The input check and the long table are in
+:mod:`clustering.detector_table`.
 
 Exact definitions
 -----------------
@@ -48,6 +49,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from clustering.detector_table import (
+    RESULT_COLUMNS,
+    check_positive,
+    check_series,
+    long_table,
+    severity_codes,
+    window_moments,
+)
+
 __all__ = [
     "RESULT_COLUMNS",
     "ears_c1",
@@ -59,52 +69,6 @@ __all__ = [
     "suggest_threshold",
 ]
 
-RESULT_COLUMNS = [
-    "date", "area", "observed", "expected", "sd", "statistic", "threshold", "method", "severity",
-]
-
-
-def _check_series(series: pd.DataFrame) -> np.ndarray:
-    if not isinstance(series, pd.DataFrame) or not isinstance(series.index, pd.DatetimeIndex):
-        raise ValueError(
-            "series must be a DataFrame with a daily DatetimeIndex (days × areas); build it "
-            "with clustering.series.incidents_to_daily"
-        )
-    idx = series.index
-    if len(idx) > 1 and not (np.diff(idx.values) == np.timedelta64(1, "D")).all():
-        raise ValueError("series index must be consecutive days (zero-filled, no gaps)")
-    x = series.to_numpy(dtype=float)
-    if np.isnan(x).any() or (x < 0).any():
-        raise ValueError("series must hold non-negative counts without missing values")
-    return x
-
-
-def _positive(name: str, v: float, allow_zero: bool = False) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} must be a number, got {v!r}")
-    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'≥' if allow_zero else '>'} 0, got {v!r}")
-    return float(v)
-
-
-def _window_moments(x: np.ndarray, lo: np.ndarray, hi: np.ndarray):
-    """Mean and sample sd of ``x[lo:hi]`` per row t (vectorised, from cumulative sums).
-
-    Whole counts use exact int64 sums, so ``n·Σx² − (Σx)²`` carries no rounding error.
-    """
-    T, A = x.shape
-    whole = bool(np.all(x == np.round(x))) and (x.size == 0 or x.max() < 2**20)
-    v = x.astype(np.int64) if whole else x
-    cs = np.vstack([np.zeros((1, A), v.dtype), np.cumsum(v, axis=0)])
-    cs2 = np.vstack([np.zeros((1, A), v.dtype), np.cumsum(v * v, axis=0)])
-    n = (hi - lo)[:, None]
-    s1 = cs[hi] - cs[lo]
-    s2 = cs2[hi] - cs2[lo]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = s1 / n
-        var = (n * s2 - s1 * s1) / (n * (n - 1)) if whole else (s2 - n * mean**2) / (n - 1)
-    return mean, np.sqrt(np.clip(var, 0.0, None))
-
 
 def _baseline(x: np.ndarray, lag: int, length: int, sd_floor: float):
     """Mean and floored sample sd of ``x[t-lag-length+1 … t-lag]`` for every t (NaN if short)."""
@@ -112,34 +76,11 @@ def _baseline(x: np.ndarray, lag: int, length: int, sd_floor: float):
     t = np.arange(T)
     hi = np.clip(t - lag + 1, 0, T)
     lo = np.clip(hi - length, 0, T)
-    mean, sd = _window_moments(x, lo, hi)
+    mean, sd = window_moments(x, lo, hi)
     short = (t - lag - length + 1) < 0
     mean[short] = np.nan
     sd[short] = np.nan
     return mean, np.maximum(sd, sd_floor)
-
-
-_SEVERITY = ["alert", "warning"]
-
-
-def _long(series, method, observed, expected, sd, statistic, threshold, severity) -> pd.DataFrame:
-    """Long table of the days with a baseline; ``severity`` holds codes 0 alert, 1 warning, -1."""
-    T, A = observed.shape
-    ok = np.isfinite(expected).ravel()
-    n = int(ok.sum())
-    dates = np.repeat(series.index.values, A)[ok]
-    areas = np.tile(np.asarray(series.columns), T)[ok]
-    return pd.DataFrame({
-        "date": pd.DatetimeIndex(dates),
-        "area": areas,
-        "observed": observed.ravel()[ok].astype(np.int64),
-        "expected": expected.ravel()[ok],
-        "sd": sd.ravel()[ok],
-        "statistic": statistic.ravel()[ok],
-        "threshold": threshold.ravel()[ok],
-        "method": pd.Categorical.from_codes(np.zeros(n, np.int8), [method]),
-        "severity": pd.Categorical.from_codes(severity.ravel()[ok].astype(np.int8), _SEVERITY),
-    })
 
 
 def _c_stat(x, lag, sd_floor):
@@ -147,17 +88,13 @@ def _c_stat(x, lag, sd_floor):
     return mean, sd, (x - mean) / sd
 
 
-def _sev(alarm: np.ndarray) -> np.ndarray:
-    return np.where(alarm, 0, -1).astype(np.int8)
-
-
 def _ears_c(series: pd.DataFrame, name: str, lag: int, sd_floor: float, k: float):
     """C1 (lag 1) and C2 (lag 3, the 2-day guard band): alarm when x_t > mean + k·sd."""
-    x = _check_series(series)
-    sd_floor = _positive("sd_floor", sd_floor)
-    k = _positive("k", k)
+    x = check_series(series)
+    sd_floor = check_positive("sd_floor", sd_floor)
+    k = check_positive("k", k)
     mean, sd, stat = _c_stat(x, lag, sd_floor)
-    return _long(series, name, x, mean, sd, stat, mean + k * sd, _sev(stat > k))
+    return long_table(series, name, x, mean, sd, stat, mean + k * sd, severity_codes(stat > k))
 
 
 def ears_c1(series: pd.DataFrame, *, sd_floor: float = 0.5, k: float = 3.0) -> pd.DataFrame:
@@ -207,9 +144,9 @@ def ears_c3(series: pd.DataFrame, *, sd_floor: float = 0.5, h: float = 2.0) -> p
     ----------
     Hutwagner et al. 2003; R ``surveillance::earsC(method = "C3")``.
     """
-    x = _check_series(series)
-    sd_floor = _positive("sd_floor", sd_floor)
-    h = _positive("h", h)
+    x = check_series(series)
+    sd_floor = check_positive("sd_floor", sd_floor)
+    h = check_positive("h", h)
     mean, sd, c2 = _c_stat(x, 3, sd_floor)
     part = np.maximum(0.0, c2 - 1.0)  # NaN where C2 undefined
     prev = np.full_like(part, np.nan)
@@ -217,7 +154,7 @@ def ears_c3(series: pd.DataFrame, *, sd_floor: float = 0.5, h: float = 2.0) -> p
     c3 = part + prev
     thr = np.where(prev > h, 0.0, mean + sd * (1.0 + h - prev))
     expected = np.where(np.isfinite(c3), mean, np.nan)
-    return _long(series, "C3", x, expected, sd, c3, thr, _sev(c3 > h))
+    return long_table(series, "C3", x, expected, sd, c3, thr, severity_codes(c3 > h))
 
 
 def ears(series: pd.DataFrame, method: str = "C1", **kw) -> pd.DataFrame:
@@ -287,7 +224,7 @@ def ewma(
     Burkom 2003; CDC NSSP, ``Rnssp::alert_ewma`` (B = 28, g = 2, w1 = 0.4, w2 = 0.9);
     Lucas & Saccucci, Technometrics 1990;32(1):1–12.
     """
-    x = _check_series(series)
+    x = check_series(series)
     lams = tuple(np.atleast_1d(np.asarray(smoothing, dtype=float)).tolist()) if not isinstance(
         smoothing, bool) else ()
     if not lams or any(not 0 < v < 1 for v in lams):
@@ -309,7 +246,7 @@ def ewma(
     L = (hi - lo).astype(float)
     ok = L >= min_baseline
     Lc = np.where(ok, L, np.nan)[:, None]
-    mean, sd = _window_moments(x, np.clip(lo, 0, T), np.clip(hi, 0, T))
+    mean, sd = window_moments(x, np.clip(lo, 0, T), np.clip(hi, 0, T))
     mean[~ok] = np.nan
     sd[~ok] = np.nan
     dof = np.where(ok, L - 1, np.nan)[:, None]
@@ -339,7 +276,8 @@ def ewma(
         stat = np.where(better, ts, stat)
     p = np.where(np.isfinite(best_p), best_p, np.nan)
     sev = np.where(p < alert_p, 0, np.where(p < warning_p, 1, -1)).astype(np.int8)
-    res = _long(series, "EWMA", x, mean, sd, stat, np.where(np.isfinite(thr), thr, np.nan), sev)
+    thr = np.where(np.isfinite(thr), thr, np.nan)
+    res = long_table(series, "EWMA", x, mean, sd, stat, thr, sev)
     keep = np.isfinite(mean).ravel()
     res["p"] = p.ravel()[keep]
     res["baseline_days"] = np.repeat(L.astype(np.int64), A)[keep]
@@ -367,7 +305,7 @@ def suggest_threshold(
     Series
         Integer threshold per area (indexed like the series columns).
     """
-    x = _check_series(series)
+    x = check_series(series)
     if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < 2:
         raise ValueError(f"days must be an integer ≥ 2, got {days!r}")
     if isinstance(minimum, bool) or not isinstance(minimum, int | np.integer) or minimum < 1:
@@ -401,14 +339,14 @@ def fixed_threshold(series: pd.DataFrame, threshold, *, days: int = 30) -> pd.Da
         missing on the first day); ``statistic`` is ``observed / threshold``;
         ``method = "threshold"``.
     """
-    x = _check_series(series)
+    x = check_series(series)
     if isinstance(threshold, pd.Series):
         missing = set(series.columns) - set(threshold.index)
         if missing:
             raise ValueError(f"threshold has no value for areas {sorted(missing)[:5]}")
         thr = threshold.reindex(series.columns).to_numpy(float)
     else:
-        thr = np.full(x.shape[1], _positive("threshold", threshold))
+        thr = np.full(x.shape[1], check_positive("threshold", threshold))
     if (thr <= 0).any() or not np.isfinite(thr).all():
         raise ValueError("threshold must be positive for every area")
     T, A = x.shape
@@ -420,7 +358,7 @@ def fixed_threshold(series: pd.DataFrame, threshold, *, days: int = 30) -> pd.Da
         expected = (csum[t] - csum[lo]) / n[:, None]
     expected[0] = np.nan
     thr2 = np.broadcast_to(thr, x.shape)
-    out = _long(series, "threshold", x, np.where(np.isfinite(expected), expected, -1.0),
-                np.full(x.shape, np.nan), x / thr2, thr2, _sev(x >= thr2))
+    out = long_table(series, "threshold", x, np.where(np.isfinite(expected), expected, -1.0),
+                np.full(x.shape, np.nan), x / thr2, thr2, severity_codes(x >= thr2))
     out.loc[out["expected"] < 0, "expected"] = np.nan
     return out
