@@ -160,6 +160,7 @@ def gap_scores(
     hot_column: str | None = None,
     groups: Sequence[AccessGroup] = DEFAULT_GROUPS,
     suppress_below: int | None = None,
+    period: str = "in the last 12 months",
 ) -> pd.DataFrame:
     """Score, rank and explain every cell (see the module docstring for the definition).
 
@@ -178,6 +179,8 @@ def gap_scores(
     suppress_below : int, optional
         Public tier k: counts 1..k-1 are written "fewer than k" in ``reason`` and scored as
         the one value k/2, so the published score reveals nothing the suppressed counts hide.
+    period : str
+        Words naming the burden window, used in ``reason``.
 
     Returns
     -------
@@ -193,7 +196,7 @@ def gap_scores(
     out = pd.concat([pct.add_prefix("score_"), comb], axis=1)
     out["gap_rank"] = _rank(comb["gap_score"], _public_counts(table, suppress_below))
     out["reason"] = explain_gaps(table, w, hot_column=hot_column, groups=groups,
-                                 suppress_below=suppress_below)
+                                 suppress_below=suppress_below, period=period)
     return out
 
 
@@ -210,13 +213,15 @@ def explain_gaps(
     hot_column: str | None = None,
     groups: Sequence[AccessGroup] = DEFAULT_GROUPS,
     suppress_below: int | None = None,
+    period: str = "in the last 12 months",
 ) -> pd.Series:
     """The ``reason`` text of each cell, e.g. "38 overdoses in the last 12 months, rising;
     nearest naloxone 1.9 km; no 24/7 naloxone within 1 km; nearest Medicaid buprenorphine 6.4 km".
 
     Access groups whose name ends in ``_24_7`` are phrased against their reach ("no 24/7
     naloxone within 1 km"); the others as the nearest distance. Counts 1..k-1 become "fewer
-    than k" when ``suppress_below=k``.
+    than k" when ``suppress_below=k``; a missing count (hidden by the privacy gate) is never
+    printed. ``period`` names the burden window ("in the last 12 months", "in 4 weeks to …").
     """
     w = DEFAULT_WEIGHTS if weights is None else weights
     if suppress_below is not None and (not isinstance(suppress_below, int) or suppress_below < 1):
@@ -224,7 +229,10 @@ def explain_gaps(
     by_name = {g.name: g for g in groups}
     shown = [g for name, g in by_name.items()
              if w.get(name, 0) > 0 and f"dist_m_{name}" in table.columns]
-    recent = table["count_12m"].to_numpy(np.int64) if "count_12m" in table.columns else None
+    recent = (pd.to_numeric(table["count_12m"]).to_numpy(dtype=float, na_value=np.nan)
+              if "count_12m" in table.columns else None)
+    hidden_text = (f"fewer than {suppress_below} overdoses" if suppress_below is not None
+                   else "a suppressed number of overdoses")
     trend = table["trend"].astype(str).to_numpy() if "trend" in table.columns else None
     hot = (table[hot_column].astype("string").str.lower().str.startswith("hot").fillna(False)
            .to_numpy(bool) if hot_column else None)
@@ -233,13 +241,14 @@ def explain_gaps(
     for i in range(len(table)):
         parts = []
         if recent is not None:
-            n = int(recent[i])
-            if n == 0:
-                head = "no overdoses in the last 12 months"
+            if np.isnan(recent[i]):  # hidden by the privacy gate
+                head = f"{hidden_text} {period}"
+            elif (n := int(round(recent[i]))) == 0:
+                head = f"no overdoses {period}"
             elif suppress_below is not None and n < suppress_below:
-                head = f"fewer than {suppress_below} overdoses in the last 12 months"
+                head = f"{hidden_text} {period}"
             else:
-                head = f"{n} overdose{'s' if n != 1 else ''} in the last 12 months"
+                head = f"{n} overdose{'s' if n != 1 else ''} {period}"
             if trend is not None and trend[i] in ("rising", "falling", "stable"):
                 head += f", {trend[i]}"
             parts.append(head)
