@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,10 @@ __all__ = [
     "optional",
     "missing_library",
     "sample_path",
+    "STORE_DIR_ENV",
+    "store_dir",
+    "store_names",
+    "store_file",
     "store_path",
     "source_key",
     "incidents",
@@ -95,8 +100,55 @@ def file_key(name: str) -> tuple[str, float]:
     return (str(p) if p else "", _mtime(p))
 
 
+#: Environment variable naming the folder of incident stores offered on the Data page.
+STORE_DIR_ENV = "GAPMAP_STORE_DIR"
+_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_STORE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def store_dir() -> Path:
+    """Folder of the incident stores (``GAPMAP_STORE_DIR``, default ``data/store/``); created."""
+    env = os.environ.get(STORE_DIR_ENV, "").strip()
+    folder = Path(env) if env else _PROJECT_ROOT / "data" / "store"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def store_names() -> list[str]:
+    """Names (file stems) of the ``*.duckdb`` stores in :func:`store_dir`, sorted.
+
+    Files whose stem is not a valid store name (see :func:`store_file`) are not offered.
+    """
+    return sorted(
+        p.stem
+        for p in store_dir().glob("*.duckdb")
+        if p.is_file() and _STORE_NAME.fullmatch(p.stem)
+    )
+
+
+def store_file(name: str) -> Path:
+    """The store file of a store name in :func:`store_dir` (never a path typed by a user).
+
+    Raises
+    ------
+    ValueError
+        The name is empty, longer than 64 characters or has characters other than letters,
+        digits, ``-`` and ``_``.
+    """
+    name = str(name).strip()
+    if not _STORE_NAME.fullmatch(name):
+        raise ValueError(
+            "A store name may use only letters, digits, - and _ (at most 64 characters)."
+        )
+    return store_dir() / f"{name}.duckdb"
+
+
 def store_path() -> str | None:
-    """The incident store in use (Data page choice, else ``GAPMAP_STORE``), if it exists."""
+    """The incident store in use, if it exists.
+
+    The Data page's choice (always a file of :func:`store_dir`, set by that page only), else
+    ``GAPMAP_STORE`` (the operator's initial store).
+    """
     p = st.session_state.get("store_path") or os.environ.get("GAPMAP_STORE", "").strip()
     return p if p and Path(p).exists() else None
 

@@ -28,7 +28,8 @@ def test_gaps_page_filters_resource_layers(app_inputs):
 
 def test_data_page_runs():
     at = run_page("data")
-    assert any("In use: incident file" in c.value for c in at.caption)
+    assert any("In use: incident file incidents.csv" == c.value for c in at.caption)
+    assert any(i.value == "Log in to upload or ingest data." for i in at.info)
 
 
 def test_gap_table_top_rows_equal_layers_gaps(app_inputs):
@@ -82,15 +83,22 @@ def test_gap_table_top_rows_equal_layers_gaps(app_inputs):
 def test_data_page_store_status_and_switch(app_inputs, tmp_path, monkeypatch):
     from geo.store import IncidentStore
 
+    monkeypatch.setenv("GAPMAP_STORE_DIR", str(tmp_path))
     store = tmp_path / "s.duckdb"
     summary = IncidentStore(store).ingest(app_inputs["incidents"])
     status = IncidentStore(store).status()
-    at = run_page("data", session={"store_input": str(store)})
+    at = run_page("data", session={"tier": "restricted"})
+    assert at.selectbox(key="store_choice").value == "s"
     assert metric(at, "Rows stored") == f"{status['rows']:,}"
     assert metric(at, "Events (de-duplicated)") == f"{status['events']:,}"
     assert metric(at, "Files ingested") == "1"
+    files = next(d.value for d in at.dataframe if "file" in d.value.columns)
+    assert files["file"].tolist() == ["incidents.csv"]  # the name, not the server path
     at.button(key="use_store").click().run()
     assert not at.exception
     assert at.session_state["store_path"] == str(store)
-    assert any("In use: incident store" in c.value for c in at.caption)
+    assert any(c.value == "In use: incident store s" for c in at.caption)
+    at.button(key="use_sample").click().run()
+    assert "store_path" not in at.session_state
+    assert any("In use: incident file" in c.value for c in at.caption)
     assert summary  # the store accepted the file
