@@ -166,19 +166,14 @@ def source_key() -> tuple[str, str, float]:
 
 @st.cache_resource(max_entries=2, show_spinner="Loading incidents…")
 def _load_incidents(kind: str, path: str, mtime: float) -> pd.DataFrame:
+    """Canonical incidents with their record keys (``rkey``, for the privacy gate), once."""
+    from geo.ingest import read_incidents
+    from geo.privacy import with_record_keys
+    from geo.store import IncidentStore
+
     if kind == "store":
-        from geo.store import IncidentStore
-
-        return IncidentStore(path).load()
-    ingest = optional("geo.ingest")
-    if ingest is not None:
-        return ingest.read_incidents(path).incidents
-    # geo.ingest not installed: a canonical CSV only (dates parsed, indexed once at BASE_RES)
-    from geo.grid import index_incidents
-
-    df = pd.read_csv(path, dtype={"outcome": "string", "naloxone": "string", "source": "string"})
-    df["occurred_at"] = pd.to_datetime(df["occurred_at"], format="mixed")
-    return index_incidents(df)
+        return with_record_keys(IncidentStore(path).load())
+    return with_record_keys(read_incidents(path).incidents)
 
 
 def incidents() -> pd.DataFrame:

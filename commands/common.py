@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 
 from geo.cells import cells_to_polygons, cells_to_str
-from geo.privacy import TIERS, PrivacyPolicy, publish
+from geo.privacy import TIERS, PrivacyPolicy, publish, with_record_keys
 
 __all__ = [
     "add_incident_options",
     "add_tier_options",
+    "add_window_options",
     "add_res_option",
     "parse_mapping",
     "load_incidents_from_args",
@@ -51,11 +52,22 @@ def add_incident_options(p: argparse.ArgumentParser, required: bool = True) -> N
 
 def add_tier_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tier", choices=TIERS, default="public",
-                   help="public (default): counts 1..k-1 suppressed, no points; "
-                   "restricted: internal")
+                   help="public (default): counts perturbed (cell-key method), 1..k-1 "
+                   "suppressed, fixed release windows, no points or times; partner: res floor "
+                   "9; restricted: exact, internal use only")
     p.add_argument("--k", type=int, default=10,
-                   help="suppression threshold: counts 1..k-1 are hidden in public output "
-                   "(default 10)")
+                   help="suppression threshold: counts 1..k-1 are hidden (default 10; public "
+                   "and partner output cannot go below 10)")
+
+
+def add_window_options(p: argparse.ArgumentParser) -> None:
+    """``--start``/``--end``: the window ``[start, end)``, the same in every subcommand."""
+    p.add_argument("--start", default=None, metavar="DATE",
+                   help="first day included (window [start, end)); public tier: a release "
+                   "window start, see README Privacy (default: the last 52 weeks)")
+    p.add_argument("--end", default=None, metavar="DATE",
+                   help="first day EXCLUDED (window [start, end)); public tier: the release "
+                   "date, the Monday after the last complete week (default)")
 
 
 def add_res_option(p: argparse.ArgumentParser, default: int = 8) -> None:
@@ -82,7 +94,7 @@ def load_incidents_from_args(args: argparse.Namespace) -> pd.DataFrame:
     from geo.store import IncidentStore
 
     if getattr(args, "store", None):
-        return IncidentStore(args.store).load()
+        return with_record_keys(IncidentStore(args.store).load())
     result = read_incidents(
         args.incidents,
         preset=args.preset,
@@ -95,7 +107,7 @@ def load_incidents_from_args(args: argparse.Namespace) -> pd.DataFrame:
             "(run `gapmap ingest` to see them with line numbers and reasons)",
             file=sys.stderr,
         )
-    return result.incidents
+    return with_record_keys(result.incidents)
 
 
 def policy_from_args(args: argparse.Namespace) -> PrivacyPolicy:
