@@ -12,16 +12,14 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._data import (
-    _cell_counts,
-    _grid,
+    _load_boundary,
     _load_incidents,
     _subset,
     file_key,
-    optional,
     sample_path,
     source_key,
 )
-from app_pages._ui import Filters
+from app_pages._ui import Filters, policy
 
 __all__ = [
     "kpi_table",
@@ -99,27 +97,47 @@ def weekly_table(f: Filters, tier_name: str) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ hotspots
+def _policy_of(tier_name: str, k: int):
+    from geo.privacy import PrivacyPolicy
+
+    return PrivacyPolicy.for_tier(tier_name, k=int(k))
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _boundary_geometry(bpath: str, bmtime: float):
+    """The study area as one WGS84 geometry (the CLI's and the briefing's normaliser)."""
+    from geo.boundary import boundary_geometry
+
+    return boundary_geometry(_load_boundary(bpath, bmtime)) if bpath else None
+
+
 @st.cache_data(max_entries=12, show_spinner="Computing Gi* hot spots…")
 def _hotspots(
-    kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, k_ring
+    kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, k_ring,
+    tier_name="restricted", k=10, ppath="", pmtime=0.0, rate="eb",
 ) -> pd.DataFrame:
-    from clustering.gistar import gi_star
-    from clustering.neighbours import build_neighbourhood
-    from geo.grid import zero_fill
+    """products.hotspots.hotspot_table on primitives (published for ``tier_name``)."""
+    from products.hotspots import hotspot_table
+    from products.query import Query
 
-    counts = _cell_counts(kind, path, mtime, res, start, end, outcomes, sources)
-    if bpath:
-        table = zero_fill(counts, _grid(bpath, bmtime, res))
-    else:
-        table = counts.assign(in_grid=True)
-    if len(table) < 3:
-        return table.assign(z=np.nan, p=np.nan, q=np.nan, **{"class": "not_significant"})
-    nbhd = build_neighbourhood(table["h3"].to_numpy(np.uint64), k=int(k_ring))
-    return pd.concat([table, gi_star(table, nbhd)], axis=1)
+    return hotspot_table(
+        _load_incidents(kind, path, mtime),
+        Query(res=int(res), start=start, end=end, outcomes=outcomes, sources=sources),
+        _policy_of(tier_name, k),
+        boundary=_boundary_geometry(bpath, bmtime),
+        k_ring=int(k_ring),
+        population=_load_population(ppath, pmtime) if ppath else None,
+        rate=rate,
+    )
+
+
+def _pol_key() -> tuple[str, int]:
+    pol = policy()
+    return pol.tier, pol.k
 
 
 def hotspots(f: Filters, k_ring: int = 1) -> pd.DataFrame:
-    """Zero-filled analysis cells with counts and Gi* z, p, q, class (not yet published)."""
+    """The Gi* hot-spot product for the sidebar's query, published for the session's tier."""
     return _hotspots(
         *source_key(),
         *file_key("boundary"),
@@ -129,6 +147,7 @@ def hotspots(f: Filters, k_ring: int = 1) -> pd.DataFrame:
         f.outcomes,
         f.sources,
         int(k_ring),
+        *_pol_key(),
     )
 
 
@@ -139,21 +158,20 @@ def _load_population(path: str, mtime: float):
     return gpd.read_file(path)
 
 
-@st.cache_data(max_entries=8, show_spinner="Computing rates…")
 def _rates(
-    kind, path, mtime, bpath, bmtime, ppath, pmtime, res, start, end, outcomes, sources, method
+    kind, path, mtime, bpath, bmtime, ppath, pmtime, res, start, end, outcomes, sources, method,
+    tier_name="restricted", k=10,
 ) -> pd.DataFrame:
-    from clustering.rates import population_to_cells, rate_table
-
-    table = _hotspots(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, 1)
-    pop = population_to_cells(_load_population(ppath, pmtime), table["h3"].to_numpy(np.uint64))
-    return rate_table(table[["h3", "count"]], pop, method=method)
+    """Rates of the hot-spot product run on population (``population``, ``rate`` columns)."""
+    return _hotspots(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, 1,
+                     tier_name, k, ppath, pmtime, method)
 
 
 def rates(f: Filters, method: str = "eb") -> pd.DataFrame | None:
     """Overdoses per 10,000 residents per analysis cell (population area-weighted onto cells;
-    ``eb`` = global empirical-Bayes smoothing), or None without a population layer."""
-    if sample_path("population") is None or optional("clustering.rates") is None:
+    ``eb`` = global empirical-Bayes smoothing), or None without a population layer. Published:
+    the rate of a suppressed cell is blank."""
+    if sample_path("population") is None:
         return None
     return _rates(
         *source_key(),
@@ -165,23 +183,25 @@ def rates(f: Filters, method: str = "eb") -> pd.DataFrame | None:
         f.outcomes,
         f.sources,
         method,
+        *_pol_key(),
     )
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def _cell_history(kind, path, mtime, res, cell, outcomes, sources) -> pd.DataFrame:
-    from geo.cells import cells_to_parent
-    from geo.grid import filter_incidents, incidents_to_cell_periods
+def _cell_history(kind, path, mtime, res, cell, outcomes, sources, tier_name="restricted",
+                  k=10) -> pd.DataFrame:
+    from products.clusters import cell_history as history
+    from products.query import Query
 
-    df = _load_incidents(kind, path, mtime)
-    parent = cells_to_parent(df["h3"].to_numpy(np.uint64), res)
-    sub = filter_incidents(df.loc[parent == np.uint64(cell)], outcomes=outcomes, sources=sources)
-    return incidents_to_cell_periods(sub, res, freq="M")
+    return history(_load_incidents(kind, path, mtime),
+                   Query(res=int(res), outcomes=outcomes, sources=sources),
+                   _policy_of(tier_name, k), int(cell))
 
 
 def cell_history(f: Filters, cell: int) -> pd.DataFrame:
-    """Monthly counts of one cell over all dates (outcome/source filters applied)."""
-    return _cell_history(*source_key(), f.res, int(cell), f.outcomes, f.sources)
+    """One cell's counts per period over all dates (public: 28-day periods to the release
+    date; restricted: months), outcome/source filters applied, published."""
+    return _cell_history(*source_key(), f.res, int(cell), f.outcomes, f.sources, *_pol_key())
 
 
 def selected_object(key: str) -> dict | None:
@@ -200,24 +220,25 @@ def selected_object(key: str) -> dict | None:
 # ------------------------------------------------------------------ emerging, density, scan
 @st.cache_data(max_entries=8, show_spinner="Computing emerging hot spots…")
 def _emerging(
-    kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, slice_
+    kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, slice_,
+    tier_name="restricted", k=10,
 ) -> pd.DataFrame:
-    from clustering.emerging import emerging_hotspots
+    """products.clusters.emerging_table on primitives: window ``[start, end)`` as given (the
+    last day of data is counted)."""
+    from products.clusters import emerging_table
+    from products.query import Query
 
-    df = _subset(kind, path, mtime, start, end, outcomes, sources)
-    cells = _grid(bpath, bmtime, res) if bpath else None
-    return emerging_hotspots(
-        df,
-        res,
-        cells=cells,
+    return emerging_table(
+        _load_incidents(kind, path, mtime),
+        Query(res=int(res), start=start, end=end, outcomes=outcomes, sources=sources),
+        _policy_of(tier_name, k),
+        boundary=_boundary_geometry(bpath, bmtime),
         slice=slice_,
-        start=start,
-        end=None if end is None else end - pd.Timedelta(days=1),
     )
 
 
 def emerging(f: Filters, slice_: str) -> pd.DataFrame:
-    """Emerging hot-spot category per analysis cell (clustering.emerging) for the filters."""
+    """Emerging hot-spot category per analysis cell for the sidebar's query, published."""
     return _emerging(
         *source_key(),
         *file_key("boundary"),
@@ -227,6 +248,7 @@ def emerging(f: Filters, slice_: str) -> pd.DataFrame:
         f.outcomes,
         f.sources,
         slice_,
+        *_pol_key(),
     )
 
 
@@ -240,18 +262,26 @@ SCAN_AUTO_MAX = 200_000
 
 
 @st.cache_data(max_entries=8, show_spinner="Finding density clusters…")
-def _density(kind, path, mtime, res, start, end, outcomes, sources, eps_m, min_samples):
-    from clustering.density import PointClusters
+def _density(kind, path, mtime, res, start, end, outcomes, sources, eps_m, min_samples,
+             tier_name="restricted", k=10):
+    """products.clusters.density_table (DBSCAN) on primitives, published for ``tier_name``."""
+    from products.clusters import density_table
+    from products.query import Query
 
-    df = _subset(kind, path, mtime, start, end, outcomes, sources)
-    model = PointClusters(method="dbscan", eps_m=float(eps_m), min_samples=int(min_samples)).fit(df)
-    return model.cluster_summaries(res=res)
+    return density_table(
+        _load_incidents(kind, path, mtime),
+        Query(res=int(res), start=start, end=end, outcomes=outcomes, sources=sources),
+        _policy_of(tier_name, k),
+        method="dbscan", eps_m=float(eps_m), min_samples=int(min_samples),
+    )
 
 
 def density(f: Filters, eps_m: float, min_samples: int) -> pd.DataFrame:
-    """DBSCAN cluster summaries (clustering.density); hulls/centroids are restricted-tier only."""
+    """DBSCAN clusters: public (cluster, cell) rows with published counts; restricted one row
+    per cluster with dates, centroid and hull."""
     return _density(
-        *source_key(), f.res, f.start, f.end, f.outcomes, f.sources, float(eps_m), int(min_samples)
+        *source_key(), f.res, f.start, f.end, f.outcomes, f.sources, float(eps_m),
+        int(min_samples), *_pol_key()
     )
 
 

@@ -12,9 +12,6 @@ from layers import deck
 
 f = _app.filters()
 st.title("Hotspots")
-if _app.optional("clustering.gistar") is None:
-    _app.missing_library("Gi* hot spots", "clustering.gistar")
-    st.stop()
 
 tier = _app.tier()
 pol = _app.policy()
@@ -30,22 +27,29 @@ colour_by = c1.radio(
 )
 show_sites = c2.toggle("Show naloxone sites", value=False, key="hot_sites")
 
-table = _app.hotspots(f)
-pub = _app.show_table(table.drop(columns=["in_grid"], errors="ignore"))
+# the hot-spot product (products.hotspots.hotspot_table), already published for this tier
+pub = _app.hotspots(f)
 st.caption(
     f"{len(pub):,} analysis cells at H3 resolution {f.res} · {f.label} · Gi* with k-ring 1 "
     "neighbours, Benjamini–Hochberg FDR q-values. "
     + (
-        "Public tier: counts 1–9 are suppressed."
-        if tier == "public"
-        else "Restricted tier: unsuppressed counts."
+        "Public tier: counts 1–9 are suppressed and other counts perturbed by at most ±3; "
+        "z and q are computed from the published counts (hidden ones imputed), so they "
+        "reveal no suppressed count."
+        if tier != "restricted"
+        else "Restricted tier: exact counts."
     )
 )
+
+
+def _num(v, fmt: str) -> str:
+    return "–" if pd.isna(v) else format(float(v), fmt)
+
 
 counts_txt = deck.count_text(pub["count"], pol.k)
 labels = [deck.GI_LABELS.get(c, c) for c in pub["class"]]
 tips = [
-    f"Cell {h}\n{n} ({f.label})\n{lab}, z = {z:.2f}, q = {q:.3f}"
+    f"Cell {h}\n{n} ({f.label})\n{lab}, z = {_num(z, '.2f')}, q = {_num(q, '.3f')}"
     for h, n, lab, z, q in zip(
         cells_to_str(pub["h3"].to_numpy(np.uint64)),
         counts_txt,
@@ -58,8 +62,8 @@ tips = [
 if colour_by == "Gi* class":
     fill = deck.class_colors(pub["class"])
     legend = deck.class_legend()
-elif colour_by == "Rate per 10,000" and (rt := _app.rates(f)) is not None:
-    rpub = _app.show_table(rt)  # rates of suppressed cells are blanked by the gate
+elif colour_by == "Rate per 10,000" and (rpub := _app.rates(f)) is not None:
+    # rates of suppressed cells are blanked by the product
     rate = pd.Series(
         rpub["rate"].astype("Float64").to_numpy(), index=rpub["h3"].to_numpy(np.uint64)
     )
@@ -73,7 +77,7 @@ elif colour_by == "Rate per 10,000" and (rt := _app.rates(f)) is not None:
         vmax,
         f"Overdoses per 10,000 residents ({f.label}, EB-smoothed)",
         "",
-        pol.k if tier == "public" else None,
+        None if pol.restricted else pol.k,
     )
 else:
     if colour_by == "Rate per 10,000":
@@ -82,7 +86,7 @@ else:
     vmax = float(vals.max()) if vals.notna().any() else 1.0
     fill = deck.sequential_colors(vals, 0, vmax)
     legend = deck.sequential_legend(
-        0, vmax, f"Overdoses per cell ({f.label})", "", pol.k if tier == "public" else None
+        0, vmax, f"Overdoses per cell ({f.label})", "", None if pol.restricted else pol.k
     )
 layers = [
     deck.hex_layer(
@@ -118,29 +122,30 @@ if sel and sel.get("h3"):
     if len(row):
         r = row.iloc[0]
         st.write(
-            f"**{deck.GI_LABELS.get(r['class'], r['class'])}** (z = {r['z']:.2f}, "
-            f"q = {r['q']:.3f}); {deck.count_text([r['count']], pol.k)[0]} in {f.label}."
+            f"**{deck.GI_LABELS.get(r['class'], r['class'])}** (z = {_num(r['z'], '.2f')}, "
+            f"q = {_num(r['q'], '.3f')}); {deck.count_text([r['count']], pol.k)[0]} in "
+            f"{f.label}."
         )
+    # the cell-history product: public 28-day periods ending at the release date, else months
     hist = _app.cell_history(f, cell)
+    unit = "month" if pol.restricted else "28-day period"
     if len(hist):
-        hist_pub = _app.show_table(
-            hist.drop(columns="h3").rename(columns={"period": "month"}), count_columns=["count"]
-        )
-        chart = hist_pub.set_index("month")["count"].astype("Float64").astype(float)
-        total = int(hist["count"].sum())
+        chart = hist.set_index("period")["count"].astype("Float64").astype(float)
         if chart.notna().any() and chart.fillna(0).sum() > 0:
-            st.bar_chart(chart, y_label="overdoses per month", x_label="month")
-            if tier == "public":
-                st.caption("Months with 1–9 overdoses are suppressed (no bar).")
-        st.caption(
-            f"All dates: {_app.count_label(total)} overdoses in this cell"
-            + (
-                " — every month has fewer than 10, so the monthly history is suppressed "
-                "in the public tier."
-                if not chart.notna().any()
-                else "."
+            st.bar_chart(chart, y_label=f"overdoses per {unit}", x_label=f"{unit} starting")
+        if pol.restricted:
+            st.caption(f"All dates: {int(hist['count'].sum()):,} overdoses in this cell, "
+                       "by month.")
+        elif not chart.notna().any():
+            st.caption("Every 28-day period of this cell is suppressed in the public tier "
+                       "(1–9 overdoses, or hidden to protect one).")
+        else:
+            st.caption(
+                "All dates, in fixed 28-day periods ending "
+                f"{hist['period_end'].max():%Y-%m-%d} (the release date). Periods with 1–9 "
+                "overdoses are suppressed (no bar); shown counts are perturbed by at most ±3. "
+                "No all-dates total is shown in public (it would reveal the hidden periods)."
             )
-        )
     if sites is not None:
         from layers.outreach import nearest_sites
 
@@ -163,109 +168,102 @@ if sel and sel.get("h3"):
             )
         )
 else:
-    st.caption("Select a cell on the map to see its monthly history, class and nearest resources.")
+    st.caption("Select a cell on the map to see its history, class and nearest resources.")
 
-# ---- emerging hot spots
+# ---- emerging hot spots (products.clusters.emerging_table)
 st.subheader("Emerging hot spots")
-if _app.optional("clustering.emerging") is None:
-    _app.missing_library("Emerging hot-spot analysis", "clustering.emerging")
-else:
-    days = _app.WINDOWS[f.window]
-    slice_ = "month" if days is None else "week"
-    if days is not None and days < 70:
-        st.info(
-            "Emerging hot spots need at least 10 time slices: choose a time window of 90 "
-            "days or more in the sidebar."
-        )
-    else:
-        try:
-            em = _app.emerging(f, slice_)
-        except ValueError as exc:
-            st.info(f"Emerging hot spots unavailable for this window: {exc}")
-        else:
-            cats = em["category"].astype(str)
-            summary = cats[cats != "no_pattern"].value_counts().rename_axis("category")
-            summary = summary.rename("cells").reset_index()
-            st.caption(
-                f"Space-time Gi* per {slice_} and cell, Mann–Kendall trend, ArcGIS Pro "
-                f"categories; {f.label}."
-            )
-            if summary.empty:
-                st.write("No cell shows an emerging, persistent or other hot/cold-spot pattern.")
-            else:
-                st.dataframe(summary, hide_index=True, key="emerging_summary")
-                order = {
-                    c: i
-                    for i, c in enumerate(
-                        [
-                            "new_hot",
-                            "consecutive_hot",
-                            "intensifying_hot",
-                            "persistent_hot",
-                            "diminishing_hot",
-                            "oscillating_hot",
-                            "historical_hot",
-                            "sporadic_hot",
-                        ]
-                    )
-                }
-                pat = em[cats != "no_pattern"].copy()
-                pat["_o"] = pat["category"].map(order).fillna(len(order))
-                pat = pat.sort_values(["_o", "count"], ascending=[True, False], kind="stable")
-                pub = _app.show_table(pat[["h3", "category", "count"]])
-                pub["cell"] = cells_to_str(pub["h3"].to_numpy(np.uint64))
-                pub["overdoses"] = deck.count_text(pub["count"], pol.k, "")
-                st.dataframe(
-                    pub[["cell", "category", "overdoses"]], hide_index=True, key="emerging_cells"
-                )
-
-# ---- density clusters
-st.subheader("Density clusters (DBSCAN)")
-if _app.optional("clustering.density") is None:
-    _app.missing_library("Density clustering", "clustering.density")
-else:
-    c = st.columns(2)
-    eps = c[0].select_slider("Neighbourhood radius (m)", [100, 250, 500], value=250, key="db_eps")
-    mins = c[1].select_slider(
-        "Minimum overdoses per cluster", [5, 10, 20, 50], value=10, key="db_min"
+_EMERGING_ORDER = [
+    "new_hot",
+    "consecutive_hot",
+    "intensifying_hot",
+    "persistent_hot",
+    "diminishing_hot",
+    "oscillating_hot",
+    "historical_hot",
+    "sporadic_hot",
+]
+days = None if f.start is None else (f.end - f.start).days
+slice_ = "month" if days is None or days > 182 else "week"
+if days is not None and days < 70:
+    st.info(
+        "Emerging hot spots need at least 10 time slices: choose a time window of 13 weeks "
+        "or more in the sidebar."
     )
-    n_points = int(table["count"].sum())
-    if n_points > _app.DENSITY_MAX_POINTS:
-        clusters = None
-        st.info(
-            f"Density clustering runs on at most {_app.DENSITY_MAX_POINTS:,} overdoses (this "
-            f"window has {n_points:,}): choose a shorter time window in the sidebar."
+else:
+    try:
+        em = _app.emerging(f, slice_)
+    except ValueError as exc:
+        st.info(f"Emerging hot spots unavailable for this window: {exc}")
+    else:
+        cats = em["category"].astype(str)
+        summary = cats[cats != "no_pattern"].value_counts().rename_axis("category")
+        summary = summary.rename("cells").reset_index()
+        st.caption(
+            f"Space-time Gi* per {slice_} and cell, Mann–Kendall trend, ArcGIS Pro "
+            f"categories; {f.label} (last day included)."
         )
-    elif n_points > _app.DENSITY_AUTO_MAX and not st.toggle(
-        f"Find density clusters in these {n_points:,} overdoses (takes a few seconds)",
-        value=False,
-        key="db_run",
-    ):
-        clusters = None
-    else:
-        clusters = _app.density(f, eps, mins)
-    if clusters is None:
-        pass
-    elif clusters.empty:
-        st.write("No density cluster with these settings.")
-    else:
-        tab = clusters.reset_index()
-        tab["first_date"] = pd.to_datetime(tab["first_date"]).dt.strftime("%Y-%m-%d")
-        tab["last_date"] = pd.to_datetime(tab["last_date"]).dt.strftime("%Y-%m-%d")
-        if tier == "restricted":
-            tab["cells"] = [
-                ", ".join(cells_to_str(np.asarray(c, np.uint64))[:5]) for c in tab["cells"]
-            ]
-            st.dataframe(tab.drop(columns=["hull"]), hide_index=True, key="density_table")
-            st.caption("Restricted tier: cluster centroids are point-derived; do not share.")
+        if summary.empty:
+            st.write("No cell shows an emerging, persistent or other hot/cold-spot pattern.")
         else:
-            pub = _app.show_table(
-                tab[["cluster", "count", "n_cells"]].rename(
-                    columns={"count": "count", "n_cells": "cells covered"}
-                )
+            st.dataframe(summary, hide_index=True, key="emerging_summary")
+            order = {c: i for i, c in enumerate(_EMERGING_ORDER)}
+            pat = em[cats != "no_pattern"].copy()
+            pat["_o"] = pat["category"].map(order).fillna(len(order))
+            pat["_n"] = pd.to_numeric(pat["count"]).astype("Float64").fillna(-1)
+            pat = pat.sort_values(["_o", "_n"], ascending=[True, False], kind="stable")
+            shown = pd.DataFrame(
+                {
+                    "cell": cells_to_str(pat["h3"].to_numpy(np.uint64)),
+                    "category": pat["category"].to_numpy(),
+                    "overdoses": deck.count_text(pat["count"], pol.k, ""),
+                }
             )
-            pub["overdoses"] = deck.count_text(pub["count"], pol.k, "")
-            st.dataframe(
-                pub[["cluster", "overdoses", "cells covered"]], hide_index=True, key="density_table"
-            )
-            st.caption("Public tier: cluster sizes only (no centroids, hulls or dates).")
+            st.dataframe(shown, hide_index=True, key="emerging_cells")
+
+# ---- density clusters (products.clusters.density_table)
+st.subheader("Density clusters (DBSCAN)")
+c = st.columns(2)
+eps = c[0].select_slider("Neighbourhood radius (m)", [100, 250, 500], value=250, key="db_eps")
+mins = c[1].select_slider("Minimum overdoses per cluster", [5, 10, 20, 50], value=10, key="db_min")
+# workload guard only (not a disclosure rule): the window's size from the published counts
+n_points = int(pd.to_numeric(pub["count"]).astype("Float64").fillna(0).sum())
+if n_points > _app.DENSITY_MAX_POINTS:
+    clusters = None
+    st.info(
+        f"Density clustering runs on at most {_app.DENSITY_MAX_POINTS:,} overdoses (this "
+        f"window has about {n_points:,}): choose a shorter time window in the sidebar."
+    )
+elif n_points > _app.DENSITY_AUTO_MAX and not st.toggle(
+    f"Find density clusters in these {n_points:,} overdoses (takes a few seconds)",
+    value=False,
+    key="db_run",
+):
+    clusters = None
+else:
+    clusters = _app.density(f, eps, mins)
+if clusters is None:
+    pass
+elif clusters.empty:
+    st.write("No density cluster with these settings.")
+elif pol.restricted:
+    tab = clusters.drop(columns=["hull", "suppressed"], errors="ignore")
+    tab["first_date"] = pd.to_datetime(tab["first_date"]).dt.strftime("%Y-%m-%d")
+    tab["last_date"] = pd.to_datetime(tab["last_date"]).dt.strftime("%Y-%m-%d")
+    tab["cells"] = [", ".join(cells_to_str(np.asarray(c, np.uint64))[:5]) for c in tab["cells"]]
+    st.dataframe(tab, hide_index=True, key="density_table")
+    st.caption("Restricted tier: cluster centroids are point-derived; do not share.")
+else:
+    shown = pd.DataFrame(
+        {
+            "cluster": clusters["cluster"].to_numpy(),
+            "cell": cells_to_str(clusters["h3"].to_numpy(np.uint64)),
+            "overdoses in cell": deck.count_text(clusters["count"], pol.k, ""),
+            "overdoses in cluster": deck.count_text(clusters["cluster_count"], pol.k, ""),
+        }
+    )
+    st.dataframe(shown, hide_index=True, key="density_table")
+    st.caption(
+        "Public tier: clusters as cells only (no points, centroids, hulls or dates); the "
+        "cell and cluster counts are perturbed independently, so a cluster's total minus its "
+        "shown cells does not reveal a suppressed cell."
+    )

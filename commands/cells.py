@@ -1,10 +1,11 @@
-"""``gapmap cells``: incident counts per H3 cell, through the privacy gate, to CSV/Parquet/GeoJSON.
+"""``gapmap cells``: incident counts per H3 cell (:func:`products.hotspots.cell_table`).
 
-Reads an export (``--incidents FILE``, no store needed) or the store (``--store PATH``), keeps
-``[--start, --end)``, rolls the base cells up to ``--res`` and writes one row per cell: ``h3``
-(hex), ``count``, the breakdowns (``n_fatal`` … ``n_naloxone_yes`` … ``n_ems`` …) and
-``suppressed``. With ``--boundary`` every cell of the study area is listed (zero-filled; column
-``in_grid``). Output goes through :func:`commands.common.write_table`, i.e. the privacy gate.
+Reads an export (``--incidents FILE``, no store needed) or the store (``--store PATH``) and
+writes what the product returns: one row per cell (point-in-hexagon at ``--res``) with
+``count``, the breakdowns (``n_fatal`` … ``n_naloxone_yes`` … ``n_ems`` …) and ``suppressed``;
+with ``--boundary`` every cell of the study area (zero-filled, ``in_grid``). The window is
+``[--start, --end)``; in the public tier it is a fixed release window and every count is
+perturbed and gated by the product. This module only parses and writes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+import pandas as pd
 
 from commands.common import (
     add_incident_options,
@@ -22,7 +24,7 @@ from commands.common import (
     write_table,
 )
 
-__all__ = ["register", "run", "build_cells"]
+__all__ = ["register", "run"]
 
 
 def register(subparsers) -> None:
@@ -36,8 +38,10 @@ def register(subparsers) -> None:
     add_incident_options(p)
     add_res_option(p, default=8)
     add_tier_options(p)
-    p.add_argument("--start", metavar="DATE", default=None, help="first day included (YYYY-MM-DD)")
-    p.add_argument("--end", metavar="DATE", default=None, help="first day excluded (YYYY-MM-DD)")
+    p.add_argument("--start", metavar="DATE", default=None,
+                   help="first day included (YYYY-MM-DD); public: a release window")
+    p.add_argument("--end", metavar="DATE", default=None,
+                   help="first day EXCLUDED (YYYY-MM-DD): the window is [start, end)")
     p.add_argument("--boundary", metavar="GEOJSON", default=None,
                    help="study area: list every cell of it, zero-filled")
     p.add_argument("--out", metavar="OUT", required=True,
@@ -45,26 +49,22 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def build_cells(incidents, res: int, *, start=None, end=None, boundary=None):
-    """Cell table (uint64 ``h3``) for a window and resolution, zero-filled on a boundary."""
-    from geo.grid import analysis_grid, filter_incidents, incidents_to_cells, zero_fill
-    from geo.ingest import load_boundary
-
-    if not 5 <= res <= 10:
-        raise ValueError(f"--res must be between 5 and 10, got {res}")
-    df = filter_incidents(incidents, start=start, end=end)
-    cells = incidents_to_cells(df, res)
-    if boundary is not None:
-        cells = zero_fill(cells, analysis_grid(load_boundary(boundary), res))
-    return cells
-
-
 def run(args: argparse.Namespace) -> int:
+    from geo.ingest import load_boundary
+    from products.hotspots import cell_table
+    from products.query import Query
+
+    if not 5 <= args.res <= 10:
+        raise ValueError(f"--res must be between 5 and 10, got {args.res}")
+    policy = policy_from_args(args)
+    query = Query(res=args.res, start=args.start, end=args.end)
+    boundary = load_boundary(args.boundary) if args.boundary else None
     incidents = load_incidents_from_args(args)
-    cells = build_cells(incidents, args.res, start=args.start, end=args.end,
-                        boundary=args.boundary)
-    written = write_table(cells, args.out, policy_from_args(args))
+    table = cell_table(incidents, query, policy, boundary=boundary)
+    written = write_table(table, args.out, policy)
     n_sup = int(np.sum(written["suppressed"])) if "suppressed" in written else 0
+    total = pd.to_numeric(written["count"]).sum() if policy.restricted else None
+    shown = "" if total is None else f"; {int(total)} incident(s)"
     print(f"wrote {len(written)} cell(s) at res {args.res} to {args.out} "
-          f"({n_sup} suppressed, tier {args.tier}); {int(cells['count'].sum())} incident(s)")
+          f"({n_sup} suppressed, {policy.tier} tier){shown}")
     return 0
