@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import numpy as np
 import pandas as pd
 
 from geo.grid import filter_incidents
 from geo.privacy import PrivacyPolicy, as_policy, check_window, release_date
+from geo.resolution import check_resolution as _check_resolution
 from geo.schema import OUTCOMES, SOURCES
 
 __all__ = ["Query", "resolve", "select", "data_end", "check_resolution"]
@@ -87,17 +87,8 @@ def data_end(incidents: pd.DataFrame) -> pd.Timestamp:
 
 
 def check_resolution(res, policy: PrivacyPolicy | str) -> int:
-    """``res`` as an int 0–15 allowed out of this tier; one message for CLI and dashboard."""
-    pol = as_policy(policy)
-    if isinstance(res, bool) or not isinstance(res, int | np.integer) or not 0 <= res <= 15:
-        raise ValueError(f"H3 resolution must be a whole number 0–15, got {res!r}")
-    if not pol.restricted and res > pol.min_res_floor:
-        raise ValueError(
-            f"H3 resolution {res} is finer than the {pol.tier} floor {pol.min_res_floor}: "
-            f"choose resolution {pol.min_res_floor} or coarser (internal work: log in, or "
-            "--tier restricted)"
-        )
-    return int(res)
+    """:func:`geo.resolution.check_resolution` for a policy or tier name (one message)."""
+    return _check_resolution(res, as_policy(policy))
 
 
 def resolve(query: Query, incidents: pd.DataFrame, policy: PrivacyPolicy | str) -> Query:
