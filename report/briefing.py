@@ -63,20 +63,22 @@ def _days(a: pd.Timestamp, b: pd.Timestamp) -> str:
 def _header(fig, c: BriefingContent, title: str, area_name: str | None) -> None:
     fig.text(0.04, 0.972, title + (f" — {area_name}" if area_name else ""), fontsize=15,
              fontweight="bold", color=_INK, va="top")
-    w365 = c.kpis.loc[c.kpis.index.max()]
-    tier = (f"{c.policy.tier.upper()} — aggregated, small counts suppressed"
-            if c.policy.tier != "restricted"
-            else "RESTRICTED — internal use only, counts NOT suppressed")
-    fig.text(0.04, 0.947, f"Data through {c.end:%d %B %Y}  ·  12-month period "
-             f"{_days(w365['start'], w365['end'])}", fontsize=8, color=_GREY, va="top")
-    restricted = c.policy.tier == "restricted"
+    restricted = c.policy.restricted
+    tier = (f"{c.policy.tier.upper()} — small counts suppressed, others perturbed (±3)"
+            if not restricted else "RESTRICTED — internal use only, exact counts")
+    fig.text(0.04, 0.950, f"Data through {c.end:%d %B %Y}", fontsize=8, color=_GREY, va="top")
+    # the filters, window and tier of everything on the page, inside the page
+    query = getattr(c, "query", None)
+    if query is not None:
+        fig.text(0.04, 0.937, "Filters: " + query.describe(), fontsize=7, color=_INK,
+                 va="top")
     fig.text(0.96, 0.992, tier, fontsize=7.5, va="top", ha="right",
              color="#C00000" if restricted else _GREY,
              fontweight="bold" if restricted else "normal")
 
 
 def _kpi_table(fig, c: BriefingContent) -> None:
-    ax = fig.add_axes((0.04, 0.80, 0.92, 0.13))
+    ax = fig.add_axes((0.04, 0.795, 0.92, 0.13))
     ax.axis("off")
     k = c.policy.k
     cols = ["Overdoses", "Fatal", "Nonfatal", "Naloxone given"]
@@ -231,11 +233,12 @@ def _gap_lines(c: BriefingContent) -> tuple[list[str], str]:
 def _footer(fig, c: BriefingContent, caveats) -> None:
     k = c.policy.k
     if c.policy.tier != "restricted":
-        rule = (f"Privacy: counts from 1 to {k - 1} are suppressed (the CDC WONDER rule), and a "
-                "second value is hidden where it would reveal one: both print as "
-                f"\"{SUPPRESSED}\"; hatched grey cells on the map hold 1–{k - 1} events; "
-                "changes and shares built on a suppressed count are not shown; no individual "
-                f"locations or times; no area smaller than H3 resolution {c.policy.min_res_floor}.")
+        rule = (f"Privacy: counts from 1 to {k - 1} are suppressed (the CDC WONDER rule) and a "
+                f"second value where it would reveal one (\"{SUPPRESSED}\"); other counts are "
+                "perturbed by up to ±3 (cell-key method, so totals and breakdowns need not add "
+                "up exactly); whole weeks only; hot spots, shares and changes are computed from "
+                "these published figures; no individual locations or times; no area smaller "
+                f"than H3 resolution {c.policy.min_res_floor}.")
     else:
         rule = ("RESTRICTED tier: counts are NOT suppressed. Do not share outside the agency; "
                 f"the public version suppresses counts from 1 to {k - 1}.")
