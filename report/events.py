@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from geo.grid import cells_at
+from geo.privacy import with_record_keys
 
 __all__ = ["EventArrays", "event_arrays", "as_events", "incident_events", "data_end",
            "end_day", "OUTCOME_CODES", "NALOXONE_CODES"]
@@ -57,7 +58,9 @@ def _codes(incidents: pd.DataFrame, column: str, labels: tuple[str, ...]) -> np.
 @dataclass(frozen=True)
 class EventArrays:
     """One entry per event: time (datetime64[ns]), outcome and naloxone codes, cell (or None)
-    and location (``lat``/``lon`` in degrees, or None), which :meth:`cell_counts` indexes."""
+    and location (``lat``/``lon`` in degrees, or None), which :meth:`cell_counts` indexes,
+    and the record key ``rkey`` (:func:`geo.privacy.with_record_keys`; an event's key is its
+    earliest report's) from which published counts get their cell keys."""
 
     t: np.ndarray
     outcome: np.ndarray
@@ -65,6 +68,7 @@ class EventArrays:
     h3: np.ndarray | None
     lat: np.ndarray | None = None
     lon: np.ndarray | None = None
+    rkey: np.ndarray | None = None
     _cells: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -72,10 +76,13 @@ class EventArrays:
 
     def subset(self, m: np.ndarray) -> EventArrays:
         """The events in boolean mask ``m`` (a new value; this one is not changed)."""
-        return EventArrays(t=self.t[m], outcome=self.outcome[m], naloxone=self.naloxone[m],
+        sub = EventArrays(t=self.t[m], outcome=self.outcome[m], naloxone=self.naloxone[m],
                            h3=None if self.h3 is None else self.h3[m],
                            lat=None if self.lat is None else self.lat[m],
-                           lon=None if self.lon is None else self.lon[m])
+                           lon=None if self.lon is None else self.lon[m],
+                           rkey=None if self.rkey is None else self.rkey[m])
+        sub._cells.update({r: c[m] for r, c in self._cells.items()})
+        return sub
 
     def mask(self, start: pd.Timestamp, stop: pd.Timestamp) -> np.ndarray:
         """Events with ``start <= t < stop``."""
@@ -139,7 +146,9 @@ def event_arrays(incidents: pd.DataFrame) -> EventArrays:
     ----------
     incidents : DataFrame
         Canonical incidents with at least ``occurred_at``; ``outcome``, ``naloxone``,
-        ``event_id`` and ``h3`` are used when present. Never mutated.
+        ``event_id`` and ``h3`` are used when present; ``rkey`` is taken from
+        :func:`geo.privacy.with_record_keys` (computed from the full rows when absent, so pass
+        the canonical table, not a few of its columns). Never mutated.
 
     Returns
     -------
@@ -151,9 +160,12 @@ def event_arrays(incidents: pd.DataFrame) -> EventArrays:
     if getattr(t.dt, "tz", None) is not None:
         t = t.dt.tz_localize(None)
     t = t.to_numpy(dtype="datetime64[ns]")
+    rkey = with_record_keys(incidents)["rkey"].to_numpy(np.int64)
     oc = _codes(incidents, "outcome", OUTCOME_CODES)
     nc = _codes(incidents, "naloxone", NALOXONE_CODES)
     h3 = incidents["h3"].to_numpy(np.uint64) if "h3" in incidents.columns else None
+    pre = {int(c[4:]): incidents[c].to_numpy(np.uint64) for c in incidents.columns
+           if isinstance(c, str) and c.startswith("h3_r") and c[4:].isdigit()}  # add_cells
     lat = lon = None
     if "lat" in incidents.columns and "lon" in incidents.columns:
         lat = pd.to_numeric(incidents["lat"], errors="coerce").to_numpy(float, na_value=np.nan)
@@ -173,9 +185,13 @@ def event_arrays(incidents: pd.DataFrame) -> EventArrays:
             t, h3 = t[order][starts], None if h3 is None else h3[order][starts]
             if lat is not None:  # the earliest report's location, as its cell
                 lat, lon = lat[order][starts], lon[order][starts]
+            pre = {r: c[order][starts] for r, c in pre.items()}
+            rkey = rkey[order][starts]
             oc = np.minimum.reduceat(oc[order], starts)
             nc = np.minimum.reduceat(nc[order], starts)
-    return EventArrays(t=t, outcome=oc, naloxone=nc, h3=h3, lat=lat, lon=lon)
+    ev = EventArrays(t=t, outcome=oc, naloxone=nc, h3=h3, lat=lat, lon=lon, rkey=rkey)
+    ev._cells.update(pre)  # precomputed point-in-hexagon cells: no re-indexing per filter
+    return ev
 
 
 def as_events(incidents) -> EventArrays:

@@ -1,0 +1,238 @@
+"""Overview products: KPIs against the prior period, the weekly trend, the top areas.
+
+One function per product, called unchanged by the dashboard's Overview page, the briefing and
+old callers of :mod:`report.kpis`; each returns a table that has passed the privacy gate.
+
+**Windows.** ``[start, end)`` everywhere. In the public and partner tiers every window is a
+fixed release window (:mod:`geo.privacy.release`): ``L`` days to the release date ``R`` (the
+Monday after the last complete week of data) for ``L`` in 7, 28, 91, 364, compared with the
+``L`` days before it; the weekly trend is 7-day bins ending at ``R``. The restricted tier uses
+the query's window (default: windows ending the day after the last incident).
+
+**Public figures.** Every count is keyed by its events' record keys and perturbed by the gate,
+so the same events give the same published number everywhere (the 7-day KPI equals the last
+weekly value; a 364-day total minus the 52 weekly values is a sum of independent noises, not
+the hidden remainder). Naloxone shares and changes are computed from the **published** counts
+and are blank where either side is hidden. Dates, never times.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from geo.cells import cells_to_latlng
+from geo.privacy import (
+    RELEASE_DAYS,
+    PrivacyPolicy,
+    as_policy,
+    check_window,
+    publish,
+    release_date,
+    release_window,
+)
+from products.query import Query, check_resolution
+from report.kpis import FIGURES, cell_counts, period_counts, prepare_events, select_events
+
+__all__ = ["kpi_table", "weekly_table", "top_areas", "window_end", "PUBLIC_WINDOWS",
+           "RESTRICTED_WINDOWS"]
+
+#: Default KPI windows (days) per tier.
+PUBLIC_WINDOWS = (7, 28, 364)
+RESTRICTED_WINDOWS = (7, 30, 365)
+_DAY = pd.Timedelta(days=1)
+_COUNTS = ("overdoses", "fatal", "nonfatal", "naloxone_yes")
+_FROM_GATE = {v: k for k, v in FIGURES.items()}
+
+
+def _whole(name: str, v, lo: int = 1) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
+        raise ValueError(f"{name} must be a whole number ≥ {lo}, got {v!r}")
+    return int(v)
+
+
+def window_end(prep, query: Query, pol: PrivacyPolicy) -> pd.Timestamp:
+    """First instant after the query's window: the release date in public, else ``query.end``
+    or the day after the last incident."""
+    if pol.restricted:
+        return query.end if query.end is not None else prep.last.normalize() + _DAY
+    r = release_date(prep.last)
+    if query.end is not None and query.end != r:
+        check_window(pol, query.start, query.end, prep.last)  # raises the ReleaseError sentence
+    return r
+
+
+def _periods(prep, query: Query, pol: PrivacyPolicy, windows) -> list[tuple]:
+    """``(days, start, end, prior_start)`` of every KPI window, checked for the tier."""
+    end = window_end(prep, query, pol)
+    if windows is None and query.start is not None:
+        if not pol.restricted:
+            check_window(pol, query.start, query.end, prep.last)
+        length = end - query.start
+        return [(int(round(length / _DAY)), query.start, end, query.start - length)]
+    if windows is None:
+        windows = RESTRICTED_WINDOWS if pol.restricted else PUBLIC_WINDOWS
+    out = []
+    for w in tuple(windows) or ():
+        w = _whole("windows", w)
+        if not pol.restricted:
+            s, e = release_window(prep.last, w)  # ReleaseError unless w is a release length
+            out.append((w, s, e, s - (e - s)))
+        else:
+            out.append((w, end - w * _DAY, end, end - 2 * w * _DAY))
+    if not out:
+        raise ValueError("windows must list at least one window length in days, e.g. (7, 28, 364)")
+    return out
+
+
+def _published(table: pd.DataFrame, pol: PrivacyPolicy) -> pd.DataFrame:
+    counts = [c for c in FIGURES.values() if c in table.columns]
+    return publish(table, pol, count_columns=counts).rename(columns=_FROM_GATE)
+
+
+def _share(num: pd.Series, den: pd.Series) -> pd.Series:
+    """100·num/den from published counts; blank where either side is hidden or den is 0."""
+    n = pd.to_numeric(num).astype("Float64")
+    d = pd.to_numeric(den).astype("Float64")
+    return (100.0 * n / d.where(d > 0)).astype("Float64")
+
+
+def kpi_table(incidents, query: Query, policy: PrivacyPolicy | str = "public", *,
+              windows=None) -> pd.DataFrame:
+    """Overdose KPIs per window against the prior period of equal length, published.
+
+    Parameters
+    ----------
+    incidents : DataFrame or report.kpis.PreparedEvents
+        Canonical de-duplicated incidents (or the same prepared once, as the dashboard does).
+    query : Query
+        Window ``[start, end)`` and filters. With ``query.start`` (and ``windows=None``) the
+        table has one row: that window against the one before it.
+    policy : PrivacyPolicy or tier name
+    windows : sequence of int, optional
+        Window lengths in days ending at the window end (public: 7/28/91/364 to the release
+        date; default 7, 28, 364 in public, 7, 30, 365 restricted).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``window_days``: ``start``, ``end`` (``[start, end)``), ``last_day``,
+        ``overdoses``, ``fatal``, ``nonfatal``, ``naloxone_yes``, ``naloxone_given_pct``,
+        ``prior_start``, ``prior_end``, ``prior_last_day``, ``prior_*``, ``*_change``,
+        ``naloxone_given_pct_change`` (points), ``overdoses_change_pct``, ``suppressed``.
+    """
+    pol = as_policy(policy)
+    prep = prepare_events(incidents)
+    ev = select_events(prep, query.outcomes, query.sources)
+    periods = _periods(prep, query, pol, windows)
+    spans = []
+    for w, s, e, ps in periods:
+        spans += [(w, "current", s, e), (w, "prior", ps, s)]
+    long = period_counts(ev, [(a, b) for _, _, a, b in spans])
+    long.insert(0, "window_days", [w for w, *_ in spans])
+    long.insert(1, "period", [p for _, p, *_ in spans])
+    long.insert(2, "start", [a for *_, a, _ in spans])
+    long.insert(3, "end", [b for *_, b in spans])
+    pub = _published(long, pol)
+    pub["last_day"] = pub["end"] - _DAY
+    pub["naloxone_given_pct"] = _share(pub["naloxone_yes"], pub["overdoses"])
+    cur = pub[pub["period"] == "current"].set_index("window_days")
+    pri = pub[pub["period"] == "prior"].set_index("window_days")
+    figures = [*_COUNTS, "naloxone_given_pct"]
+    out = cur[["start", "end", "last_day", *figures]].copy()
+    for c in ("start", "end", "last_day"):
+        out[f"prior_{c}"] = pri[c]
+    for f in figures:
+        out[f"prior_{f}"] = pri[f]
+    for f in _COUNTS:  # published − published: <NA> when either side is hidden
+        out[f"{f}_change"] = out[f].astype("Int64") - out[f"prior_{f}"].astype("Int64")
+    out["naloxone_given_pct_change"] = (out["naloxone_given_pct"].astype("Float64")
+                                        - out["prior_naloxone_given_pct"].astype("Float64"))
+    prior_n = out["prior_overdoses"].astype("Float64")
+    out["overdoses_change_pct"] = (100.0 * out["overdoses_change"].astype("Float64")
+                                   / prior_n.where(prior_n > 0)).astype("Float64")
+    out["suppressed"] = cur["suppressed"] | pri["suppressed"]
+    out.index.name = "window_days"
+    return out
+
+
+def weekly_table(incidents, query: Query, policy: PrivacyPolicy | str = "public",
+                 weeks: int = 52) -> pd.DataFrame:
+    """Weekly overdoses by outcome: ``weeks`` 7-day bins ending at the window end, published.
+
+    Public: the bins end at the release date (whole Monday–Sunday weeks). The query's outcome
+    and source filters apply.
+
+    Returns
+    -------
+    DataFrame
+        Oldest first, indexed by ``week_start``; ``last_day``, ``overdoses``, ``fatal``,
+        ``nonfatal``, ``unknown``, ``suppressed``.
+    """
+    pol = as_policy(policy)
+    weeks = _whole("weeks", weeks)
+    prep = prepare_events(incidents)
+    ev = select_events(prep, query.outcomes, query.sources)
+    end = window_end(prep, query, pol)
+    starts = end - pd.to_timedelta(np.arange(weeks, 0, -1) * 7, unit="D")
+    first = np.datetime64(starts[0], "ns")
+    m = ev.mask(starts[0], end)
+    codes = np.full(len(ev), -1, np.int64)
+    codes[m] = (ev.t[m] - first) // np.timedelta64(7, "D")
+    from report.kpis import bin_counts
+
+    table = bin_counts(ev, codes, weeks)
+    table = table[[c for c in table.columns if "naloxone" not in c]]
+    table.insert(0, "week_start", starts)
+    table.insert(1, "last_day", starts + pd.Timedelta(days=6))
+    return _published(table, pol).set_index("week_start")
+
+
+def _centre(cells: np.ndarray) -> list[str]:
+    lat, lon = cells_to_latlng(cells)
+    return [f"{abs(a):.2f}{'N' if a >= 0 else 'S'} {abs(o):.2f}{'E' if o >= 0 else 'W'}"
+            for a, o in zip(lat, lon, strict=True)]
+
+
+def top_areas(incidents, query: Query, policy: PrivacyPolicy | str = "public", *,
+              n: int = 10) -> pd.DataFrame:
+    """The H3 cells (point-in-hexagon at ``query.res``) with most overdoses in the window.
+
+    Public: the window is a release window (default the last 364 days to the release date)
+    and areas are ranked by their **published** count (hidden ones last; ties by cell).
+
+    Returns
+    -------
+    DataFrame
+        ``rank``, ``h3`` (uint64), ``cell_centre`` (the cell's centre, not an incident),
+        ``count``, ``n_fatal``, ``n_nonfatal``, ``count_prior`` (same cell, prior period of
+        equal length), ``suppressed``.
+    """
+    pol = as_policy(policy)
+    n = _whole("n", n)
+    res = check_resolution(query.res, pol)
+    prep = prepare_events(incidents)
+    ev = select_events(prep, query.outcomes, query.sources)
+    if pol.restricted:
+        end = window_end(prep, query, pol)
+        start = query.start if query.start is not None else end - 365 * _DAY
+    else:
+        start, end = check_window(pol, query.start, query.end, prep.last)
+    cur = cell_counts(ev, ev.mask(start, end), res)
+    prior = cell_counts(ev, ev.mask(start - (end - start), start), res, cells=cur["h3"].to_numpy())
+    table = cur[["h3", "count", "count__ckey", "n_fatal", "n_fatal__ckey", "n_nonfatal",
+                 "n_nonfatal__ckey"]].assign(count_prior=prior["count"].to_numpy(),
+                                             count_prior__ckey=prior["count__ckey"].to_numpy())
+    pub = publish(table, pol, count_columns=["count", "n_fatal", "n_nonfatal", "count_prior"])
+    rank_by = pub["count"].astype("Float64").fillna(-1).to_numpy(float)
+    order = np.lexsort((pub["h3"].to_numpy(np.uint64), -rank_by))[:n]
+    out = pub.iloc[order].reset_index(drop=True)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    out.insert(2, "cell_centre", pd.array(_centre(out["h3"].to_numpy(np.uint64)),
+                                          dtype="string"))
+    return out[["rank", "h3", "cell_centre", "count", "n_fatal", "n_nonfatal", "count_prior",
+                "suppressed"]]
+
+
+# re-exported for the doors' captions
+RELEASE_LENGTHS = RELEASE_DAYS
