@@ -96,32 +96,46 @@ def _columns_of(p: Path) -> list[str]:
     return [c for c in gpd.read_file(p, rows=1).columns if c != "geometry"]
 
 
-def _public_total(df: pd.DataFrame) -> str:
-    """The number of events through the privacy gate of the current tier."""
-    from geo import privacy
+def _total(df: pd.DataFrame, start, end) -> str:
+    """Events in ``[start, end)`` (None = open) through the privacy gate of the current tier."""
+    from geo.privacy import KEY_SUFFIX, key_sum, publish, with_record_keys
 
-    table = pd.DataFrame({"count": [len(df)]})
-    if hasattr(privacy, "key_sum"):  # cell-key perturbation: the gate wants the count's key
-        table["count" + privacy.KEY_SUFFIX] = [privacy.key_sum(privacy.record_keys(df))]
-    out = privacy.publish(table, _app.policy(), count_columns=["count"])
-    v = out["count"].iloc[0]
+    t = pd.to_datetime(df["occurred_at"])
+    keep = pd.Series(True, index=df.index)
+    if start is not None:
+        keep &= t >= start
+    if end is not None:
+        keep &= t < end
+    rkey = with_record_keys(df)["rkey"].to_numpy()[keep.to_numpy()]
+    table = pd.DataFrame({"count": [int(keep.sum())], "count" + KEY_SUFFIX: [key_sum(rkey)]})
+    v = publish(table, _app.policy(), count_columns=["count"])["count"].iloc[0]
     return f"<{_app.policy().k}" if pd.isna(v) else f"{int(v):,}"
 
 
 # ------------------------------------------------------------------ every tier
 def _overview(kind: str) -> None:
+    """Source, dates covered and the event total: public — the default release window (the
+    last 52 whole weeks) through the gate; restricted — every date, unsuppressed."""
+    from geo.privacy import check_window
+
     if kind == "none":
         st.info("No incident data is loaded.")
         return
     try:
         first, last = _app.data_range()
-        total = _public_total(_app.incidents())
+        start, end = check_window(_app.policy(), None, None, last)
+        total = _total(_app.incidents(), start, end)
     except Exception as exc:  # noqa: BLE001 - one sentence on the page, details in the log
         _error("Reading the incident data", exc)
         return
+    shown_last = pd.Timestamp(last) if end is None else end - pd.Timedelta(days=1)
+    if start is None:
+        label = "Overdose events (all dates)"
+    else:
+        label = f"Overdose events ({start:%Y-%m-%d} to {shown_last:%Y-%m-%d})"
     c = st.columns(2)
-    c[0].metric("Overdose events (all dates)", total)
-    c[1].metric("Dates covered", f"{pd.Timestamp(first):%Y-%m-%d} to {pd.Timestamp(last):%Y-%m-%d}")
+    c[0].metric(label, total)
+    c[1].metric("Dates covered", f"{pd.Timestamp(first):%Y-%m-%d} to {shown_last:%Y-%m-%d}")
 
 
 # ------------------------------------------------------------------ restricted tier

@@ -190,7 +190,7 @@ def test_login_box_locks_after_five_failures(monkeypatch):
 
     monkeypatch.setenv("GAPMAP_PASSWORD_HASH", HASH)
     clock = FakeClock()
-    at = run_page(session={"_login_throttle": LoginThrottle(clock=clock)})
+    at = run_page("data", session={"_login_throttle": LoginThrottle(clock=clock)})
     for _ in range(4):
         _fail_login(at)
         assert any("Wrong password" in e.value for e in at.sidebar.error)
