@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from geo.dedup import collapse_events, dedup_incidents
+from geo.grid import ANALYSIS_RES, add_cells
 from geo.ingest import IngestResult, read_incidents, to_canonical
 
 __all__ = ["IncidentStore", "DEFAULT_STORE_PATH"]
@@ -259,11 +260,16 @@ class IncidentStore:
                 "merged": int((after_rec - after_ev) - (before_rec - before_ev)),
                 "records": after_rec, "events": after_ev}
 
-    def load(self, start=None, end=None) -> pd.DataFrame:
+    def load(self, start=None, end=None, *, cell_res=ANALYSIS_RES) -> pd.DataFrame:
         """Canonical de-duplicated events with ``occurred_at`` in ``[start, end)``.
 
         Events are built from every record of the event, including records just outside the
         window, so an event is the same whichever window loads it.
+
+        Besides the canonical columns, each event carries its point-in-hexagon cell at every
+        resolution of ``cell_res`` as ``h3_r<res>`` (:func:`geo.grid.add_cells`; default the
+        analysis resolutions 6–10), so the dashboard's many filtered counts never re-index.
+        Pass ``cell_res=()`` for the canonical columns only.
         """
         con = self._connect(read_only=True)
         try:
@@ -295,7 +301,8 @@ class IncidentStore:
             keep &= (t >= pd.Timestamp(start)).to_numpy()
         if end is not None:
             keep &= (t < pd.Timestamp(end)).to_numpy()
-        return events.loc[keep].reset_index(drop=True)
+        events = events.loc[keep].reset_index(drop=True)
+        return add_cells(events, cell_res) if len(cell_res) else events
 
     def status(self) -> dict:
         """Rows, events, records per source, date range, files ingested and the dedup rule."""

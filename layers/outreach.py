@@ -20,7 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from geo.cells import cells_to_latlng, cells_to_parent
+from geo.cells import cells_to_latlng
+from geo.grid import cells_at
 from layers import access
 
 __all__ = ["OUTREACH_HOURS", "recent_nonfatal", "nearest_site_names", "outreach_line_list"]
@@ -137,7 +138,7 @@ def recent_nonfatal(
         ``n_*h`` counts, ``as_of``-free (no exact times), and the nearest-site columns.
     """
     hours, as_of, mask, t = _window(incidents, as_of, hours)
-    cells = cells_to_parent(incidents["h3"].to_numpy(np.uint64)[mask], res)
+    cells = cells_at(incidents, res)[mask]  # point-in-hexagon, not the parent of h3
     age_h = ((as_of - t[mask]).dt.total_seconds() / 3600.0).to_numpy()
     uniq, inv = np.unique(cells, return_inverse=True)
     out = pd.DataFrame({"h3": uniq.astype(np.uint64)})

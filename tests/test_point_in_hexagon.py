@@ -145,3 +145,23 @@ def test_cache_follows_content_and_is_read_only(random_points):
     sub = df.iloc[::3]
     assert cells_at(sub, 8).tolist() == a[::3].tolist()
     assert not cells_at(add_cells(df, [8]), 8).flags.writeable  # no writable view of a column
+
+
+def test_store_load_precomputes_point_in_hexagon_columns(tmp_path):
+    from geo.store import IncidentStore
+
+    store = IncidentStore(tmp_path / "s.duckdb")
+    store.ingest(data.get_path("incidents"))
+    ev = store.load()
+    for r in RES:
+        ref = [h3int.latlng_to_cell(a, o, r) for a, o in zip(ev["lat"], ev["lon"], strict=True)]
+        assert ev[f"h3_r{r}"].tolist() == ref
+    assert "h3_r8" not in store.load(cell_res=())
+    # the event arrays take the precomputed cells (also through a subset) and agree
+    arr = event_arrays(ev)
+    assert set(arr._cells) == set(RES)
+    m = np.arange(len(arr)) % 2 == 0
+    sub = arr.subset(m)
+    assert sub.cells(8).tolist() == ev["h3_r8"].to_numpy()[m].tolist()
+    assert _as_dict(sub.cell_counts(np.ones(len(sub), bool), 8)) == dict(
+        _reference(ev["lat"][m], ev["lon"][m], 8))
