@@ -1,14 +1,14 @@
 """``gapmap gaps``: per-cell access to resources and the explainable gap score.
 
-One row per analysis cell (every cell of ``--boundary`` at ``--res``, or without a boundary the
-cells with incidents), ranked by gap score: ``h3, count`` (overdoses in the 12 months to
-``--as-of``), ``trend``, ``dist_m_<group>`` and ``sites_within_<group>`` per access group,
-``e2sfca_treatment``, ``access_index``, ``gap_score``, ``gap_rank`` and ``reason``.
-
-Privacy: the table is written by :func:`commands.common.write_table` (the privacy gate). In the
-public tier ``reason`` says "fewer than k overdoses" for suppressed counts, the score treats
-those counts as the one value k/2, and columns that could reveal a suppressed count by
-differencing (total and prior-year counts, the trend ratio) are left out.
+Thin door over :func:`products.gaps.gap_table` (the one gap pipeline the dashboard and the
+briefing call too): parse the options into a :class:`products.query.Query` and a
+:class:`geo.privacy.PrivacyPolicy`, call the product, write the published table with
+:func:`commands.common.write_table`. One row per analysis cell, ranked by gap score: ``h3,
+count`` (overdoses in ``[--start, --end)``), ``count_prior`` (the period before), ``trend``,
+``dist_m_<group>`` and ``sites_within_<group>`` per access group, ``e2sfca_treatment``,
+``gi_class``, ``access_index``, ``gap_score``, ``gap_rank`` and ``reason``. Privacy rules live
+in the product and the gate (public: counts perturbed, 1–9 hidden, score and reasons computed
+from published counts only).
 """
 
 from __future__ import annotations
@@ -25,15 +25,13 @@ from commands.common import (
     add_incident_options,
     add_res_option,
     add_tier_options,
+    add_window_options,
     load_incidents_from_args,
     policy_from_args,
     write_table,
 )
 
-__all__ = ["register", "run", "PUBLIC_DROP"]
-
-#: Columns only the restricted tier gets (differencing or ranking could expose small counts).
-PUBLIC_DROP = ("count_total", "count_prior_12m", "trend_ratio")
+__all__ = ["register", "run"]
 
 
 def register(subparsers) -> None:
@@ -57,17 +55,21 @@ def register(subparsers) -> None:
                    "incidents only)")
     p.add_argument("--population", metavar="GEOJSON",
                    help="population areas, area-weighted onto cells as 2SFCA demand "
-                   "(default demand: overdoses in the last 12 months)")
+                   "(default demand: the overdoses in the window)")
     p.add_argument("--population-column", default="population", metavar="NAME",
                    help="population column of --population (default 'population')")
     p.add_argument("--hotspots", metavar="FILE",
                    help="Gi* classes per cell (CSV from `gapmap hotspots` at the same --res, "
-                   "columns h3 and class); adds the hotspot component to the score")
+                   "columns h3 and class) instead of the Gi* classes of the same window, "
+                   "which the score uses by default")
+    p.add_argument("--no-hotspots", action="store_true",
+                   help="leave the hotspot component out of the score")
     p.add_argument("--open-at", default=None, metavar="'YYYY-MM-DD HH:MM'",
                    help="only count sites open at this local time (24/7 or by their opening "
                    "hours), e.g. a Saturday night")
-    p.add_argument("--as-of", default=None, metavar="DATE",
-                   help="end of the 12-month window (default: latest incident)")
+    add_window_options(p)
+    p.add_argument("--as-of", dest="end", default=None, metavar="DATE",
+                   help="old name of --end (first day EXCLUDED)")
     p.add_argument("--weight", action="append", default=[], metavar="NAME=W",
                    help="gap-score weight, e.g. --weight burden=3 --weight ssp=0 (components: "
                    "burden, trend, hotspot, naloxone, naloxone_24_7, ssp, treatment, "
@@ -135,24 +137,16 @@ def _sites(args: argparse.Namespace) -> pd.DataFrame:
     return sites
 
 
-def _cells(args: argparse.Namespace, incidents: pd.DataFrame) -> np.ndarray:
-    from geo.cells import cells_to_parent
-    from geo.grid import analysis_grid
-
-    if args.boundary:
-        import geopandas as gpd
-
-        if not Path(args.boundary).exists():
-            raise FileNotFoundError(f"boundary file {args.boundary} does not exist")
-        return analysis_grid(gpd.read_file(args.boundary), args.res)
-    cells = cells_to_parent(incidents["h3"].to_numpy(np.uint64), args.res)
-    return np.unique(cells[cells != 0])
-
-
-def _hotspots(path: str | None, cells: np.ndarray) -> pd.DataFrame | None:
-    if not path:
+def _hotspots(args: argparse.Namespace):
+    """``True`` (Gi* of the same query), ``None`` (--no-hotspots) or the --hotspots table."""
+    path = args.hotspots
+    if args.no_hotspots:
+        if path:
+            raise ValueError("give --hotspots FILE or --no-hotspots, not both")
         return None
-    from geo.cells import str_to_cells
+    if not path:
+        return True
+    from geo.cells import cells_resolution, str_to_cells
 
     if not Path(path).exists():
         raise FileNotFoundError(f"hotspots file {path} does not exist")
@@ -161,11 +155,11 @@ def _hotspots(path: str | None, cells: np.ndarray) -> pd.DataFrame | None:
     if missing:
         raise ValueError(f"--hotspots file {path} is missing column(s) {missing}; found "
                          f"{list(hs.columns)} (use the CSV written by `gapmap hotspots`)")
-    hs = pd.DataFrame({"h3": str_to_cells(hs["h3"].to_numpy()), "class": hs["class"]})
-    if not np.isin(hs["h3"].to_numpy(np.uint64), cells).any():
-        raise ValueError(f"--hotspots file {path} shares no cell with the analysis grid; "
-                         "run `gapmap hotspots` at the same --res")
-    return hs
+    cells = str_to_cells(hs["h3"].astype(str).to_numpy())
+    if cells.size and int(np.max(cells_resolution(cells))) != args.res:
+        raise ValueError(f"--hotspots file {path} is not at --res {args.res}; run "
+                         "`gapmap hotspots` at the same --res")
+    return pd.DataFrame({"h3": cells, "class": hs["class"]})
 
 
 def _when(text: str | None):
@@ -179,40 +173,37 @@ def _when(text: str | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    from layers.gaps import build_gap_table, sensitivity
+    from products.gaps import gap_sensitivity, gap_table
+    from products.query import Query, check_resolution
 
-    if not 0 <= args.res <= 15:
-        raise ValueError(f"--res must be an H3 resolution 0-15, got {args.res}")
     policy = policy_from_args(args)
+    check_resolution(args.res, policy)
     weights = _weights(_pairs(args.weight, "--weight"))
     groups = _groups(_pairs(args.reach, "--reach"))
     sites = _sites(args)
     incidents = load_incidents_from_args(args)
-    cells = _cells(args, incidents)
+    query = Query(res=args.res, start=args.start, end=args.end)
     population = None
     if args.population:
-        from layers.population import load_population, population_to_cells
+        from layers.population import load_population
 
-        areas = load_population(args.population, args.population_column)
-        population = population_to_cells(areas, cells, args.population_column)
-    public = policy.tier != "restricted"
-    table = build_gap_table(incidents, sites, cells, args.res, as_of=args.as_of,
-                            population=population, groups=groups, weights=weights,
-                            hotspots=_hotspots(args.hotspots, cells),
-                            open_at=_when(args.open_at),
-                            suppress_below=policy.k if public else None)
-    table = table.rename(columns={"count_12m": "count"})
-    if public:
-        table = table.drop(columns=[c for c in PUBLIC_DROP if c in table.columns])
-    table = table.sort_values("gap_rank", kind="stable").reset_index(drop=True)
+        population = load_population(args.population, args.population_column)
+    boundary = None
+    if args.boundary:
+        from geo.boundary import boundary_geometry
+
+        boundary = boundary_geometry(args.boundary)
+    opts = dict(boundary=boundary, hotspots=_hotspots(args), population=population,
+                population_column=args.population_column, groups=groups, weights=weights,
+                open_at=_when(args.open_at))
+    table = gap_table(incidents, sites, query, policy, **opts)
     written = write_table(table, args.out, policy)
     if args.sensitivity:
-        sens = sensitivity(table.rename(columns={"count": "count_12m"}), weights,
-                           hot_column="gi_class" if "gi_class" in table.columns else None,
-                           suppress_below=policy.k if public else None)
-        write_table(sens, args.sensitivity, policy)
+        write_table(gap_sensitivity(incidents, sites, query, policy, **opts), args.sensitivity,
+                    policy)
     top = written.iloc[0] if len(written) else None
-    print(f"{len(written)} cell(s) at res {args.res} scored against {len(sites)} site(s) -> "
-          f"{args.out}" + (f"\n  rank 1: {top['h3']}: {top['reason']}" if top is not None else ""),
+    print(f"{len(written)} cell(s) at res {args.res} scored against {len(sites)} site(s) "
+          f"({policy.tier} tier) -> {args.out}"
+          + (f"\n  rank 1: {top['h3']}: {top['reason']}" if top is not None else ""),
           file=sys.stderr)
     return 0

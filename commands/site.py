@@ -1,13 +1,14 @@
 """``gapmap site``: choose k new naloxone sites that cover the most overdose burden.
 
-Demand = incident counts per analysis cell at ``--res``; existing naloxone sites (``kind ==
-naloxone`` in the resources file) fix the cells within ``--radius-m`` as covered; candidates are
-public host sites (``--candidates``) or, without that option, the cell centres. Writes the chosen
-sites in order (``--out``) and a summary (``--summary``).
+Thin door over :func:`products.siting.siting_plan` (the one siting pipeline the dashboard
+calls too): demand = overdoses per analysis cell at ``--res`` in ``[--start, --end)``; existing
+naloxone sites (``kind == naloxone`` in the resources file) fix the cells within ``--radius-m``
+as covered; candidates are public host sites (``--candidates``) or, without that option, the
+cell centres. Writes the chosen sites in order (``--out``) and a summary (``--summary``).
 
-Privacy: candidate host sites are public places, so their coordinates are shown; the burden
-figures (``marginal_covered`` and the summary's totals) pass :func:`geo.privacy.publish` in the
-public tier, so values 1..k-1 are suppressed and percentages built on them are blanked.
+Privacy lives in the product: in the public tier the plan runs on the published cell counts
+(hidden ones imputed from public figures), and coverage is given as shares of the published
+burden (%, rounded); burden counts of the plan are restricted-tier only.
 """
 
 from __future__ import annotations
@@ -22,25 +23,16 @@ import pandas as pd
 from commands.common import (
     add_incident_options,
     add_res_option,
+    add_window_options,
     load_incidents_from_args,
     policy_from_args,
     write_json,
+    write_table,
 )
-from geo.cells import cells_to_str
-from geo.grid import incidents_to_cells
-from geo.privacy import TIERS, PrivacyPolicy, publish
+from geo.privacy import TIERS
 from layers.sites import load_resources
 
-__all__ = ["register", "run", "publish_burden", "SUMMARY_COUNTS"]
-
-#: Summary fields that are burden counts (suppressed 1..k-1 in public output).
-SUMMARY_COUNTS = ("total_burden", "covered_before", "covered_after", "objective", "upper_bound")
-#: Derived figures blanked when any of their inputs is suppressed.
-_DERIVED = {
-    "coverage_pct_before": ("covered_before", "total_burden"),
-    "coverage_pct_after": ("covered_after", "total_burden"),
-    "gap": ("objective", "upper_bound"),
-}
+__all__ = ["register", "run"]
 
 
 def register(subparsers) -> None:
@@ -82,6 +74,7 @@ def register(subparsers) -> None:
         help="coverage radius in metres (e.g. 400 for a short walk)",
     )
     add_res_option(p)
+    add_window_options(p)
     p.add_argument(
         "--exact",
         action="store_true",
@@ -113,7 +106,8 @@ def register(subparsers) -> None:
         "--tier",
         choices=TIERS,
         default="public",
-        help="public (default): burden counts 1..9 suppressed; restricted: internal",
+        help="public (default): plan on published counts (1..9 hidden, others perturbed), "
+        "fixed release windows, coverage as %% of published burden; restricted: internal",
     )
     p.add_argument(
         "--suppress-k",
@@ -130,38 +124,8 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def publish_burden(table: pd.DataFrame, columns: list[str], policy: PrivacyPolicy) -> pd.DataFrame:
-    """Suppress burden counts in ``columns`` through the privacy gate; other columns untouched.
-
-    Only the count columns (and an ``h3`` column, whose resolution the gate checks) are handed
-    to :func:`geo.privacy.publish`: a site table's public coordinates would otherwise be refused
-    as point columns. Returns a copy with the gate's ``suppressed`` column.
-    """
-    part = [c for c in columns if c in table.columns] + (["h3"] if "h3" in table.columns else [])
-    pub = publish(table[part], policy, count_columns=[c for c in columns if c in table.columns])
-    out = table.copy()
-    for c in pub.columns:
-        out[c] = pub[c].to_numpy()
-    return out
-
-
-def _publish_summary(summary: dict, policy: PrivacyPolicy) -> dict:
-    row = pd.DataFrame({c: [summary[c]] for c in SUMMARY_COUNTS})
-    pub = publish_burden(row, list(SUMMARY_COUNTS), policy)
-    out = dict(summary)
-    for c in SUMMARY_COUNTS:
-        v = pub[c].iloc[0]
-        out[c] = None if pd.isna(v) else float(v)
-    for c, deps in _DERIVED.items():
-        if any(out[d] is None for d in deps):
-            out[c] = None
-    out["suppressed"] = bool(pub["suppressed"].iloc[0])
-    out["tier"] = policy.tier
-    return out
-
-
 def _load_existing(paths: list[str]) -> pd.DataFrame | None:
-    """Existing naloxone sites (``kind == naloxone``) of the resource files, or None."""
+    """Resource sites of the files (the product uses their naloxone sites), or None."""
     if not paths:
         return None
     result = load_resources(paths)
@@ -171,8 +135,7 @@ def _load_existing(paths: list[str]) -> pd.DataFrame | None:
             "(bad coordinates, kind or hours); they do not count as existing sites",
             file=sys.stderr,
         )
-    sites = result.sites
-    return sites.loc[sites["kind"].astype(str) == "naloxone"]
+    return result.sites
 
 
 def _load_candidates(path: str | None) -> pd.DataFrame | None:
@@ -193,6 +156,9 @@ def _progress(info: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from products.query import Query
+    from products.siting import siting_plan
+
     out = Path(args.out)
     if out.suffix.lower() != ".csv":
         raise ValueError(f"--out {out} must be a .csv file")
@@ -201,45 +167,36 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"output folder {p.parent} does not exist")
     policy = policy_from_args(args)
     incidents = load_incidents_from_args(args)
-    demand = incidents_to_cells(incidents, args.res, breakdown=False)
     types = [t.strip() for t in args.types.split(",") if t.strip()] if args.types else None
-    method = "exact" if args.exact else "heuristic"
     if args.exact:
         print(
             f"solving the siting integer program (time limit {args.time_limit:g}s)...",
             file=sys.stderr,
         )
-    from layers.siting_plan import plan_sites
-
-    plan = plan_sites(
-        demand,
+    plan = siting_plan(
+        incidents,
+        _load_existing(args.resources),
         _load_candidates(args.candidates),
+        Query(res=args.res, start=args.start, end=args.end),
+        policy,
         args.n_sites,
         args.radius_m,
-        existing=_load_existing(args.resources),
+        args.exact,
         types=types,
         only_24_7=args.only_24_7,
         min_spacing_m=args.min_spacing_m,
-        method=method,
-        lp_bound=not args.exact,
         time_limit=args.time_limit,
+        curve=False,
         progress=_progress if args.exact else None,
     )
-    sites = publish_burden(plan.sites, ["marginal_covered"], policy)
-    if "h3" in sites.columns:
-        sites["h3"] = cells_to_str(sites["h3"].to_numpy(np.uint64))
-    tmp = out.with_name(out.name + ".part")
-    sites.to_csv(tmp, index=False)
-    tmp.replace(out)
-    summary = _publish_summary(plan.summary, policy)
+    write_table(plan.sites, out, policy)
+    summary = plan.summary
     if args.summary:
         write_json(summary, args.summary)
-    pct, gap = summary["coverage_pct_after"], summary["gap"]
-    pct_text = "suppressed" if pct is None else f"{pct:.1f}%"
-    gap_text = "suppressed" if gap is None else f"{100 * gap:.2f}%"
     print(
-        f"{len(sites)} site(s) chosen by {summary['method']} ({summary['status']}); "
-        f"coverage {pct_text}; gap {gap_text} -> {out}",
+        f"{len(plan.sites)} site(s) chosen by {summary['method']} ({summary['status']}); "
+        f"coverage {summary['coverage_pct_after']:.1f}% of the {policy.tier} burden; gap "
+        f"{100 * summary['gap']:.2f}% -> {out}",
         file=sys.stderr,
     )
     return 0

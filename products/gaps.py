@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from geo.boundary import boundary_geometry
 from geo.privacy import PrivacyPolicy, as_policy, impute_hidden, publish, with_record_keys
 from layers.access import DEFAULT_GROUPS, AccessGroup, cell_access, cell_e2sfca
 from layers.gaps import DEFAULT_WEIGHTS, TREND_FALLING, TREND_RISING, explain_gaps, gap_scores
@@ -97,6 +98,7 @@ def _build(incidents, resources, query, policy, *, boundary, hotspots, populatio
     if resources is None or not len(resources):
         raise ValueError("no resource sites: the gap score needs naloxone, syringe-service "
                          "and treatment sites (a resources file)")
+    boundary = boundary_geometry(boundary)
     start, end = burden_window(query, incidents, pol)
     q = Query(res=query.res, start=start, end=end, outcomes=query.outcomes,
               sources=query.sources)
@@ -122,8 +124,8 @@ def _build(incidents, resources, query, policy, *, boundary, hotspots, populatio
         v_now = impute_hidden(pub["count"], pol.k, published_total(recent, pol))
         v_before = impute_hidden(pub["count_prior"], pol.k, published_total(prior, pol))
     ratio, trend = _trend(v_now, v_before)
-    table = pd.DataFrame({"h3": cells, "count": pub["count"].to_numpy(),
-                          "count_prior": pub["count_prior"].to_numpy(),
+    table = pd.DataFrame({"h3": cells, "count": pub["count"].array,
+                          "count_prior": pub["count_prior"].array,
                           "trend_ratio": ratio, "trend": trend})
     acc = cell_access(cells, resources, groups, open_at=open_at).drop(columns="h3")
     table = pd.concat([table, acc], axis=1)
