@@ -19,9 +19,11 @@ import numpy as np
 import pandas as pd
 
 from geo.cells import cells_to_latlng
-from geo.grid import analysis_grid, zero_fill
-from geo.privacy import PrivacyPolicy, publish
-from report.events import EventArrays, end_day, event_arrays
+from geo.grid import analysis_grid
+from geo.privacy import PrivacyPolicy, publish, release_date
+from products.hotspots import cell_table, hotspot_table
+from products.query import Query
+from report.events import end_day, event_arrays
 from report.kpis import _policy, kpis, top_areas, weekly_trend
 from report.maps import boundary_geometry
 
@@ -29,7 +31,8 @@ __all__ = ["BriefingContent", "briefing_content", "cell_label", "optional_module
 
 #: Alerts of the last 7 days are "current".
 ALERT_DAYS = 7
-_MAP_DAYS = 365
+#: The map covers 52 whole weeks (a public release window).
+MAP_DAYS = 364
 
 
 @dataclass
@@ -76,29 +79,27 @@ def cell_label(cell) -> str:
     return f"{abs(a):.2f}{'N' if a >= 0 else 'S'} {abs(o):.2f}{'E' if o >= 0 else 'W'}"
 
 
-def _map_table(ev: EventArrays, res: int, end: pd.Timestamp, geom, pol: PrivacyPolicy):
-    stop = end + pd.Timedelta(days=1)
-    counts = ev.cell_counts(ev.mask(stop - pd.Timedelta(days=_MAP_DAYS), stop), res)
-    counts = counts[["h3", "count"]]
-    if geom is not None:
-        table = zero_fill(counts, analysis_grid(geom, res))
-        table = table[table["in_grid"] | (table["count"] > 0)].drop(columns="in_grid")
+def _map_table(incidents: pd.DataFrame, res: int, end: pd.Timestamp, geom, pol: PrivacyPolicy):
+    """The briefing's map: the hot-spot product (:func:`products.hotspots.hotspot_table`), the
+    same function and grid rule as ``gapmap hotspots`` and the Hotspots page.
+
+    Window: the 364 days (52 whole weeks) to the release date of ``end`` in public — a fixed
+    release window — and the 364 days to ``end`` (included) in the restricted tier. Too few
+    cells for Gi*: the published counts (:func:`products.hotspots.cell_table`).
+    """
+    if pol.restricted:
+        stop = end + pd.Timedelta(days=1)
     else:
-        table = counts
-    table = table.reset_index(drop=True)
-    mode, note = "count", ""
-    gistar = _optional("clustering.gistar")
-    neighbours = _optional("clustering.neighbours")
-    if gistar is None or neighbours is None:
-        note = "Hot-spot classes not available (clustering.gistar not installed): map shows counts."
-    elif len(table) < 3:
-        note = "Too few cells for hot-spot statistics: map shows counts."
-    else:
-        nbhd = neighbours.build_neighbourhood(table["h3"].to_numpy(np.uint64), k=1)
-        gi = gistar.gi_star(table, nbhd)
-        table = table.assign(**{"class": gi["class"].to_numpy()})
-        mode = "class"
-    return publish(table, pol), mode, note
+        stop = release_date(end)
+    query = Query(res=int(res), start=stop - pd.Timedelta(days=MAP_DAYS), end=stop)
+    try:
+        table = hotspot_table(incidents, query, pol, boundary=geom, k_ring=1)
+    except ValueError as exc:
+        if "Gi* needs at least 3" not in str(exc):
+            raise
+        table = cell_table(incidents, query, pol, boundary=geom, breakdown=False)
+        return table, "count", "Too few cells for hot-spot statistics: map shows counts."
+    return table, "class", ""
 
 
 def _alerts(incidents: pd.DataFrame, end: pd.Timestamp, res: int, pol: PrivacyPolicy):
@@ -222,7 +223,7 @@ def briefing_content(
     last = end_day(incidents, end)
     geom = boundary_geometry(boundary)
     ev = event_arrays(incidents)
-    map_table, mode, map_note = _map_table(ev, int(res), last, geom, pol)
+    map_table, mode, map_note = _map_table(incidents, int(res), last, geom, pol)
     alerts, alerts_note = _alerts(pd.DataFrame({"occurred_at": ev.t, "h3": ev.h3}), last,
                                   int(res), pol)
     gaps, gaps_note = _gaps(incidents, resources, int(res), last, geom, map_table, pol)
