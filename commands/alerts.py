@@ -1,24 +1,18 @@
 """``gapmap alerts``: spike alerts (EARS / EWMA / fixed threshold) or the space-time scan.
 
-Spike methods write the alert table (``date, area, observed, expected, threshold, method,
-severity, statistic, run_day, trigger_area``) for the last ``--days`` days up to ``--end``;
-``--method scan`` writes the scan's clusters (``rank, cells, centre, start, end, days,
-observed, expected, llr, p, recurrence_days``).
-
-Privacy: the public tier goes through :func:`commands.common.write_table` (the privacy gate),
-with ``observed`` treated as a count (1..k-1 suppressed); figures from which a hidden count
-could be solved (statistic, p, expected, threshold, llr) are blanked on those rows first
-(:func:`blank_revealing`); H3 areas and scan cells must be at or coarser than the tier's
-resolution floor. Dates are whole days; no points leave.
+Thin door: parses the options, calls :func:`products.alerts.current_alerts` (spike methods)
+or :func:`products.alerts.scan_table` (``--method scan``) unchanged and writes the published
+table. The window is ``[start, end)`` as in every subcommand: the days reported are
+``[--end - --days, --end)`` or ``[--start, --end)``. Disclosure rules (perturbed keyed counts,
+blanked expected/threshold of hidden counts, release windows, dates only) live in the product
+and the gate, never here.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from commands.common import (
@@ -28,9 +22,8 @@ from commands.common import (
     policy_from_args,
     write_table,
 )
-from geo.cells import cells_to_str
 
-__all__ = ["register", "run", "run_spikes", "run_scan", "blank_revealing"]
+__all__ = ["register", "run", "run_spikes", "run_scan"]
 
 SPIKE_METHODS = ("ears", "ewma", "threshold")
 
@@ -49,19 +42,25 @@ def register(subparsers) -> None:
                    help="ears (default), ewma, threshold or scan")
     p.add_argument("--ears", dest="ears_variant", choices=("C1", "C2", "C3"), default="C2",
                    help="EARS variant for --method ears (default C2: 2-day guard band)")
-    p.add_argument("--area", choices=("jurisdiction", "h3", "polygon"), default="jurisdiction",
-                   help="series per whole jurisdiction (default), per H3 cell at --res, or per "
-                   "polygon of --areas")
+    p.add_argument("--area", choices=("both", "jurisdiction", "h3", "polygon"), default="both",
+                   help="series for the whole area and per H3 cell at --res (both, default: as "
+                   "the dashboard and the briefing), one of them, or per polygon of --areas")
     p.add_argument("--areas", metavar="FILE", default=None,
                    help="--area polygon: your areas (GeoJSON / GeoPackage / Shapefile with a CRS)")
     p.add_argument("--area-id", metavar="COLUMN", default=None,
                    help="--area polygon: column naming each area (default: the row number)")
-    p.add_argument("--res", type=int, default=8,
-                   help="H3 resolution of areas / scan locations (default 8; public floor 8)")
+    p.add_argument("--res", type=int, default=None,
+                   help="H3 resolution of areas (default 7) / scan locations (default 8); "
+                   "public floor 8")
+    p.add_argument("--start", default=None, metavar="DATE",
+                   help="first day reported (window [start, end)); replaces --days")
     p.add_argument("--end", default=None, metavar="DATE",
-                   help="last day analysed (default: the last incident day)")
-    p.add_argument("--days", type=int, default=30,
-                   help="days reported (spikes) or study window (scan); default 30")
+                   help="first day EXCLUDED (window [start, end)); default: the day after the "
+                   "last incident (restricted) or the release date, the Monday after the last "
+                   "complete week (public)")
+    p.add_argument("--days", type=int, default=None,
+                   help="days reported, [end - days, end) (spikes, default 7) or the scan's "
+                   "study window (default 28); public tier: 7, 28, 91 or 364")
     p.add_argument("--threshold", type=float, default=None, metavar="N",
                    help="--method threshold: alert when any 24 hours ending that day hold ≥ N "
                    "incidents (default: suggested per area, max(2, ceil(mean + 3 sd)) of those "
@@ -90,17 +89,27 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _check_args(args: argparse.Namespace, policy) -> None:
-    if args.days < 2:
-        raise ValueError(f"--days must be at least 2, got {args.days}")
-    if not 0 <= args.res <= 15:
-        raise ValueError(f"--res must be an H3 resolution 0-15, got {args.res}")
-    uses_cells = args.method == "scan" or args.area == "h3"
-    if uses_cells and policy.tier != "restricted" and args.res > policy.min_res_floor:
-        raise ValueError(
-            f"{policy.tier} output at H3 resolution {args.res} is finer than the floor "
-            f"{policy.min_res_floor}; use --res {policy.min_res_floor} or --tier restricted"
-        )
+def _window(args: argparse.Namespace):
+    """Query and number of days from --start/--end/--days ([start, end))."""
+    from products.query import Query
+
+    q = Query(start=args.start, end=args.end)
+    days = args.days
+    if q.start is not None:
+        if q.end is None:
+            raise ValueError("--start needs --end (the window is [start, end))")
+        span = (q.end - q.start) / pd.Timedelta(days=1)
+        if days is not None and days != span:
+            raise ValueError(f"--days {days} disagrees with --start/--end ({span:g} days)")
+        days = int(span)
+    if days is None:
+        days = 28 if args.method == "scan" else 7
+    if days < 1:
+        raise ValueError(f"--days must be at least 1, got {days}")
+    return Query(end=q.end), days
+
+
+def _check_args(args: argparse.Namespace) -> None:
     if args.area == "polygon" and args.method != "scan" and not args.areas:
         raise ValueError("--area polygon needs --areas FILE (your area polygons)")
     if str(args.out).lower().endswith(".geojson"):
@@ -126,145 +135,51 @@ def _smoothing(text: str) -> tuple[float, ...]:
     return vals
 
 
-def run_spikes(incidents: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
-    """Alert table for the spike methods (areas as hex strings / names)."""
-    from clustering.alerts import alert_table, detect
-    from clustering.ears import suggest_threshold
-    from clustering.series import (
-        area_labels,
-        area_neighbours,
-        incidents_to_daily,
-        incidents_to_rolling_24h,
-    )
+def run_spikes(incidents: pd.DataFrame, args: argparse.Namespace, policy) -> pd.DataFrame:
+    """The published alert table of :func:`products.alerts.current_alerts`."""
+    from products.alerts import current_alerts
 
-    t = pd.to_datetime(incidents["occurred_at"]).dt.floor("D")
-    if t.notna().sum() == 0:
-        raise ValueError("no incident has a date: nothing to alert on")
-    end = pd.Timestamp(args.end).floor("D") if args.end else t.max()
-    report_start = end - pd.Timedelta(days=args.days - 1)
-    start = max(t.min(), report_start - pd.Timedelta(days=60))  # room for every baseline
-    res = args.res if args.area == "h3" else None
-    polygons = _read_areas(args.areas) if args.area == "polygon" else None
-    # the 24-hour threshold looks at the busiest 24 hours ending each day (ODMAP), the
-    # statistical detectors at calendar-day counts
-    build = incidents_to_rolling_24h if args.method == "threshold" else incidents_to_daily
-    series = build(incidents, area=args.area, res=res, polygons=polygons,
-                   id_column=args.area_id, start=start, end=end)
-    if args.method == "ears":
-        results = detect(series, args.ears_variant, sd_floor=args.sd_floor)
-    elif args.method == "ewma":
-        results = detect(series, "EWMA", smoothing=_smoothing(args.smoothing))
+    query, days = _window(args)
+    method = {"ears": args.ears_variant, "ewma": "EWMA", "threshold": "threshold"}[args.method]
+    kw = {}
+    if method in ("C1", "C2", "C3"):
+        kw["sd_floor"] = args.sd_floor
+    elif method == "EWMA":
+        kw["smoothing"] = _smoothing(args.smoothing)
     else:
-        thr = args.threshold
-        if thr is None:
-            thr = suggest_threshold(series, days=30, end=report_start - pd.Timedelta(days=1))
-        results = detect(series, "threshold", threshold=thr)
-    nb = None
-    if args.area != "jurisdiction" and not args.no_neighbours:
-        nb = area_neighbours(series.columns, polygons=polygons, id_column=args.area_id)
-    table = alert_table(results, series=series, neighbours=nb, start=report_start, end=end)
-    table["area"] = area_labels(table["area"].to_numpy()) if len(table) else table["area"]
-    trig = table["trigger_area"]
-    has = trig.notna().to_numpy()
-    labels = np.full(len(table), None, dtype=object)
-    if has.any():
-        kind = np.uint64 if series.columns.dtype == np.uint64 else object
-        labels[has] = area_labels(np.asarray(trig[has].tolist(), dtype=kind))
-    table["trigger_area"] = labels
-    table["date"] = pd.to_datetime(table["date"]).dt.date
-    table["observed"] = pd.array(table["observed"], dtype="Int64")
-    return table
+        kw["threshold"] = args.threshold
+    areas = ("jurisdiction", "h3") if args.area == "both" else (args.area,)
+    return current_alerts(
+        incidents, query, policy, method=method, res=7 if args.res is None else args.res,
+        days=days, areas=areas, polygons=_read_areas(args.areas) if args.areas else None,
+        id_column=args.area_id, neighbours=not args.no_neighbours, **kw)
 
 
-def run_scan(incidents: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
-    """Scan clusters with cells as ``;``-separated hex strings."""
-    from clustering.scan import space_time_scan
+def run_scan(incidents: pd.DataFrame, args: argparse.Namespace, policy) -> pd.DataFrame:
+    """The published cluster table of :func:`products.alerts.scan_table`."""
+    from products.alerts import scan_table
 
-    res = space_time_scan(
-        incidents, res=args.res, end=args.end, days=args.days, max_radius_m=args.max_radius_m,
-        max_days=args.max_days, replicates=args.replicates, min_cases=args.min_cases,
-        max_clusters=args.max_clusters, seed=args.seed,
-    )
-    cl = res.clusters
-    if len(cl) == 0:
-        return pd.DataFrame(columns=["rank", "cells", "centre", "zone_cells", "start", "end",
-                                     "days", "observed", "expected", "llr", "p",
-                                     "recurrence_days", "zone_count"])
-    out = pd.DataFrame({
-        "rank": cl["rank"].to_numpy(),
-        "cells": [";".join(cells_to_str(c)) for c in cl["cells"]],
-        "centre": cells_to_str(cl["centre"].to_numpy(np.uint64)),
-        "zone_cells": cl["n_cells"].to_numpy(),
-        "start": cl["start"].to_numpy(),
-        "end": cl["end"].to_numpy(),
-        "days": cl["days"].to_numpy(),
-        "observed": pd.array(cl["observed"].to_numpy(), dtype="Int64"),
-        "expected": cl["expected"].round(3).to_numpy(),
-        "llr": cl["llr"].round(4).to_numpy(),
-        "p": cl["p"].to_numpy(),
-        "recurrence_days": cl["recurrence_days"].round(1).to_numpy(),
-        # named *_count so the privacy gate treats it as a count
-        "zone_count": pd.array(cl["zone_cases"].to_numpy(), dtype="Int64"),
-    })
-    return out
-
-
-#: Days of baseline behind ``expected`` per detector (its baseline total is a count too).
-_BASELINE_DAYS = {"C1": 7, "C2": 7, "C3": 7, "EWMA": 28, "threshold": 30}
-
-
-def blank_revealing(table: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Blank the figures that would give back a count the gate hides (public tier).
-
-    A row's ``statistic``/``p``/``llr`` with ``expected`` and ``threshold`` let a reader solve
-    for a suppressed ``observed``; ``expected`` times the baseline length is itself a count
-    (alerts), and a scan's ``expected`` reveals ``zone_count``. Where the day's count, the
-    baseline total or the zone total is in ``1 .. k-1``, those derived columns are emptied.
-    """
-    out = table.copy()
-    if out.empty:
-        return out
-
-    def small(v):
-        v = pd.to_numeric(pd.Series(v), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        return (v >= 1) & (v < k)
-
-    hide = small(out["observed"])
-    if "zone_count" in out.columns:
-        hide |= small(out["zone_count"])
-        cols = ["expected", "llr"]
-    else:
-        days = out["method"].map(_BASELINE_DAYS).to_numpy(dtype=float, na_value=np.nan)
-        if "baseline_days" in out.columns:  # EWMA's baseline is shorter at a series' start
-            known = pd.to_numeric(out["baseline_days"]).to_numpy(dtype=float, na_value=np.nan)
-            days = np.where(np.isfinite(known), known, days)
-        base = np.round(pd.to_numeric(out["expected"]).to_numpy(float) * days)
-        hide |= small(base)
-        cols = ["expected", "threshold", "statistic", "p"]
-    for c in cols:
-        if c in out.columns:
-            col = pd.to_numeric(out[c]).astype("Float64")
-            col[hide] = pd.NA
-            out[c] = col
-    return out
+    query, days = _window(args)
+    return scan_table(
+        incidents, query, policy, res=8 if args.res is None else args.res,
+        replicates=args.replicates, seed=args.seed, days=days, max_radius_m=args.max_radius_m,
+        max_days=args.max_days, min_cases=args.min_cases, max_clusters=args.max_clusters)
 
 
 def run(args: argparse.Namespace) -> int:
     policy = policy_from_args(args)
-    _check_args(args, policy)
-    policy = dataclasses.replace(
-        policy, extra_count_columns=tuple(policy.extra_count_columns) + ("observed",)
-    )
+    _check_args(args)
     incidents = load_incidents_from_args(args)
-    table = run_scan(incidents, args) if args.method == "scan" else run_spikes(incidents, args)
-    if policy.tier != "restricted":
-        table = blank_revealing(table, policy.k)
+    if args.method == "scan":
+        table = run_scan(incidents, args, policy)
+    else:
+        table = run_spikes(incidents, args, policy)
     pub = write_table(table, args.out, policy)
     if args.method == "scan":
-        sig = int((table["p"] < 0.05).sum()) if len(table) else 0
+        sig = int((pub["p"] < 0.05).sum()) if len(pub) else 0
         print(f"wrote {len(pub)} cluster(s) ({sig} with p < 0.05) to {args.out}")
     else:
-        n_alert = int((table["severity"] == "alert").sum())
+        n_alert = int((pub["severity"] == "alert").sum())
         print(f"wrote {len(pub)} row(s) ({n_alert} alert(s), {len(pub) - n_alert} warning(s)) "
               f"to {args.out}")
     return 0
