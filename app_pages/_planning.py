@@ -6,85 +6,48 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages._analysis import _hotspots
+from app_pages._analysis import _boundary_geometry, _pol_key, _policy_of
 from app_pages._data import (
-    _cell_counts,
-    _grid,
+    _load_incidents,
     _load_sites,
     _mtime,
-    _subset,
     file_key,
     incidents,
     resources,
     sample_path,
     source_key,
 )
-from app_pages._ui import Filters, policy, tier
+from app_pages._ui import Filters, tier
 
-__all__ = ["siting", "outreach", "outreach_list", "filter_sites", "gap_table"]
+__all__ = ["siting", "outreach", "outreach_totals", "outreach_list", "filter_sites", "gap_table"]
+
+
+def _resources_key() -> tuple[str, float]:
+    rp = st.session_state.get("resources_path") or sample_path("resources")
+    return (str(rp) if rp else "", _mtime(rp))
 
 
 # ------------------------------------------------------------------ siting
 @st.cache_data(max_entries=8, show_spinner=False)
-def _siting(
-    kind,
-    path,
-    mtime,
-    res,
-    start,
-    end,
-    outcomes,
-    sources,
-    rpath,
-    rmtime,
-    cpath,
-    cmtime,
-    k,
-    radius_m,
-    types,
-    only_24_7,
-    method,
-    time_limit,
-) -> dict:
-    from layers.siting_plan import plan_sites
+def _siting(kind, path, mtime, res, start, end, outcomes, sources, rpath, rmtime, cpath, cmtime,
+            k, radius_m, types, only_24_7, exact, time_limit, tier_name, k_suppress):
+    """products.siting.siting_plan on primitives (published for ``tier_name``)."""
+    from products.query import Query
+    from products.siting import siting_plan
 
-    demand = _cell_counts(kind, path, mtime, res, start, end, outcomes, sources)
-    cand = _load_sites(cpath, cmtime, "candidates")
-    existing = None
-    if rpath:
-        res_sites = _load_sites(rpath, rmtime, "resources")
-        existing = res_sites[res_sites["kind"].astype(str) == "naloxone"]
-    plan = plan_sites(
-        demand,
-        cand,
+    return siting_plan(
+        _load_incidents(kind, path, mtime),
+        _load_sites(rpath, rmtime, "resources") if rpath else None,
+        _load_sites(cpath, cmtime, "candidates") if cpath else None,
+        Query(res=int(res), start=start, end=end, outcomes=outcomes, sources=sources),
+        _policy_of(tier_name, k_suppress),
         int(k),
         float(radius_m),
-        existing=existing,
+        bool(exact),
         types=list(types),
         only_24_7=bool(only_24_7),
-        method=method,
         time_limit=float(time_limit),
     )
-    kmax = int(min(max(k, 10), plan.summary["n_candidates_allowed"]))
-    curve = plan_sites(
-        demand,
-        cand,
-        kmax,
-        float(radius_m),
-        existing=existing,
-        types=list(types),
-        only_24_7=bool(only_24_7),
-        method="greedy",
-    ).result
-    covered = curve.covered_before + np.r_[0.0, np.cumsum(curve.marginal)]
-    return {
-        "sites": plan.sites,
-        "result": plan.result,
-        "summary": plan.summary,
-        "curve": pd.DataFrame(
-            {"k": np.arange(covered.size), "covered": covered, "total": curve.total_burden}
-        ),
-    }
 
 
 def siting(
@@ -93,50 +56,40 @@ def siting(
     radius_m: float,
     types: tuple[str, ...],
     only_24_7: bool,
-    method: str,
+    exact: bool = False,
     time_limit: float = 30.0,
-) -> dict:
-    """Recommended new naloxone sites (layers.siting_plan) for the current demand and options.
-
-    Returns ``{"sites": chosen candidates in order with marginal_covered, "result":
-    SitingResult, "summary": dict, "curve": greedy coverage vs k}``.
-    """
-    cp = sample_path("candidates")
-    rp = st.session_state.get("resources_path") or sample_path("resources")
-    return _siting(
-        *source_key(),
-        f.res,
-        f.start,
-        f.end,
-        f.outcomes,
-        f.sources,
-        str(rp) if rp else "",
-        _mtime(rp),
-        str(cp),
-        _mtime(cp),
-        int(k),
-        float(radius_m),
-        tuple(sorted(types)),
-        bool(only_24_7),
-        method,
-        float(time_limit),
-    )
+):
+    """The siting product for the sidebar's query and the page's options (a SitingOutput)."""
+    return _siting(*source_key(), f.res, f.start, f.end, f.outcomes, f.sources,
+                   *_resources_key(), *file_key("candidates"), int(k), float(radius_m),
+                   tuple(sorted(types)), bool(only_24_7), bool(exact), float(time_limit),
+                   *_pol_key())
 
 
 # ------------------------------------------------------------------ outreach
 @st.cache_data(max_entries=8, show_spinner=False)
-def _outreach(kind, path, mtime, res, sources, rpath, rmtime) -> pd.DataFrame:
-    from layers.outreach import recent_nonfatal
+def _outreach(kind, path, mtime, res, sources, rpath, rmtime, tier_name, k_suppress):
+    """products.outreach.outreach_table and its totals on primitives."""
+    from products.outreach import outreach_end, outreach_table, outreach_totals
+    from products.query import Query
 
-    df = _subset(kind, path, mtime, None, None, None, sources)
+    df = _load_incidents(kind, path, mtime)
+    q = Query(res=int(res), sources=sources)
+    pol = _policy_of(tier_name, k_suppress)
     sites = _load_sites(rpath, rmtime, "resources") if rpath else None
-    return recent_nonfatal(df, res=res, sites=sites)
+    return (outreach_table(df, sites, q, pol), outreach_totals(df, q, pol),
+            outreach_end(df, q, pol))
 
 
 def outreach(f: Filters) -> pd.DataFrame:
-    """Nonfatal overdoses in the last 24/48/72 h per area with nearest resources (unpublished)."""
-    rp = st.session_state.get("resources_path") or sample_path("resources")
-    return _outreach(*source_key(), f.res, f.sources, str(rp) if rp else "", _mtime(rp))
+    """Published nonfatal overdoses in the last 24/48/72 h per area with nearest resources."""
+    return _outreach(*source_key(), f.res, f.sources, *_resources_key(), *_pol_key())[0]
+
+
+def outreach_totals(f: Filters) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """Published whole-area totals per window and the windows' end (a midnight)."""
+    out = _outreach(*source_key(), f.res, f.sources, *_resources_key(), *_pol_key())
+    return out[1], out[2]
 
 
 def outreach_list(f: Filters, hours: int) -> pd.DataFrame:
@@ -151,13 +104,16 @@ def outreach_list(f: Filters, hours: int) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ gaps
-_TRUE = ("true", "1", "yes", "y", "t")
-
-
 def _flag(sites: pd.DataFrame, col: str) -> np.ndarray:
+    """True where a yes/no column says yes (the one parser, :func:`geo.validate.parse_bool`)."""
+    from geo.validate import parse_bool
+
     if col not in sites.columns:
         return np.zeros(len(sites), bool)
-    return sites[col].astype(str).str.lower().isin(_TRUE).to_numpy()
+    values = sites[col]
+    if pd.api.types.is_bool_dtype(values):
+        return values.fillna(False).to_numpy(bool)
+    return parse_bool(values)[0] == "yes"
 
 
 def filter_sites(
@@ -184,69 +140,31 @@ def filter_sites(
 
 
 @st.cache_data(max_entries=8, show_spinner="Scoring resource gaps…")
-def _gaps(
-    kind,
-    path,
-    mtime,
-    bpath,
-    bmtime,
-    res,
-    outcomes,
-    sources,
-    rpath,
-    rmtime,
-    moud,
-    medicaid,
-    only_247,
-    open_at,
-    k_suppress,
-) -> pd.DataFrame:
-    from layers.gaps import build_gap_table
+def _gaps(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, rpath, rmtime,
+          moud, medicaid, only_247, open_at, tier_name, k_suppress) -> pd.DataFrame:
+    """products.gaps.gap_table on primitives (published for ``tier_name``)."""
+    from products.gaps import gap_table
+    from products.query import Query
 
-    df = _subset(kind, path, mtime, None, None, outcomes, sources)
     sites = filter_sites(_load_sites(rpath, rmtime, "resources"), moud, medicaid, only_247, open_at)
-    if bpath:
-        cells = _grid(bpath, bmtime, res)
-    else:
-        cells = np.unique(_cell_counts(kind, path, mtime, res, None, None, outcomes, sources)["h3"])
-    end = pd.to_datetime(df["occurred_at"]).max()
-    hot = _hotspots(
-        kind,
-        path,
-        mtime,
-        bpath,
-        bmtime,
-        res,
-        end.normalize() - pd.Timedelta(days=364),
-        end.normalize() + pd.Timedelta(days=1),
-        outcomes,
-        sources,
-        1,
-    )
-    return build_gap_table(
-        df, sites, cells, res, hotspots=hot[["h3", "class"]], suppress_below=k_suppress
+    return gap_table(
+        _load_incidents(kind, path, mtime),
+        sites,
+        Query(res=int(res), start=start, end=end, outcomes=outcomes, sources=sources),
+        _policy_of(tier_name, k_suppress),
+        boundary=_boundary_geometry(bpath, bmtime),
+        open_at=open_at,
     )
 
 
 def gap_table(
     f: Filters, moud: tuple[str, ...], medicaid: bool, only_247: bool, open_at=None
 ) -> pd.DataFrame | None:
-    """layers.gaps.build_gap_table for the analysis grid, filtered sites and Gi* classes of the
-    last 12 months (unpublished; the reason text is already safe for the current tier)."""
-    rp = st.session_state.get("resources_path") or sample_path("resources")
-    if rp is None:
+    """The gap product for the sidebar's query (window, outcomes, sources, resolution), the
+    page's site filters and the session's tier (published), or None without resources."""
+    rpath, rmtime = _resources_key()
+    if not rpath:
         return None
-    return _gaps(
-        *source_key(),
-        *file_key("boundary"),
-        f.res,
-        f.outcomes,
-        f.sources,
-        str(rp),
-        _mtime(rp),
-        tuple(sorted(moud)),
-        bool(medicaid),
-        bool(only_247),
-        open_at,
-        policy().k if tier() == "public" else None,
-    )
+    return _gaps(*source_key(), *file_key("boundary"), f.res, f.start, f.end, f.outcomes,
+                 f.sources, rpath, rmtime, tuple(sorted(moud)), bool(medicaid), bool(only_247),
+                 open_at, *_pol_key())

@@ -42,12 +42,7 @@ open_now = c[3].checkbox(
     help="Open at the current local time, by the site's opening hours.",
 )
 
-open_at = None
-if open_now:
-    if _app.optional("layers.hours") is None:
-        _app.missing_library("Opening-hours filtering", "layers.hours")
-    else:
-        open_at = pd.Timestamp.now().floor("min")
+open_at = pd.Timestamp.now().floor("min") if open_now else None
 shown = _app.filter_sites(sites, tuple(moud), medicaid, only_247, open_at)
 m = st.columns(3)
 for i, (kind, label) in enumerate(
@@ -60,16 +55,15 @@ for i, (kind, label) in enumerate(
     m[i].metric(f"{label} (filtered)", f"{int((shown['kind'].astype(str) == kind).sum()):,}")
 
 # ---- gap score
-gaps_mod = _app.optional("layers.gaps")
-gap = (
-    _app.gap_table(f, tuple(sorted(moud)), medicaid, only_247, open_at)
-    if gaps_mod is not None
-    else None
-)
+try:
+    gap = _app.gap_table(f, tuple(sorted(moud)), medicaid, only_247, open_at)
+except ValueError as exc:
+    st.warning(f"Cannot score gaps with these options: {exc}")
+    st.stop()
 layers = []
 legend = ""
 if gap is not None:
-    pub = _app.show_table(gap.drop(columns=["trend_ratio"]))  # a ratio of counts: never public
+    pub = gap  # published by products.gaps.gap_table for this tier
     score = pub["gap_score"].astype(float)
     tips = [
         f"Cell {h}\nGap rank {r} (score {s:.2f})\n{reason}"
@@ -103,22 +97,23 @@ legend += deck.sites_legend(
 _app.show_map(layers, "gap_map", legend)
 
 if gap is None:
-    _app.missing_library("The gap score", "layers.gaps")
     st.stop()
 st.subheader("Cells ranked by gap score")
 st.caption(
-    f"H3 res-{f.res} cells; burden = overdoses in the 12 months to {f.data_end:%Y-%m-%d} "
-    "(outcome and source filters apply). The score combines burden (recent "
-    "overdoses, trend) with distance to naloxone, 24/7 naloxone, treatment and syringe "
-    "services (see README). Public tier: counts 1–9 suppressed, reasons say "
-    "'fewer than 10'."
+    f"H3 res-{f.res} cells; burden = overdoses in {f.label} (the sidebar's window, outcome "
+    "and source filters apply; trend against the period of the same length before). The "
+    "score combines burden (overdoses, trend, Gi* hot spot of the same window) with distance "
+    "to naloxone, 24/7 naloxone, treatment and syringe services (see README). "
+    + ("Public tier: counts perturbed, 1–9 hidden (reasons say 'fewer than 10'); scores are "
+       "computed from the published counts." if tier != "restricted" else
+       "Restricted tier: exact counts.")
 )
 table = pd.DataFrame(
     {
         "gap rank": pub["gap_rank"].to_numpy(),
         "cell": cells_to_str(pub["h3"].to_numpy(np.uint64)),
         "gap score": pub["gap_score"].round(3).to_numpy(),
-        "overdoses, last 12 months": deck.count_text(pub["count_12m"], pol.k, ""),
+        "overdoses": deck.count_text(pub["count"], pol.k, ""),
         "trend": pub["trend"].to_numpy(),
         "Gi* class": pub["gi_class"].to_numpy() if "gi_class" in pub.columns else "",
         "nearest naloxone (km)": (pub["dist_m_naloxone"] / 1000).round(2).to_numpy(),
@@ -127,7 +122,7 @@ table = pd.DataFrame(
         "reason": pub["reason"].to_numpy(),
     }
 ).sort_values("gap rank", kind="stable")
-table["overdoses, last 12 months"] = table["overdoses, last 12 months"].str.strip()
+table["overdoses"] = table["overdoses"].str.strip()
 st.dataframe(table.head(200), hide_index=True, key="gap_table")
 st.download_button(
     "Download gap table (CSV)",

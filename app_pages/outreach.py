@@ -18,20 +18,19 @@ f = _app.filters()
 st.title("Outreach: recent nonfatal overdoses")
 tier = _app.tier()
 pol = _app.policy()
-table = _app.outreach(f)
-_, last = _app.data_range()
+table = _app.outreach(f)  # published by products.outreach.outreach_table for this tier
+totals, end = _app.outreach_totals(f)
 st.caption(
-    f"As of the latest report, {pd.Timestamp(last):%Y-%m-%d %H:%M} (not the clock: data "
-    f"arrive with a lag). Areas are H3 res-{f.res} cells; windows are cumulative "
-    "(48 h includes 24 h; a window is hidden where subtracting it from a wider one would "
-    "reveal a suppressed count). Follow-up within 24–72 h is the PORT/DART standard."
+    f"Data through {end - pd.Timedelta(days=1):%Y-%m-%d}: the windows are the last 24, 48 and "
+    f"72 hours up to the end of that day (the latest report's day, not the clock: data "
+    f"arrive with a lag). Areas are H3 res-{f.res} cells. Nonfatal overdoses only; the "
+    "sidebar's time window and outcome filter do not apply here (the source filter does). "
+    "Windows are cumulative (48 h includes 24 h); a window is hidden where subtracting it "
+    "from a wider one would reveal a suppressed count. Follow-up within 24–72 h is the "
+    "PORT/DART standard."
 )
 
 m = st.columns(3)
-totals = pd.DataFrame(
-    {f"n_{h}h": [int(table[f"n_{h}h"].sum()) if len(table) else 0] for h in (24, 48, 72)}
-)
-totals = _app.show_table(totals)  # nested windows: no two shown totals differ by 1..k-1
 for i, h in enumerate((24, 48, 72)):
     v = totals[f"n_{h}h"].iloc[0]
     m[i].metric(f"Nonfatal overdoses, last {h} h", "suppressed" if pd.isna(v) else f"{int(v):,}")
@@ -40,7 +39,7 @@ if table.empty:
     st.success("No nonfatal overdoses in the last 72 hours.")
     st.stop()
 
-pub = _app.show_table(table)
+pub = table
 if tier == "public" and pub["suppressed"].all():
     st.info(
         f"Every area has fewer than {pol.k} recent nonfatal overdoses at resolution {f.res}, "

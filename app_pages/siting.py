@@ -11,9 +11,6 @@ from layers import deck
 
 f = _app.filters()
 st.title("Siting new naloxone sites")
-if _app.optional("layers.siting") is None or _app.optional("layers.coverage") is None:
-    _app.missing_library("Siting", "layers.siting")
-    st.stop()
 cand = _app.candidates()
 if cand is None:
     st.info(
@@ -44,43 +41,53 @@ if not types:
 try:
     if exact:
         with st.spinner("Solving the exact maximal-covering problem (HiGHS)…"):
-            out = _app.siting(f, k, radius, tuple(types), only_247, "exact")
+            out = _app.siting(f, k, radius, tuple(types), only_24_7, exact=True)
     else:
-        out = _app.siting(f, k, radius, tuple(types), only_247, "heuristic")
+        out = _app.siting(f, k, radius, tuple(types), only_24_7, exact=False)
 except ValueError as exc:
     st.warning(f"Cannot site with these options: {exc}")
     st.stop()
 
-res = out["result"]
 pol = _app.policy()
 tier = _app.tier()
-sites = out["sites"]
-status = "" if res.status == res.method else f", {res.status}"
+summ = out.summary  # published by products.siting.siting_plan for this tier
+restricted = tier == "restricted"
+status = "" if summ["status"] == summ["method"] else f", {summ['status']}"
+basis = (
+    "exact overdose counts (restricted tier)"
+    if restricted
+    else "the published cell counts (counts perturbed, 1–9 hidden and filled with the average "
+    "a reader can work out from public figures), so every figure here is a share of the "
+    "published burden"
+)
 st.caption(
-    f"Demand: overdoses per H3 res-{f.res} cell, {f.label}. Existing naloxone sites fix the "
-    f"cells within {radius} m as covered. Method: {res.method}{status}; proven upper "
-    f"bound {_app.count_label(res.upper_bound)} overdoses, gap {100 * res.gap:.2f}%."
+    f"Demand: overdoses per H3 res-{f.res} cell, {f.label}, from {basis}. Existing naloxone "
+    f"sites fix the cells within {radius} m as covered. Method: {summ['method']}{status}; "
+    f"proven bound {summ['upper_bound_pct']:.1f}% newly covered, gap {100 * summ['gap']:.2f}%."
 )
 
-m = st.columns(3)
-m[0].metric(
-    "Overdoses covered now",
-    f"{res.coverage_pct_before:.1f}%",
-    help=f"{res.covered_before:,.0f} of {res.total_burden:,.0f} overdoses",
+burden_text = (
+    f"{summ['covered_before']:,.0f} of {summ['total_burden']:,.0f} overdoses"
+    if restricted
+    else "share of the published burden"
+    + ("" if summ["total_burden"] is None else f" ({summ['total_burden']:,.0f} overdoses)")
 )
+m = st.columns(3)
+m[0].metric("Overdoses covered now", f"{summ['coverage_pct_before']:.1f}%", help=burden_text)
 m[1].metric(
     f"Covered with {k} new sites",
-    f"{res.coverage_pct_after:.1f}%",
-    f"{res.coverage_pct_after - res.coverage_pct_before:+.1f} pts",
+    f"{summ['coverage_pct_after']:.1f}%",
+    f"{summ['coverage_pct_after'] - summ['coverage_pct_before']:+.1f} pts",
 )
 m[2].metric(
     "Overdoses newly covered",
-    _app.count_label(res.objective),
-    help=f"Overdoses in {f.label} within {radius} m of a new site and of no existing one.",
+    f"{summ['objective']:,.0f}" if restricted else f"{summ['objective_pct']:.1f}%",
+    help=f"Overdoses in {f.label} within {radius} m of a new site and of no existing one"
+    + ("." if restricted else ", as a share of the published burden."),
 )
 
 # ---- map: demand cells, existing naloxone, candidates, chosen in order
-demand = _app.show_table(_app.cell_counts(f)[["h3", "count"]])
+demand = out.demand  # published cell counts the plan ran on
 vals = pd.to_numeric(demand["count"]).astype("Float64")
 vmax = float(vals.max()) if vals.notna().any() else 1.0
 tips = [f"{t} ({f.label})" for t in deck.count_text(demand["count"], pol.k)]
@@ -111,28 +118,15 @@ layers.append(
         opacity=150,
     )
 )
-sites = sites.assign(
-    marginal_count=np.round(sites["marginal_covered"].astype(float)).astype(np.int64)
-)
-pub_sites = _app.show_table(
-    sites[
-        ["order", "site_id", "name", "subtype", "lat", "lon", "open_24_7", "marginal_count"]
-    ].rename(columns={"lat": "site_lat", "lon": "site_lon"}),
-    count_columns=["marginal_count"],
-)
+sites = out.sites
 chosen_tips = [
-    f"#{o}: {n} ({s})\nnewly covers {t}"
-    for o, n, s, t in zip(
-        pub_sites["order"],
-        pub_sites["name"],
-        pub_sites["subtype"],
-        deck.count_text(pub_sites["marginal_count"], pol.k),
-        strict=True,
-    )
+    f"#{o}: {n} ({s})\nnewly covers {p:.1f}% of the burden"
+    for o, n, s, p in zip(sites["order"], sites["name"], sites["subtype"],
+                          sites["marginal_pct"], strict=True)
 ]
 layers.append(
     deck.sites_layer(
-        sites,
+        sites.rename(columns={"site_lat": "lat", "site_lon": "lon"}),
         layer_id="chosen",
         color=deck.SITE_COLORS["chosen"],
         tooltip=chosen_tips,
@@ -155,33 +149,30 @@ legend = deck.sequential_legend(
 _app.show_map(layers, "siting_map", legend)
 
 st.subheader("Recommended sites, in order")
-table = pub_sites.rename(columns={"site_lat": "lat", "site_lon": "lon"})
-table["newly covered overdoses"] = deck.count_text(table["marginal_count"], pol.k, "")
-st.dataframe(table.drop(columns=["marginal_count", "suppressed"]), hide_index=True)
+table = sites.rename(columns={"site_lat": "lat", "site_lon": "lon",
+                              "marginal_pct": "newly covered (% of burden)",
+                              "marginal_covered": "newly covered overdoses"})
+table = table.drop(columns=["suppressed"])
+st.dataframe(table, hide_index=True, key="site_table")
 st.download_button(
     "Download recommended sites (CSV)",
-    table.drop(columns=["newly covered overdoses"]).to_csv(index=False).encode(),
+    table.to_csv(index=False).encode(),
     file_name=f"gapmap_sites_k{k}_{radius}m.csv",
     mime="text/csv",
     key="site_csv",
 )
 
 st.subheader("Coverage vs number of new sites")
-curve = out["curve"]
-chart = pd.DataFrame(
-    {
-        "k": curve["k"].to_numpy(int),
-        "covered_pct": (100 * curve["covered"] / curve["total"]).to_numpy(float),
-    }
-)
+chart = out.curve[["k", "covered_pct"]]
 st.line_chart(
     chart,
     x="k",
     y="covered_pct",
-    y_label="overdoses covered (%)",
+    y_label="burden covered (%)",
     x_label="new sites (greedy order)",
 )
 st.caption(
     "Greedy additions (each covers the most still-uncovered burden); the greedy curve is "
     "within 1 − 1/e of optimal at every k and usually within a few percent."
+    + ("" if restricted else " Shares of the published burden, rounded to 0.1 points.")
 )

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 
 from geo.cells import cells_to_latlng
-from geo.grid import analysis_grid
 from geo.privacy import PrivacyPolicy, publish, release_date
 from products.hotspots import cell_table, hotspot_table
 from products.query import Query
@@ -145,33 +144,25 @@ def _alerts(incidents: pd.DataFrame, end: pd.Timestamp, res: int, pol: PrivacyPo
     return pub.drop(columns="count_baseline"), note
 
 
-def _gaps(incidents, resources, res: int, end: pd.Timestamp, geom, map_table, pol):
-    gaps_mod = _optional("layers.gaps")
-    if gaps_mod is None or not hasattr(gaps_mod, "build_gap_table"):
-        return None, "Resource gaps not available (layers.gaps not installed)."
+def _gaps(incidents, resources, res: int, end: pd.Timestamp, geom, pol):
+    """Top rows of the gap product (:func:`products.gaps.gap_table`), the map's window."""
+    from products.gaps import gap_table
+
     if resources is None or not len(resources):
         return None, "Resource gaps not available: no resource sites given."
-    cells = (analysis_grid(geom, res) if geom is not None
-             else np.sort(map_table["h3"].to_numpy(np.uint64)))
-    hot = map_table[["h3", "class"]] if "class" in map_table.columns else None
-    public = pol.tier != "restricted"
+    stop = end + pd.Timedelta(days=1) if pol.restricted else release_date(end)
+    days = MAP_DAYS + 1 if pol.restricted else MAP_DAYS
+    query = Query(res=int(res), start=stop - pd.Timedelta(days=days), end=stop)
     try:
-        table = gaps_mod.build_gap_table(
-            incidents, resources, cells, res, as_of=end + pd.Timedelta(days=1),
-            hotspots=hot, suppress_below=pol.k if public else None)
-    except (ValueError, KeyError, TypeError) as exc:
+        table = gap_table(incidents, resources, query, pol, boundary=geom)
+    except ValueError as exc:
         return None, f"Resource gaps not available for these data ({exc})."
-    top = table[table["gap_score"] > 0].sort_values("gap_rank", kind="stable").head(6)
-    shown = pd.DataFrame({
-        "gap_rank": top["gap_rank"].to_numpy(),
-        "h3": cells[top.index.to_numpy()] if "h3" not in top.columns
-        else top["h3"].to_numpy(np.uint64),
-        "reason": top["reason"].astype(str).to_numpy(),
-    })
+    top = table[table["gap_score"] > 0].head(6)  # already sorted by gap_rank
+    shown = top[["gap_rank", "h3", "reason"]].reset_index(drop=True)
     shown["area"] = [cell_label(c) for c in shown["h3"].to_numpy(np.uint64)]
-    note = ("Gap score = overdose burden × access deficit (layers.gaps; our documented "
-            "weighting), largest first.")
-    return publish(shown, pol), note
+    note = ("Gap score = overdose burden × access deficit (products.gaps; our documented "
+            f"weighting), largest first; burden {query.describe().split(' · ')[0]}.")
+    return shown, note
 
 
 def briefing_content(
@@ -226,7 +217,7 @@ def briefing_content(
     map_table, mode, map_note = _map_table(incidents, int(res), last, geom, pol)
     alerts, alerts_note = _alerts(pd.DataFrame({"occurred_at": ev.t, "h3": ev.h3}), last,
                                   int(res), pol)
-    gaps, gaps_note = _gaps(incidents, resources, int(res), last, geom, map_table, pol)
+    gaps, gaps_note = _gaps(incidents, resources, int(res), last, geom, pol)
     return BriefingContent(
         end=last, policy=pol, res=int(res),
         kpis=kpis(incidents, end=last, policy=pol),
