@@ -41,9 +41,9 @@ if not types:
 try:
     if exact:
         with st.spinner("Solving the exact maximal-covering problem (HiGHS)…"):
-            out = _app.siting(f, k, radius, tuple(types), only_24_7, exact=True)
+            out = _app.siting(f, k, radius, tuple(types), only_247, exact=True)
     else:
-        out = _app.siting(f, k, radius, tuple(types), only_24_7, exact=False)
+        out = _app.siting(f, k, radius, tuple(types), only_247, exact=False)
 except ValueError as exc:
     st.warning(f"Cannot site with these options: {exc}")
     st.stop()
