@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 from geo.cells import cells_to_latlng
-from geo.privacy import PrivacyPolicy, publish, release_date
+from geo.privacy import PrivacyPolicy, as_policy, release_date
 from products.hotspots import cell_table, hotspot_table
+from products.overview import kpi_table, top_areas, weekly_table
 from products.query import Query
-from report.events import end_day, event_arrays
-from report.kpis import _policy, kpis, top_areas, weekly_trend
+from report.events import end_day
 from report.maps import boundary_geometry
 
 __all__ = ["BriefingContent", "briefing_content", "cell_label", "optional_module", "ALERT_DAYS"]
@@ -83,14 +83,17 @@ def _map_table(incidents: pd.DataFrame, res: int, end: pd.Timestamp, geom, pol: 
     same function and grid rule as ``gapmap hotspots`` and the Hotspots page.
 
     Window: the 364 days (52 whole weeks) to the release date of ``end`` in public — a fixed
-    release window — and the 364 days to ``end`` (included) in the restricted tier. Too few
+    release window, the dashboard's "Last 52 weeks" — and the 365 days to ``end`` (included)
+    in the restricted tier, the dashboard's "Last 365 days". Too few
     cells for Gi*: the published counts (:func:`products.hotspots.cell_table`).
     """
     if pol.restricted:
         stop = end + pd.Timedelta(days=1)
+        days = MAP_DAYS + 1  # the dashboard's "Last 365 days"
     else:
         stop = release_date(end)
-    query = Query(res=int(res), start=stop - pd.Timedelta(days=MAP_DAYS), end=stop)
+        days = MAP_DAYS
+    query = Query(res=int(res), start=stop - pd.Timedelta(days=days), end=stop)
     try:
         table = hotspot_table(incidents, query, pol, boundary=geom, k_ring=1)
     except ValueError as exc:
@@ -101,47 +104,33 @@ def _map_table(incidents: pd.DataFrame, res: int, end: pd.Timestamp, geom, pol: 
     return table, "class", ""
 
 
+def _query(res: int, end: pd.Timestamp, pol: PrivacyPolicy) -> Query:
+    """The briefing's window end: the day after ``end`` (restricted) or its release date."""
+    stop = end + pd.Timedelta(days=1) if pol.restricted else release_date(end)
+    return Query(res=int(res), end=stop)
+
+
 def _alerts(incidents: pd.DataFrame, end: pd.Timestamp, res: int, pol: PrivacyPolicy):
-    alerts_mod = _optional("clustering.alerts")
-    series_mod = _optional("clustering.series")
-    if alerts_mod is None or series_mod is None:
-        return None, "Spike alerts not available (clustering.alerts not installed)."
-    start = end - pd.Timedelta(days=120)
-    tables = []
+    """The alert product (:func:`products.alerts.current_alerts`, EARS C2, whole area and H3
+    cells), the last ``ALERT_DAYS`` days to the window end; rendered alerts first, newest
+    first, with ``observed`` shown as ``count``."""
+    from products.alerts import current_alerts
+
+    query = _query(res, end, pol)
     try:
-        for area in ("jurisdiction", "h3"):
-            series = series_mod.incidents_to_daily(
-                incidents, area=area, res=res if area == "h3" else None, start=start, end=end)
-            nb = series_mod.area_neighbours(series.columns) if area == "h3" else None
-            tab = alerts_mod.alert_table(
-                alerts_mod.detect(series, "C2"), series=series, neighbours=nb,
-                start=end - pd.Timedelta(days=ALERT_DAYS - 1), end=end)
-            tables.append(tab)
+        tab = current_alerts(incidents, query, pol, method="C2", res=int(res), days=ALERT_DAYS)
     except (ValueError, KeyError, TypeError) as exc:
         return None, f"Spike alerts not available for these data ({exc})."
-    tab = pd.concat(tables, ignore_index=True)
-    shown = pd.DataFrame({
-        "date": pd.to_datetime(tab["date"]).dt.strftime("%Y-%m-%d"),
-        "area": [cell_label(a) for a in tab["area"].tolist()],
-        "count": pd.to_numeric(tab["observed"]).round().astype("int64"),
-        "expected": pd.to_numeric(tab["expected"]).astype(float),
-        "severity": tab["severity"].astype(str),
-        "method": tab["method"].astype(str),
-    })
     # alerts first, then detector warnings, then neighbour early warnings; newest first
-    rank = np.where(shown["severity"] == "alert", 0, np.where(shown["method"] == "neighbour", 2, 1))
-    shown = shown.assign(_r=rank).sort_values(
-        ["_r", "date", "count"], ascending=[True, False, False], kind="stable"
-    ).drop(columns="_r").reset_index(drop=True)
+    rank = np.where(tab["severity"] == "alert", 0, np.where(tab["method"] == "neighbour", 2, 1))
+    shown = tab.assign(_r=rank).sort_values(
+        ["_r", "date", "observed"], ascending=[True, False, False], kind="stable",
+        na_position="last").drop(columns="_r").reset_index(drop=True)
+    shown["date"] = shown["date"].dt.strftime("%Y-%m-%d")
+    last = query.end - pd.Timedelta(days=1)
     note = (f"EARS C2 on daily counts (whole area and H3 res-{res} cells), last {ALERT_DAYS} days "
-            f"to {end:%Y-%m-%d}.")
-    # "expected" is the C2 baseline mean over 7 days: 7 × expected is a count of that area's
-    # baseline days and could reveal 1..k-1 events, so it is gated like one
-    shown["count_baseline"] = (7 * shown["expected"].fillna(0)).round().astype("int64")
-    pub = publish(shown, pol, count_columns=["count", "count_baseline"])
-    pub["expected"] = pub["expected"].where(
-        pub["count_baseline"].notna() & pub["count"].notna())
-    return pub.drop(columns="count_baseline"), note
+            f"to {last:%Y-%m-%d}.")
+    return shown.rename(columns={"observed": "count"}), note
 
 
 def _gaps(incidents, resources, res: int, end: pd.Timestamp, geom, pol):
@@ -201,7 +190,7 @@ def briefing_content(
     -------
     BriefingContent
     """
-    pol = _policy(tier) if k is None else PrivacyPolicy.for_tier(
+    pol = as_policy(tier) if k is None else PrivacyPolicy.for_tier(
         tier if isinstance(tier, str) else tier.tier, k=int(k))
     if isinstance(res, bool) or not isinstance(res, int | np.integer) or not 0 <= res <= 15:
         raise ValueError(f"res must be an H3 resolution 0–15, got {res!r}")
@@ -213,16 +202,14 @@ def briefing_content(
                          "(or index them with geo.grid.index_incidents)")
     last = end_day(incidents, end)
     geom = boundary_geometry(boundary)
-    ev = event_arrays(incidents)
     map_table, mode, map_note = _map_table(incidents, int(res), last, geom, pol)
-    alerts, alerts_note = _alerts(pd.DataFrame({"occurred_at": ev.t, "h3": ev.h3}), last,
-                                  int(res), pol)
+    alerts, alerts_note = _alerts(incidents, last, int(res), pol)
     gaps, gaps_note = _gaps(incidents, resources, int(res), last, geom, pol)
     return BriefingContent(
         end=last, policy=pol, res=int(res),
-        kpis=kpis(incidents, end=last, policy=pol),
-        weekly=weekly_trend(incidents, end=last, policy=pol),
-        top=top_areas(incidents, res=int(res), end=last, n=n_top, policy=pol),
+        kpis=kpi_table(incidents, _query(res, last, pol), pol),
+        weekly=weekly_table(incidents, _query(res, last, pol), pol),
+        top=top_areas(incidents, _query(res, last, pol), pol, n=n_top),
         map_table=map_table, map_mode=mode, boundary=geom,
         alerts=alerts, alerts_note=alerts_note, gaps=gaps, gaps_note=gaps_note,
         notes=[map_note] if map_note else [],

@@ -166,11 +166,12 @@ def test_missing_optional_modules_degrade_to_not_available(incidents, monkeypatc
     missing = {"clustering.gistar", "clustering.alerts", "layers.gaps"}
     monkeypatch.setattr(sections, "_optional", lambda m: None if m in missing else real(m))
     content = briefing_content(incidents, boundary=BOUNDARY)
-    assert content.map_mode == "count" and content.alerts is None and content.gaps is None
+    # the map is the hot-spot product, imported directly: never degraded to counts
+    assert content.map_mode == "class" and content.alerts is None and content.gaps is None
     text = _text(build_briefing(incidents, boundary=BOUNDARY), tmp_path)
     assert "Spike alerts not available" in text
     assert "Resource gaps not available" in text
-    assert "Overdoses per cell" in text
+    assert "Hot/cold spots" in text
 
 
 def test_map_table_is_published(incidents):
@@ -183,6 +184,13 @@ def test_map_table_is_published(incidents):
     assert int(raw["count"].sum()) == int(
         ((incidents["occurred_at"] >= END - pd.Timedelta(days=364))
          & (incidents["occurred_at"] < END + pd.Timedelta(days=1))).sum())
+    # public: the hot-spot product on the 52-week release window ending Monday 2026-11-16
+    from products.hotspots import hotspot_table
+    from products.query import Query
+
+    ref = hotspot_table(incidents, Query(res=7, start="2025-11-17", end="2026-11-16"),
+                        "public", boundary=BOUNDARY)
+    pd.testing.assert_frame_equal(t.reset_index(drop=True), ref)
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """``gapmap hotspots`` end to end on the bundled synthetic sample: one row per analysed cell,
-equality with the library, planted-signal recovery, the privacy gate per tier, errors."""
+the CLI writes exactly the products' tables, planted-signal recovery, release windows,
+errors."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from cli import main
 from clustering.gistar import gi_star
 from clustering.neighbours import build_neighbourhood, ring_hull
 from data import get_path
-from geo.cells import cells_resolution, str_to_cells
+from geo.cells import cells_resolution, cells_to_str, str_to_cells
 from geo.grid import analysis_grid, incidents_to_cells, zero_fill
 from geo.ingest import load_boundary, read_incidents
+from products.clusters import density_table, emerging_table
+from products.hotspots import hotspot_table
+from products.query import Query
 
 
 @pytest.fixture(scope="module")
@@ -63,23 +67,44 @@ def test_gi_end_to_end_every_cell_equals_library_and_recovers_planted(sample, tm
             assert got.loc[c, "class"] in ("hot_99", "hot_95"), s["id"]
 
 
-def test_gi_public_suppresses_and_hides_z_next_to_suppressed(cached, tmp_path):
+def _product(inc, tier, **kw):
+    return hotspot_table(inc, Query(res=8), tier, boundary=load_boundary(get_path("boundary")),
+                         **kw)
+
+
+def test_gi_public_is_the_product_no_small_count_and_z_from_published_counts(cached, tmp_path):
+    inc, _ = cached
     code, out = hotspots(tmp_path, "--boundary", str(get_path("boundary")))
     assert code == 0
     df = pd.read_csv(out)
     c = df["count"]
     assert not c.between(1, 9).any() and c.isna().any() and (c == 0).any()
-    assert df["class"].notna().all()
+    assert df["class"].notna().all() and df["z"].notna().all()  # safe by construction
     assert not ({"lat", "lon", "occurred_at"} & set(df.columns))
-    # z is shown only where no cell of the 1-ring has a suppressed count.
-    cells = str_to_cells(df["h3"])
-    nb = build_neighbourhood(cells, 1)
-    pos = nb.positions(cells)
-    small = np.zeros(nb.n)
-    small[pos] = df["count"].isna().to_numpy()
-    exposed = (nb.W @ small)[pos] > 0
-    assert df["z"].isna().to_numpy().tolist() == exposed.tolist()
-    assert df["z"].notna().sum() > 0
+    ref = _product(inc, "public")
+    assert df["h3"].tolist() == cells_to_str(ref["h3"].to_numpy(np.uint64)).tolist()
+    assert df["count"].astype("Float64").equals(ref["count"].astype("Float64"))
+    np.testing.assert_allclose(df["z"], ref["z"], rtol=1e-12)
+    assert df["class"].tolist() == ref["class"].tolist()
+    # the default public window is the last 52 whole weeks to the release date (Monday)
+    week = hotspot_table(inc, Query(res=8, start="2025-11-17", end="2026-11-16"), "public",
+                         boundary=load_boundary(get_path("boundary")))
+    assert df["count"].astype("Float64").equals(week["count"].astype("Float64"))
+
+
+def test_gi_end_is_exclusive_and_windows_must_be_release_windows(cached, tmp_path, capsys):
+    inc, _ = cached
+    code, out = hotspots(tmp_path, "--tier", "restricted", "--start", "2026-01-01", "--end",
+                         "2026-07-01")
+    assert code == 0
+    t = pd.to_datetime(inc["occurred_at"])
+    assert pd.read_csv(out)["count"].sum() == int(((t >= "2026-01-01") & (t < "2026-07-01")).sum())
+    code, _ = hotspots(tmp_path, "--start", "2026-01-01", "--end", "2026-07-01")
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "fixed release windows" in err and "--start 2025-11-17 (364 days)" in err
+    code, out = hotspots(tmp_path, "--start", "2026-08-17", "--end", "2026-11-16")
+    assert code == 0  # the 13-week release window
 
 
 def test_gi_without_boundary_uses_occupied_cells_and_their_ring(cached, tmp_path):
@@ -116,7 +141,7 @@ def test_gi_permutations_seeded(cached, tmp_path):
 def test_emerging_recovers_planted_emerging_hotspot(cached, tmp_path):
     _, truth = cached
     code, out = hotspots(tmp_path, "--method", "emerging", "--slice", "month", "--boundary",
-                         str(get_path("boundary")))
+                         str(get_path("boundary")), "--tier", "restricted")
     assert code == 0
     df = pd.read_csv(out)
     cat = df.set_index(str_to_cells(df["h3"]))["category"]
@@ -130,12 +155,26 @@ def test_emerging_recovers_planted_emerging_hotspot(cached, tmp_path):
     persistent = [s for s in truth["signals"] if s["type"] == "persistent_hotspot"]
     assert sum(cat[str_to_cells([s["centre_cell_res8"]])[0]] in ("persistent_hot",
                "intensifying_hot", "diminishing_hot") for s in persistent) >= 3
-    assert "z_last" not in df.columns  # public tier
+    assert "z_last" in df.columns
+
+
+def test_emerging_public_is_category_and_published_count(cached, tmp_path):
+    inc, _ = cached
+    code, out = hotspots(tmp_path, "--method", "emerging", "--boundary",
+                         str(get_path("boundary")))
+    assert code == 0
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["h3", "category", "count", "in_grid", "suppressed"]
+    assert not df["count"].between(1, 9).any()
+    ref = emerging_table(inc, Query(res=8), "public", boundary=load_boundary(
+        get_path("boundary")))
+    assert df["category"].tolist() == ref["category"].tolist()
+    assert (df["category"] != "no_pattern").sum() > 20
 
 
 def test_emerging_refuses_fewer_than_ten_slices(cached, tmp_path, capsys):
     code, _ = hotspots(tmp_path, "--method", "emerging", "--slice", "month", "--start",
-                       "2026-01-01", "--end", "2026-06-01")
+                       "2026-01-01", "--end", "2026-06-01", "--tier", "restricted")
     assert code == 2
     assert "at least 10 time slices" in capsys.readouterr().err
 
@@ -148,7 +187,10 @@ def test_density_public_has_cells_only(cached, tmp_path, method):
     assert list(df.columns) == ["cluster", "h3", "count", "cluster_count", "suppressed"]
     assert (cells_resolution(str_to_cells(df["h3"])) == 8).all()
     assert not df["count"].between(1, 9).any()
+    assert not df["cluster_count"].between(1, 9).any()
     assert df["cluster"].nunique() >= 4  # the four persistent hotspots at least
+    ref = density_table(cached[0], Query(res=8), "public", method=method, eps_m=300.0)
+    assert df["count"].astype("Float64").equals(ref["count"].astype("Float64"))
 
 
 def test_density_restricted_has_hulls_and_dates(cached, tmp_path):
@@ -171,11 +213,13 @@ def test_store_in_place_of_incidents(sample, tmp_path):
 
 
 @pytest.mark.parametrize("extra,msg", [
-    (["--res", "9"], "finer than the floor 8"),
-    (["--k-ring", "-1"], "--k-ring must be 0 or more"),
+    (["--res", "9"], "finer than the public floor 8"),
+    (["--k-ring", "-1"], "k_ring must be 0 or more"),
     (["--method", "dbscan", "--eps-m", "-3"], "eps_m must be a positive number"),
     (["--method", "emerging", "--population", "x.geojson"], "applies to --method gi only"),
-    (["--start", "2030-01-01"], "no incidents in the chosen window"),
+    (["--start", "2030-01-01"], "fixed release windows"),
+    (["--start", "2030-01-01", "--tier", "restricted"], "Gi* needs at least 3"),
+    (["--k", "1"], "hides at least the counts 1–9"),
 ])
 def test_bad_arguments_exit_2_with_message(cached, tmp_path, capsys, extra, msg):
     code, out = hotspots(tmp_path, *extra)
