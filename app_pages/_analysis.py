@@ -34,6 +34,7 @@ __all__ = [
     "selected_object",
     "ALERT_RES",
     "ALERT_DAYS",
+    "SCAN_DAYS",
     "DENSITY_MAX_POINTS",
     "DENSITY_AUTO_MAX",
     "SCAN_AUTO_MAX",
@@ -43,57 +44,49 @@ __all__ = [
 # ------------------------------------------------------------------ overview tables
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _events_by_source(kind, path, mtime):
-    """Event arrays of the whole data set and one row mask per source, built once per data set,
-    so a source filter change is a numpy OR instead of a 1M-row string filter plus an event
-    collapse. ``None`` when rows are reports of shared events (the arrays would not align)."""
-    from geo.grid import incident_mask
-    from geo.schema import SOURCES
-    from report.events import event_arrays
+    """The whole data set's events with record keys and one row mask per source, built once
+    per data set (report.kpis.prepare_events), so a filter change is a numpy OR instead of a
+    1M-row string filter plus an event collapse; the overview products take it unchanged."""
+    from report.kpis import prepare_events
 
-    df = _load_incidents(kind, path, mtime)
-    ev = event_arrays(df)
-    if len(ev) != len(df):
-        return None
-    return ev, {s: incident_mask(df, sources=(s,)) for s in SOURCES}
+    return prepare_events(_load_incidents(kind, path, mtime))
 
 
-def _events(kind, path, mtime, sources):
-    """Events within the source filter: fast path over cached masks, else the filtered table."""
-    pre = _events_by_source(kind, path, mtime)
-    if pre is None:
-        return _subset(kind, path, mtime, None, None, None, sources)
-    ev, masks = pre
-    if sources is None:
-        return ev
-    m = np.zeros(len(ev), dtype=bool)
-    for s in sources:
-        if s in masks:
-            m |= masks[s]
-    return ev.subset(m)
+def _events(kind, path, mtime):
+    """Prepared events of the current data set (shared, read-only)."""
+    return _events_by_source(kind, path, mtime)
+
+
+def _query(res, start, end, outcomes, sources):
+    from products.query import Query
+
+    return Query(res=res, start=start, end=end, outcomes=outcomes, sources=sources)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _kpis(kind, path, mtime, sources, tier_name) -> pd.DataFrame:
-    from report.kpis import kpis
+def _kpis(kind, path, mtime, start, end, outcomes, sources, tier_name) -> pd.DataFrame:
+    from products.overview import kpi_table
 
-    return kpis(_events(kind, path, mtime, sources), policy=tier_name)
+    return kpi_table(_events(kind, path, mtime), _query(8, start, end, outcomes, sources),
+                     tier_name)
 
 
 def kpi_table(f: Filters, tier_name: str) -> pd.DataFrame:
-    """report.kpis for the current source and source filter (published for ``tier_name``)."""
-    return _kpis(*source_key(), f.sources, tier_name)
+    """products.overview.kpi_table for the sidebar's window (vs its prior) and filters."""
+    return _kpis(*source_key(), f.start, f.end, f.outcomes, f.sources, tier_name)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _weekly(kind, path, mtime, sources, tier_name) -> pd.DataFrame:
-    from report.kpis import weekly_trend
+def _weekly(kind, path, mtime, end, outcomes, sources, tier_name) -> pd.DataFrame:
+    from products.overview import weekly_table
 
-    return weekly_trend(_events(kind, path, mtime, sources), policy=tier_name)
+    return weekly_table(_events(kind, path, mtime), _query(8, None, end, outcomes, sources),
+                        tier_name)
 
 
 def weekly_table(f: Filters, tier_name: str) -> pd.DataFrame:
-    """report.kpis.weekly_trend for the current source and source filter."""
-    return _weekly(*source_key(), f.sources, tier_name)
+    """products.overview.weekly_table: 52 weeks to the window's end, sidebar filters."""
+    return _weekly(*source_key(), f.end, f.outcomes, f.sources, tier_name)
 
 
 # ------------------------------------------------------------------ hotspots
@@ -286,49 +279,36 @@ def density(f: Filters, eps_m: float, min_samples: int) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=4, show_spinner="Running the space-time scan (999 replicates)…")
-def _scan(kind, path, mtime, sources, res, replicates):
-    from clustering.scan import space_time_scan
+def _scan(kind, path, mtime, end, outcomes, sources, res, replicates, tier_name, days):
+    from products.alerts import scan_table
 
-    df = _subset(kind, path, mtime, None, None, None, sources)
-    return space_time_scan(df, res=res, replicates=replicates, seed=0).clusters
+    df = _load_incidents(kind, path, mtime)
+    return scan_table(df, _query(res, None, end, outcomes, sources), tier_name, res=res,
+                      replicates=replicates, seed=0, days=days)
 
 
-def scan(f: Filters, res: int = 8, replicates: int = 999) -> pd.DataFrame:
-    """Prospective space-time permutation scan clusters ending on the data end date."""
-    return _scan(*source_key(), f.sources, int(res), int(replicates))
+def scan(f: Filters, tier_name: str, res: int = 8, replicates: int = 999) -> pd.DataFrame:
+    """products.alerts.scan_table: clusters of the SCAN_DAYS days to the window's end."""
+    return _scan(*source_key(), f.end, f.outcomes, f.sources, int(res), int(replicates),
+                 tier_name, SCAN_DAYS)
 
 
 # ------------------------------------------------------------------ alerts
 ALERT_RES = 7
 ALERT_DAYS = 7
+SCAN_DAYS = 28
 
 
 @st.cache_data(max_entries=8, show_spinner="Checking for spikes…")
-def _alerts(kind, path, mtime, sources, method, res) -> pd.DataFrame:
-    from clustering.alerts import alert_table, detect
-    from clustering.series import area_neighbours, incidents_to_daily
+def _alerts(kind, path, mtime, end, outcomes, sources, method, res, tier_name) -> pd.DataFrame:
+    from products.alerts import current_alerts
 
-    df = _subset(kind, path, mtime, None, None, None, sources)
-    end = pd.to_datetime(df["occurred_at"]).max().normalize()
-    start = end - pd.Timedelta(days=120)
-    tables = []
-    for area in ("jurisdiction", "h3"):
-        series = incidents_to_daily(
-            df, area=area, res=res if area == "h3" else None, start=start, end=end
-        )
-        nb = area_neighbours(series.columns) if area == "h3" else None
-        tab = alert_table(
-            detect(series, method),
-            series=series,
-            neighbours=nb,
-            start=end - pd.Timedelta(days=ALERT_DAYS - 1),
-            end=end,
-        )
-        tab = tab.assign(area_type=area)
-        tables.append(tab)
-    return pd.concat(tables, ignore_index=True)
+    df = _load_incidents(kind, path, mtime)
+    return current_alerts(df, _query(res, None, end, outcomes, sources), tier_name,
+                          method=method, res=res, days=ALERT_DAYS)
 
 
-def alerts(f: Filters, method: str = "C2") -> pd.DataFrame:
-    """Spike alerts of the last 7 days (whole area + H3 res-7 cells), before publishing."""
-    return _alerts(*source_key(), f.sources, method, ALERT_RES)
+def alerts(f: Filters, tier_name: str, method: str = "C2") -> pd.DataFrame:
+    """products.alerts.current_alerts: the ALERT_DAYS days to the window's end (whole area and
+    H3 res-ALERT_RES cells), published for ``tier_name``."""
+    return _alerts(*source_key(), f.end, f.outcomes, f.sources, method, ALERT_RES, tier_name)

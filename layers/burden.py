@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geo.cells import cells_to_parent
+from geo.grid import cells_at
 
 __all__ = ["TREND_RISING", "TREND_FALLING", "WINDOW_DAYS", "burden_table"]
 
@@ -56,7 +56,7 @@ def burden_table(incidents: pd.DataFrame, cells, res: int, *, as_of=None,
     w = pd.Timedelta(days=window_days)
     order = np.argsort(cells, kind="stable")
     sc = cells[order]
-    ic = cells_to_parent(incidents["h3"].to_numpy(np.uint64), res)
+    ic = cells_at(incidents, res)  # point-in-hexagon, not a roll-up of the base cell
     if sc.size:
         pos = np.minimum(np.searchsorted(sc, ic), sc.size - 1)
         inside, idx = sc[pos] == ic, order[pos]
