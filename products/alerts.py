@@ -32,7 +32,6 @@ import pandas as pd
 from clustering.alerts import METHODS, alert_table, detect
 from clustering.series import (
     _assign,
-    area_labels,
     area_neighbours,
     incidents_to_daily,
     incidents_to_rolling_24h,

@@ -23,7 +23,6 @@ import pandas as pd
 
 from geo.cells import cells_to_latlng
 from geo.privacy import (
-    RELEASE_DAYS,
     PrivacyPolicy,
     as_policy,
     check_window,
@@ -213,11 +212,12 @@ def top_areas(incidents, query: Query, policy: PrivacyPolicy | str = "public", *
     res = check_resolution(query.res, pol)
     prep = prepare_events(incidents)
     ev = select_events(prep, query.outcomes, query.sources)
-    if pol.restricted:
-        end = window_end(prep, query, pol)
-        start = query.start if query.start is not None else end - 365 * _DAY
-    else:
-        start, end = check_window(pol, query.start, query.end, prep.last)
+    end = window_end(prep, query, pol)
+    start = query.start
+    if start is None:  # default: the last year (52 whole weeks in public)
+        start = end - (365 if pol.restricted else 364) * _DAY
+    if not pol.restricted:
+        start, end = check_window(pol, start, end, prep.last)
     cur = cell_counts(ev, ev.mask(start, end), res)
     prior = cell_counts(ev, ev.mask(start - (end - start), start), res, cells=cur["h3"].to_numpy())
     table = cur[["h3", "count", "count__ckey", "n_fatal", "n_fatal__ckey", "n_nonfatal",
@@ -233,6 +233,3 @@ def top_areas(incidents, query: Query, policy: PrivacyPolicy | str = "public", *
     return out[["rank", "h3", "cell_centre", "count", "n_fatal", "n_nonfatal", "count_prior",
                 "suppressed"]]
 
-
-# re-exported for the doors' captions
-RELEASE_LENGTHS = RELEASE_DAYS

@@ -26,8 +26,8 @@ import pandas as pd
 
 from geo.privacy import KEY_SUFFIX, keyed_counts
 from report.events import (
-    EventArrays,
     OUTCOME_CODES,
+    EventArrays,
     _check,
     data_end,
     event_arrays,
