@@ -61,13 +61,14 @@ def test_restricted_values(files, capsys):
     assert "1 resource row(s)" in err and "bad coordinates" in err  # the broken site, reported
     df = pd.read_csv(out)
     for c in ("h3", "count", "dist_m_treatment", "dist_m_ssp", "dist_m_naloxone",
-              "gap_score", "gap_rank", "reason", "count_total", "trend_ratio"):
+              "gap_score", "gap_rank", "reason", "count_prior", "trend_ratio", "gi_class"):
         assert c in df.columns
     assert df["gap_rank"].tolist() == list(range(1, len(df) + 1))  # sorted by rank
     assert df["count"].sum() == 23
     busy = df.loc[df["count"].idxmax()]
     assert busy["count"] >= 18 and busy["gap_rank"] == 1
-    assert busy["reason"].startswith(f"{busy['count']} overdoses in the last 12 months")
+    # default window: the 52 weeks ending with the last day of data (2026-03-08), [start, end)
+    assert busy["reason"].startswith(f"{busy['count']} overdoses in the 52 weeks to 2026-03-08")
     # distance from the cell centre to the naloxone box, by haversine
     cell = int(busy["h3"], 16)
     clat, clon = cells_to_latlng(np.array([cell], dtype=np.uint64))
@@ -80,14 +81,16 @@ def test_public_suppresses_and_words_reasons(files):
     out = files / "p.csv"
     assert run(files, "--res", "8", "--out", str(out)) == 0
     df = pd.read_csv(out)
-    for c in ("count_total", "count_prior_12m", "trend_ratio"):
-        assert c not in df.columns
     small = df[df["h3"] == format(int(cell_of(SMALL)), "x")].iloc[0]
     assert pd.isna(small["count"]) and bool(small["suppressed"])
-    assert small["reason"].startswith("fewer than 10 overdoses in the last 12 months")
+    # public window: the 52 weeks to the release date 2026-03-09 (a Monday)
+    assert small["reason"].startswith("fewer than 10 overdoses in the 52 weeks to 2026-03-08")
+    assert pd.isna(small["trend_ratio"])  # a ratio of a hidden count is blanked with it
     assert "3 overdose" not in " ".join(df["reason"])
     busy = df.loc[df["count"].idxmax()]
-    assert busy["count"] >= 10 and not bool(busy["suppressed"])
+    # 20 true overdoses, published with cell-key noise of at most 3
+    assert 17 <= busy["count"] <= 23 and not bool(busy["suppressed"])
+    assert busy["reason"].startswith(f"{int(busy['count'])} overdoses in the 52 weeks")
 
 
 def test_boundary_population_and_sensitivity(files):
@@ -128,10 +131,12 @@ def test_hotspots_option(files, capsys):
     top = df.iloc[0]
     assert int(top["h3"], 16) == small and top["gi_class"] == "hot_99"
     assert "Gi* hot spot" in top["reason"] and top["score_hotspot"] == 1.0
-    pd.DataFrame({"h3": ["8828308281fffff"], "class": ["hot_99"]}).to_csv(
+    pd.DataFrame({"h3": ["872830828ffffff"], "class": ["hot_99"]}).to_csv(
         files / "far.csv", index=False)
     assert run(files, "--hotspots", str(files / "far.csv"), "--out", str(out)) == 2
-    assert "shares no cell" in capsys.readouterr().err
+    assert "is not at --res 8" in capsys.readouterr().err
+    assert run(files, "--hotspots", str(files / "hs.csv"), "--no-hotspots",
+               "--out", str(out)) == 2
 
 
 def test_open_at_filters_sites(files, capsys):
@@ -160,13 +165,29 @@ def test_errors(files, capsys):
     assert run(files, "--reach", "bus=1", "--out", str(files / "x.csv")) == 2
     assert "unknown group(s) ['bus']" in capsys.readouterr().err
     assert run(files, "--res", "10", "--out", str(files / "x.csv")) == 2
-    assert "finer than the floor" in capsys.readouterr().err
+    assert "finer than the public floor" in capsys.readouterr().err
     assert not (files / "x.csv").exists()
 
 
 def test_help_lists_options(capsys):
     with pytest.raises(SystemExit):
         main(["gaps", "--help"])
-    text = capsys.readouterr().out
-    for opt in ("--resources", "--boundary", "--population", "--tier", "--weight", "--reach"):
+    text = " ".join(capsys.readouterr().out.split())
+    for opt in ("--resources", "--boundary", "--population", "--tier", "--weight", "--reach",
+                "--start", "--end", "--as-of"):
         assert opt in text
+    assert "first day EXCLUDED (window [start, end))" in text
+
+
+def test_as_of_is_end_exclusive_and_public_windows_fixed(files, capsys):
+    """--as-of is --end: [start, end) with end the first day excluded (no midnight cut)."""
+    a, b = files / "a.csv", files / "b.csv"
+    base = ("--res", "8", "--tier", "restricted", "--no-hotspots", "--start", "2026-01-01")
+    # the first incident is 2026-01-01 00:00 (in: start is included); the last is
+    # 2026-03-08 00:00: --end 2026-03-08 excludes it, --as-of 2026-03-09 includes it
+    assert run(files, *base, "--end", "2026-03-08", "--out", str(a)) == 0
+    assert run(files, *base, "--as-of", "2026-03-09", "--out", str(b)) == 0
+    assert pd.read_csv(a)["count"].sum() == 22 and pd.read_csv(b)["count"].sum() == 23
+    # public: only release windows
+    assert run(files, "--start", "2026-01-01", "--end", "2026-03-07", "--out", str(a)) == 2
+    assert "release" in capsys.readouterr().err
