@@ -10,6 +10,7 @@ import pytest
 
 from cli import main
 from geo.cells import cells_to_latlng, haversine_m, latlng_to_cells
+from geo.privacy import release_date
 
 LAT0, LON0 = 36.07, -79.79
 
@@ -104,7 +105,7 @@ def _run(files, tmp_path, *extra):
             "--radius-m",
             "500",
             "--res",
-            "9",
+            "8",
             "--out",
             str(out),
             "--summary",
@@ -128,7 +129,7 @@ def test_site_restricted_outputs_and_values(files, tmp_path):
     code, out, summ = _run(files, tmp_path, "--k", "2", "--tier", "restricted")
     assert code == 0
     sites = pd.read_csv(out)
-    assert {"site_id", "lat", "lon", "order", "marginal_covered", "name", "subtype"} <= set(
+    assert {"site_id", "site_lat", "site_lon", "order", "marginal_covered", "name", "subtype"} <= set(
         sites.columns
     )
     assert sites["order"].tolist() == [1, 2]
@@ -148,7 +149,7 @@ def test_site_restricted_outputs_and_values(files, tmp_path):
     assert s["total_burden"] == len(inc)
     # the existing naloxone box sits on the second cluster: it is covered before
     assert s["covered_before"] == pytest.approx(
-        _burden_within(inc, [LAT0 + 0.03], [LON0 + 0.03], 9, 500)
+        _burden_within(inc, [LAT0 + 0.03], [LON0 + 0.03], 8, 500)
     )
     # the main cluster is the first pick; the second cluster's candidates add nothing new
     assert sites["site_id"].iloc[0] in {"lib1", "fire1"}
@@ -187,29 +188,42 @@ def test_site_exact_filters_and_progress(files, tmp_path, capsys):
     assert "integer program" in capsys.readouterr().err
 
 
-def test_site_public_tier_suppresses_small_burden(files, tmp_path):
-    code, out, summ = _run(files, tmp_path, "--k", "3")
+def test_site_public_tier_shows_shares_of_published_burden(files, tmp_path):
+    code, out, summ = _run(files, tmp_path, "--k", "3", "--res", "8")
     assert code == 0
     pub, s = pd.read_csv(out), json.loads(summ.read_text())
-    _, rout, rsumm = _run(files, tmp_path, "--k", "3", "--tier", "restricted")
-    raw = pd.read_csv(rout)
-    small = (raw["marginal_covered"] >= 1) & (raw["marginal_covered"] < 10)
-    assert small.any() and (~small).any()  # both kinds present in this fixture
-    assert pub.loc[small, "marginal_covered"].isna().all()
-    assert (pub.loc[~small, "marginal_covered"] == raw.loc[~small, "marginal_covered"]).all()
-    assert pub["suppressed"].tolist() == small.tolist()
-    assert pub[["lat", "lon"]].equals(raw[["lat", "lon"]])  # public host sites keep coordinates
-    r = json.loads(rsumm.read_text())
-    assert s["tier"] == "public" and s["total_burden"] == r["total_burden"]
+    _, rout, rsumm = _run(files, tmp_path, "--k", "3", "--res", "8", "--tier", "restricted")
+    raw, r = pd.read_csv(rout), json.loads(rsumm.read_text())
+    # no burden counts of the plan in public: shares of the published burden, rounded
+    assert "marginal_covered" not in pub.columns and "marginal_pct" in pub.columns
+    assert (pub["marginal_pct"] == pub["marginal_pct"].round(1)).all()
+    for key in ("covered_before", "covered_after", "objective", "upper_bound"):
+        assert s[key] is None and r[key] is not None
+    for key in ("coverage_pct_before", "coverage_pct_after", "objective_pct"):
+        assert s[key] == round(s[key], 1)
+    assert r["total_burden"] == len(files["inc_df"])
+    # public: the release window (whole weeks to the Monday after the last complete week),
+    # its total perturbed by at most 3
+    end = release_date(pd.to_datetime(files["inc_df"]["occurred_at"]).max())
+    n = int((pd.to_datetime(files["inc_df"]["occurred_at"]) < end).sum())
+    assert s["tier"] == "public" and abs(s["total_burden"] - n) <= 3 and n < len(files["inc_df"])
+    assert s["window_end"] == f"{end:%Y-%m-%d}"
+    # public host sites keep their coordinates
+    cand = pd.read_csv(files["candidates"]).set_index("site_id")
+    assert np.allclose(pub["site_lat"], cand.loc[pub["site_id"], "lat"])
 
 
 def test_site_public_summary_small_counts_blanked(files, tmp_path):
-    inc = files["inc_df"].iloc[150:155]  # five isolated-ish incidents: every burden figure < 10
+    inc = files["inc_df"].iloc[150:155].copy()  # five incidents: every burden figure < 10
+    # on a Sunday, so the public release window (weeks to the next Monday) holds all five
+    inc["occurred_at"] = [f"2025-01-05 0{h}:00" for h in range(5)]
     inc.to_csv(files["incidents"], index=False)
-    code, out, summ = _run(files, tmp_path, "--k", "1")
+    code, out, summ = _run(files, tmp_path, "--k", "1", "--res", "8")
     assert code == 0
     s = json.loads(summ.read_text())
-    assert s["total_burden"] is None and s["coverage_pct_after"] is None and s["suppressed"]
+    assert s["total_burden"] is None and s["objective"] is None and s["covered_after"] is None
+    # shares rest on imputed cells only (k/2 each without a published total): no count leaks
+    assert 0 <= s["coverage_pct_after"] <= 100
 
 
 @pytest.mark.parametrize(
@@ -237,7 +251,7 @@ def test_site_cell_centre_candidates_respect_resolution_floor(files, tmp_path, c
     base = ["site", "--incidents", str(files["incidents"]), "--k", "2", "--radius-m", "500"]
     out = tmp_path / "cells.csv"
     code = main([*base, "--res", "9", "--out", str(out)])
-    assert code == 2 and "finer than the floor" in capsys.readouterr().err
+    assert code == 2 and "finer than the public floor" in capsys.readouterr().err
     assert not out.exists()
     code = main([*base, "--res", "8", "--out", str(out)])
     assert code == 0
