@@ -8,7 +8,6 @@ import pytest
 
 import cli
 import commands.common as common
-from commands.alerts import blank_revealing
 from geo.cells import cells_to_str, latlng_to_cells, str_to_cells
 
 END = pd.Timestamp("2024-06-30")
@@ -47,10 +46,10 @@ def _run(*argv):
 def test_ears_on_jurisdiction_restricted(export, tmp_path):
     out = tmp_path / "a.csv"
     assert _run("--incidents", export, "--method", "ears", "--days", 14, "--tier", "restricted",
-                "--out", out) == 0
+                "--area", "jurisdiction", "--out", out) == 0
     tab = pd.read_csv(out)
     last = tab[(tab["date"] == str(END.date())) & (tab["severity"] == "alert")]
-    assert len(last) == 1 and last.iloc[0]["area"] == "jurisdiction"
+    assert len(last) == 1 and last.iloc[0]["area"] == "whole area"
     assert last.iloc[0]["method"] == "C2"
     # observed = every incident of the last day; expected = mean of days t-9 .. t-3 by hand
     src = pd.read_csv(export, parse_dates=["occurred_at"])
@@ -58,40 +57,72 @@ def test_ears_on_jurisdiction_restricted(export, tmp_path):
     assert last.iloc[0]["observed"] == (day == END).sum()
     base = [(day == END - pd.Timedelta(days=d)).sum() for d in range(3, 10)]
     assert last.iloc[0]["expected"] == pytest.approx(np.mean(base))
+    assert last.iloc[0]["baseline"] == sum(base) and last.iloc[0]["baseline_days"] == 7
     assert (tab["suppressed"] == False).all()  # noqa: E712 (restricted: nothing hidden)
 
 
 def test_h3_alerts_public_go_through_gate(export, tmp_path, monkeypatch):
+    import products.alerts as product
+
     calls = []
-    real = common.publish
+    real = product.publish
 
     def spy(table, policy, **kw):
-        calls.append(policy)
+        calls.append((policy, kw))
         return real(table, policy, **kw)
 
-    monkeypatch.setattr(common, "publish", spy)
+    monkeypatch.setattr(product, "publish", spy)
     out = tmp_path / "h.csv"
     assert _run("--incidents", export, "--method", "ewma", "--area", "h3", "--res", 8,
                 "--days", 7, "--out", out) == 0
-    assert len(calls) == 1 and calls[0].tier == "public"
-    assert "observed" in calls[0].extra_count_columns
+    assert len(calls) == 1 and calls[0][0].tier == "public"
+    assert calls[0][1]["count_columns"] == ["observed", "baseline"]
     tab = pd.read_csv(out)
     spike = cells_to_str(latlng_to_cells([36.101], [-79.752], 8))[0]
     row = tab[(tab["area"] == spike) & (tab["date"] == str(END.date()))]
     assert len(row) == 1 and row.iloc[0]["severity"] == "alert"
-    assert row.iloc[0]["observed"] >= 10  # big enough to show
+    exact_out = tmp_path / "hr.csv"
+    assert _run("--incidents", export, "--method", "ewma", "--area", "h3", "--res", 8,
+                "--days", 7, "--tier", "restricted", "--out", exact_out) == 0
+    ex = pd.read_csv(exact_out)
+    exact = ex[(ex["area"] == spike) & (ex["date"] == str(END.date()))].iloc[0]["observed"]
+    assert exact >= 10 and abs(row.iloc[0]["observed"] - exact) <= 3  # perturbed, shown
     small = tab[tab["observed"].isna()]
     assert small["suppressed"].all()
-    assert small["statistic"].isna().all() and small["p"].isna().all()  # nothing to solve back
+    for c in ("expected", "threshold", "baseline"):  # nothing beside a hidden count
+        assert small[c].isna().all(), c
+    assert tab["statistic"].isna().all() and tab["p"].isna().all()  # restricted only
+    shown = pd.to_numeric(tab["observed"]).dropna()
+    assert not ((shown >= 1) & (shown <= 9)).any()
     warn = tab[tab["method"] == "neighbour"]
     assert len(warn) and (warn.loc[warn["trigger_area"] == spike, "date"] == str(END.date())).all()
     str_to_cells(tab["area"].to_numpy())  # areas are valid hex cells
 
 
+def test_end_is_exclusive_and_said_in_help(export, tmp_path, capsys):
+    """--end is the first day excluded: the spike day counts with --end END+1, not with END."""
+    inc, exc = tmp_path / "in.csv", tmp_path / "ex.csv"
+    nxt = str((END + pd.Timedelta(days=1)).date())
+    assert _run("--incidents", export, "--area", "jurisdiction", "--tier", "restricted",
+                "--end", nxt, "--days", 3, "--out", inc) == 0
+    assert _run("--incidents", export, "--area", "jurisdiction", "--tier", "restricted",
+                "--start", str((END - pd.Timedelta(days=3)).date()), "--end", str(END.date()),
+                "--out", exc) == 0
+    a, b = pd.read_csv(inc), pd.read_csv(exc)
+    assert str(END.date()) in set(a["date"]) and str(END.date()) not in set(b["date"])
+    src = pd.read_csv(export, parse_dates=["occurred_at"])
+    spike = a[a["date"] == str(END.date())].iloc[0]
+    assert spike["observed"] == (src["occurred_at"].dt.floor("D") == END).sum()
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        cli.main(["alerts", "--help"])
+    assert "first day EXCLUDED" in capsys.readouterr().out
+
+
 def test_threshold_method(export, tmp_path):
     out = tmp_path / "t.csv"
     assert _run("--incidents", export, "--method", "threshold", "--threshold", 25, "--days", 10,
-                "--tier", "restricted", "--out", out) == 0
+                "--area", "jurisdiction", "--tier", "restricted", "--out", out) == 0
     tab = pd.read_csv(out)
     assert tab["date"].tolist() == [str(END.date())]
     assert tab.iloc[0]["threshold"] == 25 and tab.iloc[0]["observed"] >= 30
@@ -100,45 +131,46 @@ def test_threshold_method(export, tmp_path):
 def test_scan_command(export, tmp_path):
     out = tmp_path / "s.csv"
     assert _run("--incidents", export, "--method", "scan", "--res", 8, "--days", 30,
-                "--replicates", 99, "--seed", 4, "--out", out) == 0
+                "--replicates", 99, "--seed", 4, "--tier", "restricted", "--out", out) == 0
     tab = pd.read_csv(out)
     for c in ("rank", "cells", "start", "end", "observed", "expected", "llr", "p",
-              "recurrence_days"):
+              "recurrence_days", "zone_count"):
         assert c in tab.columns
     top = tab.iloc[0]
     spike = cells_to_str(latlng_to_cells([36.101], [-79.752], 8))[0]
     assert spike in top["cells"].split(";")
-    assert top["end"] == str(END.date()) and top["p"] == pytest.approx(0.01)
-    assert top["recurrence_days"] == pytest.approx(100)
+    # [start, end): the cluster's last day is END, so end is the day after
+    assert top["end"] == str((END + pd.Timedelta(days=1)).date())
+    assert top["p"] == pytest.approx(0.01) and top["recurrence_days"] == pytest.approx(100)
     assert top["observed"] >= 30
     # same seed → same file
     out2 = tmp_path / "s2.csv"
     _run("--incidents", export, "--method", "scan", "--res", 8, "--days", 30,
-         "--replicates", 99, "--seed", 4, "--out", out2)
+         "--replicates", 99, "--seed", 4, "--tier", "restricted", "--out", out2)
     assert out.read_text() == out2.read_text()
 
 
-def test_blank_revealing_rules():
-    tab = pd.DataFrame({"observed": [3, 12, 12], "expected": [0.5, 2.0, 0.0],
-                        "threshold": [2.0, 5.0, 1.5], "statistic": [5.0, 6.0, 24.0],
-                        "method": ["C1", "C1", "C1"]})
-    out = blank_revealing(tab, 10)
-    # row 0: count 3; row 1: baseline total 2·7 = 14 is fine; row 2 shown
-    assert out["statistic"].isna().tolist() == [True, False, False]
-    tab.loc[1, "expected"] = 1.0  # baseline total 7: a hidden count → blank
-    assert blank_revealing(tab, 10)["expected"].isna().tolist() == [True, True, False]
-    # EWMA: the baseline length comes with the row (11 days at the start of a series)
-    ew = pd.DataFrame({"observed": [12, 12], "expected": [0.5, 0.5], "threshold": 3.0,
-                       "statistic": 4.0, "p": 0.001, "method": "EWMA",
-                       "baseline_days": [28, 11]})
-    assert blank_revealing(ew, 10)["p"].isna().tolist() == [False, True]  # 14 vs 5.5 → 6
+def test_scan_command_public(export, tmp_path):
+    out = tmp_path / "sp.csv"
+    assert _run("--incidents", export, "--method", "scan", "--res", 8, "--replicates", 99,
+                "--seed", 4, "--out", out) == 0
+    tab = pd.read_csv(out)
+    assert tab["llr"].isna().all()  # with expected it would solve back for the exact count
+    hidden = tab[tab["observed"].isna()]
+    assert hidden[["expected", "p", "recurrence_days"]].isna().all().all()
+    shown = pd.concat([tab["observed"], tab["zone_count"]]).dropna()
+    assert not ((shown >= 1) & (shown <= 9)).any()
+    assert tab["observed"].max() >= 13  # the planted spike (≥ 16), perturbed by at most 3
 
 
 @pytest.mark.parametrize(
     "extra, match",
     [
-        (["--days", "1"], "--days must be at least 2"),
-        (["--area", "h3", "--res", "9"], "finer than the floor"),
+        (["--days", "30"], "fixed release windows"),
+        (["--days", "0"], "--days must be at least 1"),
+        (["--area", "h3", "--res", "9"], "finer than the public floor"),
+        (["--start", "2024-06-01"], "--start needs --end"),
+        (["--method", "threshold"], "restricted-tier only"),
         (["--method", "scan", "--max-days", "40"], "max_days"),
         (["--method", "scan", "--replicates", "0"], "replicates"),
         (["--method", "ears", "--sd-floor", "-1"], "sd_floor"),
