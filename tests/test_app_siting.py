@@ -1,5 +1,6 @@
 # ruff: noqa: F811  (pytest fixtures imported from app_helpers are re-bound as arguments)
-"""AppTest: the Siting page (recommended sites and coverage equal layers.siting)."""
+"""AppTest: the Siting page (restricted: equals an independent MCLP solve on exact counts;
+public: equals products.siting.siting_plan, shares of the published burden only)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,11 @@ def _reference(app_inputs, k=5, radius=400, res=8):
     return out, cand
 
 
+R = {"tier": "restricted"}
+
+
 def test_siting_equals_library(app_inputs):
-    at = run_page("siting")
+    at = run_page("siting", session=R)
     ref, cand = _reference(app_inputs)
     assert metric(at, "Overdoses covered now") == f"{ref.coverage_pct_before:.1f}%"
     assert metric(at, "Covered with") == f"{ref.coverage_pct_after:.1f}%"
@@ -43,7 +47,7 @@ def test_siting_equals_library(app_inputs):
 
 
 def test_widgets_change_the_plan(app_inputs):
-    at = run_page("siting")
+    at = run_page("siting", session=R)
     at.slider(key="site_k").set_value(2).run()
     assert not at.exception
     ref, cand = _reference(app_inputs, k=2)
@@ -55,7 +59,7 @@ def test_widgets_change_the_plan(app_inputs):
 
 
 def test_exact_solve_and_download(app_inputs):
-    at = run_page("siting")
+    at = run_page("siting", session=R)
     at.toggle(key="site_exact").set_value(True).run()
     assert not at.exception
     ref, _ = _reference(app_inputs)
@@ -63,3 +67,26 @@ def test_exact_solve_and_download(app_inputs):
     assert float(metric(at, "Covered with").rstrip("%")) >= round(ref.coverage_pct_after, 1) - 1e-9
     assert any("Method: exact, optimal" in c.value for c in at.caption)
     assert len(at.get("download_button")) == 1
+
+
+def test_public_siting_equals_product_and_shows_shares_only(app_inputs):
+    from geo.privacy import release_date
+    from products.query import Query
+    from products.siting import siting_plan
+
+    at = run_page("siting")
+    inc = load_incidents(app_inputs["incidents"])
+    end = release_date(pd.to_datetime(inc["occurred_at"]).max())
+    plan = siting_plan(inc, pd.read_csv(app_inputs["resources"]),
+                       pd.read_csv(app_inputs["candidates"], dtype={"site_id": "string"}),
+                       Query(res=8, start=end - pd.Timedelta(days=364), end=end), "public", 5,
+                       400.0, False)
+    s = plan.summary
+    assert metric(at, "Overdoses covered now") == f"{s['coverage_pct_before']:.1f}%"
+    assert metric(at, "Overdoses newly covered") == f"{s['objective_pct']:.1f}%"
+    shown = at.dataframe[0].value
+    assert shown["site_id"].tolist() == plan.sites["site_id"].tolist()
+    assert "newly covered overdoses" not in shown.columns
+    assert shown["newly covered (% of burden)"].tolist() == plan.sites["marginal_pct"].tolist()
+    help_text = [m.proto.help for m in at.metric if m.label == "Overdoses covered now"][0]
+    assert " of " not in help_text or "published burden" in help_text  # no "3 of 38 overdoses"
