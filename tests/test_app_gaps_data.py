@@ -1,5 +1,5 @@
 # ruff: noqa: F811  (pytest fixtures imported from app_helpers are re-bound as arguments)
-"""AppTest: the Gaps page (resource filters, gap table = layers.gaps) and the Data page."""
+"""AppTest: the Gaps page (resource filters, gap table = products.gaps = CLI) and the Data page."""
 
 from __future__ import annotations
 
@@ -32,52 +32,63 @@ def test_data_page_runs():
     assert any(i.value == "Log in to upload or ingest data." for i in at.info)
 
 
-def test_gap_table_top_rows_equal_layers_gaps(app_inputs):
+def test_gap_table_equals_product_and_cli(app_inputs, tmp_path):
     import geopandas as gpd
     import numpy as np
     from app_helpers import load_incidents
 
-    from clustering.gistar import gi_star
-    from clustering.neighbours import build_neighbourhood
+    from cli import main
     from geo.cells import cells_to_str
-    from geo.grid import analysis_grid, filter_incidents, incidents_to_cells, zero_fill
-    from layers.gaps import build_gap_table
+    from geo.grid import analysis_grid
+    from geo.privacy import release_date
     from layers.sites import load_resources
+    from products.gaps import gap_table
+    from products.query import Query
 
     at = run_page("gaps")
     inc = load_incidents(app_inputs["incidents"])
     grid = analysis_grid(gpd.read_file(app_inputs["boundary"]), 8)
-    end = inc["occurred_at"].max().normalize()
-    recent = filter_incidents(
-        inc, start=end - pd.Timedelta(days=364), end=end + pd.Timedelta(days=1)
-    )
-    table = zero_fill(incidents_to_cells(recent, 8), grid)
-    hot = pd.concat(
-        [table, gi_star(table, build_neighbourhood(table["h3"].to_numpy(np.uint64)))], axis=1
-    )
-    ref = build_gap_table(
-        inc,
-        load_resources(app_inputs["resources"]).sites,
-        grid,
-        8,
-        hotspots=hot[["h3", "class"]],
-        suppress_below=10,
-    )
-    ref = ref.sort_values("gap_rank").head(5)
-    shown = at.dataframe[0].value.head(5)
-    assert shown["cell"].tolist() == cells_to_str(ref["h3"].to_numpy(np.uint64)).tolist()
-    assert shown["reason"].tolist() == ref["reason"].tolist()
-    assert np.allclose(shown["gap score"], ref["gap_score"].round(3))
+    end = release_date(pd.to_datetime(inc["occurred_at"]).max())  # sidebar: last 52 weeks
+    q = Query(res=8, start=end - pd.Timedelta(days=364), end=end)
+    ref = gap_table(inc, load_resources(app_inputs["resources"]).sites, q, "public",
+                    boundary=gpd.read_file(app_inputs["boundary"]))
+    shown = at.dataframe[0].value
+    n = min(200, len(ref))
+    assert shown["cell"].tolist() == cells_to_str(ref["h3"].to_numpy(np.uint64)).tolist()[:n]
+    assert shown["reason"].tolist() == ref["reason"].head(n).tolist()
+    assert np.allclose(shown["gap score"], ref["gap_score"].head(n).round(3))
+    # the CLI with the same inputs writes the same table, cell by cell
+    out = tmp_path / "g.csv"
+    assert main(["gaps", "--incidents", str(app_inputs["incidents"]), "--resources",
+                 str(app_inputs["resources"]), "--boundary", str(app_inputs["boundary"]),
+                 "--start", f"{q.start:%Y-%m-%d}", "--end", f"{q.end:%Y-%m-%d}",
+                 "--out", str(out)]) == 0
+    cli = pd.read_csv(out)
+    assert cli["h3"].tolist() == cells_to_str(ref["h3"].to_numpy(np.uint64)).tolist()
+    assert cli["reason"].tolist() == ref["reason"].tolist()
+    assert cli["count"].astype("Float64").equals(ref["count"].astype("Float64"))
+    assert np.allclose(cli["gap_score"], ref["gap_score"])
     assert len(layer(deck_spec(at), "gap-cells")["data"]) == len(grid)
     # public reasons never state a count below 10
     assert all(
         "fewer than 10" in r or not any(f" {n} overdose" in r for n in range(1, 10))
-        for r in at.dataframe[0].value["reason"]
+        for r in shown["reason"]
     )
     # a filter changes the score table
     at.checkbox(key="gap_247").set_value(True).run()
-    assert not at.dataframe[0].value.head(5).equals(shown)
+    assert not at.dataframe[0].value.head(5).equals(shown.head(5))
     assert len(at.get("download_button")) == 1
+
+
+def test_gaps_page_honours_the_sidebar_window(app_inputs):
+    at = run_page("gaps")
+    year = at.dataframe[0].value
+    at.selectbox(key="window").set_value("Last 4 weeks").run()
+    assert not at.exception
+    month = at.dataframe[0].value
+    assert not month["overdoses"].equals(year["overdoses"])  # not byte-identical any more
+    assert month["reason"].str.contains("in the 4 weeks to").all()
+    assert year["reason"].str.contains("in the 52 weeks to").all()
 
 
 def test_data_page_store_status_and_switch(app_inputs, tmp_path, monkeypatch):
