@@ -15,7 +15,10 @@ from app_helpers import (  # noqa: F401,E501
     run_page,
 )
 
-from layers.outreach import recent_nonfatal
+import re
+
+from products.outreach import outreach_table
+from products.query import Query
 
 
 def test_public_outreach_shows_suppressed_counts_and_no_line_list(app_inputs):
@@ -30,9 +33,16 @@ def test_public_outreach_shows_suppressed_counts_and_no_line_list(app_inputs):
         assert not {"lat", "lon", "occurred_at", "hours_ago"} & set(d.value.columns)
     spec = deck_spec(at)
     areas = layer(spec, "outreach-cells")["data"]
-    ref = recent_nonfatal(load_incidents(app_inputs["incidents"]), res=8)
+    ref = outreach_table(load_incidents(app_inputs["incidents"]), None, Query(res=8), "public")
     assert len(areas) == len(ref)
-    assert all("suppressed" in a["tip"] for a in areas)
+    assert all("suppressed" in a["tip"] or "72 h: 0" in a["tip"] for a in areas)
+    # a date, never the time of an overdose
+    text = " ".join(c.value for c in at.caption)
+    assert "Data through 2026-11-15" in text
+    assert not re.search(r"\b\d{1,2}:\d{2}\b", text)
+    shown = at.dataframe[0].value
+    for h in (24, 48, 72):
+        assert not shown[f"last {h} h"].isin([str(n) for n in range(1, 10)]).any()
 
 
 def test_restricted_outreach_shows_line_list(app_inputs):
