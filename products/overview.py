@@ -46,7 +46,7 @@ _FROM_GATE = {v: k for k, v in FIGURES.items()}
 
 def _whole(name: str, v, lo: int = 1) -> int:
     if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
-        raise ValueError(f"{name} must be a whole number ≥ {lo}, got {v!r}")
+        raise ValueError(f"{name} must be a positive whole number, got {v!r}")
     return int(v)
 
 

@@ -87,7 +87,7 @@ def prepare_events(incidents: pd.DataFrame) -> PreparedEvents:
     last = t.max()
     last = last.tz_localize(None) if getattr(last, "tz", None) is not None else last
     masks = None
-    if len(ev) == len(incidents):
+    if len(ev) == len(incidents) and "source" in incidents.columns:
         masks = {s: incident_mask(incidents, sources=(s,)) for s in SOURCES}
     return PreparedEvents(ev, masks, pd.Timestamp(last), incidents)
 
@@ -96,6 +96,8 @@ def select_events(prep: PreparedEvents, outcomes=None, sources=None) -> EventArr
     """Events within the outcome and source filters (``None`` = all)."""
     ev = prep.events
     if sources is not None:
+        if "source" not in prep.frame.columns:
+            raise ValueError("a source filter needs the incidents' 'source' column")
         if prep.source_masks is None:
             from geo.grid import filter_incidents
 
