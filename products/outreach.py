@@ -25,7 +25,14 @@ import numpy as np
 import pandas as pd
 
 from geo.cells import cells_to_latlng
-from geo.privacy import KEY_SUFFIX, PrivacyPolicy, as_policy, keyed_counts, publish, with_record_keys
+from geo.privacy import (
+    KEY_SUFFIX,
+    PrivacyPolicy,
+    as_policy,
+    keyed_counts,
+    publish,
+    with_record_keys,
+)
 from layers.outreach import OUTREACH_HOURS, nearest_site_names
 from products.counting import keyed_cell_counts
 from products.query import Query, check_resolution, data_end, select

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from app_helpers import (  # noqa: F401,E501
     RECENT,
@@ -14,8 +16,6 @@ from app_helpers import (  # noqa: F401,E501
     metric,
     run_page,
 )
-
-import re
 
 from products.outreach import outreach_table
 from products.query import Query

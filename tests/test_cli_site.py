@@ -129,9 +129,8 @@ def test_site_restricted_outputs_and_values(files, tmp_path):
     code, out, summ = _run(files, tmp_path, "--k", "2", "--tier", "restricted")
     assert code == 0
     sites = pd.read_csv(out)
-    assert {"site_id", "site_lat", "site_lon", "order", "marginal_covered", "name", "subtype"} <= set(
-        sites.columns
-    )
+    assert {"site_id", "site_lat", "site_lon", "order", "marginal_covered", "name",
+            "subtype"} <= set(sites.columns)
     assert sites["order"].tolist() == [1, 2]
     s = json.loads(summ.read_text())
     for key in (
@@ -193,7 +192,7 @@ def test_site_public_tier_shows_shares_of_published_burden(files, tmp_path):
     assert code == 0
     pub, s = pd.read_csv(out), json.loads(summ.read_text())
     _, rout, rsumm = _run(files, tmp_path, "--k", "3", "--res", "8", "--tier", "restricted")
-    raw, r = pd.read_csv(rout), json.loads(rsumm.read_text())
+    r = json.loads(rsumm.read_text())
     # no burden counts of the plan in public: shares of the published burden, rounded
     assert "marginal_covered" not in pub.columns and "marginal_pct" in pub.columns
     assert (pub["marginal_pct"] == pub["marginal_pct"].round(1)).all()

@@ -26,8 +26,8 @@ from geo.grid import cells_at
 from geo.ingest import read_incidents
 from geo.privacy import impute_hidden, release_date
 from layers.coverage import coverage_matrix, covered_by_any
-from layers.siting_plan import plan_sites
 from layers.sites import load_resources
+from layers.siting_plan import plan_sites
 from products.gaps import gap_table
 from products.hotspots import published_total
 from products.outreach import outreach_end, outreach_table, outreach_totals
