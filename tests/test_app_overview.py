@@ -1,13 +1,13 @@
 # ruff: noqa: F811  (pytest fixtures imported from app_helpers are re-bound as arguments)
-"""AppTest: the router and the Overview page (KPIs equal report.kpis; filters change them)."""
+"""AppTest: the router and the Overview page (KPIs equal products.overview; filters apply)."""
 
 from __future__ import annotations
 
 import pandas as pd
 from app_helpers import app_env, app_inputs, load_incidents, metric, run_page  # noqa: F401
 
-from geo.grid import filter_incidents
-from report.kpis import kpis
+from products.overview import kpi_table
+from products.query import Query
 
 
 def _shown(v) -> str:
@@ -17,35 +17,47 @@ def _shown(v) -> str:
 def test_overview_runs_and_kpis_equal_library(app_inputs):
     at = run_page()
     inc = load_incidents(app_inputs["incidents"])
-    ref = kpis(inc, policy="public")
-    for w in (7, 30, 365):
-        assert metric(at, f"Overdoses, {w} d") == _shown(ref.loc[w, "overdoses"])
-        assert metric(at, f"Fatal, {w} d") == _shown(ref.loc[w, "fatal"])
-        assert metric(at, f"Nonfatal, {w} d") == _shown(ref.loc[w, "nonfatal"])
-    # the toy data has 30-day totals in the tens: a real number, not a placeholder
-    assert int(metric(at, "Overdoses, 30 d").replace(",", "")) > 10
+    ref = kpi_table(inc, Query(), "public", windows=(364,))  # the default "Last 52 weeks"
+    for label, col in (("Overdoses", "overdoses"), ("Fatal", "fatal"), ("Nonfatal", "nonfatal")):
+        assert metric(at, f"{label}, 364 d") == _shown(ref.loc[364, col])
+    assert int(metric(at, "Overdoses, 364 d").replace(",", "")) > 10  # a real number
+
+
+def test_window_control_selects_the_kpi_window(app_inputs):
+    at = run_page()
+    at.sidebar.selectbox(key="window").set_value("Last week").run()
+    assert not at.exception
+    inc = load_incidents(app_inputs["incidents"])
+    ref = kpi_table(inc, Query(), "public", windows=(7,))
+    assert metric(at, "Overdoses, 7 d") == _shown(ref.loc[7, "overdoses"])
+    assert not any(m.label.startswith("Overdoses, 364") for m in at.metric)
 
 
 def test_small_counts_are_suppressed_in_public_tier(app_inputs):
     at = run_page()
+    at.sidebar.selectbox(key="window").set_value("Last week").run()
     inc = load_incidents(app_inputs["incidents"])
-    ref = kpis(inc, policy="restricted")
+    ref = kpi_table(inc, Query(end="2026-11-16"), "restricted", windows=(7,))
     fatal7 = int(ref.loc[7, "fatal"])
     assert 1 <= fatal7 <= 9  # the toy data is built so that this is a small count
     assert metric(at, "Fatal, 7 d") == "suppressed"
-    assert str(fatal7) != metric(at, "Fatal, 7 d")
 
 
-def test_source_filter_changes_kpis(app_inputs):
+def test_source_and_outcome_filters_change_kpis(app_inputs):
     at = run_page()
-    before = metric(at, "Overdoses, 365 d")
+    before = metric(at, "Overdoses, 364 d")
     at.sidebar.multiselect(key="sources").set_value(["police"]).run()
     assert not at.exception
-    after = metric(at, "Overdoses, 365 d")
+    after = metric(at, "Overdoses, 364 d")
     inc = load_incidents(app_inputs["incidents"])
-    ref = kpis(filter_incidents(inc, sources=["police"]), policy="public")
-    assert after == _shown(ref.loc[365, "overdoses"])
-    assert after != before
+    ref = kpi_table(inc, Query(sources=("police",)), "public", windows=(364,))
+    assert after == _shown(ref.loc[364, "overdoses"]) and after != before
+    at.sidebar.multiselect(key="sources").set_value(["ems", "police", "hospital"]).run()
+    at.sidebar.multiselect(key="outcomes").set_value(["fatal"]).run()
+    assert not at.exception
+    ref = kpi_table(inc, Query(outcomes=("fatal",)), "public", windows=(364,))
+    assert metric(at, "Overdoses, 364 d") == _shown(ref.loc[364, "overdoses"])
+    assert metric(at, "Nonfatal, 364 d") == "0"
 
 
 def test_weekly_trend_and_alerts_render():

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 import cli
-import commands.common as common
 from geo.cells import cells_to_str, latlng_to_cells, str_to_cells
 
 END = pd.Timestamp("2024-06-30")
