@@ -17,49 +17,34 @@ from app_pages import _app
 f = _app.filters()
 st.title("Briefing")
 
-if _app.optional("report.briefing") is None:
-    _app.missing_library("The briefing", "report.briefing")
-    st.stop()
-
-
-def _inputs(kind: str, path: str, mtime: float, sources, rpath: str, rmtime: float,
-            bpath: str, bmtime: float):
-    from geo.grid import filter_incidents
-
-    df = filter_incidents(_app._load_incidents(kind, path, mtime), sources=sources)
-    res = _app._load_sites(rpath, rmtime, "resources") if rpath else None
-    bnd = _app._load_boundary(bpath, bmtime) if bpath else None
-    return df, res, bnd
-
 
 @st.cache_data(max_entries=6, show_spinner="Building the briefing…")
-def _content(kind, path, mtime, sources, rpath, rmtime, bpath, bmtime, tier, res, end):
+def _content(kind, path, mtime, rpath, rmtime, bpath, bmtime, tier, res, end, outcomes,
+             sources):
     from report.sections import briefing_content
 
-    df, sites, bnd = _inputs(kind, path, mtime, sources, rpath, rmtime, bpath, bmtime)
-    return briefing_content(df, sites, bnd, tier=tier, res=res, end=end)
+    df = _app._load_incidents(kind, path, mtime)
+    sites = _app._load_sites(rpath, rmtime, "resources") if rpath else None
+    bnd = _app._load_boundary(bpath, bmtime) if bpath else None
+    return briefing_content(df, sites, bnd, tier=tier, res=res, end=end, outcomes=outcomes,
+                            sources=sources)
 
 
 @st.cache_data(max_entries=6, show_spinner=False)
-def _pdf(kind, path, mtime, sources, rpath, rmtime, bpath, bmtime, tier, res, end,
-         synthetic, area_name) -> bytes:
+def _pdf(key, synthetic, area_name) -> bytes:
     from report.briefing import DEFAULT_CAVEATS, render_briefing
 
-    content = _content(kind, path, mtime, sources, rpath, rmtime, bpath, bmtime, tier, res, end)
     notes = list(DEFAULT_CAVEATS)
     if synthetic:
         notes.insert(0, "SYNTHETIC SAMPLE DATA (data/README.md) — not real people or events.")
-    if sources is not None:
-        notes.append(f"Sources included: {', '.join(sources)}.")
-    return render_briefing(content, area_name=area_name or None, caveats=notes)
+    return render_briefing(_content(*key), area_name=area_name or None, caveats=notes)
 
 
 @st.cache_data(max_entries=6, show_spinner=False)
-def _map_png(kind, path, mtime, sources, rpath, rmtime, bpath, bmtime, tier, res, end) -> bytes:
+def _map_png(key) -> bytes:
     from report.briefing import briefing_map_png
 
-    return briefing_map_png(
-        _content(kind, path, mtime, sources, rpath, rmtime, bpath, bmtime, tier, res, end))
+    return briefing_map_png(_content(*key))
 
 
 kind, path, mtime = _app.source_key()
@@ -71,32 +56,30 @@ rp = st.session_state.get("resources_path") or _app.sample_path("resources")
 bp = _app.sample_path("boundary")
 synthetic = kind == "file" and not os.environ.get(_app.SAMPLE_ENV["incidents"])
 
-c1, c2, c3 = st.columns([1, 1, 2])
-res_opts = [6, 7, 8] if tier == "public" else [6, 7, 8, 9]
-res = c1.selectbox("Map resolution", res_opts, index=1, key="brief_res",
-                   help="H3 cells of the map and top-areas table: 6 ≈ 36 km², 7 ≈ 5 km², "
-                   "8 ≈ 0.7 km². Public tier: 8 or coarser.")
+c2, c3 = st.columns([1, 2])
 last = f.data_end
-end_day = c2.date_input("Data through", value=last.date() if last is not None else None,
-                        max_value=last.date() if last is not None else None, key="brief_end",
-                        help="Last day included. Defaults to the last day with data "
-                        "(not today: recent days are incomplete).")
+if tier == "restricted":
+    end_day = c2.date_input("Data through", value=last.date() if last is not None else None,
+                            max_value=last.date() if last is not None else None,
+                            key="brief_end", help="Last day included (the briefing's windows "
+                            "end the day after). Defaults to the last day with data.")
+    end = pd.Timestamp(end_day) + pd.Timedelta(days=1) if end_day is not None else None
+else:
+    end = None  # public: the release date (the last complete week), as the sidebar
+    c2.caption(f"Data through {last:%d %B %Y} — the last complete week (public release)."
+               if last is not None else "")
 area_name = c3.text_input("Jurisdiction name (title)", value="", key="brief_area",
                           placeholder="e.g. Sample County")
-end = pd.Timestamp(end_day) if end_day is not None else None
-key = (kind, path, mtime, f.sources, str(rp) if rp else "", _app._mtime(rp),
-       str(bp) if bp else "", _app._mtime(bp), tier, int(res), end)
+key = (kind, path, mtime, str(rp) if rp else "", _app._mtime(rp), str(bp) if bp else "",
+       _app._mtime(bp), tier, int(f.res), end, f.outcomes, f.sources)
 
 content = _content(*key)
-pdf = _pdf(*key, synthetic, area_name.strip())
+pdf = _pdf(key, synthetic, area_name.strip())
 
-tier_note = ("Public tier: counts from 1 to 9 are suppressed, and so is any second value that "
-             "would reveal one; no points."
-             if tier != "restricted" else
-             "Restricted tier: counts are NOT suppressed — internal use only.")
-st.caption(f"One A4 page for leadership, data through {content.end:%d %B %Y}. {tier_note} "
-           "Sources filter from the sidebar applies; the outcome filter does not (KPIs need "
-           "every outcome).")
+st.caption(f"One A4 page for leadership, data through {content.end:%d %B %Y}. "
+           f"{content.policy.label}. Filters (from the sidebar, printed on the page): "
+           f"{content.query.describe()}. The briefing's own windows (last week, 4 weeks, "
+           "52 weeks) replace the sidebar's time window.")
 st.download_button("Download briefing (PDF)", data=pdf,
                    file_name=f"gapmap-briefing-{content.end:%Y-%m-%d}-{tier}.pdf",
                    mime="application/pdf", key="briefing_download", type="primary")
@@ -112,7 +95,8 @@ def _delta(v) -> str | None:
 
 
 st.subheader("Key figures vs the prior period")
-names = {7: "7 days", 30: "30 days", 365: "12 months"}
+names = {7: "7 days", 28: "4 weeks", 30: "30 days", 91: "13 weeks", 364: "52 weeks",
+         365: "12 months"}
 cols = st.columns(len(content.kpis))
 for col, (w, row) in zip(cols, content.kpis.iterrows(), strict=True):
     label = names.get(int(w), f"{int(w)} days")
@@ -120,23 +104,23 @@ for col, (w, row) in zip(cols, content.kpis.iterrows(), strict=True):
                delta_color="inverse")
     col.metric(f"Fatal, last {label}", _fmt(row["fatal"]), _delta(row["fatal_change"]),
                delta_color="inverse")
-    col.caption(f"{row['start']:%Y-%m-%d} – {row['end']:%Y-%m-%d}; prior "
-                f"{row['prior_start']:%Y-%m-%d} – {row['prior_end']:%Y-%m-%d}")
+    col.caption(f"{row['start']:%Y-%m-%d} – {row['last_day']:%Y-%m-%d}; prior "
+                f"{row['prior_start']:%Y-%m-%d} – {row['prior_last_day']:%Y-%m-%d}")
 
 left, right = st.columns([1, 1])
 with left:
     what = "Gi* hot/cold spots" if content.map_mode == "class" else "overdoses per cell"
     st.subheader(f"Map: {what}")
-    st.caption("Last 12 months, as in the PDF.")
-    st.image(_map_png(*key), width="stretch")
+    st.caption("The map window of the PDF: " + content.query.describe().split(" · ")[0] + ".")
+    st.image(_map_png(key), width="stretch")
 with right:
-    st.subheader("Top areas, last 12 months")
+    st.subheader("Top areas")
     top = content.top
     show = pd.DataFrame({
         "rank": top["rank"], "area (cell centre)": top["cell_centre"],
         "overdoses": [_fmt(v) for v in top["count"]],
         "fatal": [_fmt(v) for v in top["n_fatal"]],
-        "prior 12 months": [_fmt(v) for v in top["count_prior"]],
+        "prior period": [_fmt(v) for v in top["count_prior"]],
     })
     st.dataframe(show, hide_index=True, width="stretch")
     n_alerts = ("not available" if content.alerts is None

@@ -11,7 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from commands.common import add_incident_options, add_tier_options, load_incidents_from_args
+from commands.common import (
+    add_incident_options,
+    add_tier_options,
+    load_incidents_from_args,
+    policy_from_args,
+)
 
 __all__ = ["register", "run"]
 
@@ -30,10 +35,19 @@ def register(subparsers) -> None:
                    help="resource sites (CSV/GeoJSON; repeatable) for the resource-gaps section")
     p.add_argument("--boundary", default=None, metavar="GEOJSON",
                    help="study-area boundary: map outline and zero-filled grid")
-    p.add_argument("--res", type=int, default=7,
-                   help="H3 resolution of the map and top areas (default 7; public floor 8)")
+    p.add_argument("--res", type=int, default=8,
+                   help="H3 resolution of the map, top areas and area alerts (default 8, as the "
+                   "dashboard; public floor 8)")
     p.add_argument("--end", default=None, metavar="DATE",
-                   help="last day included (default: the last date in the data, not today)")
+                   help="first day EXCLUDED (windows are [start, end)); default: the day after "
+                   "the last incident; public: the release date (Monday after the last complete "
+                   "week)")
+    p.add_argument("--outcomes", default=None, metavar="LIST",
+                   help="only these outcomes, comma-separated (fatal,nonfatal,unknown); printed "
+                   "on the page")
+    p.add_argument("--sources", default=None, metavar="LIST",
+                   help="only these sources, comma-separated (ems,police,hospital,odmap,other); "
+                   "printed on the page")
     p.add_argument("--title", default="Overdose surveillance briefing", help="page title")
     p.add_argument("--area-name", default=None, help="jurisdiction name shown in the title")
     p.add_argument("--synthetic", action="store_true",
@@ -53,6 +67,12 @@ def _is_sample(path: str | None) -> bool:
         return Path(path).resolve().parent == DATA_DIR and Path(path).name.startswith("sample_")
     except OSError:
         return False
+
+
+def _list(text: str | None) -> tuple[str, ...] | None:
+    if not text:
+        return None
+    return tuple(sorted({v.strip().lower() for v in text.split(",") if v.strip()}))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     from report.briefing import build_briefing
 
     pdf = build_briefing(
-        incidents, resources, boundary, tier=args.tier, res=args.res, end=args.end, k=args.k,
+        incidents, resources, boundary, tier=policy_from_args(args), res=args.res, end=args.end,
+        outcomes=_list(args.outcomes), sources=_list(args.sources),
         title=args.title, area_name=args.area_name,
         synthetic=args.synthetic or _is_sample(getattr(args, "incidents", None)),
     )

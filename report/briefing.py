@@ -29,7 +29,8 @@ DEFAULT_CAVEATS = (
     "Reporting lag: the latest days are usually incomplete, so recent falls may be artefacts.",
 )
 _INK, _GREY, _LIGHT = "#1a1a1a", "#555555", "#e6e6e6"
-_WINDOW_NAMES = {7: "Last 7 days", 30: "Last 30 days", 365: "Last 12 months"}
+_WINDOW_NAMES = {7: "Last 7 days", 28: "Last 4 weeks", 30: "Last 30 days",
+                 91: "Last 13 weeks", 364: "Last 52 weeks", 365: "Last 12 months"}
 
 
 # ------------------------------------------------------------------ formatting
@@ -97,8 +98,9 @@ def _kpi_table(fig, c: BriefingContent) -> None:
         name = _WINDOW_NAMES.get(int(w), f"Last {int(w)} days")
         ax.text(0.005, y + 0.035, name, fontsize=8, fontweight="bold", va="center",
                 transform=ax.transAxes)
-        span = (f"{r['start']:%d %b} – {r['end']:%d %b %Y}" if r["start"].year == r["end"].year
-                else _days(r["start"], r["end"]))
+        last = r["last_day"] if "last_day" in r else r["end"]
+        span = (f"{r['start']:%d %b} – {last:%d %b %Y}" if r["start"].year == last.year
+                else _days(r["start"], last))
         ax.text(0.005, y - 0.06, span, fontsize=6,
                 color=_GREY, va="center", transform=ax.transAxes)
         cells = [
@@ -287,8 +289,10 @@ def build_briefing(
     boundary=None,
     *,
     tier: str = "public",
-    res: int = 7,
+    res: int = 8,
     end=None,
+    outcomes: tuple[str, ...] | None = None,
+    sources: tuple[str, ...] | None = None,
     k: int | None = None,
     title: str = "Overdose surveillance briefing",
     area_name: str | None = None,
@@ -308,9 +312,12 @@ def build_briefing(
     tier : {"public", "restricted"}
         Public (default): everything through :func:`geo.privacy.publish`.
     res : int
-        H3 resolution of the map, top areas and area alerts (default 7; public ≤ 8).
+        H3 resolution of the map, top areas and area alerts (default 8; public ≤ 8).
     end : date-like, optional
-        Last day included; default the last date in the data (not today's date).
+        First day excluded (``[start, end)``); default the day after the last incident
+        (public: the release date, the Monday after the last complete week).
+    outcomes, sources : tuple of str, optional
+        Filters applied to every section and printed on the page.
     k : int, optional
         Suppression threshold (default 10: counts 1–9 hidden).
     title, area_name : str
@@ -329,7 +336,8 @@ def build_briefing(
     ----------
     Getis and Ord (1992); Benjamini and Hochberg (1995); CDC WONDER suppression rule.
     """
-    content = briefing_content(incidents, resources, boundary, tier=tier, res=res, end=end, k=k)
+    content = briefing_content(incidents, resources, boundary, tier=tier, res=res, end=end, k=k,
+                               outcomes=outcomes, sources=sources)
     notes = list(caveats)
     if synthetic:
         notes.insert(0, "SYNTHETIC SAMPLE DATA (data/README.md) — not real people or events.")

@@ -12,8 +12,7 @@ Everything numeric that leaves here for the public tier has passed
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -22,11 +21,11 @@ from geo.cells import cells_to_latlng
 from geo.privacy import PrivacyPolicy, as_policy, release_date
 from products.hotspots import cell_table, hotspot_table
 from products.overview import kpi_table, top_areas, weekly_table
-from products.query import Query
+from products.query import Query, check_resolution, data_end, select
 from report.events import end_day
 from report.maps import boundary_geometry
 
-__all__ = ["BriefingContent", "briefing_content", "cell_label", "optional_module", "ALERT_DAYS"]
+__all__ = ["BriefingContent", "briefing_content", "cell_label", "ALERT_DAYS"]
 
 #: Alerts of the last 7 days are "current".
 ALERT_DAYS = 7
@@ -52,21 +51,7 @@ class BriefingContent:
     gaps: pd.DataFrame | None = None
     gaps_note: str = ""
     notes: list[str] = field(default_factory=list)
-
-
-def optional_module(module: str):
-    """Import a library module, or ``None`` if it is not in this installation (the briefing
-    and the dashboard then say that section is not available)."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return None
-        raise
-
-
-#: Internal call point (tests substitute it to simulate a missing module).
-_optional = optional_module
+    query: Query | None = None  # the filters and map window printed on the page
 
 
 def cell_label(cell) -> str:
@@ -160,17 +145,19 @@ def briefing_content(
     boundary=None,
     *,
     tier: str | PrivacyPolicy = "public",
-    res: int = 7,
+    res: int = 8,
     end=None,
     k: int | None = None,
     n_top: int = 8,
+    outcomes: tuple[str, ...] | None = None,
+    sources: tuple[str, ...] | None = None,
 ) -> BriefingContent:
     """Compute and publish every section of the briefing.
 
     Parameters
     ----------
     incidents : DataFrame
-        Canonical de-duplicated incidents with uint64 ``h3``.
+        Canonical de-duplicated incidents.
     resources : DataFrame, optional
         Canonical resource sites (for the gaps section).
     boundary : shapely geometry or GeoDataFrame, optional
@@ -178,13 +165,16 @@ def briefing_content(
     tier : str or PrivacyPolicy
         ``"public"`` (default) or ``"restricted"`` (or a policy).
     res : int
-        H3 resolution of the map, top areas and area alerts (default 7; public ≤ 8).
+        H3 resolution of the map, top areas and area alerts (default 8, as the dashboard).
     end : date-like, optional
-        Last day included (default: last date in the data, not today).
+        First day **excluded** (windows are ``[start, end)`` everywhere); default the day after
+        the last incident. Public: windows end on the release date at or before it.
     k : int, optional
         Suppression threshold (default 10: counts 1–9 hidden).
     n_top : int
         Rows of the top-areas table.
+    outcomes, sources : tuple of str, optional
+        Filters applied to every section (printed on the page).
 
     Returns
     -------
@@ -192,21 +182,29 @@ def briefing_content(
     """
     pol = as_policy(tier) if k is None else PrivacyPolicy.for_tier(
         tier if isinstance(tier, str) else tier.tier, k=int(k))
-    if isinstance(res, bool) or not isinstance(res, int | np.integer) or not 0 <= res <= 15:
-        raise ValueError(f"res must be an H3 resolution 0–15, got {res!r}")
-    if pol.tier != "restricted" and res > pol.min_res_floor:
-        raise ValueError(f"res {res} is finer than the {pol.tier} resolution floor "
-                         f"{pol.min_res_floor}; use res={pol.min_res_floor} or coarser")
-    if "h3" not in incidents.columns:
-        raise ValueError("incidents have no 'h3' column: load them through geo.ingest "
-                         "(or index them with geo.grid.index_incidents)")
-    last = end_day(incidents, end)
+    res = check_resolution(res, pol)
+    filters = Query(res=res, outcomes=outcomes, sources=sources)
+    if outcomes is not None or sources is not None:
+        incidents = select(incidents, filters)
+    if not len(incidents):
+        raise ValueError("no incidents match the briefing's filters")
+    if end is None:
+        last = end_day(incidents, None)
+    else:
+        try:
+            last = pd.Timestamp(end).normalize() - pd.Timedelta(days=1)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"end must be a date like 2026-11-16, got {end!r}") from exc
+    if not pol.restricted:
+        last = min(last, release_date(data_end(incidents)) - pd.Timedelta(days=1))
     geom = boundary_geometry(boundary)
-    map_table, mode, map_note = _map_table(incidents, int(res), last, geom, pol)
-    alerts, alerts_note = _alerts(incidents, last, int(res), pol)
-    gaps, gaps_note = _gaps(incidents, resources, int(res), last, geom, pol)
-    return BriefingContent(
-        end=last, policy=pol, res=int(res),
+    map_table, mode, map_note = _map_table(incidents, res, last, geom, pol)
+    alerts, alerts_note = _alerts(incidents, last, res, pol)
+    gaps, gaps_note = _gaps(incidents, resources, res, last, geom, pol)
+    stop = _query(res, last, pol).end
+    days = MAP_DAYS if not pol.restricted else MAP_DAYS + 1
+    content = BriefingContent(
+        end=stop - pd.Timedelta(days=1), policy=pol, res=res,
         kpis=kpi_table(incidents, _query(res, last, pol), pol),
         weekly=weekly_table(incidents, _query(res, last, pol), pol),
         top=top_areas(incidents, _query(res, last, pol), pol, n=n_top),
@@ -214,3 +212,5 @@ def briefing_content(
         alerts=alerts, alerts_note=alerts_note, gaps=gaps, gaps_note=gaps_note,
         notes=[map_note] if map_note else [],
     )
+    content.query = replace(filters, start=stop - pd.Timedelta(days=days), end=stop)
+    return content
