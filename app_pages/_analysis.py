@@ -7,14 +7,12 @@ choices and call them.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from app_pages._data import (
     _load_boundary,
     _load_incidents,
-    _subset,
     file_key,
     sample_path,
     source_key,
@@ -96,12 +94,9 @@ def _policy_of(tier_name: str, k: int):
     return PrivacyPolicy.for_tier(tier_name, k=int(k))
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
 def _boundary_geometry(bpath: str, bmtime: float):
-    """The study area as one WGS84 geometry (the CLI's and the briefing's normaliser)."""
-    from geo.boundary import boundary_geometry
-
-    return boundary_geometry(_load_boundary(bpath, bmtime)) if bpath else None
+    """The study area as one WGS84 geometry (cached by ``_load_boundary``), or None."""
+    return _load_boundary(bpath, bmtime) if bpath else None
 
 
 @st.cache_data(max_entries=12, show_spinner="Computing Gi* hot spots…")

@@ -1,13 +1,14 @@
 """App layer shared by every page: data sources, cached library calls, sidebar filters, login.
 
-Pages import this facade (``from app_pages import _app``); it re-exports four parts:
-``_data`` (sources and cached loaders), ``_ui`` (tiers, login, sidebar, maps), ``_analysis``
-(cached overview/hotspot/alert wrappers) and ``_planning`` (cached siting/outreach/gap
-wrappers). These ``app_pages/_*.py`` modules are the only place with Streamlit caching. Cached
-functions take primitives only (file
-path + modification time, resolution, dates, tuples of filter values) — never widgets, never
-globals — and call the library (geo/, clustering/, layers/, report/). Filters are applied
-outside the caches to the cached tables.
+Pages import this module (``from app_pages import _app``) and call ``_app.<name>``; it
+re-exports, by name, exactly what the pages use from four parts: ``_data`` (sources and cached
+loaders), ``_ui`` (tiers, login, sidebar, maps), ``_analysis`` (cached overview/hotspot/alert
+wrappers) and ``_planning`` (cached siting/outreach/gap wrappers). A name a page does not use
+is not re-exported; import it from its part. These ``app_pages/_*.py`` modules are the only
+place with Streamlit caching. Cached functions take primitives only (file path + modification
+time, resolution, dates, tuples of filter values) — never widgets, never globals — and call
+the library (geo/, clustering/, layers/, report/, products/). Filters are applied outside the
+caches to the cached tables.
 
 * The loaded incident table is held with ``st.cache_resource`` (one shared, read-only object:
   the library never mutates its inputs, and copying 1M rows on every rerun, as
@@ -23,14 +24,100 @@ outside the caches to the cached tables.
 
 from __future__ import annotations
 
-from app_pages._analysis import *  # noqa: F403
-from app_pages._analysis import __all__ as _an_all
-from app_pages._data import *  # noqa: F403
-from app_pages._data import __all__ as _data_all
-from app_pages._data import _load_boundary, _load_incidents, _load_sites, _mtime  # noqa: F401
-from app_pages._planning import *  # noqa: F403
-from app_pages._planning import __all__ as _plan_all
-from app_pages._ui import *  # noqa: F403
-from app_pages._ui import __all__ as _ui_all
+from app_pages._analysis import (
+    ALERT_DAYS,
+    ALERT_RES,
+    DENSITY_AUTO_MAX,
+    DENSITY_MAX_POINTS,
+    SCAN_AUTO_MAX,
+    SCAN_DAYS,
+    alerts,
+    cell_history,
+    density,
+    emerging,
+    hotspots,
+    kpi_table,
+    rates,
+    scan,
+    selected_object,
+    weekly_table,
+)
+from app_pages._data import (
+    SAMPLE_ENV,
+    _load_boundary,
+    _load_incidents,
+    _load_sites,
+    _mtime,
+    boundary,
+    candidates,
+    data_range,
+    incidents,
+    resources,
+    sample_path,
+    source_key,
+    store_dir,
+    store_file,
+    store_names,
+    store_path,
+)
+from app_pages._planning import (
+    filter_sites,
+    gap_table,
+    outreach,
+    outreach_list,
+    outreach_totals,
+    siting,
+)
+from app_pages._ui import check_password, filters, policy, show_map, sidebar, tier
 
-__all__ = [*_data_all, *_ui_all, *_an_all, *_plan_all]
+__all__ = [
+    # _data
+    "SAMPLE_ENV",
+    "sample_path",
+    "store_dir",
+    "store_names",
+    "store_file",
+    "store_path",
+    "source_key",
+    "incidents",
+    "data_range",
+    "resources",
+    "candidates",
+    "boundary",
+    "_load_incidents",
+    "_load_sites",
+    "_load_boundary",
+    "_mtime",
+    # _ui
+    "check_password",
+    "tier",
+    "policy",
+    "sidebar",
+    "filters",
+    "show_map",
+    # _analysis
+    "kpi_table",
+    "weekly_table",
+    "hotspots",
+    "rates",
+    "cell_history",
+    "emerging",
+    "density",
+    "scan",
+    "alerts",
+    "selected_object",
+    "ALERT_RES",
+    "ALERT_DAYS",
+    "SCAN_DAYS",
+    "DENSITY_MAX_POINTS",
+    "DENSITY_AUTO_MAX",
+    "SCAN_AUTO_MAX",
+    # _planning
+    "siting",
+    "outreach",
+    "outreach_totals",
+    "outreach_list",
+    "filter_sites",
+    "gap_table",
+]
+

@@ -11,8 +11,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from report.sections import optional_module
-
 if TYPE_CHECKING:
     from app_pages._ui import Filters
 
@@ -21,8 +19,6 @@ __all__ = [
     "WINDOWS",
     "PUBLIC_WINDOWS",
     "SAMPLE_ENV",
-    "optional",
-    "missing_library",
     "sample_path",
     "STORE_DIR_ENV",
     "store_dir",
@@ -61,18 +57,6 @@ SAMPLE_ENV = {
     "boundary": "GAPMAP_BOUNDARY",
     "population": "GAPMAP_POPULATION",
 }
-
-
-# ------------------------------------------------------------------ optional library modules
-#: Import a library module, or ``None`` if it is not in this installation (one owner).
-optional = optional_module
-
-
-def missing_library(what: str, module: str) -> None:
-    """Say plainly that a feature's library module is not available."""
-    st.info(
-        f"{what} is not available in this installation: the library module `{module}` is missing."
-    )
 
 
 # ------------------------------------------------------------------ data sources
@@ -211,10 +195,11 @@ def data_range() -> tuple[pd.Timestamp, pd.Timestamp]:
 
 @st.cache_data(max_entries=4, show_spinner=False)
 def _load_sites(path: str, mtime: float, what: str) -> pd.DataFrame:
+    """Canonical resource sites (``layers.sites.load_resources``) or the candidate CSV."""
     if what == "resources":
-        sites = optional("layers.sites")
-        if sites is not None:
-            return sites.load_resources(path).sites
+        from layers.sites import load_resources
+
+        return load_resources(path).sites
     return pd.read_csv(path)
 
 
@@ -232,13 +217,15 @@ def candidates() -> pd.DataFrame | None:
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _load_boundary(path: str, mtime: float):
-    import geopandas as gpd
+    """The study area as one WGS84 (Multi)Polygon (:func:`geo.boundary.boundary_geometry`, the
+    normaliser of the CLI and the briefing)."""
+    from geo.boundary import boundary_geometry
 
-    return gpd.read_file(path).to_crs(4326)
+    return boundary_geometry(path)
 
 
 def boundary():
-    """The study-area GeoDataFrame (WGS84), or None."""
+    """The study area as one shapely (Multi)Polygon in WGS84, or None."""
     p = sample_path("boundary")
     return None if p is None else _load_boundary(str(p), _mtime(p))
 

@@ -283,7 +283,7 @@ def view():
 
     b = boundary()
     if b is not None:
-        return view_for_bounds(*b.total_bounds)
+        return view_for_bounds(*b.bounds)
     df = incidents()
     return view_for_bounds(df["lon"].min(), df["lat"].min(), df["lon"].max(), df["lat"].max())
 

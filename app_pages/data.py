@@ -23,12 +23,11 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _app
+from geo import ingest, presets
+from geo.store import IncidentStore
+from layers.sites import load_resources
 
 log = logging.getLogger("gapmap.app.data")
-
-presets_mod = _app.optional("geo.presets")
-ingest = _app.optional("geo.ingest")
-store_mod = _app.optional("geo.store")
 
 NEW_STORE = "(new store…)"
 SOURCE_CHOICES = ["(from file)", "ems", "police", "hospital", "odmap", "other"]
@@ -174,16 +173,13 @@ def _choose_store() -> Path | None:
 
 
 def _store_status(target: Path | None) -> None:
-    if store_mod is None:
-        _app.missing_library("The incident store", "geo.store")
-        return
     if target is None:
         return
     if not target.exists():
         st.caption(f"Store {target.stem} does not exist yet; ingesting a file creates it.")
     else:
         try:
-            status = store_mod.IncidentStore(target).status()
+            status = IncidentStore(target).status()
         except Exception as exc:  # noqa: BLE001
             _error(f"Reading store {target.stem}", exc)
             return
@@ -223,8 +219,8 @@ def _store_status(target: Path | None) -> None:
 def _ingest_options(p: Path) -> dict:
     """Preset, source and hand mapping widgets for an uploaded export's columns."""
     cols = _columns_of(p)
-    names = ["(auto-detect)"] + (list(presets_mod.PRESETS) if presets_mod else [])
-    detected = presets_mod.detect_preset(cols) if presets_mod else None
+    names = ["(auto-detect)"] + list(presets.PRESETS)
+    detected = presets.detect_preset(cols)
     c = st.columns(3)
     preset = c[0].selectbox(
         "Column preset", names, key="inc_preset", help=f"Detected: {detected or 'none'}"
@@ -278,7 +274,7 @@ def _ingest_into(target: Path, p: Path, opts: dict, name: str) -> None:
         bar.progress(min(max(frac, 0.0), 0.99), text=f"Ingesting: {stage} ({done:,} rows)")
 
     try:
-        summary = store_mod.IncidentStore(target).ingest(p, progress=_progress, **opts)
+        summary = IncidentStore(target).ingest(p, progress=_progress, **opts)
     except Exception as exc:  # noqa: BLE001
         bar.empty()
         _error(f"Ingesting {name}", exc, hide=p, name=name)
@@ -299,9 +295,6 @@ def _ingest_into(target: Path, p: Path, opts: dict, name: str) -> None:
 
 
 def _incident_tab(target: Path | None) -> None:
-    if ingest is None:
-        _app.missing_library("Incident upload", "geo.ingest")
-        return
     up = st.file_uploader(
         "Incident export (CSV, GeoJSON or Parquet)",
         type=["csv", "geojson", "json", "parquet"],
@@ -324,7 +317,7 @@ def _incident_tab(target: Path | None) -> None:
         if opts["boundary"] is None:
             st.caption("No study-area boundary is configured: rows are not checked against one.")
         _show_rejects(result.rejects, Path(up.name).stem, "rejects_csv")
-        if store_mod is None or target is None:
+        if target is None:
             st.caption("Choose or name an incident store above to ingest this file.")
             return
         if st.button(f"Ingest {up.name} into store {target.stem}", key="ingest_btn"):
@@ -332,10 +325,6 @@ def _incident_tab(target: Path | None) -> None:
 
 
 def _resource_tab() -> None:
-    sites_mod = _app.optional("layers.sites")
-    if sites_mod is None:
-        _app.missing_library("Resource upload", "layers.sites")
-        return
     up = st.file_uploader(
         "Resource sites (canonical CSV or GeoJSON)", type=["csv", "geojson"], key="res_upload"
     )
@@ -343,7 +332,7 @@ def _resource_tab() -> None:
         return
     with _upload_file(up) as p:
         try:
-            lr = sites_mod.load_resources(p)
+            lr = load_resources(p)
         except Exception as exc:  # noqa: BLE001
             _error(f"Reading {up.name}", exc, hide=p, name=up.name)
             return

@@ -147,10 +147,10 @@ if sel and sel.get("h3"):
                 "No all-dates total is shown in public (it would reveal the hidden periods)."
             )
     if sites is not None:
-        from layers.outreach import nearest_sites
+        from layers.outreach import nearest_site_names
 
         lat, lon = cells_to_latlng(np.array([cell], dtype=np.uint64))
-        near = nearest_sites(lat, lon, sites).iloc[0]
+        near = nearest_site_names(lat, lon, sites).iloc[0]
         st.table(
             pd.DataFrame(
                 {

@@ -51,12 +51,12 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from geo.ingest import load_boundary
+    from geo.resolution import check_resolution
     from products.hotspots import cell_table
     from products.query import Query
 
-    if not 5 <= args.res <= 10:
-        raise ValueError(f"--res must be between 5 and 10, got {args.res}")
     policy = policy_from_args(args)
+    check_resolution(args.res, policy)
     query = Query(res=args.res, start=args.start, end=args.end)
     boundary = load_boundary(args.boundary) if args.boundary else None
     incidents = load_incidents_from_args(args)

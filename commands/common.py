@@ -72,7 +72,7 @@ def add_window_options(p: argparse.ArgumentParser) -> None:
 
 def add_res_option(p: argparse.ArgumentParser, default: int = 8) -> None:
     p.add_argument("--res", type=int, default=default,
-                   help=f"H3 resolution 5-10 (default {default})")
+                   help=f"H3 resolution 0-15, no finer than the tier's floor (default {default})")
 
 
 def parse_mapping(items: list[str]) -> dict[str, str]:

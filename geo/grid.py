@@ -309,14 +309,12 @@ def incidents_to_cell_periods(df: pd.DataFrame, res: int, freq: str = "W-SUN") -
 def analysis_grid(boundary, res: int) -> np.ndarray:
     """Every cell overlapping the study-area boundary (sorted uint64): the zero-filled grid.
 
-    ``boundary`` is a shapely (Multi)Polygon, or a GeoDataFrame/GeoSeries (unioned, in WGS84).
+    ``boundary`` is anything :func:`geo.boundary.boundary_geometry` takes (a shapely
+    (Multi)Polygon in WGS84, a GeoDataFrame/GeoSeries with a CRS, a vector file path).
     """
-    geom = boundary
-    if hasattr(boundary, "to_crs"):
-        if boundary.crs is None:
-            raise ValueError("study-area boundary has no CRS; set it (EPSG:4326) before gridding")
-        geom = boundary.to_crs(4326).union_all()
-    return polygon_to_cells(geom, res)
+    from geo.boundary import boundary_geometry
+
+    return polygon_to_cells(boundary_geometry(boundary), res)
 
 
 def zero_fill(counts: pd.DataFrame, grid: np.ndarray) -> pd.DataFrame:

@@ -233,13 +233,12 @@ def outline_layer(
 ) -> pdk.Layer:
     """The study-area outline as a ``PathLayer`` (dark line, not pickable).
 
-    ``boundary`` is a shapely (Multi)Polygon or a GeoDataFrame/GeoSeries in WGS84.
+    ``boundary`` is anything :func:`geo.boundary.boundary_geometry` takes (a shapely
+    (Multi)Polygon in WGS84, a GeoDataFrame/GeoSeries with a CRS, a vector file path).
     """
-    geom = boundary
-    if hasattr(boundary, "to_crs"):
-        if boundary.crs is None:
-            raise ValueError("study-area boundary has no CRS; set EPSG:4326")
-        geom = boundary.to_crs(4326).union_all()
+    from geo.boundary import boundary_geometry
+
+    geom = boundary_geometry(boundary)
     paths = [{"path": r, "tip": html.escape(label)} for r in _rings(geom)]
     return pdk.Layer(
         "PathLayer",

@@ -99,11 +99,6 @@ def nearest_site_names(
     return out
 
 
-#: Old name, kept only until app_pages/hotspots.py imports :func:`nearest_site_names`; not the
-#: array function :func:`layers.access.nearest_sites`.
-nearest_sites = nearest_site_names
-
-
 def recent_nonfatal(
     incidents: pd.DataFrame,
     *,

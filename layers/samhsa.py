@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from geo.validate import parse_bool
 from layers.sites import LoadResult, _summary, validate_resources
 
 __all__ = ["MEDICATION_CODES", "read_samhsa", "samhsa_to_sites", "parse_codes"]
@@ -40,7 +41,7 @@ MEDICATION_CODES = ("MU", "BU", "NU", "OTP")
 _FLAG_CODES = {"methadone": "MU", "buprenorphine": "BU", "naltrexone": "NU",
                "medicaid": "MD", "sliding_fee": "SS"}
 _SPLIT = re.compile(r"[\s,;|]+")
-_YES = {"1", "y", "yes", "true", "t", "x"}
+_CHECK = "x"  # a ticked indicator column
 
 
 def parse_codes(text) -> set[str]:
@@ -96,8 +97,11 @@ def _read(path: Path) -> tuple[pd.DataFrame, list[set[str]]]:
         if col is not None:
             codes = [parse_codes(v) for v in df[col].tolist()]
         elif ind:
-            codes = [{c.upper() for c in ind if str(r[c]).strip().lower() in _YES}
-                     for _, r in df[ind].iterrows()]
+            # yes/no words by the one parser; SAMHSA's check-mark "X" also means offered
+            yes = {c: (parse_bool(df[c])[0] == "yes")
+                   | (df[c].fillna("").str.strip().str.lower() == _CHECK).to_numpy()
+                   for c in ind}
+            codes = [{c.upper() for c in ind if yes[c][i]} for i in range(len(df))]
         else:
             raise ValueError(f"{path}: no 'codes'/'services' column and no code columns "
                              f"(MU, BU, NU, OTP, MD, SS …); found {list(df.columns)}")

@@ -124,8 +124,9 @@ def test_cells_from_store_and_errors(tmp_path, incidents_csv, capsys):
     # public output finer than the floor is refused with a clear message
     assert run("cells", "--incidents", incidents_csv, "--res", 9, "--out", out) == 2
     assert "finer than the public floor 8" in capsys.readouterr().err
-    assert run("cells", "--incidents", incidents_csv, "--res", 11, "--out", out) == 2
-    assert "--res must be between 5 and 10" in capsys.readouterr().err
+    assert run("cells", "--incidents", incidents_csv, "--tier", "restricted", "--res", 16,
+               "--out", out) == 2
+    assert "H3 resolution must be a whole number 0–15" in capsys.readouterr().err
     assert run("cells", "--incidents", tmp_path / "none.csv", "--out", out) == 2
     # public windows are release windows; --end is the first day excluded
     assert run("cells", "--incidents", incidents_csv, "--start", "2024-03-01", "--end",
