@@ -1,6 +1,5 @@
 """Hot-spot products: the Gi* table, emerging hot spots, density clusters, a cell's history.
 
-
 One function per product, called unchanged by the CLI (``gapmap hotspots``), the dashboard's
 Hotspots page and the briefing's map; each returns a table that has passed the privacy gate.
 
