@@ -63,7 +63,7 @@ def test_overview_renders_with_metrics(app_page, app_url, shots):
     _open(app_page, app_url)
     metrics = app_page.locator('[data-testid="stMetric"]')
     assert metrics.count() >= 4
-    value = _metric(app_page, "Overdoses, 365 d")
+    value = _metric(app_page, "Overdoses, 364 d")
     assert value.replace(",", "").isdigit() and int(value.replace(",", "")) > 100
     assert app_page.locator('[data-testid="stException"]').count() == 0
     app_page.screenshot(path=str(shots / "overview.png"), full_page=True)
@@ -79,24 +79,25 @@ def test_deck_map_actually_draws(app_page, app_url, shots):
     while time.monotonic() < deadline:  # WebGL (SwiftShader) needs a moment to draw
         png = chart.screenshot()
         count = _coloured_pixels(png)
-        if count > 5000:
+        if count > 1500:
             break
         time.sleep(0.5)
     (shots / "hotspots_map.png").write_bytes(png)
     app_page.screenshot(path=str(shots / "page_hotspots.png"))
     w, h = chart.bounding_box()["width"], chart.bounding_box()["height"]
-    assert count > 5000, f"only {count} coloured pixels in a {w:.0f}×{h:.0f} map"
+    # the public map colours ~50 hot cells (~3,400 px here); an undrawn canvas has none
+    assert count > 1500, f"only {count} coloured pixels in a {w:.0f}×{h:.0f} map"
 
 
 def test_source_filter_changes_a_metric(app_page, app_url, shots):
     _open(app_page, app_url)
-    before = _metric(app_page, "Overdoses, 365 d")
+    before = _metric(app_page, "Overdoses, 364 d")
     sidebar = app_page.locator('[data-testid="stSidebar"]')
     sources = sidebar.locator('[data-testid="stMultiSelect"]', has_text="Sources")
-    # remove the EMS source (the largest): the 365-day total must fall
+    # remove the EMS source (the largest): the 52-week total must fall
     sources.get_by_role("button", name="Remove ems").click()
     _idle(app_page)
-    after = _metric(app_page, "Overdoses, 365 d")
+    after = _metric(app_page, "Overdoses, 364 d")
     assert after != before
     assert int(after.replace(",", "")) < int(before.replace(",", ""))
     app_page.screenshot(path=str(shots / "overview_without_ems.png"), full_page=True)
