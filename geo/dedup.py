@@ -149,11 +149,12 @@ def assign_events(n: int, i, j, score, source) -> np.ndarray:
     conflicted = sizes > distinct
     if conflicted.any():
         bad_pair = conflicted[comp[i]]
+        bi, bj, bs = i[bad_pair], j[bad_pair], score[bad_pair]  # masked once, not per pass
         parent = list(range(n))
-        nodes = np.unique(np.concatenate([i[bad_pair], j[bad_pair]]))
+        nodes = np.unique(np.concatenate([bi, bj]))
         mask = {int(x): 1 << int(codes[x]) for x in nodes}
-        for p in np.lexsort((j[bad_pair], i[bad_pair], score[bad_pair])):
-            a, b = int(i[bad_pair][p]), int(j[bad_pair][p])
+        order = np.lexsort((bj, bi, bs))
+        for a, b in zip(bi[order].tolist(), bj[order].tolist(), strict=True):
             ra, rb = _find(parent, a), _find(parent, b)
             if ra == rb or mask[ra] & mask[rb]:
                 continue

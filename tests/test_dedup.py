@@ -197,3 +197,83 @@ def test_property_events_are_valid(rows):
             dt = np.abs((t[others] - t[a]) / np.timedelta64(1, "m"))
             d = haversine_m(lat[a], lon[a], lat[others], lon[others])
             assert np.any((dt <= 60) & (d <= 300))
+
+
+def _assign_events_reference(n, i, j, score, source):
+    """The pre-issue-13 greedy rebuild (masks rebuilt on every pass): labels must not change."""
+    from geo.dedup import _find, _source_codes
+    from geo.schema import SOURCES
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
+    i, j, score = np.asarray(i, np.int64), np.asarray(j, np.int64), np.asarray(score, float)
+    codes = _source_codes(source)
+    if i.size == 0:
+        return np.arange(n, dtype=np.int64)
+    g = sparse.coo_matrix((np.ones(i.size), (i, j)), shape=(n, n))
+    _, comp = connected_components(g, directed=False)
+    key = comp.astype(np.int64) * len(SOURCES) + codes
+    sizes = np.bincount(comp)
+    distinct = np.bincount(np.unique(key) // len(SOURCES), minlength=sizes.size)
+    conflicted = sizes > distinct
+    if conflicted.any():
+        bad_pair = conflicted[comp[i]]
+        parent = list(range(n))
+        nodes = np.unique(np.concatenate([i[bad_pair], j[bad_pair]]))
+        mask = {int(x): 1 << int(codes[x]) for x in nodes}
+        for p in np.lexsort((j[bad_pair], i[bad_pair], score[bad_pair])):
+            a, b = int(i[bad_pair][p]), int(j[bad_pair][p])
+            ra, rb = _find(parent, a), _find(parent, b)
+            if ra == rb or mask[ra] & mask[rb]:
+                continue
+            parent[rb] = ra
+            mask[ra] |= mask[rb]
+        members = np.flatnonzero(conflicted[comp])
+        sub_root = np.array([_find(parent, int(x)) for x in members], dtype=np.int64)
+        comp = comp.astype(np.int64)
+        comp[members] = comp.max() + 1 + sub_root
+    _, first, inv = np.unique(comp, return_index=True, return_inverse=True)
+    rank = np.empty(first.size, np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+    return rank[inv]
+
+
+def planted_records(n_events=3000, seed=0):
+    """Events reported 1-4 times by EMS/police/hospital, plus same-source repeats (chains)."""
+    rng = np.random.default_rng(seed)
+    k = rng.integers(1, 5, n_events)
+    ev = np.repeat(np.arange(n_events), k)
+    src = rng.choice(["ems", "police", "hospital"], ev.size)
+    t0 = np.datetime64("2024-01-01T00:00") + rng.integers(0, 20 * 1440, n_events).astype(
+        "timedelta64[m]")
+    t = t0[ev] + rng.integers(0, 50, ev.size).astype("timedelta64[m]")
+    lat = rng.uniform(36.0, 36.05, n_events)[ev] + rng.uniform(0, 200, ev.size) / M_PER_DEG_LAT
+    lon = np.full(ev.size, LON0)
+    return t, lat, lon, src
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_assign_events_identical_to_reference_on_planted_chains(seed):
+    t, lat, lon, src = planted_records(seed=seed)
+    i, j, score = candidate_pairs(t, lat, lon, src)
+    assert i.size > 1000  # plenty of pairs, and conflicting chains among them
+    labels = assign_events(t.size, i, j, score, src)
+    ref = _assign_events_reference(t.size, i, j, score, src)
+    np.testing.assert_array_equal(labels, ref)
+    assert labels.max() + 1 < t.size  # some merged
+
+
+def test_assign_events_identical_to_reference_on_sample():
+    from data import get_path
+
+    try:
+        path = get_path("incidents")
+    except FileNotFoundError:
+        pytest.skip("bundled sample not generated")
+    rec = read_incidents(path, dedup=False).records
+    mergeable = (rec["time_precision"] != "day").fillna(False).to_numpy(bool)
+    src = rec["source"].to_numpy(object)
+    i, j, score = candidate_pairs(rec["occurred_at"].to_numpy(), rec["lat"].to_numpy(float),
+                                  rec["lon"].to_numpy(float), src, mergeable)
+    np.testing.assert_array_equal(assign_events(len(rec), i, j, score, src),
+                                  _assign_events_reference(len(rec), i, j, score, src))
