@@ -75,6 +75,10 @@ method = st.columns(3)[0].selectbox(
     help="CDC EARS C1/C2/C3 (7-day baseline; C2/C3 with a 2-day guard band) or ESSENCE-style "
     "EWMA, on daily counts of the whole area and of H3 cells.")
 tab = _app.alerts(f, tier, method)
+withheld = int(tab.attrs.get("withheld", 0))
+if withheld:
+    st.info(f"{withheld} further alert row(s) are in areas with fewer than 10 overdoses that "
+            "day: they are shown only in the restricted tier (log in).")
 if tab.empty:
     st.success(f"No spikes flagged by {method} in the last {_app.ALERT_DAYS} days.")
 else:

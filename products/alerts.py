@@ -258,10 +258,13 @@ def _publish_alerts(tab: pd.DataFrame, pol: PrivacyPolicy) -> pd.DataFrame:
     blank["baseline_days"] = ["observed"]
     pub = publish(tab[ALERT_COLUMNS + ["observed__ckey", "baseline__ckey"]], pol,
                   cell_column="area_h3", count_columns=["observed", "baseline"], derived=blank)
+    withheld = 0
     if not pol.restricted:
+        # an alert is a statistic of its day's count: where that count is hidden, the public
+        # cannot see the alert either (it would say "a few events here that day")
         hid = pub["observed"].isna().to_numpy()
-        pub["baseline"] = pub["baseline"].mask(hid)
-        pub["suppressed"] = pub["suppressed"] | hid
+        withheld = int(hid.sum())
+        pub = pub.loc[~hid]
     pub["observed"] = pub["observed"].astype("Int64")
     for c in ("area", "trigger_area", "area_type", "severity", "method"):
         pub[c] = pd.array([None if v is None or v is pd.NA or (isinstance(v, float) and
@@ -269,7 +272,9 @@ def _publish_alerts(tab: pd.DataFrame, pol: PrivacyPolicy) -> pd.DataFrame:
                            for v in pub[c].tolist()], dtype="string")
     pub["baseline"] = pd.to_numeric(pub["baseline"]).round().astype("Int64")
     pub["baseline_days"] = pd.to_numeric(pub["baseline_days"]).round().astype("Int64")
-    return pub.reset_index(drop=True)
+    pub = pub.reset_index(drop=True)
+    pub.attrs["withheld"] = withheld  # alerts whose day count is hidden (public tier)
+    return pub
 
 
 def scan_table(

@@ -77,3 +77,12 @@ def test_every_page_in_the_navigation_runs():
     for page in pages:
         at = run_page(page)  # asserts no exception
         assert at.title, page  # every page has a title
+
+
+def test_public_alerts_with_hidden_counts_are_withheld_and_said():
+    at = run_page()
+    infos = " ".join(i.value for i in at.info)
+    tables = [d.value for d in at.dataframe if "severity" in d.value.columns]
+    assert tables, "the alert table is shown"
+    assert "suppressed" not in tables[0]["observed"].astype(str).tolist()
+    assert "shown only in the restricted tier" in infos

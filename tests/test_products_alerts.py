@@ -56,10 +56,14 @@ def test_public_rules_and_the_expected_times_days_attack(sample):
     for c in ("observed", "baseline"):
         v = pub[c].dropna().astype(float)
         assert not ((v >= 1) & (v <= 9)).any(), c
-    hid = pub["observed"].isna()
-    assert hid.any()
-    for c in ("expected", "threshold", "baseline", "statistic", "p"):
-        assert pub.loc[hid, c].isna().all(), c  # nothing beside a hidden observed
+    # an alert whose day count is hidden is withheld from the public table (said on the page)
+    assert pub["observed"].notna().all()
+    shown_keys = set(zip(pub["date"], pub["area"], pub["method"], strict=True))
+    hidden_exact = exact[exact["observed"].between(1, 9)]
+    assert len(hidden_exact) > 0
+    assert not any(k in shown_keys for k in zip(hidden_exact["date"], hidden_exact["area"],
+                                                hidden_exact["method"], strict=True))
+    assert pub.attrs["withheld"] >= len(hidden_exact)
     assert pub["statistic"].isna().all() and pub["p"].isna().all()
     assert (pub["date"] == pub["date"].dt.normalize()).all()  # dates, never times
     # expected × baseline days is the published (perturbed) baseline, never an exact small one
