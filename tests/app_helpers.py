@@ -214,6 +214,8 @@ def app_env(app_inputs, monkeypatch):
         monkeypatch.setenv(f"GAPMAP_{name.upper()}", str(path))
     for var in ("GAPMAP_STORE", "GAPMAP_PASSWORD_HASH", "GAPMAP_BASEMAP"):
         monkeypatch.delenv(var, raising=False)
+    # stores made by a test live in the session's tmp folder, never in the repository
+    monkeypatch.setenv("GAPMAP_STORE_DIR", str(app_inputs["incidents"].parent / "stores"))
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
