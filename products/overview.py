@@ -14,6 +14,21 @@ so the same events give the same published number everywhere (the 7-day KPI equa
 weekly value; a 364-day total minus the 52 weekly values is a sum of independent noises, not
 the hidden remainder). Naloxone shares and changes are computed from the **published** counts
 and are blank where either side is hidden. Dates, never times.
+
+**Unknown is not zero.** An export that never recorded outcome or naloxone would otherwise
+read "Fatal 0 / Naloxone given 0%". Each KPI row carries the share of events whose outcome
+(``outcome_known_pct``) and naloxone status (``naloxone_known_pct``) is known, from published
+counts, and a status: ``"not recorded"`` when less than :data:`KNOWN_MIN_PCT` (50%) is known
+(renderers print "not recorded" instead of the figure, and its change is blank),
+``"partial"`` below :data:`KNOWN_FULL_PCT` (95%: the share known is printed next to the
+figure), else ``"recorded"``.
+
+**No comparison against periods without data.** ``days_covered_pct`` and
+``prior_days_covered_pct`` are the shares of a period's days on or after the first day of the
+data (of the chosen sources; outcome filters do not move it); ``prior_status`` is ``"no data"`` (0%),
+``"partial"`` or ``"complete"``. Changes (``*_change``, ``overdoses_change_pct``) are blank
+unless both periods are completely covered — never "+508%" against a period that predates
+the data. The weekly trend leaves weeks that end before the first day blank (``no_data``).
 """
 
 from __future__ import annotations
@@ -34,7 +49,8 @@ from products.query import Query, check_resolution
 from report.kpis import FIGURES, cell_counts, period_counts, prepare_events, select_events
 
 __all__ = ["kpi_table", "weekly_table", "top_areas", "window_end", "PUBLIC_WINDOWS",
-           "RESTRICTED_WINDOWS"]
+           "RESTRICTED_WINDOWS", "KNOWN_MIN_PCT", "KNOWN_FULL_PCT", "field_status",
+           "data_start", "unique_labels"]
 
 #: Default KPI windows (days) per tier.
 PUBLIC_WINDOWS = (7, 28, 364)
@@ -42,6 +58,51 @@ RESTRICTED_WINDOWS = (7, 30, 365)
 _DAY = pd.Timedelta(days=1)
 _COUNTS = ("overdoses", "fatal", "nonfatal", "naloxone_yes")
 _FROM_GATE = {v: k for k, v in FIGURES.items()}
+#: A field known for less than this share (%) of events reads "not recorded".
+KNOWN_MIN_PCT = 50.0
+#: A field known for less than this share (%) prints the share known next to its figure.
+KNOWN_FULL_PCT = 95.0
+
+
+def field_status(known_pct) -> str:
+    """``"not recorded"`` (< :data:`KNOWN_MIN_PCT` known), ``"partial"`` (<
+    :data:`KNOWN_FULL_PCT`) or ``"recorded"`` (also when the share is unknown: hidden counts)."""
+    if known_pct is None or pd.isna(known_pct):
+        return "recorded"
+    if float(known_pct) < KNOWN_MIN_PCT:
+        return "not recorded"
+    return "partial" if float(known_pct) < KNOWN_FULL_PCT else "recorded"
+
+
+def data_start(prep, sources=None) -> pd.Timestamp:
+    """First day (midnight) of the records of the chosen ``sources`` (default all): a source
+    that started reporting later has no data before its start. Outcome filters do not move
+    it (a rare outcome's first event is not the start of the data)."""
+    prep = prepare_events(prep)
+    t = select_events(prep, None, sources).t if sources is not None else prep.events.t
+    if not len(t):
+        t = prep.events.t
+    return pd.Timestamp(np.min(t)).normalize()
+
+
+def _covered_pct(start: pd.Timestamp, stop: pd.Timestamp, first: pd.Timestamp) -> float:
+    """Share (%) of the days of ``[start, stop)`` on or after ``first``."""
+    total = (stop - start) / _DAY
+    if total <= 0:
+        return 0.0
+    covered = max(0.0, min(total, (stop - max(start, first)) / _DAY))
+    return round(100.0 * covered / total, 1)
+
+
+def _known_pct(pub: pd.DataFrame, unknown: str, known: tuple[str, ...]) -> pd.Series:
+    """Share (%) of events whose field is known, from published counts: 100 − unknown/total,
+    or known/total when the unknown count is hidden; blank when the total is hidden or 0."""
+    tot = pd.to_numeric(pub["overdoses"]).astype("Float64")
+    unk = pd.to_numeric(pub[unknown]).astype("Float64")
+    kn = sum(pd.to_numeric(pub[c]).astype("Float64") for c in known)
+    share = (100.0 - 100.0 * unk / tot.where(tot > 0)).where(unk.notna(),
+                                                           100.0 * kn / tot.where(tot > 0))
+    return share.clip(0.0, 100.0).round(1).astype("Float64")
 
 
 def _whole(name: str, v, lo: int = 1) -> int:
@@ -118,10 +179,16 @@ def kpi_table(incidents, query: Query, policy: PrivacyPolicy | str = "public", *
         Indexed by ``window_days``: ``start``, ``end`` (``[start, end)``), ``last_day``,
         ``overdoses``, ``fatal``, ``nonfatal``, ``naloxone_yes``, ``naloxone_given_pct``,
         ``prior_start``, ``prior_end``, ``prior_last_day``, ``prior_*``, ``*_change``,
-        ``naloxone_given_pct_change`` (points), ``overdoses_change_pct``, ``suppressed``.
+        ``naloxone_given_pct_change`` (points), ``overdoses_change_pct``, ``suppressed``;
+        ``outcome_known_pct``, ``naloxone_known_pct`` (and ``prior_`` ones),
+        ``outcome_status``, ``naloxone_status`` (:func:`field_status` of the current window),
+        ``days_covered_pct``, ``prior_days_covered_pct`` and ``prior_status``
+        (``"no data"``, ``"partial"``, ``"complete"``; see the module notes). Changes are
+        blank unless both periods are completely covered and the field is recorded.
     """
     pol = as_policy(policy)
     prep = prepare_events(incidents)
+    first = data_start(prep, query.sources)
     ev = select_events(prep, query.outcomes, query.sources)
     periods = _periods(prep, query, pol, windows)
     spans = []
@@ -135,9 +202,15 @@ def kpi_table(incidents, query: Query, policy: PrivacyPolicy | str = "public", *
     pub = _published(long, pol)
     pub["last_day"] = pub["end"] - _DAY
     pub["naloxone_given_pct"] = _share(pub["naloxone_yes"], pub["overdoses"])
+    pub["outcome_known_pct"] = _known_pct(pub, "unknown", ("fatal", "nonfatal"))
+    pub["naloxone_known_pct"] = _known_pct(pub, "naloxone_unknown", ("naloxone_yes",
+                                                                    "naloxone_no"))
+    pub["days_covered_pct"] = [_covered_pct(a, b, first)
+                               for a, b in zip(pub["start"], pub["end"], strict=True)]
     cur = pub[pub["period"] == "current"].set_index("window_days")
     pri = pub[pub["period"] == "prior"].set_index("window_days")
-    figures = [*_COUNTS, "naloxone_given_pct"]
+    figures = [*_COUNTS, "naloxone_given_pct", "outcome_known_pct", "naloxone_known_pct",
+               "days_covered_pct"]
     out = cur[["start", "end", "last_day", *figures]].copy()
     for c in ("start", "end", "last_day"):
         out[f"prior_{c}"] = pri[c]
@@ -150,6 +223,21 @@ def kpi_table(incidents, query: Query, policy: PrivacyPolicy | str = "public", *
     prior_n = out["prior_overdoses"].astype("Float64")
     out["overdoses_change_pct"] = (100.0 * out["overdoses_change"].astype("Float64")
                                    / prior_n.where(prior_n > 0)).astype("Float64")
+    out["outcome_status"] = [field_status(v) for v in out["outcome_known_pct"]]
+    out["naloxone_status"] = [field_status(v) for v in out["naloxone_known_pct"]]
+    pc = out["prior_days_covered_pct"].astype(float)
+    out["prior_status"] = np.where(pc <= 0, "no data", np.where(pc < 100, "partial", "complete"))
+    whole = (pc >= 100) & (out["days_covered_pct"].astype(float) >= 100)
+    changes = [f"{f}_change" for f in _COUNTS] + ["naloxone_given_pct_change",
+                                                  "overdoses_change_pct"]
+    for c in changes:
+        out[c] = out[c].where(whole)
+    for field, cols in (("outcome", ("fatal_change", "nonfatal_change")),
+                        ("naloxone", ("naloxone_yes_change", "naloxone_given_pct_change"))):
+        known = ((out[f"{field}_status"] != "not recorded")
+                 & (out[f"prior_{field}_known_pct"].map(field_status) != "not recorded"))
+        for c in cols:
+            out[c] = out[c].where(known)
     out["suppressed"] = cur["suppressed"] | pri["suppressed"]
     out.index.name = "window_days"
     return out
@@ -166,7 +254,8 @@ def weekly_table(incidents, query: Query, policy: PrivacyPolicy | str = "public"
     -------
     DataFrame
         Oldest first, indexed by ``week_start``; ``last_day``, ``overdoses``, ``fatal``,
-        ``nonfatal``, ``unknown``, ``suppressed``.
+        ``nonfatal``, ``unknown``, ``suppressed``, ``no_data`` (the week ends before the
+        first day of the data: its counts are blank, not 0).
     """
     pol = as_policy(policy)
     weeks = _whole("weeks", weeks)
@@ -184,13 +273,36 @@ def weekly_table(incidents, query: Query, policy: PrivacyPolicy | str = "public"
     table = table[[c for c in table.columns if "naloxone" not in c]]
     table.insert(0, "week_start", starts)
     table.insert(1, "last_day", starts + pd.Timedelta(days=6))
-    return _published(table, pol).set_index("week_start")
+    out = _published(table, pol)
+    # weeks that end before the first day of the data: "no data", not zero
+    out["no_data"] = (out["week_start"] + pd.Timedelta(days=7) <= data_start(prep, query.sources)).to_numpy()
+    for c in ("overdoses", "fatal", "nonfatal", "unknown"):
+        if c in out.columns:
+            out[c] = out[c].astype("Int64").mask(out["no_data"])
+    return out.set_index("week_start")
 
 
 def _centre(cells: np.ndarray) -> list[str]:
     lat, lon = cells_to_latlng(cells)
     return [f"{abs(a):.2f}{'N' if a >= 0 else 'S'} {abs(o):.2f}{'E' if o >= 0 else 'W'}"
             for a, o in zip(lat, lon, strict=True)]
+
+
+def unique_labels(labels, cells) -> list[str]:
+    """``labels`` made unique: a label shared by several cells (two cells of one res-8 area
+    round to the same "35.98N 79.96W") gets the cell's short hex id, e.g.
+    ``"35.98N 79.96W ·2d3"`` (the distinguishing digits of its H3 index), or the whole id."""
+    labels = [str(v) for v in labels]
+    hexes = [format(int(c), "x") for c in np.asarray(cells, np.uint64)]
+    seen: dict[str, int] = {}
+    for v in labels:
+        seen[v] = seen.get(v, 0) + 1
+    out = []
+    for v, h in zip(labels, hexes, strict=True):
+        out.append(v if seen[v] == 1 else f"{v} ·{h.rstrip('f')[-4:]}")
+    if len(set(out)) < len(out):  # short ids collide too: the whole id
+        out = [v if seen[v] == 1 else f"{v} ·{h}" for v, h in zip(labels, hexes, strict=True)]
+    return out
 
 
 def top_areas(incidents, query: Query, policy: PrivacyPolicy | str = "public", *,
@@ -203,7 +315,8 @@ def top_areas(incidents, query: Query, policy: PrivacyPolicy | str = "public", *
     Returns
     -------
     DataFrame
-        ``rank``, ``h3`` (uint64), ``cell_centre`` (the cell's centre, not an incident),
+        ``rank``, ``h3`` (uint64), ``cell_centre`` (the cell's centre, not an incident; unique:
+        :func:`unique_labels`),
         ``count``, ``n_fatal``, ``n_nonfatal``, ``count_prior`` (same cell, prior period of
         equal length), ``suppressed``.
     """
@@ -228,8 +341,8 @@ def top_areas(incidents, query: Query, policy: PrivacyPolicy | str = "public", *
     order = np.lexsort((pub["h3"].to_numpy(np.uint64), -rank_by))[:n]
     out = pub.iloc[order].reset_index(drop=True)
     out.insert(0, "rank", np.arange(1, len(out) + 1))
-    out.insert(2, "cell_centre", pd.array(_centre(out["h3"].to_numpy(np.uint64)),
-                                          dtype="string"))
+    cells = out["h3"].to_numpy(np.uint64)
+    out.insert(2, "cell_centre", pd.array(unique_labels(_centre(cells), cells), dtype="string"))
     return out[["rank", "h3", "cell_centre", "count", "n_fatal", "n_nonfatal", "count_prior",
                 "suppressed"]]
 
