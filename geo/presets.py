@@ -240,9 +240,9 @@ def resolve_columns(
                     found[key] = lookup[_norm(a)]
                     break
     for key, col in mapping.items():  # overrides win; a mapped lat/lon replaces a latlon pair
-        found = {k: v for k, v in found.items() if v != col or k == key}
+        found = {k: v for k, v in found.items() if v != col or k == key or k in mapping}
         found[key] = col
-        if key in ("lat", "lon"):
+        if key in ("lat", "lon"):  # lat and lon mapped to one column: a "lat,lon" pair
             found.pop("latlon", None)
         if key == "latlon":
             found.pop("lat", None)

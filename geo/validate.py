@@ -104,7 +104,10 @@ def parse_datetimes(date: pd.Series, time: pd.Series | None = None):
         ts = date.dt.tz_localize(None) if getattr(date.dt, "tz", None) is not None else date
         blank = ts.isna().to_numpy()
         ts = ts.astype("datetime64[us]")
-        has_time = ~blank & (ts != ts.dt.normalize()).to_numpy()  # typed dates come as 00:00
+        # A typed timestamp always carries a time of day, 00:00 included: a record at exact
+        # midnight is not date-only. A column that is midnight throughout (a date-only export
+        # written as timestamps) is made date-only by validate_rows, as for text.
+        has_time = ~blank
         return ts, has_time, blank
     s = _clean(date)
     if time is not None:
@@ -224,8 +227,12 @@ def _number(s: pd.Series):
 
 
 def _coord(raw: pd.DataFrame, colmap: dict[str, str]):
-    if "latlon" in colmap and not ("lat" in colmap and "lon" in colmap):
-        parts = _clean(raw[colmap["latlon"]]).str.split(r"[,;\s]+", n=1, regex=True, expand=True)
+    pair = colmap.get("latlon")
+    if "lat" in colmap and "lon" in colmap:
+        # ``--map lat=X --map lon=X``: one column holding "lat,lon"
+        pair = colmap["lat"] if colmap["lat"] == colmap["lon"] else None
+    if pair is not None:
+        parts = _clean(raw[pair]).str.split(r"[,;\s]+", n=1, regex=True, expand=True)
         parts = parts.reindex(columns=[0, 1]).fillna("")
         lat_txt, lon_txt = _clean(parts[0]), _clean(parts[1])
         lat = pd.to_numeric(lat_txt, errors="coerce").to_numpy(float)
@@ -234,6 +241,16 @@ def _coord(raw: pd.DataFrame, colmap: dict[str, str]):
     lat_txt, lat = _number(raw[colmap["lat"]])
     lon_txt, lon = _number(raw[colmap["lon"]])
     return lat_txt, lon_txt, lat, lon
+
+
+def _missing_text(txt: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """True where a coordinate is blank or a "not available" marker (:data:`_NA`, any case)."""
+    out = np.zeros(len(txt), dtype=bool)
+    todo = np.flatnonzero(~np.isfinite(value))  # only values that are not numbers are looked at
+    if todo.size:
+        low = [str(t).strip().lower() if t is not None else "#" for t in txt[todo]]
+        out[todo] = np.isin(np.asarray(low, dtype=object), list(_NA))
+    return out
 
 
 def _inside(boundary, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -308,7 +325,8 @@ def validate_rows(
 
     # --- location
     lat_txt, lon_txt, lat, lon = _coord(raw, colmap)
-    lat_blank, lon_blank = lat_txt == "", lon_txt == ""
+    # NA, N/A, null, unknown ... are a missing coordinate, not "not a number"
+    lat_blank, lon_blank = _missing_text(lat_txt, lat), _missing_text(lon_txt, lon)
     checks.append((lat_blank, lambda i: "missing latitude"))
     checks.append((lon_blank, lambda i: "missing longitude"))
     lat_nan = ~np.isfinite(lat) & ~lat_blank

@@ -241,12 +241,31 @@ def test_generated_ids_stable_and_distinct():
     assert a == b and len(set(a)) == 2 and all(x.startswith("ems-") for x in a)
 
 
-def test_exact_repeat_rejected_as_duplicate():
-    row = ("2024-01-01 10:00", "36.0", "-79.8")
-    res = ingest(frame([row, ("2024-01-02", "36.1", "-79.8"), row]))
+def test_exact_repeat_with_id_rejected_as_duplicate():
+    cols = ("incident_id", "occurred_at", "lat", "lon")
+    row = ("A1", "2024-01-01 10:00", "36.0", "-79.8")
+    res = ingest(frame([row, ("A2", "2024-01-02", "36.1", "-79.8"), row], cols))
     assert res.summary["accepted"] == 2
     assert res.rejects["reason"].tolist() == ["duplicate of line 2"]
     assert res.rejects["line"].tolist() == [4]
+
+
+def test_identical_rows_without_id_are_separate_incidents():
+    row = ("2024-01-01 10:00", "36.0", "-79.8")
+    df = frame([row, ("2024-01-02", "36.1", "-79.8"), row, row])
+    res = ingest(df, source="ems")
+    s = res.summary
+    assert (s["read"], s["accepted"], s["rejected"], s["identical"]) == (4, 4, 0, 2)
+    assert len(res.incidents) == 4 and res.incidents["incident_id"].nunique() == 4
+    assert res.records["fingerprint"].nunique() == 4  # the store keeps all three
+    again = ingest(df.copy(), source="ems")  # stable: re-ingest gives the same ids
+    assert sorted(again.incidents["incident_id"]) == sorted(res.incidents["incident_id"])
+    dropped = ingest(df, source="ems", drop_identical=True)
+    d = dropped.summary
+    assert (d["accepted"], d["dropped_identical"], d["rejected"]) == (2, 2, 0)
+    assert d["read"] == d["accepted"] + d["rejected"] + d["dropped_identical"]
+    assert dropped.rejects["line"].tolist() == [4, 5]
+    assert dropped.rejects["reason"].str.startswith("identical to line 2").all()
 
 
 def test_input_not_mutated():
@@ -315,8 +334,11 @@ def test_geojson_areas_give_centroids(tmp_path):
 def test_read_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_incidents(tmp_path / "nope.csv")
+    (tmp_path / "x.docx").write_text("x")
+    with pytest.raises(ValueError, match=r"use a \.csv, .*\.xlsx, \.parquet or \.geojson"):
+        read_incidents(tmp_path / "x.docx")
     (tmp_path / "x.xlsx").write_text("x")
-    with pytest.raises(ValueError, match=r"use a \.csv, \.parquet or \.geojson"):
+    with pytest.raises(ValueError, match=r"cannot read x.xlsx as an Excel workbook"):
         read_incidents(tmp_path / "x.xlsx")
 
 
