@@ -1,10 +1,11 @@
 """``gapmap ingest``: append an agency export to the incident store, with a rejects file.
 
-Reads the export (CSV, GeoJSON, Parquet) through :func:`geo.ingest.read_incidents`, appends the
-accepted records to the DuckDB store (:class:`geo.store.IncidentStore`, de-duplicated across
-everything stored), writes unusable rows with their line number and reason to a rejects CSV and
-prints the summary: read / accepted / rejected / merged. Re-ingesting the same file adds
-nothing; a failure leaves the store as it was.
+Reads the export (CSV/TSV/TXT in any common encoding and delimiter, Excel ``.xlsx``, GeoJSON,
+Parquet) through :func:`geo.ingest.read_incidents`, appends the accepted records to the DuckDB
+store (:class:`geo.store.IncidentStore`, de-duplicated across everything stored), writes every
+row not used (rejected, excluded, dropped as a duplicate) with its line number and reason to a
+rejects CSV and prints the summary: read / accepted / rejected / excluded / duplicates / merged.
+Re-ingesting the same file adds nothing; a failure leaves the store as it was.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def register(subparsers) -> None:
         "--window-min minutes and --radius-m metres become one event.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("file", metavar="FILE", help="export to ingest (.csv, .geojson, .parquet)")
+    p.add_argument("file", metavar="FILE",
+                   help="export to ingest (.csv/.tsv/.txt, .xlsx, .geojson, .parquet)")
     p.add_argument("--store", metavar="PATH", default=None,
                    help="incident store (DuckDB file); default data/store/gapmap.duckdb")
     p.add_argument("--source", choices=SOURCES, default=None,
@@ -51,6 +53,20 @@ def register(subparsers) -> None:
                    help="de-duplication time window in minutes")
     p.add_argument("--radius-m", type=float, default=300,
                    help="de-duplication radius in metres")
+    p.add_argument("--exclude", action="append", default=[], metavar="COLUMN=VALUE",
+                   help="set aside rows whose COLUMN equals VALUE (case-insensitive; "
+                   "repeatable), e.g. --exclude Disposition=Cancelled; the count is reported")
+    p.add_argument("--drop-identical", action="store_true",
+                   help="set aside rows identical to an earlier row that have no incident id "
+                   "(default: keep them, they are separate incidents; the count is reported)")
+    p.add_argument("--same-source-window-min", type=float, default=None, metavar="MIN",
+                   help="same-source near-duplicate rule (off by default): set aside a row of "
+                   "the same source and agency within MIN minutes and --same-source-radius-m "
+                   "metres of an earlier kept row (CAD systems logging several responses to one "
+                   "scene); e.g. 60")
+    p.add_argument("--same-source-radius-m", type=float, default=None, metavar="M",
+                   help="radius of the same-source rule in metres (default 300 when the rule "
+                   "is on)")
     p.set_defaults(func=run)
 
 
@@ -71,6 +87,14 @@ def format_summary(s: dict) -> str:
         f"  added {s['added']} new record(s), {s['already_stored']} already in the store; "
         f"store now {s['records']} records, {s['events']} events",
     ]
+    if s.get("excluded"):
+        lines.append(f"  excluded {s['excluded']} row(s) by --exclude")
+    if s.get("identical"):
+        kept = "set aside (--drop-identical)" if s.get("dropped_identical") else \
+            "kept as separate incidents (no id column; --drop-identical to drop them)"
+        lines.append(f"  {s['identical']} row(s) identical to an earlier row: {kept}")
+    if s.get("near_duplicates"):
+        lines.append(f"  {s['near_duplicates']} same-source near-duplicate(s) set aside")
     if s.get("outside_area"):
         lines.append(f"  {s['outside_area']} record(s) outside the study area (flagged)")
     if s.get("reasons"):
@@ -86,16 +110,26 @@ def _progress(stage: str, done: int, total) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from geo.ingest import read_incidents
     from geo.store import IncidentStore
 
     store = IncidentStore(args.store)
     rejects = Path(args.rejects) if args.rejects else default_rejects_path(args.file, store.path)
+    # read (and fail with one sentence) before touching the store
+    result = read_incidents(
+        args.file, preset=args.preset, mapping=parse_mapping(args.map), source=args.source,
+        boundary=args.boundary, drop_outside=args.drop_outside, dedup=False,
+        progress=_progress, exclude=args.exclude, drop_identical=args.drop_identical,
+        same_source_window_min=args.same_source_window_min,
+        same_source_radius_m=args.same_source_radius_m,
+    )
     if not rejects.parent.exists():
         rejects.parent.mkdir(parents=True, exist_ok=True)
-    summary = store.ingest(
-        args.file, preset=args.preset, mapping=parse_mapping(args.map), source=args.source,
-        boundary=args.boundary, drop_outside=args.drop_outside, window_min=args.window_min,
-        radius_m=args.radius_m, rejects_path=rejects, progress=_progress,
-    )
+    summary = store.ingest(result, window_min=args.window_min, radius_m=args.radius_m,
+                           rejects_path=rejects)
+    summary = {**summary, "path": args.file}
+    if not summary.get("skipped"):
+        for k in ("excluded", "identical", "dropped_identical", "near_duplicates"):
+            summary[k] = int(result.summary.get(k, 0))
     print(format_summary(summary))
     return 0
