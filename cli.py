@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "commands.gaps",
     "commands.site",
     "commands.brief",
+    "commands.users",
+    "commands.areas",
 )
 
 

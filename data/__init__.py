@@ -16,6 +16,9 @@ SAMPLE_FILES = {
     "boundary": "sample_boundary.geojson",
     "population": "sample_population.geojson",
     "ground_truth": "sample_ground_truth.json",
+    "neighbourhoods": "sample_neighbourhoods.geojson",
+    "zips": "sample_zips.geojson",
+    "places": "sample_places.geojson",
 }
 
 

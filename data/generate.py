@@ -296,7 +296,18 @@ def write_sample(out_dir: str | Path = DATA_DIR, seed: int = SEED) -> dict[str, 
     ):
         _write_text(paths[key], df.to_csv(index=False, lineterminator="\n"))
     _write_text(paths["ground_truth"], json.dumps(s.ground_truth, indent=1) + "\n")
+    write_areas(paths, s.block_groups)
     return paths
+
+
+def write_areas(paths: dict[str, Path], block_groups: list[dict]) -> None:
+    """Write the named neighbourhoods, ZIP-like areas and places (deterministic, no draws)."""
+    from data._areas import areas_geojson, make_areas, make_places, places_geojson
+
+    areas = make_areas(block_groups)
+    for key in ("neighbourhoods", "zips"):
+        _write_text(paths[key], areas_geojson(f"sample_{key}", areas[key]))
+    _write_text(paths["places"], places_geojson(make_places()))
 
 
 def main(argv: list[str] | None = None) -> int:

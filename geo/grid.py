@@ -126,8 +126,10 @@ def cells_at(df: pd.DataFrame, res: int) -> np.ndarray:
     Returns
     -------
     numpy.ndarray of uint64
-        One cell per row in row order; 0 for rows without a location. Treat as read-only (it
-        may be shared through the cache).
+        One cell per row in row order; 0 for rows without a location and for records located
+        only to an area (``location_precision == "centroid"`` or an ``area`` name, see
+        :func:`geo.areas.area_located`: they are counted by area, never in a cell). Treat as
+        read-only (it may be shared through the cache).
 
     Notes
     -----
@@ -137,7 +139,18 @@ def cells_at(df: pd.DataFrame, res: int) -> np.ndarray:
     """
     if isinstance(res, bool) or not isinstance(res, int | np.integer):
         raise TypeError(f"H3 resolution must be an integer, got {res!r}")
-    res = int(res)
+    cells = _cells_at_located(df, int(res))
+    if "location_precision" in df.columns or "area" in df.columns:
+        from geo.areas import area_located  # records located only to an area get no cell
+
+        off = area_located(df)
+        if off.any():
+            cells = np.where(off, np.uint64(0), cells)
+            cells.setflags(write=False)
+    return cells
+
+
+def _cells_at_located(df: pd.DataFrame, res: int) -> np.ndarray:
     col = f"h3_r{res}"
     if col in df.columns:
         return _read_only(df[col].to_numpy(np.uint64))
