@@ -100,7 +100,9 @@ def candidate_pairs(
     minutes = (t[idx] - t[idx].min()).astype("timedelta64[us]").astype(np.float64) / 6e7
     scale = radius_m / window_min if window_min > 0 else radius_m * 1e9
     pts = np.column_stack([latlon_to_xyz(lat[idx], lon[idx]) * EARTH_RADIUS_M, minutes * scale])
-    pairs = cKDTree(pts).query_pairs(r=radius_m, p=np.inf, output_type="ndarray")
+    # a hair wider than the rule, so rounding never drops a pair exactly at the edge (the exact
+    # filter below decides); results then do not depend on which records are searched together
+    pairs = cKDTree(pts).query_pairs(r=radius_m * (1 + 1e-9), p=np.inf, output_type="ndarray")
     if pairs.size == 0:
         return empty
     a, b = idx[pairs[:, 0]], idx[pairs[:, 1]]

@@ -6,13 +6,16 @@ of every record. Each :meth:`IncidentStore.ingest`
 
 * skips a file whose bytes were ingested before (re-ingesting adds nothing), and any record
   whose fingerprint is already stored (overlapping exports);
-* re-runs the cross-source de-duplication over *all* stored records, so an EMS file and a
-  police file ingested separately still merge into events;
-* runs in one transaction: if anything fails part-way, the store is exactly as it was.
+* de-duplicates the new records against the stored ones within the matching window of them
+  (:func:`geo.store_events.update_events`: the same events as a rebuild over the whole store,
+  at a cost that grows with the new records, not with the store), so an EMS file and a police
+  file ingested separately still merge into events;
+* writes the events (one row each, with their cells at resolutions 6-10) in the same
+  transaction: if anything fails part-way, the store is exactly as it was.
 
-:meth:`IncidentStore.load` returns canonical events (as :func:`geo.ingest.read_incidents`
-does); :meth:`IncidentStore.status` summarises the store. Default path:
-``data/store/gapmap.duckdb`` (git-ignored).
+:meth:`IncidentStore.load` reads those events through Arrow (nothing is rebuilt on load);
+:meth:`IncidentStore.status` summarises the store. Default path: ``data/store/gapmap.duckdb``
+(git-ignored).
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from geo.dedup import collapse_events, dedup_incidents
-from geo.grid import ANALYSIS_RES, add_cells
-from geo.ingest import IngestResult, read_incidents, to_canonical
+from geo.grid import ANALYSIS_RES
+from geo.ingest import IngestResult, read_incidents
+from geo.store_events import INCIDENTS_DDL, build_incidents, read_events, update_events
 
 __all__ = ["IncidentStore", "DEFAULT_STORE_PATH"]
 
@@ -50,6 +54,8 @@ _DDL = [
     "CREATE TABLE IF NOT EXISTS events (fingerprint UBIGINT, event_id VARCHAR)",
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR)",
 ]
+#: Version of the table layout; older stores get their events rebuilt at the next ingest.
+LAYOUT = "2"
 
 
 def _sha256(path: Path) -> str:
@@ -98,6 +104,11 @@ class IncidentStore:
         return con
 
     @staticmethod
+    def _has_incidents(con) -> bool:
+        return bool(con.execute("SELECT 1 FROM information_schema.tables "
+                                "WHERE table_name = 'incidents'").fetchall())
+
+    @staticmethod
     def _meta(con, key: str, default=None):
         rows = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
         return default if not rows else rows[0][0]
@@ -113,25 +124,19 @@ class IncidentStore:
         n_ev = con.execute("SELECT count(DISTINCT event_id) FROM events").fetchall()[0][0]
         return int(n_rec), int(n_ev)
 
-    def _replace_events(self, con, window_min: float, radius_m: float) -> None:
-        """Re-run de-duplication over every stored record and store each record's event."""
-        rec = con.execute(
-            "SELECT fingerprint, incident_id, occurred_at, time_precision, lat, lon, source "
-            "FROM records ORDER BY occurred_at, fingerprint"
-        ).df()
-        if len(rec):
-            rec["naloxone_doses"] = pd.array([pd.NA] * len(rec), dtype="Int64")
-            rec["outcome"] = "unknown"
-            rec["naloxone"] = "unknown"
-            _, per = dedup_incidents(rec, window_min=window_min, radius_m=radius_m)
-            ev = pd.DataFrame({"fingerprint": rec["fingerprint"].to_numpy(np.uint64),
-                               "event_id": per.astype(object).to_numpy()})
-        else:
-            ev = pd.DataFrame({"fingerprint": np.empty(0, np.uint64), "event_id": []})
-        con.execute("DELETE FROM events")
-        con.register("_new_events", ev)
-        con.execute("INSERT INTO events SELECT fingerprint, event_id FROM _new_events")
-        con.unregister("_new_events")
+    def _update_events(self, con, window_min: float, radius_m: float) -> None:
+        """De-duplicate the new records (incrementally) and write their events.
+
+        A changed rule (window, radius) or a store from an older layout is rebuilt whole.
+        """
+        same_rule = (self._meta(con, "window_min") == str(float(window_min))
+                     and self._meta(con, "radius_m") == str(float(radius_m)))
+        if not (same_rule and self._meta(con, "layout") == LAYOUT):
+            con.execute("DROP TABLE IF EXISTS incidents")
+            con.execute("DELETE FROM events")
+        con.execute(INCIDENTS_DDL)
+        update_events(con, window_min, radius_m)
+        self._set_meta(con, "layout", LAYOUT)
 
     # ------------------------------------------------------------------ public API
     def ingest(
@@ -230,11 +235,8 @@ class IncidentStore:
             file_id = con.execute(
                 "SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchall()[0][0]
             new = rec[[c for c in _RECORD_COLUMNS if c != "file_id"]].copy()
-            for c in new.columns:
-                if isinstance(new[c].dtype, pd.StringDtype):
-                    new[c] = new[c].astype(object)
             new["file_id"] = np.int32(file_id)
-            con.register("_new_records", new)
+            con.register("_new_records", pa.Table.from_pandas(new, preserve_index=False))
             cols = ", ".join(_RECORD_COLUMNS)
             con.execute(
                 f"INSERT INTO records SELECT {cols} FROM _new_records n WHERE NOT EXISTS "
@@ -248,9 +250,9 @@ class IncidentStore:
                  int(result.summary.get("accepted", len(rec))),
                  int(result.summary.get("rejected", 0)), added, result.summary.get("preset")],
             )
-            self._replace_events(con, window_min, radius_m)
-            self._set_meta(con, "window_min", window_min)
-            self._set_meta(con, "radius_m", radius_m)
+            self._update_events(con, window_min, radius_m)
+            self._set_meta(con, "window_min", float(window_min))
+            self._set_meta(con, "radius_m", float(radius_m))
             after_rec, after_ev = self._counts(con)
             con.execute("COMMIT")
         except BaseException:
@@ -263,46 +265,34 @@ class IncidentStore:
     def load(self, start=None, end=None, *, cell_res=ANALYSIS_RES) -> pd.DataFrame:
         """Canonical de-duplicated events with ``occurred_at`` in ``[start, end)``.
 
-        Events are built from every record of the event, including records just outside the
-        window, so an event is the same whichever window loads it.
+        Events were built at ingest from every record of the event, so an event is the same
+        whichever window loads it; loading is one query into Arrow (no event is rebuilt).
 
         Besides the canonical columns, each event carries its point-in-hexagon cell at every
-        resolution of ``cell_res`` as ``h3_r<res>`` (:func:`geo.grid.add_cells`; default the
-        analysis resolutions 6–10), so the dashboard's many filtered counts never re-index.
-        Pass ``cell_res=()`` for the canonical columns only.
+        resolution of ``cell_res`` as ``h3_r<res>`` (stored at ingest for the analysis
+        resolutions 6–10, the default; others are computed with :func:`geo.grid.add_cells`),
+        so the dashboard's many filtered counts never re-index. Pass ``cell_res=()`` for the
+        canonical columns only.
         """
         con = self._connect(read_only=True)
         try:
-            window = float(self._meta(con, "window_min", 60))
-            pad = pd.Timedelta(minutes=window * 5) + pd.Timedelta(days=1)
-            where, args = [], []
-            if start is not None:
-                where.append("r.occurred_at >= ?")
-                args.append((pd.Timestamp(start) - pad).to_pydatetime())
-            if end is not None:
-                where.append("r.occurred_at < ?")
-                args.append((pd.Timestamp(end) + pad).to_pydatetime())
-            sql = ("SELECT r.*, e.event_id AS _event FROM records r JOIN events e "
-                   "USING (fingerprint)")
-            if where:
-                sql += " WHERE " + " AND ".join(where)
-            rec = con.execute(sql + " ORDER BY r.occurred_at, r.fingerprint", args).df()
+            if self._has_incidents(con) and self._meta(con, "layout") == LAYOUT:
+                return read_events(con, start, end, cell_res)
+            # a store written by an older gapmap: build the events in memory (the next
+            # ingest stores them)
+            rec = con.sql("SELECT r.*, e.event_id AS _event FROM records r JOIN events e "
+                          "USING (fingerprint) ORDER BY r.occurred_at, r.fingerprint").df()
         finally:
             con.close()
-        rec["h3"] = rec["h3"].astype(np.uint64)
-        rec = to_canonical(rec.drop(columns=["fingerprint", "file_id"])).assign(
-            _event=rec["_event"].to_numpy())
-        labels = pd.factorize(rec["_event"])[0]
-        events = collapse_events(rec.drop(columns="_event"), labels) if len(rec) else rec
-        events = to_canonical(events).reset_index(drop=True)
-        t = events["occurred_at"]
-        keep = np.ones(len(events), dtype=bool)
-        if start is not None:
-            keep &= (t >= pd.Timestamp(start)).to_numpy()
-        if end is not None:
-            keep &= (t < pd.Timestamp(end)).to_numpy()
-        events = events.loc[keep].reset_index(drop=True)
-        return add_cells(events, cell_res) if len(cell_res) else events
+        tmp = duckdb.connect()
+        try:
+            tmp.execute(INCIDENTS_DDL)
+            ev = pa.Table.from_pandas(build_incidents(rec), preserve_index=False)
+            tmp.register("_events", ev)
+            tmp.execute(f"INSERT INTO incidents SELECT {', '.join(ev.column_names)} FROM _events")
+            return read_events(tmp, start, end, cell_res)
+        finally:
+            tmp.close()
 
     def status(self) -> dict:
         """Rows, events, records per source, date range, files ingested and the dedup rule."""

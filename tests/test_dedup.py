@@ -201,10 +201,11 @@ def test_property_events_are_valid(rows):
 
 def _assign_events_reference(n, i, j, score, source):
     """The pre-issue-13 greedy rebuild (masks rebuilt on every pass): labels must not change."""
-    from geo.dedup import _find, _source_codes
-    from geo.schema import SOURCES
     from scipy import sparse
     from scipy.sparse.csgraph import connected_components
+
+    from geo.dedup import _find, _source_codes
+    from geo.schema import SOURCES
 
     i, j, score = np.asarray(i, np.int64), np.asarray(j, np.int64), np.asarray(score, float)
     codes = _source_codes(source)

@@ -74,7 +74,7 @@ def test_failure_part_way_leaves_store_unchanged(tmp_path, files, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(IncidentStore, "_replace_events", boom)  # after the records insert
+    monkeypatch.setattr(IncidentStore, "_update_events", boom)  # after the records insert
     with pytest.raises(RuntimeError, match="disk full"):
         store.ingest(files[1], source="police")
     monkeypatch.undo()

@@ -1,0 +1,199 @@
+"""The store's events table: de-duplicated at ingest, incrementally, and read back through Arrow.
+
+:class:`geo.store.IncidentStore` keeps two event tables beside ``records``:
+
+* ``events`` — every record's ``event_id`` (the record → event map);
+* ``incidents`` — one row per event, the canonical columns of :data:`geo.schema.INCIDENT_COLUMNS`
+  plus the point-in-hexagon cells ``h3_r6`` … ``h3_r10`` (:data:`STORED_CELL_RES`) and
+  ``first_fp`` (the fingerprint of the event's first record, for a stable order).
+
+Both are written in the ingest transaction (:func:`update_events`), so loading never rebuilds
+events (:func:`read_events`: one SQL query into Arrow, no per-row Python objects).
+
+Incremental de-duplication
+--------------------------
+A record only pairs with records at most ``window_min`` apart in time, so the new records
+(those without a row in ``events``) can only change the events of the *connected components*
+of the candidate-pair graph that contain them. :func:`update_events` reads the stored records
+within ``window_min`` of the new records' time range, builds the candidate pairs there and
+takes the components holding a new record; while such a component reaches within
+``window_min`` of the edge of what was read, the range widens and the step repeats. Those
+components are then complete, and :func:`geo.dedup.assign_events` on them gives exactly the
+labels a rebuild over the whole store gives (their relative record order, hence every tie, is
+the same). Every other component is untouched by the new records, so its stored events stand.
+The ``incidents`` rows of every event that lost or gained a record are rebuilt from all of its
+records.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from geo.dedup import _source_codes, candidate_pairs, collapse_events
+from geo.grid import ANALYSIS_RES, add_cells
+from geo.ingest import to_canonical
+from geo.schema import INCIDENT_COLUMNS
+
+__all__ = ["STORED_CELL_RES", "INCIDENTS_DDL", "update_events", "build_incidents", "read_events",
+           "to_frame"]
+
+#: Resolutions whose point-in-hexagon cell is stored with every event (``h3_r<res>``).
+STORED_CELL_RES = tuple(ANALYSIS_RES)
+
+_DUCK = {"string": "VARCHAR", "datetime64[us]": "TIMESTAMP", "float64": "DOUBLE",
+         "Int64": "BIGINT", "boolean": "BOOLEAN", "uint64": "UBIGINT"}
+_EVENT_COLUMNS = {c: _DUCK[t] for c, t in INCIDENT_COLUMNS.items()}
+_CELL_COLUMNS = [f"h3_r{r}" for r in STORED_CELL_RES]
+
+INCIDENTS_DDL = (
+    "CREATE TABLE IF NOT EXISTS incidents ("
+    + ", ".join(f"{c} {t}" for c, t in _EVENT_COLUMNS.items())
+    + ", " + ", ".join(f"{c} UBIGINT" for c in _CELL_COLUMNS) + ", first_fp UBIGINT)"
+)
+
+_ARROW_TO_PANDAS = {pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype(),
+                    pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """Arrow → pandas with the canonical dtypes (Arrow-backed strings, nullable Int64/boolean)."""
+    return table.to_pandas(types_mapper=_ARROW_TO_PANDAS.get)
+
+
+def _new_range(con):
+    lo, hi, n = con.execute(
+        "SELECT min(r.occurred_at), max(r.occurred_at), count(*) FROM records r "
+        "ANTI JOIN events e USING (fingerprint)").fetchall()[0]
+    return (None, None) if not n else (pd.Timestamp(lo), pd.Timestamp(hi))
+
+
+def _read_window(con, lo, hi) -> pa.Table:
+    return con.sql(
+        "SELECT r.fingerprint, r.incident_id, r.occurred_at, r.time_precision, r.lat, r.lon, "
+        "r.source, e.event_id FROM records r LEFT JOIN events e USING (fingerprint) "
+        "WHERE r.occurred_at BETWEEN $lo AND $hi ORDER BY r.occurred_at, r.fingerprint",
+        params={"lo": lo.to_pydatetime(), "hi": hi.to_pydatetime()}).to_arrow_table()
+
+
+def _components(tbl: pa.Table, window_min: float, radius_m: float):
+    t = tbl["occurred_at"].to_numpy().astype("datetime64[us]")
+    src = tbl["source"].to_numpy(zero_copy_only=False)
+    mergeable = pd.Series(tbl["time_precision"].to_pandas() != "day").fillna(False).to_numpy(bool)
+    i, j, score = candidate_pairs(t, tbl["lat"].to_numpy(), tbl["lon"].to_numpy(), src, mergeable,
+                                  window_min=window_min, radius_m=radius_m)
+    n = tbl.num_rows
+    g = sp.coo_matrix((np.ones(i.size), (i, j)), shape=(n, n))
+    _, comp = connected_components(g, directed=False)
+    return t, src, comp, i, j, score
+
+
+def update_events(con, window_min: float, radius_m: float) -> None:
+    """De-duplicate the records that have no event yet against the stored ones (incremental).
+
+    Run inside the ingest transaction, after the new records are inserted. With an empty
+    ``events`` table this is a full rebuild (the first ingest, or a changed rule).
+    """
+    from geo.dedup import assign_events
+
+    lo, hi = _new_range(con)
+    if lo is None:
+        return
+    gmin, gmax = (pd.Timestamp(x) for x in con.execute(
+        "SELECT min(occurred_at), max(occurred_at) FROM records").fetchall()[0])
+    pad = pd.Timedelta(minutes=float(window_min))
+    a, b = lo - pad, hi + pad
+    while True:
+        tbl = _read_window(con, a, b)
+        t, src, comp, i, j, score = _components(tbl, window_min, radius_m)
+        is_new = tbl["event_id"].is_null().to_numpy(zero_copy_only=False)
+        touched = np.zeros(comp.max() + 1, bool)
+        touched[comp[is_new]] = True
+        sel = touched[comp]
+        na = min(a, pd.Timestamp(t[sel].min()) - pad)
+        nb = max(b, pd.Timestamp(t[sel].max()) + pad)
+        if (na < a and a > gmin) or (nb > b and b < gmax):
+            a, b = na, nb  # a touched component reaches the edge of what was read: widen
+            continue
+        break
+    pos = np.cumsum(sel) - 1
+    keep = sel[i]
+    m = int(sel.sum())
+    labels = assign_events(m, pos[i[keep]], pos[j[keep]], score[keep], src[sel])
+    # each event's id is its representative's (source priority, then record order)
+    order = np.lexsort((_source_codes(src[sel]), labels))
+    starts = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
+    rep = order[starts]
+    ids = tbl["incident_id"].to_numpy(zero_copy_only=False)[sel]
+    rep_id = np.char.add(np.char.add(src[sel][rep].astype(str), ":"), ids[rep].astype(str))
+    new_id = rep_id[labels]
+    old_id = tbl["event_id"].to_numpy(zero_copy_only=False)[sel]
+    affected = np.unique(np.r_[new_id, old_id[~is_new[sel]].astype(str)])
+    touched_tbl = pa.table({"fingerprint": tbl["fingerprint"].to_numpy()[sel],
+                            "event_id": pa.array(new_id.tolist(), pa.string())})
+    con.register("_touched", touched_tbl)
+    con.register("_affected", pa.table({"event_id": pa.array(affected.tolist(), pa.string())}))
+    try:
+        con.execute("DELETE FROM events WHERE fingerprint IN (SELECT fingerprint FROM _touched)")
+        con.execute("INSERT INTO events SELECT fingerprint, event_id FROM _touched")
+        con.execute("DELETE FROM incidents WHERE event_id IN (SELECT event_id FROM _affected)")
+        rec = con.sql(
+            "SELECT r.*, e.event_id AS _event FROM records r JOIN events e USING (fingerprint) "
+            "WHERE e.event_id IN (SELECT event_id FROM _affected) "
+            "ORDER BY r.occurred_at, r.fingerprint").df()
+        ev = pa.Table.from_pandas(build_incidents(rec), preserve_index=False)
+        con.register("_events", ev)
+        con.execute(f"INSERT INTO incidents SELECT {', '.join(ev.column_names)} FROM _events")
+    finally:
+        for name in ("_touched", "_affected", "_events"):
+            try:
+                con.unregister(name)
+            except Exception:  # noqa: BLE001 - not registered when an earlier step failed
+                pass
+
+
+def build_incidents(rec: pd.DataFrame) -> pd.DataFrame:
+    """Canonical events (+ stored cells and ``first_fp``) from records with their ``_event``.
+
+    ``rec`` must be ordered by ``occurred_at, fingerprint`` (the store's record order).
+    """
+    if not len(rec):
+        cols = {**{c: pd.Series(dtype=t) for c, t in INCIDENT_COLUMNS.items()},
+                **{c: pd.Series(dtype=np.uint64) for c in [*_CELL_COLUMNS, "first_fp"]}}
+        return pd.DataFrame(cols)
+    labels, _ = pd.factorize(rec["_event"])
+    _, first = np.unique(labels, return_index=True)
+    fp = rec["fingerprint"].to_numpy(np.uint64)[first]
+    body = rec.drop(columns=["fingerprint", "file_id", "_event"], errors="ignore")
+    body["h3"] = body["h3"].astype(np.uint64)
+    events = to_canonical(collapse_events(to_canonical(body), labels)).reset_index(drop=True)
+    events = add_cells(events, STORED_CELL_RES)
+    events["first_fp"] = fp
+    return events
+
+
+def read_events(con, start=None, end=None, cell_res=STORED_CELL_RES) -> pd.DataFrame:
+    """Events with ``occurred_at`` in ``[start, end)`` from the ``incidents`` table, via Arrow."""
+    from geo.schema import BASE_RES
+
+    want = sorted({int(r) for r in cell_res} - {BASE_RES})
+    stored = [f"h3_r{r}" for r in want if r in STORED_CELL_RES]
+    cols = list(INCIDENT_COLUMNS) + stored
+    where, params = [], {}
+    if start is not None:
+        where.append("occurred_at >= $start")
+        params["start"] = pd.Timestamp(start).to_pydatetime()
+    if end is not None:
+        where.append("occurred_at < $end")
+        params["end"] = pd.Timestamp(end).to_pydatetime()
+    sql = f"SELECT {', '.join(cols)} FROM incidents"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    out = to_frame(con.sql(sql + " ORDER BY occurred_at, first_fp", params=params).to_arrow_table())
+    missing = [r for r in want if r not in STORED_CELL_RES]
+    if missing:
+        out = add_cells(out, missing)[list(INCIDENT_COLUMNS) + [f"h3_r{r}" for r in want]]
+    return out
