@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from commands._travel import add_travel_options
 from commands.common import (
     add_incident_options,
     add_res_option,
@@ -78,6 +79,7 @@ def register(subparsers) -> None:
                    help="reach in metres for sites_within_<GROUP>, e.g. --reach naloxone=200")
     p.add_argument("--sensitivity", metavar="OUT.csv",
                    help="also write how the top 10 moves when each weight is scaled x0, x0.5, x2")
+    add_travel_options(p)
     add_tier_options(p)
     p.add_argument("--out", required=True, metavar="OUT.csv",
                    help="output table (.csv, .parquet or .geojson)")
@@ -173,6 +175,8 @@ def _when(text: str | None):
 
 
 def run(args: argparse.Namespace) -> int:
+    from commands._travel import travel_from_args
+    from layers.travel import mode_words
     from products.gaps import gap_sensitivity, gap_table
     from products.query import Query, check_resolution
 
@@ -196,14 +200,16 @@ def run(args: argparse.Namespace) -> int:
     opts = dict(boundary=boundary, hotspots=_hotspots(args), population=population,
                 population_column=args.population_column, groups=groups, weights=weights,
                 open_at=_when(args.open_at))
-    table = gap_table(incidents, sites, query, policy, **opts)
+    travel, roads = travel_from_args(args)
+    table = gap_table(incidents, sites, query, policy, **opts, travel=travel, roads=roads)
     written = write_table(table, args.out, policy)
     if args.sensitivity:
         write_table(gap_sensitivity(incidents, sites, query, policy, **opts), args.sensitivity,
                     policy)
     top = written.iloc[0] if len(written) else None
     print(f"{len(written)} cell(s) at res {args.res} scored against {len(sites)} site(s) "
-          f"({policy.tier} tier) -> {args.out}"
+          f"({policy.tier} tier{'' if travel is None else ', ' + mode_words(travel)}) -> "
+          f"{args.out}"
           + (f"\n  rank 1: {top['h3']}: {top['reason']}" if top is not None else ""),
           file=sys.stderr)
     return 0

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from commands._travel import add_travel_options
 from commands.common import (
     add_incident_options,
     add_res_option,
@@ -120,6 +121,7 @@ def register(subparsers) -> None:
         "--out", required=True, metavar="SITES.csv", help="chosen sites, in order (.csv)"
     )
     p.add_argument("--summary", metavar="SUMMARY.json", help="summary figures (.json)")
+    add_travel_options(p, minutes=True)
     p.set_defaults(func=run)
 
 
@@ -155,9 +157,12 @@ def _progress(info: dict) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from commands._travel import travel_from_args
+    from layers.travel import mode_words
     from products.query import Query
     from products.siting import siting_plan
 
+    travel, roads = travel_from_args(args)
     out = Path(args.out)
     if out.suffix.lower() != ".csv":
         raise ValueError(f"--out {out} must be a .csv file")
@@ -187,9 +192,13 @@ def run(args: argparse.Namespace) -> int:
         time_limit=args.time_limit,
         curve=False,
         progress=_progress if args.exact else None,
+        travel=travel,
+        roads=roads,
+        minutes=args.minutes,
     )
-    write_table(plan.sites, out, policy)
     summary = plan.summary
+    sites = plan.sites.assign(travel_mode=summary["travel_mode"])
+    write_table(sites, out, policy)
     if args.summary:
         write_json(summary, args.summary)
     print(
@@ -198,4 +207,12 @@ def run(args: argparse.Namespace) -> int:
         f"{100 * summary['gap']:.2f}% -> {out}",
         file=sys.stderr,
     )
+    if travel in ("walk", "drive"):
+        print(
+            f"  coverage = within {summary['minutes']:g} minutes ({mode_words(travel)}); "
+            f"{summary['straight_not_network_pct']:.1f}% of the burden is within "
+            f"{args.radius_m:g} m in a straight line of the plan's sites but not within "
+            f"{summary['minutes']:g} minutes on the streets",
+            file=sys.stderr,
+        )
     return 0

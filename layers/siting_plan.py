@@ -21,6 +21,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from geo.cells import cells_to_latlng, cells_to_str
 from geo.validate import parse_bool
@@ -114,6 +115,7 @@ def plan_sites(
     lp_bound: bool = False,
     time_limit: float = 60.0,
     progress: Callable[[dict], None] | None = None,
+    coverage: Callable | None = None,
 ) -> SitingPlan:
     """Choose ``k`` new naloxone sites that cover the most burden within ``radius_m``.
 
@@ -138,6 +140,10 @@ def plan_sites(
         No two chosen sites closer than this (0 = no rule).
     method, lp_bound, time_limit, progress
         See :func:`layers.siting.solve_mclp`.
+    coverage : callable, optional
+        ``coverage(demand_lat, demand_lon, site_lat, site_lon) -> sparse (n, m)`` non-zero
+        where a site covers a demand point (e.g. within M minutes on the road network,
+        :func:`layers.travel.coverage_within`); default: great-circle within ``radius_m``.
 
     Returns
     -------
@@ -176,13 +182,18 @@ def plan_sites(
         allowed &= _truthy(cand["open_24_7"])
     dlat, dlon = cells_to_latlng(cells)
     clat, clon = cand["lat"].to_numpy(float), cand["lon"].to_numpy(float)
-    cov = coverage_matrix(dlat, dlon, clat, clon, radius_m)
+    if coverage is None:
+        cov = coverage_matrix(dlat, dlon, clat, clon, radius_m)
+    else:
+        cov = coverage(dlat, dlon, clat, clon)
     ex = np.zeros(cells.size, bool)
     if existing is not None and len(existing):
         _check_sites(existing, "existing sites")
-        ex = covered_by_any(
-            dlat, dlon, existing["lat"].to_numpy(float), existing["lon"].to_numpy(float), radius_m
-        )
+        elat, elon = existing["lat"].to_numpy(float), existing["lon"].to_numpy(float)
+        if coverage is None:
+            ex = covered_by_any(dlat, dlon, elat, elon, radius_m)
+        else:
+            ex = np.diff(sp.csr_matrix(coverage(dlat, dlon, elat, elon)).indptr) > 0
     conflicts = None
     if min_spacing_m:
         idx = np.flatnonzero(allowed)

@@ -31,10 +31,12 @@ import numpy as np
 import pandas as pd
 
 from geo.boundary import boundary_geometry
+from geo.cells import cells_to_latlng
 from geo.privacy import PrivacyPolicy, as_policy, impute_hidden, publish, with_record_keys
 from layers.access import DEFAULT_GROUPS, AccessGroup, cell_access, cell_e2sfca
 from layers.gaps import DEFAULT_WEIGHTS, TREND_FALLING, TREND_RISING, explain_gaps, gap_scores
 from layers.gaps import sensitivity as _sensitivity
+from layers.reach import TRAVEL_GROUPS, cell_travel_minutes, check_travel, travel_profile
 from products.counting import keyed_cell_counts
 from products.hotspots import analysis_cells, hotspot_table, published_total
 from products.query import Query, data_end, resolve, select
@@ -74,6 +76,21 @@ def _trend(recent: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return ratio, trend
 
 
+def _travel_columns(cells, resources, mode: str, roads) -> pd.DataFrame:
+    """``travel_min_naloxone, travel_min_treatment, travel_min_ssp`` (minutes from the cell
+    centre on the road network, NaN = no route; NaN throughout for straight line) and
+    ``travel_mode`` (issue 11)."""
+    n = len(cells)
+    graph = travel_profile(mode, roads)
+    if graph is None:
+        out = pd.DataFrame({f"travel_min_{g}": np.full(n, np.nan) for g in TRAVEL_GROUPS})
+    else:
+        lat, lon = cells_to_latlng(np.asarray(cells, np.uint64))
+        out = cell_travel_minutes(lat, lon, resources, graph)
+    out["travel_mode"] = mode
+    return out
+
+
 def _hot_classes(hotspots, incidents, query, pol, boundary) -> pd.DataFrame | None:
     if hotspots is None or hotspots is False:
         return None
@@ -93,8 +110,10 @@ def _hot_classes(hotspots, incidents, query, pol, boundary) -> pd.DataFrame | No
 
 
 def _build(incidents, resources, query, policy, *, boundary, hotspots, population, groups,
-           weights, open_at, catchment_m, population_column="population"):
+           weights, open_at, catchment_m, population_column="population", travel=None,
+           roads=None):
     pol = as_policy(policy)
+    mode = check_travel(travel, roads)
     if resources is None or not len(resources):
         raise ValueError("no resource sites: the gap score needs naloxone, syringe-service "
                          "and treatment sites (a resources file)")
@@ -129,6 +148,8 @@ def _build(incidents, resources, query, policy, *, boundary, hotspots, populatio
                           "trend_ratio": ratio, "trend": trend})
     acc = cell_access(cells, resources, groups, open_at=open_at).drop(columns="h3")
     table = pd.concat([table, acc], axis=1)
+    if travel is not None:
+        table = pd.concat([table, _travel_columns(cells, resources, mode, roads)], axis=1)
     if population is not None:
         from layers.population import population_to_cells
 
@@ -180,6 +201,8 @@ def gap_table(
     weights: Mapping[str, float] | None = None,
     open_at=None,
     catchment_m: float = 24_000.0,
+    travel: str | None = None,
+    roads=None,
 ) -> pd.DataFrame:
     """Burden, access and the explainable gap score per analysis cell, published for the tier.
 
@@ -203,6 +226,12 @@ def gap_table(
         (default demand: the burden).
     groups, weights, open_at, catchment_m
         See :func:`layers.gaps.build_gap_table` (weights: overrides of :data:`DEFAULT_WEIGHTS`).
+    travel : {"straight", "walk", "drive"}, optional
+        Adds ``travel_min_naloxone, travel_min_treatment, travel_min_ssp`` (minutes on the
+        road network from the cell centre, NaN = no route; blank for straight line) and
+        ``travel_mode`` beside ``dist_m_*`` (:mod:`layers.reach`). The score is unchanged.
+    roads : path or :class:`layers.roads.RoadNetwork`
+        The road network (needed for walk / drive).
 
     Returns
     -------
@@ -213,7 +242,8 @@ def gap_table(
     """
     out, *_ = _build(incidents, resources, query, policy, boundary=boundary, hotspots=hotspots,
                      population=population, groups=groups, weights=weights, open_at=open_at,
-                     catchment_m=catchment_m, population_column=population_column)
+                     catchment_m=catchment_m, population_column=population_column,
+                     travel=travel, roads=roads)
     return out
 
 

@@ -29,12 +29,16 @@ import numpy as np
 import pandas as pd
 
 from geo.privacy import PrivacyPolicy, as_policy, impute_hidden, publish, with_record_keys
+from layers.reach import check_travel, network_coverage, straight_vs_network, travel_profile
 from layers.siting_plan import plan_sites
 from products.counting import keyed_cell_counts
 from products.hotspots import published_total
 from products.query import Query, resolve, select
 
-__all__ = ["SitingOutput", "siting_plan", "CURVE_MAX_K", "PUBLIC_DECIMALS"]
+__all__ = ["SitingOutput", "siting_plan", "CURVE_MAX_K", "PUBLIC_DECIMALS", "DEFAULT_MINUTES"]
+
+#: Network coverage when ``travel`` is walk/drive and no ``minutes`` are given.
+DEFAULT_MINUTES = 10.0
 
 #: The coverage-vs-k curve runs to max(k, CURVE_MAX_K) sites (bounded by the candidates).
 CURVE_MAX_K = 10
@@ -70,6 +74,24 @@ class SitingOutput:
     demand: pd.DataFrame
 
 
+def _straight_check(demand, chosen, existing, radius_m, graph, mins, base, pol) -> dict:
+    """How much of the plan's straight-line coverage is not real network coverage."""
+    from geo.cells import cells_to_latlng
+
+    dlat, dlon = cells_to_latlng(demand["h3"].to_numpy(np.uint64))
+    sites = [chosen[["lat", "lon"]]]
+    if existing is not None and len(existing):
+        sites.append(existing[["lat", "lon"]])
+    allsites = pd.concat(sites, ignore_index=True)
+    c = straight_vs_network(dlat, dlon, demand["weight"].to_numpy(float),
+                            allsites["lat"].to_numpy(float), allsites["lon"].to_numpy(float),
+                            radius_m, graph, mins)
+    return {"straight_covered_pct": _pct(c["straight"], base, pol),
+            "network_covered_pct": _pct(c["network"], base, pol),
+            "straight_not_network_pct": _pct(c["straight_not_network"], base, pol),
+            "network_not_straight_pct": _pct(c["network_not_straight"], base, pol)}
+
+
 def _pct(x: float, total: float, pol: PrivacyPolicy) -> float:
     v = 100.0 * float(x) / float(total) if total else 0.0
     return v if pol.restricted else round(v, PUBLIC_DECIMALS)
@@ -92,6 +114,9 @@ def siting_plan(
     lp_bound: bool | None = None,
     curve: bool = True,
     progress: Callable[[dict], None] | None = None,
+    travel: str | None = None,
+    roads=None,
+    minutes: float | None = None,
 ) -> SitingOutput:
     """Choose ``k`` new naloxone sites covering the most burden within ``radius_m``.
 
@@ -120,6 +145,15 @@ def siting_plan(
         Tighten the heuristic's bound with the LP relaxation (default: when not ``exact``).
     curve : bool
         Also compute the greedy coverage-vs-k curve.
+    travel : {"straight", "walk", "drive"}, optional
+        ``walk`` / ``drive``: a site covers the cells within ``minutes`` on the road network
+        ``roads`` (:mod:`layers.reach`; heuristic and exact alike). The summary then adds
+        ``travel_mode``, ``minutes`` and, for the chosen plan with the existing sites, the
+        share of burden within ``radius_m`` in a straight line but not within ``minutes`` on
+        the network (``straight_not_network_pct``) and the reverse.
+    roads : path or :class:`layers.roads.RoadNetwork`
+    minutes : float, optional
+        Coverage in minutes (default :data:`DEFAULT_MINUTES`).
 
     Returns
     -------
@@ -144,6 +178,11 @@ def siting_plan(
         existing = resources[resources["kind"].astype(str) == "naloxone"]
     opts = dict(existing=existing, weight="weight", types=list(types) if types else None,
                 only_24_7=bool(only_24_7), min_spacing_m=float(min_spacing_m))
+    mode = check_travel(travel, roads)
+    graph = travel_profile(mode, roads)
+    mins = float(DEFAULT_MINUTES if minutes is None else minutes)
+    if graph is not None:
+        opts["coverage"] = network_coverage(graph, mins)
     plan = plan_sites(demand, candidates, int(k), float(radius_m), **opts,
                       method="exact" if exact else "heuristic",
                       lp_bound=(not exact) if lp_bound is None else bool(lp_bound),
@@ -167,6 +206,11 @@ def siting_plan(
     )
     for key in _COUNT_KEYS:
         summary[key] = float(s[key]) if pol.restricted else None
+    summary["travel_mode"] = mode
+    if graph is not None:
+        summary["minutes"] = mins
+        summary.update(_straight_check(demand, plan.sites, existing, float(radius_m), graph,
+                                       mins, base, pol))
     sites = plan.sites.rename(columns={"lat": "site_lat", "lon": "site_lon"})
     sites["marginal_pct"] = [_pct(m, base, pol) for m in sites["marginal_covered"]]
     if not pol.restricted:
