@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages import _app
+from app_pages import _app, _auth
 
 HERE = Path(__file__).resolve().parent
 
@@ -23,11 +23,15 @@ st.set_page_config(
 PAGES = [
     ("overview.py", "Overview", ":material/monitoring:"),
     ("hotspots.py", "Hotspots", ":material/local_fire_department:"),
+    ("areas.py", "Areas", ":material/location_city:"),
     ("gaps.py", "Gaps", ":material/explore:"),
     ("siting.py", "Siting", ":material/add_location_alt:"),
     ("outreach.py", "Outreach", ":material/volunteer_activism:"),
     ("briefing.py", "Briefing", ":material/description:"),
     ("data.py", "Data", ":material/database:"),
+    ("evaluation.py", "Evaluation", ":material/insights:"),
+    ("team/cases.py", "Cases", ":material/assignment_ind:"),
+    ("team/admin.py", "Admin", ":material/admin_panel_settings:"),
 ]
 
 pages = [
@@ -36,12 +40,13 @@ pages = [
         title=title,
         icon=icon,
         default=(i == 0),
-        url_path=fname.removesuffix(".py"),
+        url_path=Path(fname).stem,
     )
     for i, (fname, title, icon) in enumerate(PAGES)
-    if (HERE / "app_pages" / fname).exists()
+    if (HERE / "app_pages" / fname).exists() and _auth.page_allowed(fname)  # role-based
 ]
 nav = st.navigation(pages)
 st.sidebar.title("gapmap")
 st.session_state["_filters"] = _app.sidebar()
+_auth.audit_page(nav.title, st.session_state["_filters"])  # restricted views leave a trail
 nav.run()

@@ -21,6 +21,7 @@ from app_pages._data import (
     incidents,
     source_key,
 )
+from app_pages import _auth
 from app_pages._throttle import LoginThrottle
 from geo.privacy import PrivacyPolicy, publish, release_date
 from geo.schema import OUTCOMES, SOURCES
@@ -65,8 +66,9 @@ def check_password(password: str, hashed: str | None) -> bool:
 
 
 def tier() -> str:
-    """Current tier: ``"public"`` unless the user logged in this session."""
-    return "restricted" if st.session_state.get("tier") == "restricted" else "public"
+    """Current tier: ``"public"`` unless signed in (the role's tier: partner or restricted)."""
+    t = st.session_state.get("tier")
+    return t if t in ("restricted", "partner") else "public"
 
 
 def policy() -> PrivacyPolicy:
@@ -116,18 +118,36 @@ def _login_wait() -> float:
     return wait
 
 
-def _attempt_login(pw: str, hashed: str) -> None:
-    """Check a submitted password, honouring and updating the throttles."""
+def _attempt_login(pw: str, hashed: str | None, user: str = "") -> None:
+    """Check a submitted password (an account's when ``user`` is given, else the shared one),
+    honouring and updating the throttles."""
     wait = _login_wait()
     if wait > 0:
         st.sidebar.error(f"Too many attempts: try again in {math.ceil(wait)} s.")
         return
     addr = _client_address()
-    if check_password(pw, hashed):
+    if user:
+        from cases.accounts import authenticate
+
+        try:
+            account, msg = authenticate(user, pw)
+        except ValueError as exc:
+            st.sidebar.error(str(exc))
+            return
+        if account is not None:
+            _session_throttle().success("session")
+            if addr:
+                _address_throttle().success(addr)
+            _auth.sign_in(account.username, account.role, account.tier)
+            st.rerun()
+        if msg.startswith("Account locked"):
+            st.sidebar.error(msg)
+            return
+    elif hashed and check_password(pw, hashed):
         _session_throttle().success("session")
         if addr:
             _address_throttle().success(addr)
-        st.session_state["tier"] = "restricted"
+        _auth.sign_in(_auth.SHARED_USER, "outreach", "restricted")
         st.rerun()
     wait = _session_throttle().failure("session")
     if addr:
@@ -140,29 +160,48 @@ def _attempt_login(pw: str, hashed: str) -> None:
     if wait > 0:
         st.sidebar.error(f"Too many attempts: try again in {math.ceil(wait)} s.")
     else:
-        st.sidebar.error("Wrong password: still in the public tier.")
+        st.sidebar.error(("Wrong user name or password" if user else "Wrong password")
+                         + ": still in the public tier.")
 
 
 def _login_box() -> None:
     st.sidebar.markdown("**Access**")
-    if tier() == "restricted":
-        st.sidebar.success("Restricted tier: line lists and points are visible.")
+    if tier() != "public" or st.session_state.get("user"):
+        if _auth.expired():
+            _auth.sign_out()
+            st.session_state["_expired_notice"] = True
+            st.rerun()
+        _auth.touch()
+        who = f"{_auth.username()} ({_auth.role()})"
+        if tier() == "restricted":
+            st.sidebar.success(f"Restricted tier: line lists and points are visible. "
+                               f"Signed in as {who}.")
+        else:
+            st.sidebar.success(f"{tier().capitalize()} tier (counts 1–9 suppressed). "
+                               f"Signed in as {who}.")
         if st.sidebar.button("Log out", key="logout"):
-            st.session_state["tier"] = "public"
+            _auth.sign_out()
             st.rerun()
         return
+    if st.session_state.pop("_expired_notice", False):
+        st.sidebar.info(f"Signed out after {_auth.idle_minutes():g} min of inactivity.")
     hashed = password_hash()
-    if hashed is None:
+    accounts = _auth.accounts_enabled()
+    if hashed is None and not accounts:
         st.sidebar.caption(
             "Public tier. The restricted tier is unavailable: no password hash is "
             "configured (see README, Dashboard)."
         )
         return
     with st.sidebar.form("login", clear_on_submit=True):
+        user = ""
+        if accounts:
+            user = st.text_input("User name" + (" (blank: shared password)" if hashed else ""),
+                                 key="login_user")
         pw = st.text_input("Password for the restricted tier", type="password", key="login_pw")
         ok = st.form_submit_button("Log in")
     if ok:
-        _attempt_login(pw, hashed)
+        _attempt_login(pw, hashed, (user or "").strip())
     st.sidebar.caption("Public tier: aggregated cells, counts 1–9 suppressed, no points.")
 
 

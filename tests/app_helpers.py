@@ -206,12 +206,14 @@ def app_inputs(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(autouse=True)
-def app_env(app_inputs, monkeypatch):
+def app_env(app_inputs, monkeypatch, tmp_path):
     """Point the app at the synthetic inputs; no store, no password; clear Streamlit caches."""
     import streamlit as st
 
     for name, path in app_inputs.items():
         monkeypatch.setenv(f"GAPMAP_{name.upper()}", str(path))
+    monkeypatch.setenv("GAPMAP_CASES_DB", str(tmp_path / "cases.duckdb"))  # accounts, audit
+    monkeypatch.delenv("GAPMAP_CASES_KEY", raising=False)
     for var in ("GAPMAP_STORE", "GAPMAP_PASSWORD_HASH", "GAPMAP_BASEMAP"):
         monkeypatch.delenv(var, raising=False)
     # stores made by a test live in the session's tmp folder, never in the repository

@@ -1,0 +1,141 @@
+"""The operations database: one DuckDB file for accounts, audit, cases and contacts.
+
+Path: ``GAPMAP_CASES_DB`` or :data:`DEFAULT_PATH` (``data/store/cases.duckdb``, git-ignored).
+When a key is configured (``GAPMAP_CASES_KEY``, or a file named by ``GAPMAP_CASES_KEY_FILE``)
+the file is encrypted at rest with DuckDB's database encryption (AES-GCM); it cannot then be
+opened without the key. Without a key the file is plain: anyone who can read the disk can read
+the cases, contacts and notes (see README, Follow-up).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+__all__ = ["DEFAULT_PATH", "PATH_ENV", "KEY_ENV", "KEY_FILE_ENV", "db_path", "encryption_key",
+           "connect", "exists", "UNSAFE_ENV"]
+
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "store" / "cases.duckdb"
+PATH_ENV = "GAPMAP_CASES_DB"
+KEY_ENV = "GAPMAP_CASES_KEY"
+KEY_FILE_ENV = "GAPMAP_CASES_KEY_FILE"
+_LOCK = threading.RLock()
+
+_DDL = [
+    "CREATE TABLE IF NOT EXISTS users (username VARCHAR PRIMARY KEY, role VARCHAR, "
+    "pw_hash VARCHAR, active BOOLEAN, created_at TIMESTAMP, failed INTEGER, "
+    "locked_until TIMESTAMP, last_login TIMESTAMP)",
+    "CREATE TABLE IF NOT EXISTS audit (seq BIGINT, logged_at TIMESTAMP, username VARCHAR, "
+    "role VARCHAR, action VARCHAR, what VARCHAR, n_records BIGINT, detail VARCHAR, "
+    "hash VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS cases (case_id VARCHAR PRIMARY KEY, event_id VARCHAR, "
+    "occurred_at TIMESTAMP, source VARCHAR, sources VARCHAR, area VARCHAR, lat DOUBLE, "
+    "lon DOUBLE, person_key VARCHAR, opened_at TIMESTAMP, received_at TIMESTAMP, "
+    "assigned_to VARCHAR, status VARCHAR, closed_at TIMESTAMP, close_reason VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS contacts (case_id VARCHAR, attempted_at TIMESTAMP, mode VARCHAR, "
+    "outcome VARCHAR, worker VARCHAR, recorded_at TIMESTAMP)",
+    "CREATE TABLE IF NOT EXISTS services (case_id VARCHAR, provided_at TIMESTAMP, service VARCHAR, "
+    "worker VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS notes (case_id VARCHAR, written_at TIMESTAMP, worker VARCHAR, "
+    "text VARCHAR)",
+]
+
+
+def db_path(path: str | Path | None = None) -> Path:
+    """The operations database file: ``path``, else ``GAPMAP_CASES_DB``, else the default."""
+    if path is not None:
+        return Path(path)
+    env = os.environ.get(PATH_ENV, "").strip()
+    return Path(env) if env else DEFAULT_PATH
+
+
+def encryption_key() -> str | None:
+    """The encryption key from ``GAPMAP_CASES_KEY`` or the file in ``GAPMAP_CASES_KEY_FILE``."""
+    key = os.environ.get(KEY_ENV, "").strip()
+    if key:
+        return key
+    kf = os.environ.get(KEY_FILE_ENV, "").strip()
+    if kf:
+        try:
+            key = Path(kf).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read the cases key file {kf}: {exc.strerror}") from None
+        if not key:
+            raise ValueError(f"the cases key file {kf} is empty")
+        return key
+    return None
+
+
+def exists(path: str | Path | None = None) -> bool:
+    """True when the operations database file exists."""
+    return db_path(path).exists()
+
+
+def _quote(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+#: Set to 1 to write encrypted files with DuckDB's built-in mbedtls module when the httpfs
+#: extension (OpenSSL) is not installed; DuckDB calls that mode not securely encrypted.
+UNSAFE_ENV = "GAPMAP_CASES_MBEDTLS"
+
+
+def _crypto(con) -> None:
+    """Load a writing crypto module: httpfs (installed by the operator), or opted-in mbedtls."""
+    try:
+        con.execute("LOAD httpfs")
+        return
+    except duckdb.Error:
+        pass
+    if os.environ.get(UNSAFE_ENV, "").strip() == "1":
+        con.execute("SET force_mbedtls_unsafe = 'true'")
+        return
+    raise ValueError(
+        "encrypting the cases database needs DuckDB's httpfs extension: run "
+        "python -c \"import duckdb; duckdb.execute('INSTALL httpfs')\" once on the server "
+        f"(or set {UNSAFE_ENV}=1 to accept DuckDB's weaker built-in module)"
+    )
+
+
+@contextmanager
+def connect(path: str | Path | None = None, key: str | None = None) -> Iterator:
+    """A short-lived connection to the operations database (schema created on first use).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Default :func:`db_path`.
+    key : str, optional
+        Encryption key; default :func:`encryption_key`. An encrypted file opened without its
+        key (or with a wrong one) raises ``ValueError`` with one sentence.
+    """
+    p = db_path(path)
+    key = key if key is not None else encryption_key()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with _LOCK:
+        try:
+            if key:
+                con = duckdb.connect()
+                _crypto(con)
+                con.execute(f"ATTACH {_quote(p)} AS ops (ENCRYPTION_KEY {_quote(key)})")
+                con.execute("USE ops")
+            else:
+                con = duckdb.connect(str(p))
+        except (duckdb.Error, duckdb.IOException) as exc:
+            msg = str(exc).splitlines()[0]
+            raise ValueError(
+                f"cannot open the cases database {p}"
+                + (" with the configured key" if key else
+                   " (if it is encrypted, set GAPMAP_CASES_KEY)") + f": {msg}"
+            ) from None
+        try:
+            for ddl in _DDL:
+                con.execute(ddl)
+            yield con
+        finally:
+            con.close()
