@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-import re
-
 import io
 import json
+import re
 
 import pyarrow as pa
 from app_helpers import app_env, app_inputs, run_page  # noqa: F401
 from test_public_sweep import TIME, check_public_table
 
 #: a tooltip or caption that states a small count of people, e.g. "3 overdoses"
-SMALL_TEXT = re.compile(r"(?<![\d.,])[1-9] (overdoses?|deaths?|events?|incidents?)\b")
+SMALL_TEXT = re.compile(r"(?<![\d.,–-])[1-9] (overdoses?|deaths?|events?|incidents?)\b")
 #: point layers allowed in public: resource and candidate sites (public places)
 SITE_LAYERS = re.compile(r"(sites|candidates|chosen|existing-naloxone)$")
 

@@ -142,3 +142,17 @@ def test_other_pages_render(app_page, app_url, shots):
         app_page.screenshot(path=str(shots / f"page_{name}.png"), full_page=True)
         errors = app_page.locator('[data-testid="stException"]')
         assert errors.count() == 0, f"{name}: {errors.first.inner_text()[:500]}"
+
+
+def test_public_pages_show_no_times_or_small_counts_in_the_browser(app_page, app_url):
+    """What a reader of the public tier sees in the real browser: no time of day, no stated
+    count of 1-9 people, on every page."""
+    import re
+
+    time_re = re.compile(r"\b([01]?\d|2[0-3]):[0-5]\d\b")
+    small = re.compile(r"(?<![\d.,–-])[1-9] (overdoses?|deaths?|events?|incidents?)\b")
+    for name in ("", "hotspots", "gaps", "siting", "outreach", "briefing", "data"):
+        _open(app_page, app_url, name)
+        text = app_page.locator('[data-testid="stMain"]').inner_text()
+        assert not time_re.search(text), f"{name or 'overview'}: {time_re.search(text)}"
+        assert not small.search(text), f"{name or 'overview'}: {small.search(text)}"
