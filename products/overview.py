@@ -318,7 +318,9 @@ def top_areas(incidents, query: Query, policy: PrivacyPolicy | str = "public", *
         ``rank``, ``h3`` (uint64), ``cell_centre`` (the cell's centre, not an incident; unique:
         :func:`unique_labels`),
         ``count``, ``n_fatal``, ``n_nonfatal``, ``count_prior`` (same cell, prior period of
-        equal length), ``suppressed``.
+        equal length; blank when that period is before the data start), ``suppressed``.
+        ``attrs["prior_status"]`` (``"no data"``, ``"partial"``, ``"complete"``) and
+        ``attrs["prior_days_covered_pct"]`` say how much of the prior period has data.
     """
     pol = as_policy(policy)
     n = _whole("n", n)
@@ -343,6 +345,13 @@ def top_areas(incidents, query: Query, policy: PrivacyPolicy | str = "public", *
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     cells = out["h3"].to_numpy(np.uint64)
     out.insert(2, "cell_centre", pd.array(unique_labels(_centre(cells), cells), dtype="string"))
-    return out[["rank", "h3", "cell_centre", "count", "n_fatal", "n_nonfatal", "count_prior",
-                "suppressed"]]
+    out = out[["rank", "h3", "cell_centre", "count", "n_fatal", "n_nonfatal", "count_prior",
+               "suppressed"]]
+    first = data_start(prep, query.sources)
+    cov = _covered_pct(start - (end - start), start, first)
+    out.attrs["prior_days_covered_pct"] = cov
+    out.attrs["prior_status"] = "no data" if cov <= 0 else "partial" if cov < 100 else "complete"
+    if cov <= 0:  # no data in the prior period: not "0 last year"
+        out["count_prior"] = out["count_prior"].astype("Int64").mask(np.ones(len(out), bool))
+    return out
 

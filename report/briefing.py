@@ -19,7 +19,8 @@ import pandas as pd
 from report.maps import figure_to_png, plot_cells, plt
 from report.sections import BriefingContent, briefing_content
 
-__all__ = ["build_briefing", "render_briefing", "briefing_map_png", "DEFAULT_CAVEATS", "PAGE_SIZE"]
+__all__ = ["build_briefing", "render_briefing", "briefing_figure", "briefing_map_png",
+           "DEFAULT_CAVEATS", "PAGE_SIZE"]
 
 PAGE_SIZE = (8.27, 11.69)  # A4 portrait, inches
 DEFAULT_CAVEATS = (
@@ -56,26 +57,73 @@ def _pct(v) -> str:
     return "–" if pd.isna(v) else f"{float(v):.0f}%"
 
 
+NOT_RECORDED = "not recorded"
+
+
+def _kpi_cells(r, k: int) -> list[tuple[str, str, str]]:
+    """``(now, change, prior line)`` of the four KPI columns of one window: "not recorded" for
+    a field unknown for most events (the share known when partial), "prior: no data" for a
+    prior period before the data start (no change printed), "partial" with its share."""
+    status = r.get("prior_status", "complete")
+    cov = r.get("prior_days_covered_pct", 100.0)
+
+    def prior(text: str) -> str:
+        if status == "no data":
+            return "prior: no data"
+        if status == "partial":
+            return f"prior {text} ({float(cov):.0f}% of days)"
+        return f"prior {text}"
+
+    out = [(_n(r["overdoses"], k), _change(r["overdoses_change"], r["overdoses_change_pct"]),
+            prior(_n(r["prior_overdoses"], k)))]
+    for field, figs in (("outcome", (("fatal", False), ("nonfatal", False))),
+                        ("naloxone", (("naloxone_given_pct", True),))):
+        st = r.get(f"{field}_status", "recorded")
+        known = r.get(f"{field}_known_pct")
+        for name, pct in figs:
+            if st == NOT_RECORDED:
+                out.append((NOT_RECORDED, "", f"{float(known):.0f}% known"))
+                continue
+            now = _pct(r[name]) if pct else _n(r[name], k)
+            ch = (_change(r[f"{name}_change"], unit=" pts") if pct
+                  else _change(r[f"{name}_change"]))
+            before = prior(_pct(r[f"prior_{name}"]) if pct else _n(r[f"prior_{name}"], k))
+            if st == "partial":
+                before += f" · {float(known):.0f}% known"
+            out.append((now, ch, before))
+    return out
+
+
 def _days(a: pd.Timestamp, b: pd.Timestamp) -> str:
     return f"{a:%d %b %Y} – {b:%d %b %Y}"
 
 
 # ------------------------------------------------------------------ sections
 def _header(fig, c: BriefingContent, title: str, area_name: str | None) -> None:
-    fig.text(0.04, 0.972, title + (f" — {area_name}" if area_name else ""), fontsize=15,
-             fontweight="bold", color=_INK, va="top")
+    from report.layout import fit_text
+
     restricted = c.policy.restricted
     tier = (f"{c.policy.tier.upper()} — small counts suppressed, others perturbed (±3)"
             if not restricted else "RESTRICTED — internal use only, exact counts")
-    fig.text(0.04, 0.950, f"Data through {c.end:%d %B %Y}", fontsize=8, color=_GREY, va="top")
-    # the filters, window and tier of everything on the page, inside the page
-    query = getattr(c, "query", None)
-    if query is not None:
-        fig.text(0.04, 0.937, "Filters: " + query.describe(), fontsize=7, color=_INK,
-                 va="top")
     fig.text(0.96, 0.992, tier, fontsize=7.5, va="top", ha="right",
              color="#C00000" if restricted else _GREY,
              fontweight="bold" if restricted else "normal")
+    # a long title or area name shrinks (to 9 pt), then wraps, within the header's height
+    head = fig.text(0.04, 0.972, title + (f" — {area_name}" if area_name else ""), fontsize=15,
+                    fontweight="bold", color=_INK, va="top")
+    bb = fit_text(head, fig, min_size=9.0)
+    to_fig = fig.transFigure.inverted()
+    budget = 0.972 - 0.943  # the title's room above the date/filters line
+    while (0.972 - to_fig.transform((0, bb.y0))[1]) > budget and head.get_fontsize() > 5:
+        head.set_fontsize(head.get_fontsize() - 0.5)
+        bb = head.get_window_extent(fig.canvas.get_renderer())
+    y = min(0.950, to_fig.transform((0, bb.y0))[1] - 0.003)
+    line = f"Data through {c.end:%d %B %Y}"
+    # the filters, window and tier of everything on the page, inside the page
+    query = getattr(c, "query", None)
+    if query is not None:
+        line += "   ·   Filters: " + query.describe()
+    fig.text(0.04, y, line, fontsize=7, color=_GREY, va="top")
 
 
 def _kpi_table(fig, c: BriefingContent) -> None:
@@ -103,25 +151,20 @@ def _kpi_table(fig, c: BriefingContent) -> None:
                 else _days(r["start"], last))
         ax.text(0.005, y - 0.06, span, fontsize=6,
                 color=_GREY, va="center", transform=ax.transAxes)
-        cells = [
-            (_n(r["overdoses"], k), _change(r["overdoses_change"], r["overdoses_change_pct"]),
-             _n(r["prior_overdoses"], k)),
-            (_n(r["fatal"], k), _change(r["fatal_change"]), _n(r["prior_fatal"], k)),
-            (_n(r["nonfatal"], k), _change(r["nonfatal_change"]), _n(r["prior_nonfatal"], k)),
-            (_pct(r["naloxone_given_pct"]), _change(r["naloxone_given_pct_change"], unit=" pts"),
-             _pct(r["prior_naloxone_given_pct"])),
-        ]
-        for x, (now, ch, prior) in zip(xs[1:], cells, strict=True):
-            ax.text(x, y, now, fontsize=11, fontweight="bold", va="center", color=_INK,
+        for x, (now, ch, prior) in zip(xs[1:], _kpi_cells(r, k), strict=True):
+            unrec = now == NOT_RECORDED
+            ax.text(x, y + (0.03 if unrec else 0), now, fontsize=7.5 if unrec else 11,
+                    fontweight="bold", va="center", color=_GREY if unrec else _INK,
                     transform=ax.transAxes)
-            ax.text(x + 0.075, y + 0.03, ch, fontsize=6.5, va="center", color=_INK,
-                    transform=ax.transAxes)
-            ax.text(x + 0.075, y - 0.045, f"prior {prior}", fontsize=6, va="center",
+            if ch:
+                ax.text(x + 0.075, y + 0.03, ch, fontsize=6.5, va="center", color=_INK,
+                        transform=ax.transAxes)
+            ax.text(x if unrec else x + 0.075, y - 0.045, prior, fontsize=6, va="center",
                     color=_GREY, transform=ax.transAxes)
 
 
 def _map(fig, c: BriefingContent) -> None:
-    ax = fig.add_axes((0.04, 0.405, 0.55, 0.375))
+    ax = fig.add_axes((0.04, 0.405, 0.55, 0.36))
     t = c.map_table
     cells = t["h3"].to_numpy(np.uint64)
     if c.map_mode == "class":
@@ -134,6 +177,11 @@ def _map(fig, c: BriefingContent) -> None:
     ax.set_title(f"{what}, last 12 months", fontsize=8.5, fontweight="bold", loc="left")
 
 
+def _outcome_recorded(c: BriefingContent) -> bool:
+    st = c.kpis["outcome_status"] if "outcome_status" in c.kpis.columns else None
+    return st is None or not (st == NOT_RECORDED).all()
+
+
 def _trend(fig, c: BriefingContent) -> None:
     ax = fig.add_axes((0.68, 0.625, 0.29, 0.14))
     w = c.weekly
@@ -141,7 +189,10 @@ def _trend(fig, c: BriefingContent) -> None:
     tot = pd.to_numeric(w["overdoses"]).astype(float).to_numpy()
     fat = pd.to_numeric(w["fatal"]).astype(float).to_numpy()
     ax.plot(x, tot, color="#0072B2", lw=1.3, label="All overdoses")
-    ax.plot(x, fat, color="#D55E00", lw=1.3, label="Fatal")
+    if _outcome_recorded(c):  # an unrecorded outcome is not a line of zeros
+        ax.plot(x, fat, color="#D55E00", lw=1.3, label="Fatal")
+    else:
+        fat = np.zeros_like(tot)
     ax.set_ylim(bottom=0)
     ax.set_title("Weekly overdoses, last 52 weeks", fontsize=8.5, fontweight="bold", loc="left")
     ax.tick_params(labelsize=6)
@@ -152,8 +203,15 @@ def _trend(fig, c: BriefingContent) -> None:
     for s in ("top", "right"):
         ax.spines[s].set_visible(False)
     ax.legend(fontsize=6, frameon=False, loc="upper left", ncol=2)
-    if np.isnan(tot).any() or np.isnan(fat).any():
-        ax.text(0, -0.22, f"Gaps: weeks with 1–{c.policy.k - 1} events are suppressed.",
+    no_data = w["no_data"].to_numpy(bool) if "no_data" in w.columns else np.zeros(len(w), bool)
+    gaps = []
+    if no_data.any():
+        gaps.append(f"no data before {w.index[~no_data][0]:%d %b %Y}" if (~no_data).any()
+                    else "no data")
+    if (np.isnan(tot) & ~no_data).any() or (np.isnan(fat) & ~no_data).any():
+        gaps.append(f"weeks with 1–{c.policy.k - 1} events are suppressed")
+    if gaps:
+        ax.text(0, -0.22, "Gaps: " + "; ".join(gaps) + ".",
                 fontsize=5.5, color=_GREY, transform=ax.transAxes, va="top")
 
 
@@ -173,11 +231,17 @@ def _top_areas(fig, c: BriefingContent) -> None:
     k = c.policy.k
     ax.text(0, 1.0, f"Top areas, last 12 months (H3 res {c.res})", fontsize=8.5,
             fontweight="bold", va="top", transform=ax.transAxes)
-    rows = [[str(int(r["rank"])), str(r["cell_centre"]), _n(r["count"], k), _n(r["n_fatal"], k),
-             _n(r["count_prior"], k)] for _, r in c.top.iterrows()]
+    fatal = _outcome_recorded(c)
+    no_prior = c.top.attrs.get("prior_status") == "no data"
+    rows = [[str(int(r["rank"])), str(r["cell_centre"]), _n(r["count"], k),
+             _n(r["n_fatal"], k) if fatal else "n/r",
+             "no data" if no_prior else _n(r["count_prior"], k)] for _, r in c.top.iterrows()]
     if not rows:
         ax.text(0, 0.8, "No overdoses in the period.", fontsize=7, transform=ax.transAxes)
         return
+    if not fatal:
+        ax.text(0, -0.02, "n/r: outcome not recorded in these data.", fontsize=5.5,
+                color=_GREY, transform=ax.transAxes, va="top")
     _table(ax, ["#", "Area (cell centre)", "Overdoses", "Fatal", "Prior yr"], rows,
            [0.0, 0.06, 0.46, 0.69, 0.83])
 
@@ -193,8 +257,7 @@ def _text_box(fig, rect, title: str, lines: list[str], note: str) -> None:
         ax.text(0.03, y, line, fontsize=6, va="top", transform=ax.transAxes, color=_INK)
         y -= 0.085
     if note:
-        ax.text(0.03, 0.05, note, fontsize=5.5, va="bottom", color=_GREY, transform=ax.transAxes,
-                wrap=True)
+        ax.text(0.03, 0.05, note, fontsize=5.5, va="bottom", color=_GREY, transform=ax.transAxes)
 
 
 def _alert_lines(c: BriefingContent) -> tuple[list[str], str]:
@@ -244,25 +307,36 @@ def _footer(fig, c: BriefingContent, caveats) -> None:
     else:
         rule = ("RESTRICTED tier: counts are NOT suppressed. Do not share outside the agency; "
                 f"the public version suppresses counts from 1 to {k - 1}.")
-    texts = [rule, *caveats, *c.notes]
-    ax = fig.add_axes((0.04, 0.015, 0.92, 0.12))
+    texts = [rule, *c.notes, *caveats]  # data notes first: they are kept when space runs out
+    ax = fig.add_axes((0.04, 0.012, 0.92, 0.128))
     ax.axis("off")
     ax.text(0, 1.0, "Data caveats and privacy", fontsize=8, fontweight="bold", va="top",
             transform=ax.transAxes)
-    import textwrap
+    from report.layout import paragraphs
 
-    y = 0.83
-    for t in texts:
-        wrapped = textwrap.fill("• " + t, width=150)
-        ax.text(0, y, wrapped, fontsize=6, va="top", color=_INK, transform=ax.transAxes,
-                linespacing=1.3)
-        y -= 0.135 * (wrapped.count("\n") + 1)
+    paragraphs(ax, texts, top=0.86, size=6.0)  # wrapped to the measured width, shrunk to fit
 
 
 # ------------------------------------------------------------------ public API
 def render_briefing(content: BriefingContent, *, title: str = "Overdose surveillance briefing",
                     area_name: str | None = None, caveats=DEFAULT_CAVEATS) -> bytes:
     """Lay out published briefing content on one A4 page and return the PDF bytes."""
+    fig = briefing_figure(content, title=title, area_name=area_name, caveats=caveats)
+    try:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="pdf", metadata={"CreationDate": None, "ModDate": None,
+                                                 "Producer": "gapmap", "Creator": "gapmap"})
+    finally:
+        plt.close(fig)
+    return buf.getvalue()
+
+
+def briefing_figure(content: BriefingContent, *, title: str = "Overdose surveillance briefing",
+                    area_name: str | None = None, caveats=DEFAULT_CAVEATS):
+    """The briefing's matplotlib figure (one A4 page; the caller closes it). Every text is
+    measured and shrunk or wrapped to lie inside the page (:func:`report.layout.fit_texts`)."""
+    from report.layout import fit_texts
+
     fig = plt.figure(figsize=PAGE_SIZE)
     try:
         _header(fig, content, title, area_name)
@@ -275,12 +349,11 @@ def render_briefing(content: BriefingContent, *, title: str = "Overdose surveill
         gap_lines, gap_note = _gap_lines(content)
         _text_box(fig, (0.51, 0.155, 0.45, 0.22), "Resource gaps", gap_lines, gap_note)
         _footer(fig, content, caveats)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="pdf", metadata={"CreationDate": None, "ModDate": None,
-                                                 "Producer": "gapmap", "Creator": "gapmap"})
-    finally:
+        fit_texts(fig)
+    except Exception:
         plt.close(fig)
-    return buf.getvalue()
+        raise
+    return fig
 
 
 def build_briefing(

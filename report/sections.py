@@ -136,10 +136,32 @@ def _gaps(incidents, resources, res: int, end: pd.Timestamp, geom, pol):
         return None, f"Resource gaps not available for these data ({exc})."
     top = table[table["gap_score"] > 0].head(6)  # already sorted by gap_rank
     shown = top[["gap_rank", "h3", "reason"]].reset_index(drop=True)
-    shown["area"] = [cell_label(c) for c in shown["h3"].to_numpy(np.uint64)]
+    from products.overview import unique_labels
+
+    cells = shown["h3"].to_numpy(np.uint64)
+    shown["area"] = unique_labels([cell_label(c) for c in cells], cells)
     note = ("Gap score = overdose burden × access deficit (products.gaps; our documented "
             f"weighting), largest first; burden {query.describe().split(' · ')[0]}.")
     return shown, note
+
+
+def _data_notes(c: BriefingContent) -> list[str]:
+    """Caveats on what the data hold: fields not recorded, comparisons without data, warnings
+    of the hot-spot product (e.g. significance out of reach)."""
+    from products.overview import KNOWN_MIN_PCT
+
+    notes = []
+    k = c.kpis
+    for field, what in (("outcome", "Outcome (fatal/nonfatal)"), ("naloxone", "Naloxone")):
+        col = f"{field}_status"
+        if col in k.columns and (k[col] == "not recorded").any():
+            notes.append(f"{what}: not recorded — known for less than {KNOWN_MIN_PCT:.0f}% of "
+                         "events in this export, so no figure is given (unknown is not zero).")
+    if "prior_status" in k.columns and (k["prior_status"] != "complete").any():
+        notes.append("Prior periods that start before the first record are marked 'no data' or "
+                     "'partial'; no change is computed against them.")
+    notes += list(getattr(c.map_table, "attrs", {}).get("warnings", []))
+    return notes
 
 
 def briefing_content(
@@ -215,5 +237,6 @@ def briefing_content(
         alerts=alerts, alerts_note=alerts_note, gaps=gaps, gaps_note=gaps_note,
         notes=[map_note] if map_note else [],
     )
+    content.notes += _data_notes(content)
     content.query = replace(filters, start=stop - pd.Timedelta(days=days), end=stop)
     return content
