@@ -46,8 +46,9 @@ def register(subparsers) -> None:
         "drive).",
     )
     add_incident_options(p)
-    p.add_argument("--resources", nargs="+", required=True, metavar="FILE",
-                   help="resource file(s) in the canonical schema (.csv / .geojson)")
+    p.add_argument("--resources", nargs="+", default=[], metavar="FILE",
+                   help="resource file(s) in the canonical schema (.csv / .xlsx / .geojson); "
+                   "--resources or --samhsa (or both) is required")
     p.add_argument("--samhsa", nargs="+", default=[], metavar="FILE",
                    help="SAMHSA treatment-locator export(s) (.json / .csv) to add as treatment")
     add_res_option(p)
@@ -120,11 +121,14 @@ def _weights(given: dict[str, float]) -> dict[str, float]:
     return {**DEFAULT_WEIGHTS, **given}
 
 
-def _sites(args: argparse.Namespace) -> pd.DataFrame:
+def _sites(args: argparse.Namespace, boundary=None) -> pd.DataFrame:
     from layers.samhsa import read_samhsa
     from layers.sites import load_resources
 
-    results = [load_resources(args.resources)] + [read_samhsa(p) for p in args.samhsa]
+    if not args.resources and not args.samhsa:
+        raise ValueError("give resource sites with --resources FILE and/or --samhsa FILE")
+    results = ([load_resources(args.resources, boundary=boundary)] if args.resources else []) + [
+        read_samhsa(p, boundary=boundary) for p in args.samhsa]
     for r in results:
         if r.summary["rejected"]:
             files = ", ".join(r.summary["files"])
@@ -184,7 +188,12 @@ def run(args: argparse.Namespace) -> int:
     check_resolution(args.res, policy)
     weights = _weights(_pairs(args.weight, "--weight"))
     groups = _groups(_pairs(args.reach, "--reach"))
-    sites = _sites(args)
+    boundary = None
+    if args.boundary:
+        from geo.boundary import boundary_geometry
+
+        boundary = boundary_geometry(args.boundary)
+    sites = _sites(args, boundary)
     incidents = load_incidents_from_args(args)
     query = Query(res=args.res, start=args.start, end=args.end)
     population = None
@@ -192,11 +201,6 @@ def run(args: argparse.Namespace) -> int:
         from layers.population import load_population
 
         population = load_population(args.population, args.population_column)
-    boundary = None
-    if args.boundary:
-        from geo.boundary import boundary_geometry
-
-        boundary = boundary_geometry(args.boundary)
     opts = dict(boundary=boundary, hotspots=_hotspots(args), population=population,
                 population_column=args.population_column, groups=groups, weights=weights,
                 open_at=_when(args.open_at))

@@ -55,8 +55,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "--candidates",
         metavar="FILE",
-        help="candidate host sites CSV (site_id, name, subtype, lat, lon, open_24_7); "
-        "default: every analysis-cell centre",
+        help="candidate host sites (.csv / .xlsx / .geojson: site_id or id, name, subtype, "
+        "lat/Latitude, lon/Longitude, open_24_7); default: every analysis-cell centre",
     )
     p.add_argument(
         "--k",
@@ -140,12 +140,18 @@ def _load_existing(paths: list[str]) -> pd.DataFrame | None:
 
 
 def _load_candidates(path: str | None) -> pd.DataFrame | None:
+    """Candidate host sites: the resource files' column names and coordinate checks."""
     if path is None:
         return None
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"candidates file {p} does not exist")
-    return pd.read_csv(p, dtype={"site_id": "string"})
+    from layers.site_files import load_candidates
+
+    cand, rejects = load_candidates(path)
+    if len(rejects):
+        print(f"note: {len(rejects)} candidate row(s) of {path} could not be used: "
+              + "; ".join(f"line {ln}: {why}" for ln, why in
+                          zip(rejects["line"][:5], rejects["reason"][:5], strict=True))
+              + (" ..." if len(rejects) > 5 else ""), file=sys.stderr)
+    return cand  # empty: the product says "candidates is empty"
 
 
 def _progress(info: dict) -> None:

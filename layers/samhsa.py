@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from geo.validate import parse_bool
+from layers.site_files import check_readable, public_columns, read_site_table
 from layers.sites import LoadResult, _summary, validate_resources
 
 __all__ = ["MEDICATION_CODES", "read_samhsa", "samhsa_to_sites", "parse_codes"]
@@ -73,9 +74,10 @@ def _read(path: Path) -> tuple[pd.DataFrame, list[set[str]]]:
     suffix = path.suffix.lower()
     if suffix == ".json":
         try:
-            doc = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path} is not valid JSON: {exc}") from None
+            doc = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"SAMHSA export {path} is not valid JSON ({type(exc).__name__}); "
+                             "download it again or use the CSV export") from None
         rows = doc.get("rows") if isinstance(doc, dict) else doc
         if not isinstance(rows, list):
             raise ValueError(f"{path}: expected a list of facilities or an object with 'rows'")
@@ -83,13 +85,10 @@ def _read(path: Path) -> tuple[pd.DataFrame, list[set[str]]]:
         df["_line"] = np.arange(1, len(df) + 1)  # record number
         if "services" not in df.columns:
             raise ValueError(f"{path}: facilities have no 'services' list; found "
-                             f"{[c for c in df.columns if c != '_line']}")
+                             f"{public_columns(df.columns)}")
         codes = [_entry_codes(s) for s in df["services"].tolist()]
-    elif suffix == ".csv":
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                         skip_blank_lines=False)
-        df["_line"] = np.arange(2, len(df) + 2)  # header is line 1
-        df = df.loc[~df.drop(columns="_line").isna().all(axis=1)].reset_index(drop=True)
+    elif suffix in (".csv", ".tsv", ".txt", ".xlsx"):
+        df = read_site_table(path, what="SAMHSA export")  # true line numbers; ragged → reject
         low = {c.lower(): c for c in df.columns}
         col = low.get("codes") or low.get("services")
         known = set(MEDICATION_CODES) | {"MD", "SS", "SF", "MC", "PI", "PA"}
@@ -104,20 +103,20 @@ def _read(path: Path) -> tuple[pd.DataFrame, list[set[str]]]:
             codes = [{c.upper() for c in ind if yes[c][i]} for i in range(len(df))]
         else:
             raise ValueError(f"{path}: no 'codes'/'services' column and no code columns "
-                             f"(MU, BU, NU, OTP, MD, SS …); found {list(df.columns)}")
+                             f"(MU, BU, NU, OTP, MD, SS …); found {public_columns(df.columns)}")
     else:
-        raise ValueError(f"SAMHSA export {path} must be .json or .csv, got {suffix!r}")
+        raise ValueError(f"SAMHSA export {path} must be .json, .csv or .xlsx, got {suffix!r}")
     return df, codes
 
 
 def samhsa_to_sites(df: pd.DataFrame, codes: list[set[str]], *, origin: str = "<samhsa>",
-                    as_of: str | None = None) -> LoadResult:
+                    as_of: str | None = None, boundary=None) -> LoadResult:
     """Map locator rows plus their code sets to canonical sites (see module docstring)."""
     low = {str(c).lower(): c for c in df.columns}
     for need in ("name1", "latitude", "longitude"):
         if need not in low:
             raise ValueError(f"SAMHSA export {origin} is missing column {need!r}; found "
-                             f"{[c for c in df.columns if c != '_line']}")
+                             f"{public_columns(df.columns)}")
     n = len(df)
     line = df["_line"].to_numpy() if "_line" in df.columns else np.arange(1, n + 1)
     name1 = df[low["name1"]].fillna("").astype(str).str.strip()
@@ -147,8 +146,13 @@ def samhsa_to_sites(df: pd.DataFrame, codes: list[set[str]], *, origin: str = "<
         "as_of": as_of,
         "_line": line,
     })
+    if "_row_error" in df.columns:
+        raw["_row_error"] = df["_row_error"].to_numpy(object)
     no_moud = np.array([s is None for s in subtype], dtype=bool)
-    res = validate_resources(raw.loc[~no_moud], origin=origin, source="samhsa_locator")
+    if "_row_error" in raw.columns:  # a ragged line is rejected for that, not for its codes
+        no_moud &= raw["_row_error"].isna().to_numpy()
+    res = validate_resources(raw.loc[~no_moud], origin=origin, source="samhsa_locator",
+                             boundary=boundary)
     own = pd.DataFrame({
         "file": pd.Series([origin] * int(no_moud.sum()), dtype="string"),
         "line": line[no_moud].astype(np.int64),
@@ -161,7 +165,7 @@ def samhsa_to_sites(df: pd.DataFrame, codes: list[set[str]], *, origin: str = "<
     return LoadResult(res.sites, rejects, _summary([origin], n, res.sites, rejects))
 
 
-def read_samhsa(path, *, as_of: str | None = None) -> LoadResult:
+def read_samhsa(path, *, as_of: str | None = None, boundary=None) -> LoadResult:
     """Read a SAMHSA treatment-locator export (JSON or CSV) into canonical treatment sites.
 
     Parameters
@@ -169,6 +173,8 @@ def read_samhsa(path, *, as_of: str | None = None) -> LoadResult:
     path : str or Path
     as_of : str, optional
         Date of the export (ISO), stored in ``as_of``.
+    boundary : shapely geometry, optional
+        Study area, for the swapped-coordinates check (:func:`layers.sites.swapped_locations`).
 
     Returns
     -------
@@ -181,8 +187,6 @@ def read_samhsa(path, *, as_of: str | None = None) -> LoadResult:
     FileNotFoundError, ValueError
         Missing file, wrong type, or missing columns (listing those found).
     """
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"SAMHSA export {p} does not exist")
+    p = check_readable(path, "SAMHSA export")
     df, codes = _read(p)
-    return samhsa_to_sites(df, codes, origin=str(p), as_of=as_of)
+    return samhsa_to_sites(df, codes, origin=str(p), as_of=as_of, boundary=boundary)

@@ -5,7 +5,14 @@ of :data:`RESOURCE_COLUMNS`; :func:`validate_resources` does the same for an in-
 Validation mirrors incident ingest: a missing column is a precise error listing what was found;
 a bad *row* is not an error but a reject with its file, line and reason (bad coordinates,
 unknown kind/subtype, unreadable yes/no flag or capacity, unparsable opening hours, duplicate
-``site_id``). Nothing is dropped silently: ``len(sites) + len(rejects)`` equals the rows read.
+``site_id``, a ragged CSV line). Nothing is dropped silently: ``len(sites) + len(rejects)``
+equals the rows read.
+
+Swapped coordinates are caught as for incidents (:func:`swapped_locations`): a latitude beyond
+±90 that fits as a longitude; with a study area, a site outside it whose swapped position lies
+inside; and always a site south of 60°S (Antarctica: a list whose Latitude column holds US
+longitudes lands there). Files are read by :func:`geo.readers.read_table` (encodings,
+delimiters, ``.xlsx``, true line numbers).
 
 Opening hours that cannot be parsed (see :mod:`layers.hours`) make the row a *reject*, not a
 flag: a site whose hours we cannot read would otherwise silently count as closed at night.
@@ -13,7 +20,6 @@ flag: a site whose hours we cannot read would otherwise silently count as closed
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +28,7 @@ import pandas as pd
 
 from geo.validate import parse_bool
 from layers.hours import hours_error, parse_hours
+from layers.site_files import COLUMN_ALIASES, public_columns, read_site_table, swapped_locations
 
 __all__ = [
     "RESOURCE_COLUMNS",
@@ -75,7 +82,7 @@ RESOURCE_COLUMNS: dict[str, str] = {
 }
 
 REQUIRED_RESOURCE_COLUMNS = ("kind", "lat", "lon")
-_ALIASES = {"latitude": "lat", "longitude": "lon", "lng": "lon", "long": "lon", "id": "site_id"}
+_ALIASES = COLUMN_ALIASES
 REJECT_COLUMNS = ("file", "line", "site_id", "name", "reason")
 
 
@@ -103,49 +110,8 @@ def empty_sites() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in RESOURCE_COLUMNS.items()})
 
 
-def _read_geojson(path: Path) -> pd.DataFrame:
-    try:
-        doc = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid GeoJSON: {exc}") from None
-    feats = doc.get("features") if isinstance(doc, dict) else None
-    if feats is None:
-        raise ValueError(f"{path} is not a GeoJSON FeatureCollection (no 'features' list)")
-    rows = []
-    for f in feats:
-        props = dict(f.get("properties") or {})
-        geom = f.get("geometry") or {}
-        if geom.get("type") == "Point" and len(geom.get("coordinates") or []) >= 2:
-            lon, lat = geom["coordinates"][:2]  # GeoJSON axis order is (lng, lat)
-            props["lat"], props["lon"] = lat, lon
-        else:
-            props["lat"], props["lon"] = None, None
-            props["_geometry_error"] = (
-                f"geometry must be a Point, got {geom.get('type') or 'none'}"
-            )
-        rows.append(props)
-    df = pd.DataFrame(rows)
-    if df.empty:
-        df = pd.DataFrame(columns=["lat", "lon"])
-    df["_line"] = np.arange(1, len(df) + 1)  # feature number, 1-based
-    return df
-
-
 def _read_file(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise FileNotFoundError(f"resource file {path} does not exist")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                         skip_blank_lines=False)
-        df["_line"] = np.arange(2, len(df) + 2)  # header is line 1
-        blank = df.drop(columns="_line").isna().all(axis=1)
-        df = df.loc[~blank].reset_index(drop=True)  # blank lines are not rows
-    elif suffix in (".geojson", ".json"):
-        df = _read_geojson(path)
-    else:
-        raise ValueError(f"resource file {path} must be .csv or .geojson, got {suffix!r}")
-    return df
+    return read_site_table(path)
 
 
 def _normalise_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -174,6 +140,7 @@ def validate_resources(
     origin: str = "<frame>",
     source: str | None = None,
     taken_ids: set | frozenset = frozenset(),
+    boundary=None,
 ) -> LoadResult:
     """Validate a raw resource table and put it in the canonical schema.
 
@@ -189,6 +156,8 @@ def validate_resources(
         Value of ``source`` for rows without one (default: ``origin``'s stem).
     taken_ids : set of str
         ``site_id`` values already loaded (from earlier files); rows reusing one are rejected.
+    boundary : shapely geometry, optional
+        Study area, for the swapped-coordinates check (:func:`swapped_locations`).
 
     Returns
     -------
@@ -203,7 +172,7 @@ def validate_resources(
     raw = _normalise_columns(df)
     missing = [c for c in REQUIRED_RESOURCE_COLUMNS if c not in raw.columns]
     if missing:
-        found = [c for c in raw.columns if not str(c).startswith("_")]
+        found = public_columns(raw.columns)
         raise ValueError(
             f"resource table {origin} is missing column(s) {missing}; found {found}. "
             "Rename the columns (lat/lon or latitude/longitude, kind = treatment/ssp/naloxone)."
@@ -246,13 +215,16 @@ def validate_resources(
 
     lat = pd.to_numeric(raw["lat"], errors="coerce").to_numpy(float)
     lon = pd.to_numeric(raw["lon"], errors="coerce").to_numpy(float)
-    bad_xy = ~(np.isfinite(lat) & np.isfinite(lon)) | (np.abs(lat) > 90) | (np.abs(lon) > 180) | (
-        (lat == 0) & (lon == 0))
+    bad_xy = ~(np.isfinite(lat) & np.isfinite(lon)) | (np.abs(lat) > 180) | (np.abs(lon) > 180) | (
+        (np.abs(lat) > 90) & (np.abs(lon) > 90)) | ((lat == 0) & (lon == 0))
     note(bad_xy, [f"bad coordinates lat={a!r}, lon={b!r} (need WGS84 degrees, not 0,0)"
                   for a, b in zip(raw["lat"].tolist(), raw["lon"].tolist(), strict=True)])
-    if "_geometry_error" in raw.columns:
-        ge = raw["_geometry_error"]
-        note(ge.notna().to_numpy(), ge.tolist())
+    swapped = swapped_locations(lat, lon, boundary)
+    note(swapped != "", swapped)
+    for helper in ("_geometry_error", "_row_error"):
+        if helper in raw.columns:
+            ge = raw[helper]
+            note(ge.notna().to_numpy(), ge.tolist())
     out["lat"], out["lon"] = lat, lon
 
     for c in FLAG_COLUMNS:
@@ -323,7 +295,7 @@ def _summary(files, n_read, sites, rejects) -> dict:
     }
 
 
-def load_resources(path_or_paths, *, source: str | None = None) -> LoadResult:
+def load_resources(path_or_paths, *, source: str | None = None, boundary=None) -> LoadResult:
     """Load one or several resource files (CSV / GeoJSON) into the canonical schema.
 
     Parameters
@@ -333,6 +305,8 @@ def load_resources(path_or_paths, *, source: str | None = None) -> LoadResult:
         (Point features; "line" is the feature number, 1-based).
     source : str, optional
         ``source`` for rows that have none (default: the file's stem).
+    boundary : shapely geometry, optional
+        Study area (swapped-coordinates check).
 
     Returns
     -------
@@ -353,7 +327,8 @@ def load_resources(path_or_paths, *, source: str | None = None) -> LoadResult:
     taken: set = set()
     for p in paths:
         p = Path(p)
-        res = validate_resources(_read_file(p), origin=str(p), source=source, taken_ids=taken)
+        res = validate_resources(_read_file(p), origin=str(p), source=source, taken_ids=taken,
+                                 boundary=boundary)
         taken.update(res.sites["site_id"].tolist())
         results.append(res)
     sites = pd.concat([r.sites for r in results], ignore_index=True)

@@ -95,9 +95,9 @@ def test_parse_codes():
 def test_bad_inputs(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         read_samhsa(tmp_path / "nope.json")
-    bad = tmp_path / "x.txt"
+    bad = tmp_path / "x.docx"
     bad.write_text("x")
-    with pytest.raises(ValueError, match="must be .json or .csv"):
+    with pytest.raises(ValueError, match="must be .json, .csv or .xlsx"):
         read_samhsa(bad)
     nocodes = tmp_path / "n.csv"
     nocodes.write_text("name1,latitude,longitude\nA,36,-79\n")
@@ -105,3 +105,51 @@ def test_bad_inputs(tmp_path):
         read_samhsa(nocodes)
     with pytest.raises(ValueError, match="missing column 'latitude'"):
         samhsa_to_sites(pd.DataFrame({"name1": ["A"]}), [{"BU"}])
+
+
+def test_swapped_locator_coordinates_and_no_internal_columns(tmp_path):
+    p = tmp_path / "loc.csv"
+    p.write_text("name1,latitude,longitude,codes\n"
+                 "Right,36.1,-79.8,MU MD\n"
+                 "Swapped,-79.8,36.1,BU\n")
+    res = read_samhsa(p)
+    assert res.sites["name"].tolist() == ["Right"]
+    assert res.rejects["line"].tolist() == [3]
+    assert "swapped" in res.rejects["reason"].iloc[0]
+    bad = tmp_path / "nocodes.csv"
+    bad.write_text("name1,latitude,longitude\nA,36,-79\n")
+    with pytest.raises(ValueError, match="no 'codes'") as exc:
+        read_samhsa(bad)
+    assert "_line" not in str(exc.value)
+    nolat = tmp_path / "nolat.csv"
+    nolat.write_text("name1,codes\nA,MU\n")
+    with pytest.raises(ValueError, match="missing column 'latitude'") as exc:
+        read_samhsa(nolat)
+    assert "_line" not in str(exc.value)
+
+
+def test_gaps_with_samhsa_only(tmp_path, capsys):
+    """`gapmap gaps --samhsa FILE` needs no --resources; neither is one sentence, exit 2."""
+    import numpy as np
+
+    from cli import main
+
+    n = 30
+    t = pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(n) * 3, "D")
+    pd.DataFrame({"occurred_at": t.strftime("%Y-%m-%d %H:%M"),
+                  "lat": 36.07 + np.arange(n) * 1e-5, "lon": -79.79, "source": "ems"}
+                 ).to_csv(tmp_path / "inc.csv", index=False)
+    (tmp_path / "loc.csv").write_text("name1,latitude,longitude,codes\nClinic,36.1,-79.8,BU\n")
+    out = tmp_path / "g.csv"
+    code = main(["gaps", "--incidents", str(tmp_path / "inc.csv"), "--samhsa",
+                 str(tmp_path / "loc.csv"), "--res", "8", "--tier", "restricted",
+                 "--out", str(out)])
+    first = capsys.readouterr().err
+    assert code == 0, first
+    assert "scored against 1 site(s)" in first
+    table = pd.read_csv(out)
+    assert len(table) >= 1
+    code = main(["gaps", "--incidents", str(tmp_path / "inc.csv"), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "--resources FILE and/or --samhsa FILE" in err

@@ -62,7 +62,7 @@ def test_rejects_have_line_and_reason_nothing_dropped(csv_path):
     assert "medicaid: 'maybe' is not yes/no" in why[8]
     assert "duplicate site_id 'A2'" in why[9]
     assert "capacity" in why[10]
-    assert "bad coordinates" in why[11]
+    assert "latitude/longitude look swapped (lat=95" in why[11]
     assert set(res.rejects["file"]) == {str(csv_path)}
 
 
@@ -115,9 +115,13 @@ def test_missing_columns_listed(tmp_path):
 def test_bad_paths(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_resources(tmp_path / "none.csv")
+    bad = tmp_path / "r.docx"
+    bad.write_text("x")
+    with pytest.raises(ValueError, match="must be .csv, .xlsx or .geojson"):
+        load_resources(bad)
     bad = tmp_path / "r.xlsx"
     bad.write_text("x")
-    with pytest.raises(ValueError, match="must be .csv or .geojson"):
+    with pytest.raises(ValueError, match="cannot read r.xlsx as an Excel workbook"):
         load_resources(bad)
     with pytest.raises(ValueError, match="path_or_paths is empty"):
         load_resources([])
@@ -147,3 +151,65 @@ def test_blank_lines_keep_line_numbers(tmp_path):
     res = load_resources(p)
     assert len(res.sites) == 1 and res.rejects["line"].tolist() == [5]
     assert res.summary["read"] == 2
+
+
+# ------------------------------------------------------------------ swapped sites, candidates
+AREA = __import__("shapely").box(-80.0, 35.9, -79.6, 36.3)  # (lng, lat)
+
+
+def test_swapped_site_coordinates_rejected(tmp_path):
+    p = tmp_path / "national.csv"
+    # Latitude holds the longitudes and Longitude the latitudes (both within ±90)
+    p.write_text("site_id,name,kind,Latitude,Longitude\n"
+                 "S1,Right,treatment,36.10,-79.80\n"
+                 "S2,Swapped,treatment,-79.75,36.15\n"
+                 "S3,Also right,naloxone,36.2,-79.7\n")
+    plain = load_resources(p)  # no study area: Antarctica is implausible
+    assert plain.sites["site_id"].tolist() == ["S1", "S3"]
+    assert plain.rejects["line"].tolist() == [3]
+    assert "south of 60°S" in plain.rejects["reason"].iloc[0]
+    assert "swapped" in plain.rejects["reason"].iloc[0]
+    # with a study area a swap is caught even where it does not land in Antarctica
+    q = tmp_path / "europe.csv"
+    q.write_text("site_id,kind,lat,lon\nE1,treatment,-79.8,36.0\nE2,treatment,36.0,-79.8\n"
+                 "E3,treatment,52.5,13.4\n")
+    res = load_resources(q, boundary=AREA)
+    assert res.sites["site_id"].tolist() == ["E2", "E3"]  # E3 is far but not swapped
+    assert res.rejects["reason"].str.contains("swapped").all()
+
+
+def test_resource_file_encodings_ragged_lines_and_no_internal_columns(tmp_path):
+    p = tmp_path / "r.csv"
+    p.write_bytes(("site_id;kind;lat;lon;name\nA;naloxone;36,1;-79,8;x\n"
+                   "B;naloxone;36.1;-79.8;Café\nC;naloxone;36.1\n").encode("utf-16"))
+    res = load_resources(p)
+    assert res.sites["site_id"].tolist() == ["B"] and res.sites["name"].tolist() == ["Café"]
+    assert res.rejects["line"].tolist() == [2, 4]
+    assert "ragged line" in res.rejects["reason"].iloc[1]
+    q = tmp_path / "nokind.csv"
+    q.write_text("lat,lon\n36,-79\n")
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['kind'\]") as exc:
+        load_resources(q)
+    assert "_line" not in str(exc.value)
+
+
+def test_candidates_accept_resource_column_names(tmp_path):
+    from layers.site_files import load_candidates
+
+    p = tmp_path / "cand.csv"
+    p.write_text("ID,Name,Latitude,Longitude,Open_24_7\n"
+                 "c1,Library,36.1,-79.8,Yes\n"
+                 ",Church,36.2,-79.7,no\n"
+                 "c3,Swapped,-79.7,36.2,\n"
+                 "c4,Nowhere,,,\n")
+    cand, rejects = load_candidates(p)
+    assert cand["site_id"].tolist() == ["c1", "candidate_3"]
+    assert cand["lat"].tolist() == [36.1, 36.2] and cand["lon"].tolist() == [-79.8, -79.7]
+    assert cand["open_24_7"].tolist() == [True, False]
+    assert rejects["line"].tolist() == [4, 5]
+    assert "swapped" in rejects["reason"].iloc[0]
+    q = tmp_path / "nolat.csv"
+    q.write_text("name,x\na,1\n")
+    with pytest.raises(ValueError, match=r"missing column\(s\) \['lat', 'lon'\]") as exc:
+        load_candidates(q)
+    assert "_line" not in str(exc.value)
