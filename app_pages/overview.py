@@ -39,26 +39,59 @@ def _delta(v, unit="") -> str | None:
     return None if pd.isna(v) else f"{int(v):+,}{unit} vs prior"
 
 
+def _known(row, field: str) -> str | None:
+    """Help text of a field known for only part of the events (the product's status)."""
+    st_ = row.get(f"{field}_status", "recorded")
+    pct = row.get(f"{field}_known_pct")
+    if st_ == "recorded" or pd.isna(pct):
+        return None
+    return f"{field.capitalize()} known for {pct:.0f}% of events in this window."
+
+
 for w, row in kpi.iterrows():
-    st.subheader(f"Last {w} days ({row['start']:%Y-%m-%d} – {row['last_day']:%Y-%m-%d}) "
-                 f"vs {row['prior_start']:%Y-%m-%d} – {row['prior_last_day']:%Y-%m-%d}")
+    prior = row.get("prior_status", "complete")
+    vs = (f"vs {row['prior_start']:%Y-%m-%d} – {row['prior_last_day']:%Y-%m-%d}"
+          + (" (no data: before the first record)" if prior == "no data" else
+             f" (partial: {row['prior_days_covered_pct']:.0f}% of days have data; no change "
+             "computed)" if prior == "partial" else ""))
+    st.subheader(f"Last {w} days ({row['start']:%Y-%m-%d} – {row['last_day']:%Y-%m-%d}) {vs}")
     c = st.columns(4)
     c[0].metric(f"Overdoses, {w} d", _fmt(row["overdoses"]), _delta(row["overdoses_change"]),
                 delta_color="inverse")
-    c[1].metric(f"Fatal, {w} d", _fmt(row["fatal"]), _delta(row["fatal_change"]),
-                delta_color="inverse")
-    c[2].metric(f"Nonfatal, {w} d", _fmt(row["nonfatal"]), _delta(row["nonfatal_change"]),
-                delta_color="inverse")
+    unrec_o = row.get("outcome_status") == "not recorded"
+    unrec_n = row.get("naloxone_status") == "not recorded"
+    c[1].metric(f"Fatal, {w} d", "not recorded" if unrec_o else _fmt(row["fatal"]),
+                None if unrec_o else _delta(row["fatal_change"]), delta_color="inverse",
+                help=_known(row, "outcome"))
+    c[2].metric(f"Nonfatal, {w} d", "not recorded" if unrec_o else _fmt(row["nonfatal"]),
+                None if unrec_o else _delta(row["nonfatal_change"]), delta_color="inverse",
+                help=_known(row, "outcome"))
     pct, dpct = row["naloxone_given_pct"], row["naloxone_given_pct_change"]
-    c[3].metric(f"Naloxone given, {w} d", "–" if pd.isna(pct) else f"{pct:.1f}%",
-                None if pd.isna(dpct) else f"{dpct:+.1f} pts vs prior")
+    c[3].metric(f"Naloxone given, {w} d",
+                "not recorded" if unrec_n else "–" if pd.isna(pct) else f"{pct:.1f}%",
+                None if unrec_n or pd.isna(dpct) else f"{dpct:+.1f} pts vs prior",
+                help=_known(row, "naloxone"))
+notes = []
+for field, what in (("outcome", "Outcome (fatal/nonfatal)"), ("naloxone", "Naloxone")):
+    if "not recorded" in set(kpi.get(f"{field}_status", [])):
+        notes.append(f"{what}: **not recorded** — known for less than half of the events in "
+                     "these data, so no figure is shown (unknown is not zero).")
+    elif "partial" in set(kpi.get(f"{field}_status", [])):
+        notes.append(f"{what}: known for only part of the events (hover a figure for the share).")
+if notes:
+    st.info(" ".join(notes))
 
 st.subheader("Weekly overdoses, last 52 weeks")
 trend = _app.weekly_table(f, tier)
 cols = ["overdoses", "fatal", "nonfatal"] if not public else ["overdoses"]
 chart = trend[cols].astype("Float64").astype(float).rename(columns={"overdoses": "all overdoses"})
 chart.index.name = "week starting"
+if (kpi.get("outcome_status", pd.Series(dtype=str)) == "not recorded").all() and len(kpi):
+    chart = chart[["all overdoses"]]  # an unrecorded outcome is not a line of zeros
 st.line_chart(chart, y_label="overdoses per week", x_label="week starting")
+if "no_data" in trend.columns and trend["no_data"].any():
+    st.caption(f"No data before {trend.index[~trend['no_data'].to_numpy(bool)].min():%Y-%m-%d}"
+               " (the first record): those weeks are blank, not zero.")
 st.caption(
     f"7-day bins ending on {trend['last_day'].iloc[-1]:%Y-%m-%d}; outcome and source filters "
     "applied. "
