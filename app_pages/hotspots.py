@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages import _app
+from app_pages import _app, _areas
 from geo.cells import cells_to_latlng, cells_to_str, str_to_cells
 from layers import deck
 
@@ -48,9 +48,12 @@ def _num(v, fmt: str) -> str:
 
 counts_txt = deck.count_text(pub["count"], pol.k)
 labels = [deck.GI_LABELS.get(c, c) for c in pub["class"]]
+places = _areas.labels(pub["h3"].to_numpy(np.uint64))  # "Area · ZIP (near place)"
 tips = [
-    f"Cell {h}\n{n} ({f.label})\n{lab}, z = {_num(z, '.2f')}, q = {_num(q, '.3f')}"
-    for h, n, lab, z, q in zip(
+    f"Cell {h}" + (f" · {p}" if p else "")
+    + f"\n{n} ({f.label})\n{lab}, z = {_num(z, '.2f')}, q = {_num(q, '.3f')}"
+    for p, h, n, lab, z, q in zip(
+        places,
         cells_to_str(pub["h3"].to_numpy(np.uint64)),
         counts_txt,
         labels,
@@ -94,9 +97,10 @@ layers = [
         fill,
         tips,
         layer_id="cells",
-        extra=pd.DataFrame({"cls": pub["class"].to_numpy()}),
+        extra=pd.DataFrame({"cls": pub["class"].to_numpy(), "label": places}),
     )
-]
+] + _areas.context()  # area outlines, names and places from local files (offline)
+legend += _areas.context_legend()
 sites = _app.resources()
 if show_sites and sites is not None:
     nal = sites[sites["kind"].astype(str) == "naloxone"]
@@ -118,6 +122,8 @@ sel = _app.selected_object("hotspot_map")
 if sel and sel.get("h3"):
     cell = int(str_to_cells(np.array([sel["h3"]]))[0])
     st.subheader(f"Cell {sel['h3']}")
+    if sel.get("label"):
+        st.caption(sel["label"])
     row = pub[pub["h3"].to_numpy(np.uint64) == np.uint64(cell)]
     if len(row):
         r = row.iloc[0]

@@ -1,0 +1,110 @@
+"""App layer for named areas: the configured geography, cell labels and the area product.
+
+Cached wrappers only (primitives in, library calls inside): :func:`geography` reads the area
+layers and places of :func:`geo.labels.configured_geography` (``GAPMAP_AREAS`` /
+``GAPMAP_PLACES``, or the bundled sample's when the incidents are the sample);
+:func:`area_table` calls :func:`products.areas.area_table`; :func:`labels` calls
+:func:`geo.labels.cell_labels`; :func:`context` gives the offline map-context layers.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app_pages._data import _load_incidents, sample_path, source_key
+from app_pages._ui import Filters, policy
+
+__all__ = ["geography", "area_table", "labels", "context", "context_legend", "is_sample"]
+
+
+def is_sample() -> bool:
+    """The incidents in use are the bundled sample (so its geography applies)."""
+    from data import DATA_DIR
+
+    kind, path, _ = source_key()
+    p = sample_path("incidents")
+    return kind == "file" and p is not None and str(p) == path and str(DATA_DIR) in path
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _geography(areas_spec: str, places_spec: str, sample: bool):
+    from geo.labels import configured_geography
+
+    return configured_geography(sample=sample)
+
+
+def geography():
+    """``(area layers, places)`` configured for this deployment (shared, read-only)."""
+    from geo.labels import AREAS_ENV, PLACES_ENV
+
+    try:
+        return _geography(os.environ.get(AREAS_ENV, ""), os.environ.get(PLACES_ENV, ""),
+                          is_sample())
+    except (ValueError, FileNotFoundError) as exc:
+        st.warning(f"Area layers could not be read: {exc}")
+        return [], None
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _labels(cells: tuple, areas_spec: str, places_spec: str, sample: bool) -> list[str]:
+    from geo.labels import cell_labels
+
+    layers, places = _geography(areas_spec, places_spec, sample)
+    return cell_labels(np.array(cells, dtype=np.uint64), layers, places).tolist()
+
+
+def labels(cells) -> list[str]:
+    """Human label per cell ("Northgate Downtown · ZIP 00011 (near Northgate)"); "" if none."""
+    from geo.labels import AREAS_ENV, PLACES_ENV
+
+    layers, places = geography()
+    cells = np.asarray(cells, dtype=np.uint64)
+    if not layers and places is None:
+        return [""] * cells.size
+    return _labels(tuple(int(c) for c in cells), os.environ.get(AREAS_ENV, ""),
+                   os.environ.get(PLACES_ENV, ""), is_sample())
+
+
+@st.cache_data(max_entries=8, show_spinner="Counting by area…")
+def _area_table(kind, path, mtime, areas_spec, places_spec, sample, layer_i, start, end,
+                outcomes, sources, tier_name, k) -> pd.DataFrame:
+    from geo.privacy import PrivacyPolicy
+    from products.areas import area_table as product
+    from products.query import Query
+
+    layers, _ = _geography(areas_spec, places_spec, sample)
+    q = Query(start=start, end=end, outcomes=outcomes, sources=sources)
+    t = product(_load_incidents(kind, path, mtime), layers[layer_i], q,
+                PrivacyPolicy.for_tier(tier_name, k=k))
+    t.attrs = {**t.attrs}
+    return t
+
+
+def area_table(f: Filters, layer_i: int) -> pd.DataFrame:
+    """products.areas.area_table for the sidebar's window and filters, this session's tier."""
+    from geo.labels import AREAS_ENV, PLACES_ENV
+
+    pol = policy()
+    return _area_table(*source_key(), os.environ.get(AREAS_ENV, ""),
+                       os.environ.get(PLACES_ENV, ""), is_sample(), int(layer_i), f.start, f.end,
+                       f.outcomes, f.sources, pol.tier, pol.k)
+
+
+def context(names_of: int | None = 0) -> list:
+    """Offline map context: area outlines, names of one layer, named places."""
+    from layers.deck_areas import context_layers
+
+    layers, places = geography()
+    return context_layers(layers, places, names_of=names_of)
+
+
+def context_legend() -> str:
+    """Legend of :func:`context`."""
+    from layers.deck_areas import context_legend as legend
+
+    layers, places = geography()
+    return legend(layers, places)
