@@ -24,7 +24,6 @@ PAGES = [
     ("overview.py", "Overview", ":material/monitoring:"),
     ("hotspots.py", "Hotspots", ":material/local_fire_department:"),
     ("areas.py", "Areas", ":material/location_city:"),
-    ("areas.py", "Areas", ":material/location_city:"),
     ("gaps.py", "Gaps", ":material/explore:"),
     ("siting.py", "Siting", ":material/add_location_alt:"),
     ("outreach.py", "Outreach", ":material/volunteer_activism:"),
