@@ -269,10 +269,21 @@ def sidebar() -> Filters:
         "Time window", list(windows), key="window",
         help="Public tier: whole weeks (Monday–Sunday) ending with the last complete week of "
         "data — the fixed release windows. Log in for any window.")
-    outcomes = st.sidebar.multiselect(
-        "Outcomes", list(OUTCOMES[:2]) + ["unknown"], default=list(OUTCOMES), key="outcomes"
-    )
-    sources = st.sidebar.multiselect("Sources", list(SOURCES), default=list(SOURCES), key="sources")
+    if public:
+        # one value or all: combinations of filters would give an attacker many noisy views
+        # of the same hidden count to average (see README, Privacy)
+        one_o = st.sidebar.selectbox("Outcome", ["all", *OUTCOMES], key="public_outcome",
+                                     help="Public tier: all outcomes or one. Log in to combine.")
+        one_s = st.sidebar.selectbox("Source", ["all", *SOURCES], key="public_source",
+                                     help="Public tier: all sources or one. Log in to combine.")
+        outcomes = list(OUTCOMES) if one_o == "all" else [one_o]
+        sources = list(SOURCES) if one_s == "all" else [one_s]
+    else:
+        outcomes = st.sidebar.multiselect(
+            "Outcomes", list(OUTCOMES[:2]) + ["unknown"], default=list(OUTCOMES),
+            key="outcomes")
+        sources = st.sidebar.multiselect("Sources", list(SOURCES), default=list(SOURCES),
+                                         key="sources")
     start = end = last = None
     if kind != "none":
         _, last_t = data_range()

@@ -18,7 +18,7 @@ from geo.privacy import PrivacyPolicy, as_policy, check_window, release_date
 from geo.resolution import check_resolution as _check_resolution
 from geo.schema import OUTCOMES, SOURCES
 
-__all__ = ["Query", "resolve", "select", "data_end", "check_resolution"]
+__all__ = ["Query", "resolve", "select", "data_end", "check_resolution", "check_filters"]
 
 
 @dataclass(frozen=True)
@@ -91,12 +91,32 @@ def check_resolution(res, policy: PrivacyPolicy | str) -> int:
     return _check_resolution(res, as_policy(policy))
 
 
+def check_filters(query: Query, policy: PrivacyPolicy | str) -> None:
+    """Public/partner: all outcomes or one, all sources or one.
+
+    Many filter combinations would give an attacker many independently perturbed views of the
+    same hidden count to average; one value or all keeps the views few (README, Privacy).
+    """
+    pol = as_policy(policy)
+    if pol.restricted:
+        return
+    for name in ("outcomes", "sources"):
+        vals = getattr(query, name)
+        if vals is not None and len(vals) > 1:
+            raise ValueError(
+                f"{pol.tier} outputs filter by all {name} or one of them, got {', '.join(vals)}: "
+                "combinations would let the noisy figures be averaged back to hidden counts; "
+                "use the restricted tier to combine filters"
+            )
+
+
 def resolve(query: Query, incidents: pd.DataFrame, policy: PrivacyPolicy | str) -> Query:
     """The query with its window made concrete for this tier (release rule in public)."""
     pol = as_policy(policy)
     check_resolution(query.res, pol)
     if pol.restricted:
         return query
+    check_filters(query, pol)
     start, end = check_window(pol, query.start, query.end, data_end(incidents))
     return replace(query, start=start, end=end)
 

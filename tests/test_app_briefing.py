@@ -37,7 +37,7 @@ def test_briefing_page_kpis_equal_the_briefing_content_and_offer_a_pdf(app_input
 def test_sidebar_filters_and_resolution_apply_to_the_briefing(app_inputs):
     at = run_page("briefing")
     before = metric(at, "Overdoses, last 52 weeks")
-    at.sidebar.multiselect(key="sources").set_value(["police"]).run()
+    at.sidebar.selectbox(key="public_source").set_value("police").run()
     assert not at.exception
     inc = with_record_keys(load_incidents(app_inputs["incidents"]))
     ref = briefing_content(inc, tier="public", res=8, sources=("police",)).kpis

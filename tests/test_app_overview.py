@@ -46,18 +46,33 @@ def test_small_counts_are_suppressed_in_public_tier(app_inputs):
 def test_source_and_outcome_filters_change_kpis(app_inputs):
     at = run_page()
     before = metric(at, "Overdoses, 364 d")
-    at.sidebar.multiselect(key="sources").set_value(["police"]).run()
+    at.sidebar.selectbox(key="public_source").set_value("police").run()
     assert not at.exception
     after = metric(at, "Overdoses, 364 d")
     inc = load_incidents(app_inputs["incidents"])
     ref = kpi_table(inc, Query(sources=("police",)), "public", windows=(364,))
     assert after == _shown(ref.loc[364, "overdoses"]) and after != before
-    at.sidebar.multiselect(key="sources").set_value(["ems", "police", "hospital"]).run()
-    at.sidebar.multiselect(key="outcomes").set_value(["fatal"]).run()
+    at.sidebar.selectbox(key="public_source").set_value("all").run()
+    at.sidebar.selectbox(key="public_outcome").set_value("fatal").run()
     assert not at.exception
     ref = kpi_table(inc, Query(outcomes=("fatal",)), "public", windows=(364,))
     assert metric(at, "Overdoses, 364 d") == _shown(ref.loc[364, "overdoses"])
     assert metric(at, "Nonfatal, 364 d") == "0"
+
+
+def test_public_filters_take_one_value_restricted_combines(app_inputs):
+    """Public: all or one outcome/source (combinations would let noisy figures be averaged);
+    the restricted tier keeps the multiselects, and the library refuses public combinations."""
+    import pytest
+
+    at = run_page()
+    assert not [m for m in at.sidebar.multiselect if m.key in ("sources", "outcomes")]
+    inc = load_incidents(app_inputs["incidents"])
+    with pytest.raises(ValueError, match="all sources or one of them"):
+        kpi_table(inc, Query(sources=("ems", "police")), "public", windows=(364,))
+    at = run_page(session={"tier": "restricted"})
+    at.sidebar.multiselect(key="sources").set_value(["ems", "police"]).run()
+    assert not at.exception
 
 
 def test_weekly_trend_and_alerts_render():
