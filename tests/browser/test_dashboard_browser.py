@@ -93,11 +93,15 @@ def test_source_filter_changes_a_metric(app_page, app_url, shots):
     _open(app_page, app_url)
     before = _metric(app_page, "Overdoses, 364 d")
     sidebar = app_page.locator('[data-testid="stSidebar"]')
-    sources = sidebar.locator('[data-testid="stMultiSelect"]', has_text="Sources")
-    # remove the EMS source (the largest): the 52-week total must fall
-    sources.get_by_role("button", name="Remove ems").click()
+    source = sidebar.locator('[data-testid="stSelectbox"]', has_text="Source")
+    # public tier: one source or all — choose police (smaller than all): the total must fall
+    source.click()
+    app_page.get_by_role("option", name="police").click()
     _idle(app_page)
-    after = _metric(app_page, "Overdoses, 364 d")
+    deadline = time.monotonic() + 30  # wait on the condition: the rerun has redrawn the metric
+    while (after := _metric(app_page, "Overdoses, 364 d")) == before:
+        assert time.monotonic() < deadline, "the source filter did not change the total"
+        time.sleep(0.2)
     assert after != before
     assert int(after.replace(",", "")) < int(before.replace(",", ""))
     app_page.screenshot(path=str(shots / "overview_without_ems.png"), full_page=True)
