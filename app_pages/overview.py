@@ -109,6 +109,9 @@ method = st.columns(3)[0].selectbox(
     "EWMA, on daily counts of the whole area and of H3 cells.")
 tab = _app.alerts(f, tier, method)
 withheld = int(tab.attrs.get("withheld", 0))
+if tab.attrs.get("no_baseline"):
+    st.caption(f"{int(tab.attrs['no_baseline'])} area-day(s) not tested: their baseline would "
+               "start before the first record (days without data are not a zero baseline).")
 if withheld:
     st.info(f"{withheld} further alert row(s) are in areas with fewer than 10 overdoses that "
             "day: they are shown only in the restricted tier (log in).")

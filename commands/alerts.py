@@ -182,4 +182,9 @@ def run(args: argparse.Namespace) -> int:
         n_alert = int((pub["severity"] == "alert").sum())
         print(f"wrote {len(pub)} row(s) ({n_alert} alert(s), {len(pub) - n_alert} warning(s)) "
               f"to {args.out}")
+        if table.attrs.get("no_baseline"):
+            import sys
+
+            print(f"note: {table.attrs['no_baseline']} area-day(s) not tested: their baseline "
+                  "would start before the first record", file=sys.stderr)
     return 0

@@ -48,7 +48,7 @@ from geo.privacy import (
     with_record_keys,
 )
 from geo.privacy.cellkey import KEY_MOD
-from products.query import Query, check_resolution, data_end, select
+from products.query import Query, check_filters, check_resolution, data_end, select
 
 __all__ = ["current_alerts", "scan_table", "alert_window", "ALERT_COLUMNS", "SCAN_COLUMNS",
            "WHOLE_AREA"]
@@ -70,6 +70,7 @@ def alert_window(incidents: pd.DataFrame, query: Query, policy: PrivacyPolicy | 
     """``[start, end)`` reported: the ``days`` days to ``query.end`` (restricted default: the
     day after the last incident); public: a release window (``days`` in 7/28/91/364)."""
     pol = as_policy(policy)
+    check_filters(query, pol)
     if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < 1:
         raise ValueError(f"days must be a whole number ≥ 1, got {days!r}")
     last = data_end(incidents)
@@ -186,9 +187,12 @@ def current_alerts(
         :data:`ALERT_COLUMNS`: ``date`` (day), ``area`` (``"whole area"``, H3 hex or polygon
         id), ``area_type``, ``severity``, ``method``, ``observed``, ``expected``,
         ``threshold``, ``baseline`` (events in the baseline days), ``baseline_days``,
-        ``statistic``, ``p``, ``run_day``, ``trigger_area``, ``suppressed``.
+        ``statistic``, ``p``, ``run_day``, ``trigger_area``, ``suppressed``. Rows whose
+        baseline would start before the first record are dropped (days without data are not
+        a zero baseline); ``attrs["no_baseline"]`` counts them.
     """
     pol = as_policy(policy)
+    check_filters(query, pol)
     if str(method) not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "threshold" and not pol.restricted:
@@ -233,7 +237,27 @@ def current_alerts(
         tab["area_type"] = area
         parts.append(tab.drop(columns="area_raw"))
     tab = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    return _publish_alerts(tab, pol)
+    tab, no_base = _drop_before_data(tab, sub)
+    out = _publish_alerts(tab, pol)
+    out.attrs["no_baseline"] = no_base
+    return out
+
+
+def _drop_before_data(tab: pd.DataFrame, sub: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Rows whose baseline starts before the first record are not alerts (a baseline of days
+    without data is not zero): dropped, and counted (``attrs["no_baseline"]``)."""
+    if not len(tab) or not len(sub):
+        return tab, 0
+    first = pd.to_datetime(sub["occurred_at"]).min()
+    first = (first.tz_localize(None) if getattr(first, "tz", None) else first).normalize()
+    m = tab["method"].astype(str)
+    lag = m.map(lambda v: _EARS_LAG.get(v, 3)).to_numpy(float)  # neighbour: as C2
+    length = np.where(m == "EWMA", pd.to_numeric(tab["baseline_days"]).fillna(7).to_numpy(float)
+                      + 1, 7.0)
+    begin = pd.to_datetime(tab["date"]).dt.normalize() - pd.to_timedelta(lag - 1 + length,
+                                                                          unit="D")
+    ok = ((begin >= first) | (m == "threshold")).to_numpy()
+    return tab[ok].reset_index(drop=True), int((~ok).sum())
 
 
 def _publish_alerts(tab: pd.DataFrame, pol: PrivacyPolicy) -> pd.DataFrame:
@@ -312,6 +336,7 @@ def scan_table(
     from clustering.scan import space_time_scan
 
     pol = as_policy(policy)
+    check_filters(query, pol)
     res = check_resolution(res, pol)
     start, end = alert_window(incidents, query, pol, days)
     sub = _selected(incidents, query)

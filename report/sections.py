@@ -115,6 +115,9 @@ def _alerts(incidents: pd.DataFrame, end: pd.Timestamp, res: int, pol: PrivacyPo
     last = query.end - pd.Timedelta(days=1)
     note = (f"EARS C2 on daily counts (whole area and H3 res-{res} cells), last {ALERT_DAYS} days "
             f"to {last:%Y-%m-%d}.")
+    if tab.attrs.get("no_baseline"):
+        note += (f" {tab.attrs['no_baseline']} day(s) not tested: their baseline starts before "
+                 "the first record.")
     if tab.attrs.get("withheld"):
         note += (f" {tab.attrs['withheld']} more in areas with fewer than 10 overdoses that day "
                  "(restricted tier only).")

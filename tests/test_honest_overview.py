@@ -104,3 +104,19 @@ def test_unique_labels_and_top_area_labels():
 
     assert not pd.Series(_centre(top["h3"].to_numpy(np.uint64))).is_unique  # rounded collide
     assert len(top) == 7 and top["cell_centre"].is_unique
+
+
+def test_alerts_never_compare_against_days_before_the_first_record():
+    from products.alerts import current_alerts
+
+    # 6 overdoses a day from 2026-10-01, a spike of 30 on 2026-10-20
+    days = np.r_[np.repeat(np.arange(25), 6), np.full(24, 19)]
+    df = _frame(days, outcome="nonfatal", naloxone="yes", start="2026-10-01")
+    early = current_alerts(df, Query(end="2026-10-06"), "restricted", method="C2",
+                           areas=("jurisdiction",), days=7)
+    assert early.empty and early.attrs["no_baseline"] >= 1  # the first day is not a "spike"
+    late = current_alerts(df, Query(end="2026-10-22"), "restricted", method="C2",
+                          areas=("jurisdiction",), days=7)
+    hit = late[late["severity"] == "alert"]
+    assert hit["date"].dt.strftime("%Y-%m-%d").tolist() == ["2026-10-20"]
+    assert late.attrs["no_baseline"] == 0
