@@ -24,7 +24,7 @@ from commands.common import (
     policy_from_args,
 )
 
-__all__ = ["register", "run", "add_area_options", "area_layers_from_args"]
+__all__ = ["register", "run", "add_area_options", "area_layers_from_args", "geography_from_args"]
 
 _SUFFIXES = (".csv", ".parquet", ".geojson")
 
@@ -41,6 +41,18 @@ def add_area_options(p: argparse.ArgumentParser, required: bool = False) -> None
                    "default: the file name")
     p.add_argument("--area-population", action="append", default=[], metavar="COLUMN",
                    help="population column of the area layer (one per --areas, '-' for none)")
+    p.add_argument("--places", metavar="FILE", default=None,
+                   help="named places (points with a 'name' column) for cell labels "
+                   "('near …')")
+
+
+def geography_from_args(args: argparse.Namespace):
+    """``(area layers, places)`` for cell labels, or ``None`` when none are given."""
+    from geo.labels import load_places
+
+    layers = area_layers_from_args(args)
+    places = load_places(args.places) if getattr(args, "places", None) else None
+    return (layers, places) if layers or places is not None else None
 
 
 def area_layers_from_args(args: argparse.Namespace) -> list:

@@ -15,6 +15,7 @@ import argparse
 import numpy as np
 import pandas as pd
 
+from commands.areas import add_area_options, geography_from_args
 from commands.common import (
     add_incident_options,
     add_res_option,
@@ -38,6 +39,7 @@ def register(subparsers) -> None:
     add_incident_options(p)
     add_res_option(p, default=8)
     add_tier_options(p)
+    add_area_options(p)  # --areas/--area-name/--places: a label column per cell
     p.add_argument("--start", metavar="DATE", default=None,
                    help="first day included (YYYY-MM-DD); public: a release window")
     p.add_argument("--end", metavar="DATE", default=None,
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     boundary = load_boundary(args.boundary) if args.boundary else None
     incidents = load_incidents_from_args(args)
     table = cell_table(incidents, query, policy, boundary=boundary)
-    written = write_table(table, args.out, policy)
+    written = write_table(table, args.out, policy, geography=geography_from_args(args))
     n_sup = int(np.sum(written["suppressed"])) if "suppressed" in written else 0
     total = pd.to_numeric(written["count"]).sum() if policy.restricted else None
     shown = "" if total is None else f"; {int(total)} incident(s)"

@@ -121,11 +121,13 @@ def _check_out(path: Path) -> None:
         raise FileNotFoundError(f"output folder {path.parent} does not exist")
 
 
-def write_table(df: pd.DataFrame, out: str | Path, policy: PrivacyPolicy) -> pd.DataFrame:
+def write_table(df: pd.DataFrame, out: str | Path, policy: PrivacyPolicy, *,
+                geography=None) -> pd.DataFrame:
     """Write a table published by a product (or publish ``df`` first); returns what was written.
 
     A uint64 ``h3`` column is written as hex strings; ``.geojson`` output carries the cell
-    outlines as polygons (never points).
+    outlines as polygons (never points). With ``geography = (area layers, places)`` a
+    ``label`` column (:func:`geo.labels.cell_labels`: area names, nearest place) follows ``h3``.
     """
     path = Path(out)
     _check_out(path)
@@ -135,6 +137,11 @@ def write_table(df: pd.DataFrame, out: str | Path, policy: PrivacyPolicy) -> pd.
     if "h3" in pub.columns and pub["h3"].dtype == np.uint64:
         cells = pub["h3"].to_numpy(np.uint64)
         pub = pub.assign(h3=cells_to_str(cells))
+        if geography is not None:
+            from geo.labels import cell_labels
+
+            pub.insert(int(pub.columns.get_loc("h3")) + 1, "label",
+                       cell_labels(cells, *geography).to_numpy())
     else:
         cells = None
     tmp = path.with_name(path.name + ".part")

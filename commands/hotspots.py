@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from commands.areas import add_area_options, geography_from_args
 from commands.common import (
     add_incident_options,
     add_tier_options,
@@ -81,6 +82,7 @@ def register(subparsers) -> None:
     p.add_argument("--min-cluster-size", type=int, default=10, metavar="N",
                    help="hdbscan: smallest cluster (default 10)")
     add_tier_options(p)
+    add_area_options(p)  # --areas/--area-name/--places: a label column per cell
     p.add_argument("--out", required=True, metavar="OUT.csv",
                    help="output table (.csv, .parquet; .geojson for gi/emerging cells)")
     p.set_defaults(func=run)
@@ -131,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     query = Query(res=args.res, start=args.start, end=args.end)
     incidents = load_incidents_from_args(args)
     table = _table(incidents, args, query, policy)
-    written = write_table(table, args.out, policy)
+    written = write_table(table, args.out, policy, geography=geography_from_args(args))
     summary = written["class"].value_counts().to_dict() if "class" in written else {}
     if "category" in written:
         summary = written["category"].value_counts().to_dict()
