@@ -152,3 +152,17 @@ def test_gi_z_solved_back_gives_public_figures_only(incidents):
     true_hidden = truth.reindex(cells[hidden]).to_numpy(float)
     # solving z back for a hidden neighbour yields the fill value, not the hidden count
     assert np.mean(np.isclose(filled[hidden], true_hidden)) < 0.35
+
+
+def test_filter_combinations_are_refused_in_public(incidents):
+    """Averaging attack: T(S) - T(S without 'other') over the 16 source sets S that hold
+    'other' gives 16 independently perturbed estimates of one hidden count. Public filters
+    take all sources or one, so the attack has one estimate, not sixteen."""
+    from products.overview import kpi_table
+
+    with pytest.raises(ValueError, match="all sources or one"):
+        kpi_table(incidents, Query(sources=("ems", "other")), PUBLIC, windows=(364,))
+    with pytest.raises(ValueError, match="all outcomes or one"):
+        hotspot_table(incidents, Query(outcomes=("fatal", "unknown")), PUBLIC)
+    # one source is fine
+    assert len(kpi_table(incidents, Query(sources=("other",)), PUBLIC, windows=(364,))) == 1
