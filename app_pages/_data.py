@@ -169,7 +169,11 @@ def incidents() -> pd.DataFrame:
             "Upload a file on the Data page."
         )
         st.stop()
-    return _load_incidents(kind, path, mtime)
+    try:  # the store is opened read-only for this load and closed at once (never held idle)
+        return _load_incidents(kind, path, mtime)
+    except ValueError as exc:  # not a store, or locked by an ingest for longer than the wait
+        st.error(str(exc))
+        st.stop()
 
 
 def filtered(f: Filters, *, outcomes: bool = True) -> pd.DataFrame:

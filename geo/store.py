@@ -15,7 +15,8 @@ of every record. Each :meth:`IncidentStore.ingest`
 
 :meth:`IncidentStore.load` reads those events through Arrow (nothing is rebuilt on load);
 :meth:`IncidentStore.status` summarises the store. Default path: ``data/store/gapmap.duckdb``
-(git-ignored).
+(git-ignored). Opening: :mod:`geo.store_open` (foreign files, locks held by another process,
+space left by a killed ingest).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import pyarrow as pa
 from geo.grid import ANALYSIS_RES
 from geo.ingest import IngestResult, read_incidents
 from geo.store_events import INCIDENTS_DDL, build_incidents, read_events, update_events
+from geo.store_open import connect, reclaim
 
 __all__ = ["IncidentStore", "DEFAULT_STORE_PATH"]
 
@@ -73,6 +75,11 @@ class IncidentStore:
     ----------
     path : str or Path, optional
         The DuckDB file (created by the first ingest). Default :data:`DEFAULT_STORE_PATH`.
+    wait_s : float, optional
+        How long to wait while another process holds the store (default 60 s, or
+        ``GAPMAP_STORE_WAIT``); then a ``ValueError`` in one sentence.
+    on_wait : callable, optional
+        Called once as ``on_wait(path, wait_s)`` when a wait starts (default: a line on stderr).
 
     Examples
     --------
@@ -82,8 +89,10 @@ class IncidentStore:
     >>> events = store.load(start="2024-01-01")             # doctest: +SKIP
     """
 
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, *, wait_s: float | None = None,
+                 on_wait=None):
         self.path = Path(path) if path is not None else DEFAULT_STORE_PATH
+        self.wait_s, self.on_wait = wait_s, on_wait
 
     def __repr__(self) -> str:
         return f"IncidentStore({str(self.path)!r})"
@@ -96,9 +105,9 @@ class IncidentStore:
                     f"incident store {self.path} does not exist; create it with "
                     f"`gapmap ingest FILE --store {self.path}`"
                 )
-            return duckdb.connect(str(self.path), read_only=True)
+            return connect(self.path, read_only=True, wait_s=self.wait_s, on_wait=self.on_wait)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(self.path))
+        con = connect(self.path, read_only=False, wait_s=self.wait_s, on_wait=self.on_wait)
         for stmt in _DDL:
             con.execute(stmt)
         return con
@@ -208,9 +217,11 @@ class IncidentStore:
         summary["rejects_path"] = str(written) if written else None
         con = self._connect()
         try:
+            con = reclaim(con, self.path)  # space left by a killed ingest
             if self._seen(con, digest):
                 return self._skipped(con, label)
             summary.update(self._append(con, result, label, digest, window_min, radius_m))
+            con.execute("CHECKPOINT")
             return summary
         finally:
             con.close()
@@ -257,6 +268,10 @@ class IncidentStore:
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
+            try:
+                reclaim(con, self.path).close()  # give back what the failed transaction wrote
+            except Exception:  # noqa: BLE001 - the original error matters more
+                pass
             raise
         return {"added": int(added), "already_stored": int(len(rec) - added),
                 "merged": int((after_rec - after_ev) - (before_rec - before_ev)),

@@ -1,0 +1,134 @@
+"""Opening the incident store safely: foreign files, locks held by other processes, lost space.
+
+* A file that is not a DuckDB database (or a DuckDB database that is not a gapmap store, or a
+  folder) is refused with one sentence (``ValueError``), never a traceback.
+* DuckDB lets one process write a file, or several read it. When another process holds it (a
+  second ``gapmap ingest``, or the dashboard loading), :func:`connect` retries for up to
+  ``wait_s`` seconds (default 60, or ``GAPMAP_STORE_WAIT``), says once that it is waiting, and
+  then gives up with one sentence. The dashboard opens the store read-only for each load and
+  closes it at once, so an idle browser tab never blocks an ingest.
+* A transaction that was killed (or failed) leaves its written blocks in the file: DuckDB
+  forgets them but does not shrink the file. :func:`reclaim` notices a file much larger than
+  the blocks in use and rewrites the database into a fresh file (``COPY FROM DATABASE``),
+  swapped in atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+__all__ = ["connect", "reclaim", "DEFAULT_WAIT_S"]
+
+#: Seconds a writer (or a loader) waits for another process to release the store.
+DEFAULT_WAIT_S = 60.0
+
+#: Reclaim when the file exceeds the blocks in use by this much (and by half of them).
+RECLAIM_MIN_BYTES = 16 << 20
+
+
+def _wait_default() -> float:
+    try:
+        return float(os.environ.get("GAPMAP_STORE_WAIT", DEFAULT_WAIT_S))
+    except ValueError:
+        return DEFAULT_WAIT_S
+
+
+def _say_waiting(path: Path, wait_s: float) -> None:
+    print(f"gapmap: the incident store {path} is in use by another process (an ingest or a "
+          f"dashboard load); waiting up to {wait_s:.0f} s for it…", file=sys.stderr, flush=True)
+
+
+def connect(path: Path, *, read_only: bool, wait_s: float | None = None, on_wait=None):
+    """A DuckDB connection to the store at ``path``, waiting while another process holds it.
+
+    Parameters
+    ----------
+    path : Path
+    read_only : bool
+    wait_s : float, optional
+        Longest wait for a lock held by another process (default ``GAPMAP_STORE_WAIT`` or 60).
+    on_wait : callable, optional
+        Called once as ``on_wait(path, wait_s)`` when the wait starts (default: a line on
+        stderr).
+
+    Raises
+    ------
+    ValueError
+        Not a DuckDB file, not a gapmap store, a folder, or still locked after ``wait_s``.
+    """
+    path = Path(path)
+    wait_s = _wait_default() if wait_s is None else float(wait_s)
+    if path.is_dir():
+        raise ValueError(f"--store {path} is a folder; give the path of a store file "
+                         "(e.g. data/store/gapmap.duckdb)")
+    deadline, pause, waited = time.monotonic() + wait_s, 0.05, False
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.Error as exc:
+            msg = str(exc)
+            if "lock" not in msg.lower():
+                raise ValueError(_foreign(path, msg)) from None
+            if time.monotonic() >= deadline:
+                raise ValueError(
+                    f"the incident store {path} is still in use by another process (an ingest "
+                    f"or a dashboard load) after {wait_s:.0f} s; try again when it has finished "
+                    "(or set GAPMAP_STORE_WAIT to wait longer)") from None
+            if not waited:
+                (on_wait or _say_waiting)(path, wait_s)
+                waited = True
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+            pause = min(pause * 2, 1.0)
+    tables = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables").fetchall()}
+    if tables and "records" not in tables:
+        con.close()
+        raise ValueError(f"{path} is a DuckDB database but not a gapmap incident store (it has "
+                         "no 'records' table); give --store a new path or an existing store")
+    return con
+
+
+def _foreign(path: Path, msg: str) -> str:
+    if "not a valid duckdb" in msg.lower() or "invalid" in msg.lower():
+        return (f"{path} is not a gapmap incident store (not a DuckDB database file); give "
+                "--store a new path or an existing store")
+    first = msg.splitlines()[0] if msg else "unknown error"
+    return f"cannot open the incident store {path}: {first}"
+
+
+def reclaim(con, path: Path):
+    """Shrink a store whose file holds much unused space; returns the (possibly new) connection.
+
+    ``con`` is a read-write connection to ``path`` with no open transaction. The database is
+    copied into ``<path>.compact`` and renamed over ``path`` while ``con`` still holds the old
+    file's lock, so no other process ever writes to the replaced file.
+    """
+    path = Path(path)
+    con.execute("CHECKPOINT")
+    size = con.execute("SELECT block_size, total_blocks, free_blocks FROM pragma_database_size() "
+                       "WHERE database_name = current_database()").fetchall()
+    if not size:
+        return con
+    block, total, free = size[0]
+    used = (int(total) - int(free)) * int(block)
+    excess = path.stat().st_size - used
+    if excess <= max(RECLAIM_MIN_BYTES, used // 2):
+        return con
+    tmp = path.with_name(path.name + ".compact")
+    for p in (tmp, tmp.with_name(tmp.name + ".wal")):
+        p.unlink(missing_ok=True)
+    name = con.execute("SELECT current_database()").fetchall()[0][0]
+    con.execute(f"ATTACH '{tmp}' AS _compact")
+    try:
+        con.execute(f'COPY FROM DATABASE "{name}" TO _compact')
+    finally:
+        con.execute("DETACH _compact")
+    os.replace(tmp, path)
+    con.close()
+    return connect(path, read_only=False)
