@@ -73,7 +73,12 @@ elif colour_by == "Rate per 10,000" and (rpub := _app.rates(f)) is not None:
     vals = rate.reindex(pub["h3"].to_numpy(np.uint64)).astype("Float64")
     vmax = float(vals.max()) if vals.notna().any() else 1.0
     fill = deck.sequential_colors(vals, 0, vmax)
-    rate_txt = ["no rate" if pd.isna(v) else f"{v:,.1f} per 10,000 residents" for v in vals]
+    small = set(rpub.loc[rpub["class"] == "population_too_small", "h3"].to_numpy(np.uint64))
+    rate_txt = [("population too small" if h in small else "no rate") if pd.isna(v)
+                else f"{v:,.1f} per 10,000 residents"
+                for h, v in zip(pub["h3"].to_numpy(np.uint64), vals, strict=True)]
+    for w in rpub.attrs.get("warnings", []):
+        st.caption(w + " Rates are empirical-Bayes smoothed (Marshall 1991).")
     tips = [f"{t}\n{r}" for t, r in zip(tips, rate_txt, strict=True)]
     legend = deck.sequential_legend(
         0,
@@ -110,6 +115,8 @@ if show_sites and sites is not None:
     legend += deck.sites_legend(["naloxone"], {"naloxone": "Naloxone site"})
 _app.show_map(layers, "hotspot_map", legend, "Click a cell for its history.")
 
+for w in pub.attrs.get("warnings", []):  # e.g. significance out of reach (products.hotspots)
+    st.warning(w)
 n_hot = int(pub["class"].astype(str).str.startswith("hot").sum())
 n_cold = int(pub["class"].astype(str).str.startswith("cold").sum())
 m = st.columns(3)

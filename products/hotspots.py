@@ -11,6 +11,18 @@ occupied cells outside the boundary are always kept (counts are conserved).
 the published (perturbed) counts with hidden ones imputed from public figures
 (:func:`geo.privacy.impute_hidden`), so z, p, q and the class reveal nothing the count column
 does not; the restricted tier uses the exact counts.
+
+**Statistics that cannot reach significance say so.** With ``R`` permutations the smallest
+two-sided p is ``2/(R+1)``; Benjamini–Hochberg over ``m`` analysed cells lets the most extreme
+cell alone be significant at the loosest level (10%) only if that p is at most ``0.10/m``.
+When it is not, the table's ``attrs["warnings"]`` says so, with the permutations needed
+(:func:`permutations_needed`) or the analytic test (``permutations=0``) suggested — the CLI
+prints it on stderr, the dashboard and the briefing as a note.
+
+**Rates from tiny populations.** Rates per 10,000 are empirical-Bayes smoothed by default
+(``rate="eb"``: each cell's rate is shrunk toward the overall rate, more so the fewer its
+residents; Marshall 1991). Cells with fewer than ``min_population`` residents (default
+:data:`MIN_POPULATION` = 100) are not analysed: class ``population_too_small``, rate blank.
 """
 
 from __future__ import annotations
@@ -34,7 +46,33 @@ from geo.privacy.cellkey import key_sum
 from products.counting import keyed_cell_counts
 from products.query import Query, resolve, select
 
-__all__ = ["hotspot_table", "cell_table", "analysis_cells", "published_total", "stat_values"]
+__all__ = ["hotspot_table", "cell_table", "analysis_cells", "published_total", "stat_values",
+           "MIN_POPULATION", "permutations_needed", "significance_warning"]
+
+#: Cells with fewer residents than this get class ``population_too_small`` (rate blank).
+MIN_POPULATION = 100
+#: The loosest Gi* confidence level (90%: q ≤ 0.10).
+_ALPHA = 0.10
+
+
+def permutations_needed(cells: int, alpha: float = _ALPHA) -> int:
+    """Fewest permutations ``R`` whose smallest two-sided p, ``2/(R+1)``, passes the first
+    Benjamini–Hochberg step over ``cells`` cells at level ``alpha`` (``2/(R+1) ≤ alpha/cells``)."""
+    return int(np.ceil(2.0 * cells / alpha)) - 1
+
+
+def significance_warning(permutations: int, cells: int, alpha: float = _ALPHA) -> str | None:
+    """One sentence when ``permutations`` are too few for any single cell to be significant
+    after FDR over ``cells`` cells; ``None`` otherwise (and for the analytic test, 0)."""
+    if not permutations or cells < 1:
+        return None
+    p_min = 2.0 / (permutations + 1)
+    if p_min <= alpha / cells:
+        return None
+    return (f"With {permutations:,} permutations the smallest p is {p_min:.3g}; after FDR over "
+            f"{cells:,} cells a lone cell needs p ≤ {alpha / cells:.2g}, so few or no cells can "
+            f"be significant. Use at least {permutations_needed(cells, alpha):,} permutations, "
+            "or the analytic test (permutations 0).")
 
 
 def analysis_cells(occupied: np.ndarray, res: int, boundary=None, k_ring: int = 1) -> np.ndarray:
@@ -72,6 +110,7 @@ def hotspot_table(
     rate: str = "eb",
     permutations: int = 0,
     seed: int = 0,
+    min_population: float = MIN_POPULATION,
 ) -> pd.DataFrame:
     """Gi* hot and cold spots per analysis cell, published for the tier.
 
@@ -88,21 +127,29 @@ def hotspot_table(
         Gi* neighbours: cells within ``k_ring`` grid steps, self included.
     population : GeoDataFrame, optional
         Population polygons; Gi* then runs on rates per 10,000 (``rate``: crude or eb) and
-        cells without population get class ``no_population``.
+        cells without population get class ``no_population``; cells with fewer than
+        ``min_population`` residents get class ``population_too_small`` (rate blank).
     permutations, seed : int
         Conditional-permutation inference (0: analytic p-values).
+    min_population : float
+        Smallest population of an analysed cell (default :data:`MIN_POPULATION`).
 
     Returns
     -------
     DataFrame
         ``h3, count, [population, rate], z, p, q, class, neighbours, [p_sim], in_grid,
-        suppressed`` — one row per analysis cell; ``count`` published.
+        suppressed`` — one row per analysis cell; ``count`` published. ``attrs["warnings"]``
+        lists sentences for the user (significance out of reach, cells left out).
     """
     pol = as_policy(policy)
     if isinstance(k_ring, bool) or not isinstance(k_ring, int | np.integer) or k_ring < 0:
         raise ValueError(f"k_ring must be 0 or more, got {k_ring!r}")
     if permutations < 0:
         raise ValueError(f"permutations must be 0 or more, got {permutations}")
+    if isinstance(min_population, bool) or not np.isfinite(float(min_population)) \
+            or float(min_population) < 0:
+        raise ValueError(f"min_population must be 0 or more, got {min_population!r}")
+    warnings: list[str] = []
     q = resolve(query, incidents, pol)
     sub = with_record_keys(select(incidents, q))
     occupied = keyed_cell_counts(sub, q.res, breakdown=())["h3"].to_numpy(np.uint64)
@@ -122,7 +169,13 @@ def hotspot_table(
         rated = rate_table(values.assign(count=values["value"]), popn, method=rate)
         values = values.assign(population=rated["population"].to_numpy(),
                                rate=rated["rate"].to_numpy())
-        analysed = values.loc[rated["has_population"].to_numpy()]
+        small = rated["has_population"].to_numpy() & (
+            rated["population"].to_numpy(float) < float(min_population))
+        values.loc[small, "rate"] = np.nan
+        analysed = values.loc[rated["has_population"].to_numpy() & ~small]
+        if small.any():
+            warnings.append(f"{int(small.sum()):,} cell(s) with fewer than {min_population:,.0f} "
+                            "residents: population too small for a rate (left out of Gi*).")
         cols += ["population", "rate"]
         column = "rate"
     if len(analysed) < 3:
@@ -133,6 +186,8 @@ def hotspot_table(
     out = pub[["h3", "count", "in_grid", "suppressed"]].join(
         values[[c for c in ("population", "rate") if c in values.columns]]).join(gi)
     out["class"] = out["class"].fillna("no_population")
+    if population is not None:
+        out.loc[small, "class"] = "population_too_small"
     order = cols + ["z", "p", "q", "class", "neighbours"] + (
         ["p_sim"] if permutations else []) + ["in_grid", "suppressed"]
     out = out[order]
@@ -140,7 +195,10 @@ def hotspot_table(
         # a rate of a hidden count is a function of public figures here, but shown beside a
         # hidden count it reads as exact: blank it like the count
         out["rate"] = out["rate"].mask(out["suppressed"])
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    sig = significance_warning(int(permutations), len(analysed))
+    out.attrs["warnings"] = ([sig] if sig else []) + warnings
+    return out
 
 
 def cell_table(

@@ -63,6 +63,5 @@ st.caption(f"{len(log):,} rows, append-only; hash chain "
            + ("intact." if audit.verify() else "**BROKEN: rows were edited or removed.**"))
 st.dataframe(log.iloc[::-1].head(500), hide_index=True, width="stretch")
 if st.download_button("Export the audit trail (CSV)", log.to_csv(index=False),
-                      file_name="gapmap_audit.csv", mime="text/csv", key="audit_export",
-                      on_click="ignore"):
-    pass
+                      file_name="gapmap_audit.csv", mime="text/csv", key="audit_export"):
+    _auth.audit("export", "audit.csv", len(log))
