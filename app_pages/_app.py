@@ -66,6 +66,8 @@ from app_pages._planning import (
     outreach,
     outreach_list,
     outreach_totals,
+    reach_outline,
+    roads_path,
     siting,
 )
 from app_pages._ui import check_password, filters, policy, show_map, sidebar, tier
@@ -119,5 +121,7 @@ __all__ = [
     "outreach_list",
     "filter_sites",
     "gap_table",
+    "reach_outline",
+    "roads_path",
 ]
 

@@ -19,7 +19,8 @@ from app_pages._data import (
 )
 from app_pages._ui import Filters, tier
 
-__all__ = ["siting", "outreach", "outreach_totals", "outreach_list", "filter_sites", "gap_table"]
+__all__ = ["siting", "outreach", "outreach_totals", "outreach_list", "filter_sites", "gap_table",
+           "roads_path", "reach_outline"]
 
 
 def _resources_key() -> tuple[str, float]:
@@ -30,7 +31,8 @@ def _resources_key() -> tuple[str, float]:
 # ------------------------------------------------------------------ siting
 @st.cache_data(max_entries=8, show_spinner=False)
 def _siting(kind, path, mtime, res, start, end, outcomes, sources, rpath, rmtime, cpath, cmtime,
-            k, radius_m, types, only_24_7, exact, time_limit, tier_name, k_suppress):
+            k, radius_m, types, only_24_7, exact, time_limit, tier_name, k_suppress,
+            travel=None, roads_path="", roads_mtime=0.0, minutes=None):
     """products.siting.siting_plan on primitives (published for ``tier_name``)."""
     from products.query import Query
     from products.siting import siting_plan
@@ -47,6 +49,9 @@ def _siting(kind, path, mtime, res, start, end, outcomes, sources, rpath, rmtime
         types=list(types),
         only_24_7=bool(only_24_7),
         time_limit=float(time_limit),
+        travel=travel,
+        roads=roads_path or None,
+        minutes=minutes,
     )
 
 
@@ -58,12 +63,14 @@ def siting(
     only_24_7: bool,
     exact: bool = False,
     time_limit: float = 30.0,
+    travel: str | None = None,
+    minutes: float | None = None,
 ):
     """The siting product for the sidebar's query and the page's options (a SitingOutput)."""
     return _siting(*source_key(), f.res, f.start, f.end, f.outcomes, f.sources,
                    *_resources_key(), *file_key("candidates"), int(k), float(radius_m),
                    tuple(sorted(types)), bool(only_24_7), bool(exact), float(time_limit),
-                   *_pol_key())
+                   *_pol_key(), *_travel_key(travel), minutes)
 
 
 # ------------------------------------------------------------------ outreach
@@ -141,7 +148,8 @@ def filter_sites(
 
 @st.cache_data(max_entries=8, show_spinner="Scoring resource gaps…")
 def _gaps(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, rpath, rmtime,
-          moud, medicaid, only_247, open_at, tier_name, k_suppress) -> pd.DataFrame:
+          moud, medicaid, only_247, open_at, tier_name, k_suppress, travel=None, roads_path="",
+          roads_mtime=0.0) -> pd.DataFrame:
     """products.gaps.gap_table on primitives (published for ``tier_name``)."""
     from products.gaps import gap_table
     from products.query import Query
@@ -154,11 +162,14 @@ def _gaps(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, 
         _policy_of(tier_name, k_suppress),
         boundary=_boundary_geometry(bpath, bmtime),
         open_at=open_at,
+        travel=travel,
+        roads=roads_path or None,
     )
 
 
 def gap_table(
-    f: Filters, moud: tuple[str, ...], medicaid: bool, only_247: bool, open_at=None
+    f: Filters, moud: tuple[str, ...], medicaid: bool, only_247: bool, open_at=None,
+    travel: str | None = None,
 ) -> pd.DataFrame | None:
     """The gap product for the sidebar's query (window, outcomes, sources, resolution), the
     page's site filters and the session's tier (published), or None without resources."""
@@ -167,4 +178,51 @@ def gap_table(
         return None
     return _gaps(*source_key(), *file_key("boundary"), f.res, f.start, f.end, f.outcomes,
                  f.sources, rpath, rmtime, tuple(sorted(moud)), bool(medicaid), bool(only_247),
-                 open_at, *_pol_key())
+                 open_at, *_pol_key(), *_travel_key(travel))
+
+
+# ------------------------------------------------------------------ travel (issue 11)
+#: Environment variable naming the road network (default: the bundled sample roads).
+ROADS_ENV = "GAPMAP_ROADS"
+
+
+def roads_path():
+    """The road network file: ``GAPMAP_ROADS``, else the bundled sample's; None if absent."""
+    import os
+    from pathlib import Path
+
+    env = os.environ.get(ROADS_ENV, "").strip()
+    if env:
+        return Path(env) if Path(env).exists() else None
+    from data import DATA_DIR
+    from data._roads import ROADS_FILE
+
+    p = DATA_DIR / ROADS_FILE
+    return p if p.exists() else None
+
+
+def _travel_key(travel: str | None) -> tuple:
+    if travel in (None, "straight"):
+        return (travel, "", 0.0)
+    p = roads_path()
+    return (travel, str(p) if p else "", _mtime(p))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _outline(travel, roads_path_, roads_mtime, minutes, lat, lon):
+    from layers.reach import reach_outline, travel_profile
+
+    g = travel_profile(travel, roads_path_)
+    return reach_outline(g, np.asarray(lat, float), np.asarray(lon, float), float(minutes))
+
+
+def reach_outline(travel: str | None, minutes: float, sites: pd.DataFrame):
+    """Area within ``minutes`` along the streets of the sites (``lat``, ``lon``), or None."""
+    if travel in (None, "straight") or sites is None or not len(sites):
+        return None
+    _, rp, rm = _travel_key(travel)
+    if not rp:
+        return None
+    return _outline(travel, rp, rm, float(minutes),
+                    tuple(np.round(sites["lat"].to_numpy(float), 6)),
+                    tuple(np.round(sites["lon"].to_numpy(float), 6)))

@@ -43,6 +43,21 @@ open_now = c[3].checkbox(
 )
 
 open_at = pd.Timestamp.now().floor("min") if open_now else None
+# ---- travel mode (issue 11): straight line, or walking / driving time on the streets
+_MODES = {"straight": "Straight line", "walk": "Walking time", "drive": "Driving time"}
+c = st.columns([2, 1])
+travel = c[0].radio("Access measured by", list(_MODES), format_func=_MODES.get,
+                    horizontal=True, key="gap_travel",
+                    help="Walking (5 km/h) or driving time along the road network; the walk "
+                    "to the nearest street counts as walking.")
+reach_min = c[1].select_slider("Reach outline (minutes)", [5, 10, 15, 20], value=10,
+                               key="gap_reach_min", disabled=travel == "straight")
+if travel != "straight" and _app.roads_path() is None:
+    st.warning("No road network: set GAPMAP_ROADS to an .osm.pbf extract or road-lines file. "
+               "Showing straight-line distances.")
+    travel = "straight"
+mode_text = {"straight": "straight-line distance", "walk": "walking time on streets",
+             "drive": "driving time on streets"}[travel]
 shown = _app.filter_sites(sites, tuple(moud), medicaid, only_247, open_at)
 m = st.columns(3)
 for i, (kind, label) in enumerate(
@@ -56,7 +71,8 @@ for i, (kind, label) in enumerate(
 
 # ---- gap score
 try:
-    gap = _app.gap_table(f, tuple(sorted(moud)), medicaid, only_247, open_at)
+    gap = _app.gap_table(f, tuple(sorted(moud)), medicaid, only_247, open_at,
+                         travel=None if travel == "straight" else travel)
 except ValueError as exc:
     st.warning(f"Cannot score gaps with these options: {exc}")
     st.stop()
@@ -94,6 +110,23 @@ legend += deck.sites_legend(
     [k for k in show if show[k]],
     {"treatment": "Treatment", "ssp": "Syringe services", "naloxone": "Naloxone"},
 )
+if travel != "straight":
+    from layers.deck_travel import REACH_COLORS, reach_layer
+
+    nal = shown[shown["kind"].astype(str) == "naloxone"]
+    try:
+        outline = _app.reach_outline(travel, reach_min, nal)
+    except ValueError as exc:
+        st.warning(f"Cannot draw reach outlines: {exc}")
+        outline = None
+    words = f"{reach_min} min {'walk' if travel == 'walk' else 'drive'}"
+    lay = reach_layer(outline, layer_id="reach-naloxone", kind="existing",
+                      label=f"Within {words} of a naloxone site")
+    if lay is not None:
+        layers.insert(1, lay)
+        legend += deck.legend_html([(REACH_COLORS["existing"],
+                                     f"Within {words} of a naloxone site (along streets)")])
+legend += deck.legend_html([], title=f"Access: {mode_text}")
 _app.show_map(layers, "gap_map", legend)
 
 if gap is None:
@@ -107,6 +140,9 @@ st.caption(
     + ("Public tier: counts perturbed, 1–9 hidden (reasons say 'fewer than 10'); scores are "
        "computed from the published counts." if tier != "restricted" else
        "Restricted tier: exact counts.")
+    + f" Access measured by {mode_text}"
+    + ("" if travel == "straight" else
+       " (the gap score itself uses straight-line distance; 'no route' = unreachable)") + "."
 )
 table = pd.DataFrame(
     {
@@ -121,13 +157,22 @@ table = pd.DataFrame(
         "nearest SSP (km)": (pub["dist_m_ssp"] / 1000).round(2).to_numpy(),
         "reason": pub["reason"].to_numpy(),
     }
-).sort_values("gap rank", kind="stable")
+)
+if travel != "straight":
+    from layers.reach import format_minutes
+
+    unit = "walk" if travel == "walk" else "drive"
+    for col, label in (("naloxone", "naloxone"), ("treatment", "MOUD"), ("ssp", "SSP")):
+        table.insert(table.columns.get_loc("reason"), f"{unit} to {label} (min)",
+                     [format_minutes(v) for v in pub[f"travel_min_{col}"]])
+table["access measured by"] = mode_text
+table = table.sort_values("gap rank", kind="stable")
 table["overdoses"] = table["overdoses"].str.strip()
 st.dataframe(table.head(200), hide_index=True, key="gap_table")
 st.download_button(
     "Download gap table (CSV)",
     table.to_csv(index=False).encode(),
-    file_name=f"gapmap_gaps_res{f.res}.csv",
+    file_name=f"gapmap_gaps_res{f.res}_{travel}.csv",
     mime="text/csv",
     key="gap_csv",
 )

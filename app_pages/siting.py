@@ -35,15 +35,38 @@ c = st.columns([1, 3])
 only_247 = c[0].checkbox("24/7 sites only", value=False, key="site_247")
 exact = c[1].toggle("Prove the optimum (exact HiGHS solve, slower)", value=False, key="site_exact")
 
+# ---- travel mode (issue 11): coverage by straight line or minutes along the streets
+_MODES = {"straight": "Straight line", "walk": "Walking time", "drive": "Driving time"}
+c = st.columns([2, 1])
+travel = c[0].radio("Coverage measured by", list(_MODES), format_func=_MODES.get,
+                    horizontal=True, key="site_travel",
+                    help="Straight line: within the reach in metres. Walking (5 km/h) / driving: "
+                    "within the minutes along the road network; the walk to the street counts.")
+minutes = c[1].select_slider("Reach (minutes)", [5, 10, 15, 20], value=10, key="site_minutes",
+                             disabled=travel == "straight")
+if travel != "straight" and _app.roads_path() is None:
+    st.warning("No road network: set GAPMAP_ROADS to an .osm.pbf extract or road-lines file. "
+               "Using straight-line coverage.")
+    travel = "straight"
+network = travel != "straight"
+unit = "walk" if travel == "walk" else "drive"
+reach_words = f"{minutes} min {unit} along streets" if network else f"{radius} m straight line"
+mode_text = {"straight": "straight-line distance", "walk": "walking time on streets",
+             "drive": "driving time on streets"}[travel]
+
 if not types:
     st.warning("Choose at least one candidate type.")
     st.stop()
 try:
     if exact:
         with st.spinner("Solving the exact maximal-covering problem (HiGHS)…"):
-            out = _app.siting(f, k, radius, tuple(types), only_247, exact=True)
+            out = _app.siting(f, k, radius, tuple(types), only_247, exact=True,
+                              travel=travel if network else None,
+                              minutes=minutes if network else None)
     else:
-        out = _app.siting(f, k, radius, tuple(types), only_247, exact=False)
+        out = _app.siting(f, k, radius, tuple(types), only_247, exact=False,
+                          travel=travel if network else None,
+                          minutes=minutes if network else None)
 except ValueError as exc:
     st.warning(f"Cannot site with these options: {exc}")
     st.stop()
@@ -62,7 +85,8 @@ basis = (
 )
 st.caption(
     f"Demand: overdoses per H3 res-{f.res} cell, {f.label}, from {basis}. Existing naloxone "
-    f"sites fix the cells within {radius} m as covered. Method: {summ['method']}{status}; "
+    f"sites fix the cells within {reach_words} as covered (coverage by {mode_text}). "
+    f"Method: {summ['method']}{status}; "
     f"proven bound {summ['upper_bound_pct']:.1f}% newly covered, gap {100 * summ['gap']:.2f}%."
 )
 
@@ -82,9 +106,18 @@ m[1].metric(
 m[2].metric(
     "Overdoses newly covered",
     f"{summ['objective']:,.0f}" if restricted else f"{summ['objective_pct']:.1f}%",
-    help=f"Overdoses in {f.label} within {radius} m of a new site and of no existing one"
+    help=f"Overdoses in {f.label} within {reach_words} of a new site and of no existing one"
     + ("." if restricted else ", as a share of the published burden."),
 )
+
+if network:
+    st.info(
+        f"Straight line vs streets: {summ['straight_covered_pct']:.1f}% of the burden is within "
+        f"{radius} m in a straight line of this plan's sites and the existing ones, "
+        f"{summ['network_covered_pct']:.1f}% within {minutes} minutes' {unit} along the "
+        f"streets; **{summ['straight_not_network_pct']:.1f}%** looks covered in a straight line "
+        "but is not reached on the network (rivers, highways, dead ends, the walk to the street)."
+    )
 
 # ---- map: demand cells, existing naloxone, candidates, chosen in order
 demand = out.demand  # published cell counts the plan ran on
@@ -130,12 +163,28 @@ layers.append(
         layer_id="chosen",
         color=deck.SITE_COLORS["chosen"],
         tooltip=chosen_tips,
-        radius_m=float(radius),
+        radius_m=float(radius) if not network else 80.0,
         min_pixels=8,
         max_pixels=40,
         opacity=220,
     )
 )
+if network:
+    from layers.deck_travel import reach_layer
+
+    chosen_ll = sites.rename(columns={"site_lat": "lat", "site_lon": "lon"})
+    for kind, rows, label in (("existing", nal if existing is not None else None,
+                               "existing naloxone sites"),
+                              ("chosen", chosen_ll, "recommended sites")):
+        try:
+            geom = _app.reach_outline(travel, minutes, rows)
+        except ValueError as exc:
+            st.warning(f"Cannot draw reach outlines: {exc}")
+            geom = None
+        lay = reach_layer(geom, layer_id=f"reach-{kind}", kind=kind,
+                          label=f"Within {minutes} min {unit} of {label}")
+        if lay is not None:
+            layers.insert(1, lay)
 legend = deck.sequential_legend(
     0, vmax, f"Overdoses per cell ({f.label})", "", pol.k if tier == "public" else None
 ) + deck.sites_legend(
@@ -143,9 +192,16 @@ legend = deck.sequential_legend(
     {
         "naloxone": "Existing naloxone site",
         "candidate": "Candidate host",
-        "chosen": f"Recommended, {radius} m reach (hover: order)",
+        "chosen": f"Recommended, {reach_words} (hover: order)",
     },
 )
+if network:
+    from layers.deck_travel import REACH_COLORS
+
+    legend += deck.legend_html([
+        (REACH_COLORS["existing"], f"Within {minutes} min {unit} of an existing site"),
+        (REACH_COLORS["chosen"], f"Within {minutes} min {unit} of a recommended site")])
+legend += deck.legend_html([], title=f"Coverage: {mode_text}")
 _app.show_map(layers, "siting_map", legend)
 
 st.subheader("Recommended sites, in order")
@@ -153,11 +209,14 @@ table = sites.rename(columns={"site_lat": "lat", "site_lon": "lon",
                               "marginal_pct": "newly covered (% of burden)",
                               "marginal_covered": "newly covered overdoses"})
 table = table.drop(columns=["suppressed"])
+table["coverage measured by"] = mode_text
+table["reach"] = reach_words
 st.dataframe(table, hide_index=True, key="site_table")
 st.download_button(
     "Download recommended sites (CSV)",
     table.to_csv(index=False).encode(),
-    file_name=f"gapmap_sites_k{k}_{radius}m.csv",
+    file_name=(f"gapmap_sites_k{k}_{minutes}min_{travel}.csv" if network
+               else f"gapmap_sites_k{k}_{radius}m.csv"),
     mime="text/csv",
     key="site_csv",
 )
@@ -169,7 +228,7 @@ st.line_chart(
     x="k",
     y="covered_pct",
     y_label="burden covered (%)",
-    x_label="new sites (greedy order)",
+    x_label=f"new sites (greedy order; coverage by {mode_text})",
 )
 st.caption(
     "Greedy additions (each covers the most still-uncovered burden); the greedy curve is "

@@ -184,12 +184,14 @@ def _cell_ends(graph: TravelGraph, snap: Snap):
 
 def _same_edge(graph: TravelGraph, cells: Snap, sites: Snap):
     """Direct trips along one segment: (cell i, site j, minutes)."""
-    import pandas as pd
-
-    a = pd.DataFrame({"e": cells.edge, "i": np.arange(cells.edge.size)})
-    b = pd.DataFrame({"e": sites.edge, "j": np.arange(sites.edge.size)})
-    pairs = a.merge(b, on="e")
-    i, j = pairs["i"].to_numpy(np.int64), pairs["j"].to_numpy(np.int64)
+    order = np.argsort(sites.edge, kind="stable")
+    se = sites.edge[order]
+    lo = np.searchsorted(se, cells.edge, side="left")
+    hi = np.searchsorted(se, cells.edge, side="right")
+    cnt = hi - lo
+    i = np.repeat(np.arange(cells.edge.size), cnt)
+    offs = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    j = order[np.repeat(lo, cnt) + offs].astype(np.int64)
     e = cells.edge[i]
     df = sites.frac[j] - cells.frac[i]
     ok = np.where(df >= 0, graph.fwd[e], graph.bwd[e])
@@ -244,6 +246,35 @@ def nearest_minutes(graph: TravelGraph, lat, lon, site_lat, site_lon
     return t, which
 
 
+def _batches(graph: TravelGraph, site_lat, site_lon, limit: float):
+    """Sites in spatially compact batches, each with the graph nodes that may be in reach."""
+    net = graph.net
+    sx, sy = _xy(np.asarray(site_lat, float).ravel(), np.asarray(site_lon, float).ravel(),
+                 graph.lat0)
+    m = sx.size
+    if graph.mode == "walk":
+        vmax = WALK_KMH
+    else:
+        vmax = max(WALK_KMH, float(net.speed_kmh.max()))
+    reach = (float(limit) * vmax * 1000.0 / 60.0 * 1.01 + 50.0 if np.isfinite(limit)
+             else np.inf)
+    if not np.isfinite(reach):
+        for s0 in range(0, m, _BATCH):
+            yield np.arange(s0, min(m, s0 + _BATCH)), np.arange(net.n_nodes)
+        return
+    nx_, ny_ = _xy(net.node_lat, net.node_lon, graph.lat0)
+    tile = max(4.0 * reach, 1000.0)
+    gx, gy = np.floor(sx / tile).astype(np.int64), np.floor(sy / tile).astype(np.int64)
+    order = np.lexsort((np.where(gy % 2 == 0, gx, -gx), gy))  # snake over tiles
+    size = 64
+    for s0 in range(0, m, size):
+        idx = order[s0:s0 + size]
+        x0, x1 = sx[idx].min() - reach, sx[idx].max() + reach
+        y0, y1 = sy[idx].min() - reach, sy[idx].max() + reach
+        nodes = np.flatnonzero((nx_ >= x0) & (nx_ <= x1) & (ny_ >= y0) & (ny_ <= y1))
+        yield np.sort(idx), nodes
+
+
 def minutes_matrix(graph: TravelGraph, lat, lon, site_lat, site_lon, limit: float = np.inf
                    ) -> sp.csr_matrix:
     """Sparse ``n × m`` matrix of minutes from point ``i`` to site ``j`` (only ≤ ``limit``).
@@ -260,10 +291,16 @@ def minutes_matrix(graph: TravelGraph, lat, lon, site_lat, site_lon, limit: floa
     big = graph.reverse.shape[0]
     u, v, tu, tv = _cell_ends(graph, cells)
     rows, cols, vals = [], [], []
-    for s0 in range(0, m, _BATCH):
-        idx = np.arange(s0, min(m, s0 + _BATCH))
-        d = dijkstra(g, directed=True, indices=big + idx, limit=limit)
-        t = np.minimum(d[:, u] + tu, d[:, v] + tv)  # (batch, n)
+    for idx, nodes in _batches(graph, site_lat, site_lon, limit):
+        # Dijkstra on the nodes that can be within the limit of this batch of nearby sites
+        # (a trip is never shorter than the straight line at the top speed), re-indexed
+        local = np.full(big + m, -1, np.int64)
+        keep_nodes = np.r_[nodes, big + idx]
+        local[keep_nodes] = np.arange(keep_nodes.size)
+        sub = g[keep_nodes][:, keep_nodes]
+        d = dijkstra(sub, directed=True, indices=nodes.size + np.arange(idx.size), limit=limit)
+        d = np.c_[d, np.full(idx.size, np.inf)]  # column -1: a node outside the subgraph
+        t = np.minimum(d[:, local[u]] + tu, d[:, local[v]] + tv)  # (batch, n)
         jj, ii = np.nonzero(np.isfinite(t) & (t <= limit))
         rows.append(ii); cols.append(idx[jj]); vals.append(t[jj, ii])  # noqa: E702
     i, j, tt = _same_edge(graph, cells, sites)
