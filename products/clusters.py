@@ -38,11 +38,21 @@ from products.counting import keyed_cell_counts, keyed_group_counts
 from products.hotspots import analysis_cells
 from products.query import Query, check_resolution, data_end, resolve, select
 
-__all__ = ["emerging_table", "density_table", "cell_history", "HISTORY_DAYS"]
+__all__ = ["emerging_table", "density_table", "cell_history", "HISTORY_DAYS", "auto_slice"]
 
 #: Length of one public history period (fixed partition ending at the release date).
 HISTORY_DAYS = 28
 _EMERGING_PUBLIC = ["h3", "category", "count", "in_grid", "suppressed"]
+#: Windows of at least this many days get monthly emerging slices by default: ten calendar
+#: months, the fewest that give the emerging test its minimum of 10 monthly slices.
+MONTHLY_MIN_DAYS = 300
+
+
+def auto_slice(days: float | None) -> str:
+    """Default emerging slice for a window of ``days`` days: ``"month"`` from
+    :data:`MONTHLY_MIN_DAYS` (or an open window), else ``"week"`` (weekly slices of sparse
+    cells read a persistent hot spot as "sporadic", so monthly is used whenever it can be)."""
+    return "month" if days is None or days >= MONTHLY_MIN_DAYS else "week"
 
 
 def emerging_table(
@@ -52,7 +62,7 @@ def emerging_table(
     *,
     boundary=None,
     k_ring: int = 1,
-    slice: str = "month",
+    slice: str | None = None,
     window: int = 1,
 ) -> pd.DataFrame:
     """Emerging hot-spot category per analysis cell (space-time Gi* + Mann–Kendall), published.
@@ -69,7 +79,9 @@ def emerging_table(
         Study area (the grid rule of :func:`products.hotspots.analysis_cells`).
     k_ring : int
         Spatial neighbours (grid steps).
-    slice : {"week", "month"}
+    slice : {"week", "month"}, optional
+        Default (``None``): :func:`auto_slice` of the window's length — monthly when the
+        window holds 10 months or more, else weekly; ``attrs["slice"]`` says which was used.
     window : int
         Slices ``t-window .. t`` are neighbours in time.
 
@@ -95,6 +107,11 @@ def emerging_table(
         raise ValueError("no incidents in the chosen window and filters")
     occupied = keyed_cell_counts(sub, q.res, breakdown=())["h3"].to_numpy(np.uint64)
     grid = analysis_cells(occupied, q.res, boundary, int(k_ring))
+    if slice is None:
+        t = pd.to_datetime(sub["occurred_at"])
+        a = q.start if q.start is not None else t.min().normalize()
+        b = q.end if q.end is not None else t.max().normalize() + pd.Timedelta(days=1)
+        slice = auto_slice((pd.Timestamp(b) - pd.Timestamp(a)).days)
     em = emerging_hotspots(sub, q.res, cells=grid, k=int(k_ring), slice=slice,
                            window=int(window), start=q.start, end=q.end)
     counts = keyed_cell_counts(sub, q.res, breakdown=(), cells=grid)
@@ -104,7 +121,9 @@ def emerging_table(
     if not pol.restricted:
         pub = pub[_EMERGING_PUBLIC]
     lead = ["h3", "category", "count"]
-    return pub[lead + [c for c in pub.columns if c not in lead]].reset_index(drop=True)
+    out = pub[lead + [c for c in pub.columns if c not in lead]].reset_index(drop=True)
+    out.attrs["slice"] = slice
+    return out
 
 
 def density_table(
