@@ -68,10 +68,15 @@ def register(subparsers) -> None:
                    help="gi with --population: crude rates or empirical-Bayes smoothed (default)")
     p.add_argument("--permutations", type=int, default=0, metavar="N",
                    help="gi: conditional-permutation inference with N draws (default 0: "
-                   "analytic p-values)")
+                   "analytic p-values); a warning says when N is too few for any cell to "
+                   "be significant after FDR")
+    p.add_argument("--min-population", type=float, default=100, metavar="N",
+                   help="gi with --population: cells with fewer residents get class "
+                   "population_too_small and no rate (default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed for permutations (default 0)")
-    p.add_argument("--slice", choices=("week", "month"), default="month",
-                   help="emerging: time-slice length (default month; needs >= 10 slices)")
+    p.add_argument("--slice", choices=("week", "month"), default=None,
+                   help="emerging: time-slice length (default: month for windows of 10 "
+                   "months or more, else week; needs >= 10 slices)")
     p.add_argument("--window", type=int, default=1,
                    help="emerging: slices t-W..t are neighbours in time (default 1)")
     p.add_argument("--eps-m", type=float, default=250.0, metavar="M",
@@ -110,7 +115,8 @@ def _table(incidents, args: argparse.Namespace, query, policy):
             population = gpd.read_file(args.population)
         return hotspot_table(incidents, query, policy, boundary=boundary, k_ring=args.k_ring,
                              population=population, population_column=args.population_column,
-                             rate=args.rate, permutations=args.permutations, seed=args.seed)
+                             rate=args.rate, permutations=args.permutations, seed=args.seed,
+                             min_population=args.min_population)
     if args.method == "emerging":
         return emerging_table(incidents, query, policy, boundary=boundary, k_ring=args.k_ring,
                               slice=args.slice, window=args.window)
@@ -133,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     query = Query(res=args.res, start=args.start, end=args.end)
     incidents = load_incidents_from_args(args)
     table = _table(incidents, args, query, policy)
+    for warning in table.attrs.get("warnings", []):  # e.g. significance out of reach
+        print(f"warning: {warning}", file=sys.stderr)
     written = write_table(table, args.out, policy, geography=geography_from_args(args))
     summary = written["class"].value_counts().to_dict() if "class" in written else {}
     if "category" in written:
