@@ -6,7 +6,10 @@ and pydeck speak ``(lng, lat)``; scikit-learn's haversine metric wants ``[lat, l
 KD-trees want unit-sphere ``xyz``. Every one of those conversions lives in this module and
 nowhere else.
 
-Indexing is vectorised through polars-h3 (Rust, multi-threaded); parent roll-up is pure bit
+Point indexing is vectorised through h3ronpy (Rust bindings to the H3 C library's algorithm,
+within ~5 % of the C library's CPU per point; see ``bench/bench_h3.py``), chunked over the
+machine's cores in threads (it releases the GIL); other vectorised operations go through
+polars-h3. Parent roll-up is pure bit
 arithmetic on the uint64 representation, so it costs a few nanoseconds per cell (but a point's
 coarse hexagon is not always the parent of its fine one: see :func:`cells_to_parent`).
 
@@ -17,6 +20,9 @@ Uber H3 index bit layout: https://h3geo.org/docs/core-library/h3Indexing
 
 from __future__ import annotations
 
+import os
+import threading
+
 import h3
 import h3.api.basic_int as h3int
 import numpy as np
@@ -24,6 +30,7 @@ import polars as pl
 import polars_h3 as plh3
 import scipy.sparse as sp
 import shapely
+from h3ronpy.vector import coordinates_to_cells as _h3ronpy_cells
 
 __all__ = [
     "EARTH_RADIUS_M",
@@ -79,7 +86,7 @@ def latlng_to_cells(lat, lon, res: int) -> np.ndarray:
     Parameters
     ----------
     lat, lon : array-like of float
-        WGS84 degrees. NaN coordinates give cell 0 (no cell).
+        WGS84 degrees. NaN or infinite coordinates give cell 0 (no cell).
     res : int
         H3 resolution, 0–15.
 
@@ -89,17 +96,51 @@ def latlng_to_cells(lat, lon, res: int) -> np.ndarray:
         One cell per point, in input order.
     """
     res = _check_res(res)
-    lat = np.asarray(lat, dtype=np.float64)
-    lon = np.asarray(lon, dtype=np.float64)
+    lat = np.ascontiguousarray(lat, dtype=np.float64)
+    lon = np.ascontiguousarray(lon, dtype=np.float64)
     if lat.shape != lon.shape:
         raise ValueError(f"lat and lon differ in shape: {lat.shape} vs {lon.shape}")
     if lat.size == 0:
         return np.empty(0, dtype=np.uint64)
-    df = pl.DataFrame({"lat": lat, "lon": lon})
-    out = df.select(
-        plh3.latlng_to_cell("lat", "lon", res, return_dtype=pl.UInt64).alias("c")
-    )["c"]
-    return out.fill_null(0).to_numpy().astype(np.uint64, copy=False)
+    if lat.ndim != 1:
+        return latlng_to_cells(lat.ravel(), lon.ravel(), res).reshape(lat.shape)
+    finite = np.isfinite(lat) & np.isfinite(lon)
+    if finite.all():
+        return _index_points(lat, lon, res)
+    out = np.zeros(lat.shape, dtype=np.uint64)
+    out[finite] = _index_points(lat[finite], lon[finite], res)
+    return out
+
+
+_CHUNK_MIN = 200_000  # below this one thread is faster than starting two
+
+
+def _index_points(lat: np.ndarray, lon: np.ndarray, res: int) -> np.ndarray:
+    """Finite points → cells with h3ronpy, in up to ``os.cpu_count()`` threads of equal chunks."""
+    n = lat.size
+    threads = max(1, min(os.cpu_count() or 1, n // _CHUNK_MIN))
+    out = np.empty(n, dtype=np.uint64)
+    if n == 0:
+        return out
+    step = -(-n // threads)
+    errors: list[BaseException] = []
+
+    def work(a: int) -> None:
+        b = min(n, a + step)
+        try:
+            out[a:b] = np.asarray(_h3ronpy_cells(lat[a:b], lon[a:b], res))
+        except BaseException as e:  # re-raised in the caller, never lost in a thread
+            errors.append(e)
+
+    workers = [threading.Thread(target=work, args=(a,)) for a in range(step, n, step)]
+    for t in workers:
+        t.start()
+    work(0)
+    for t in workers:
+        t.join()
+    if errors:
+        raise errors[0]
+    return out
 
 
 def cells_resolution(cells) -> np.ndarray:
