@@ -125,7 +125,10 @@ def test_gi_rates_with_population(cached, tmp_path):
     assert df["population"].sum() == pytest.approx(540_000, rel=1e-3)  # sample county
     nopop = df["population"] == 0
     assert (df.loc[nopop, "class"] == "no_population").all()
-    assert df.loc[~nopop, "z"].notna().all()
+    small = ~nopop & (df["population"] < 100)  # below --min-population (default 100)
+    assert (df.loc[small, "class"] == "population_too_small").all()
+    assert df.loc[small, "rate"].isna().all()
+    assert df.loc[~nopop & ~small, "z"].notna().all()
 
 
 def test_gi_permutations_seeded(cached, tmp_path):
