@@ -196,7 +196,9 @@ _EMERGING_ORDER = [
     "sporadic_hot",
 ]
 days = None if f.start is None else (f.end - f.start).days
-slice_ = "month" if days is None or days > 182 else "week"
+from products.clusters import auto_slice  # noqa: E402  (monthly from 10 months, else weekly)
+
+slice_ = auto_slice(days)
 if days is not None and days < 70:
     st.info(
         "Emerging hot spots need at least 10 time slices: choose a time window of 13 weeks "
