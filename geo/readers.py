@@ -27,6 +27,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,44 +122,82 @@ def _first_line(path: Path, encoding: str) -> tuple[str, int]:
     return "", 0
 
 
-def _is_clean(path: Path, sep: str, n_fields: int) -> bool:
-    """True when the bytes have no quote, no blank line and ``n_fields`` fields on every line
-    (then pandas' row k is line k + 2). Only for ASCII-compatible encodings."""
-    sep_b, tail = ord(sep), b""
+@dataclass
+class _Records:
+    """Where the records of a text file start and how many fields each has."""
+
+    line: np.ndarray  # first line of each non-blank record (header included)
+    fields: np.ndarray  # fields per record (delimiters outside quotes + 1)
+    start: np.ndarray  # byte offset of each record
+    end: np.ndarray  # byte offset of the record's terminating newline (or EOF)
+
+
+def _scan_records(path: Path, sep: str) -> _Records | None:
+    """Record boundaries of an ASCII-compatible text file, vectorised over 16 MiB blocks.
+
+    A newline ends a record when an even number of quote characters precede it (RFC 4180:
+    an escaped quote ``""`` counts twice); delimiters are counted the same way. Returns
+    ``None`` when the quotes do not balance (then the exact reader decides).
+    """
+    sep_b = ord(sep)
+    pos, ordinal, dcum, cr = [], [], [], []
+    parity = off = nl_total = d_total = 0
+    last = 0
     with open(path, "rb") as f:
-        first = True
         for block in iter(lambda: f.read(_BLOCK), b""):
-            data = tail + block
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                tail = data
-                continue
-            body, tail = data[: cut + 1], data[cut + 1:]
-            if first and body.startswith(codecs.BOM_UTF8):
-                body = body[3:]
-            if b'"' in body or b"\r\r" in body or (b"\r" in body and b"\r\n" not in body):
-                return False
-            if not _lines_ok(np.frombuffer(body, np.uint8), sep_b, n_fields, skip_first=first):
-                return False
-            first = False
-        if tail.strip(b"\r\n"):
-            if b'"' in tail:
-                return False
-            if tail.count(sep_b) != n_fields - 1 and not first:
-                return False
-    return True
+            buf = np.frombuffer(block, np.uint8)
+            q = np.flatnonzero(buf == 34)
+            nl = np.flatnonzero(buf == 10)
+            d = np.flatnonzero(buf == sep_b)
+            if q.size:
+                d_out = d[((parity + np.searchsorted(q, d)) & 1) == 0]
+                is_end = ((parity + np.searchsorted(q, nl)) & 1) == 0
+            else:  # no quote in the block: everything is inside or outside, as it started
+                d_out = d if not parity else d[:0]
+                is_end = np.full(nl.size, not parity)
+            e = nl[is_end]
+            pos.append(e + off)
+            ordinal.append(np.flatnonzero(is_end) + nl_total)
+            dcum.append(np.searchsorted(d_out, e) + d_total)
+            before = np.where(e > 0, buf[np.maximum(e - 1, 0)], last)
+            cr.append(before == 13)
+            nl_total += nl.size
+            d_total += d_out.size
+            parity = (parity + q.size) & 1
+            off += len(block)
+            last = int(buf[-1]) if buf.size else last
+    if parity:
+        return None
+    pos_a = np.concatenate(pos) if pos else np.empty(0, np.int64)
+    ord_a = np.concatenate(ordinal) if ordinal else np.empty(0, np.int64)
+    d_a = np.concatenate(dcum) if dcum else np.empty(0, np.int64)
+    cr_a = np.concatenate(cr) if cr else np.empty(0, bool)
+    tail_start = pos_a[-1] + 1 if pos_a.size else 0
+    if off - tail_start > (1 if last == 13 else 0):  # a last record without a final newline
+        pos_a = np.append(pos_a, off)
+        ord_a = np.append(ord_a, nl_total)
+        d_a = np.append(d_a, d_total)
+        cr_a = np.append(cr_a, last == 13)
+    prev_pos = np.concatenate(([-1], pos_a[:-1]))
+    prev_ord = np.concatenate(([-1], ord_a[:-1]))
+    prev_d = np.concatenate(([0], d_a[:-1]))
+    length = pos_a - prev_pos - 1 - cr_a
+    keep = length > 0  # blank lines are not records
+    return _Records(line=(prev_ord + 2)[keep], fields=(d_a - prev_d + 1)[keep],
+                    start=(prev_pos + 1)[keep], end=pos_a[keep])
 
 
-def _lines_ok(buf: np.ndarray, sep_b: int, n_fields: int, skip_first: bool) -> bool:
-    ends = np.flatnonzero(buf == 10)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    length = ends - starts - (buf[np.maximum(ends - 1, 0)] == 13)
-    if np.any(length <= 0):
-        return False  # a blank line
-    seps = np.flatnonzero(buf == sep_b)
-    per_line = np.diff(np.searchsorted(seps, np.concatenate(([0], ends))))
-    check = per_line[1:] if skip_first else per_line
-    return bool(np.all(check == n_fields - 1))
+def _ragged_values(path: Path, encoding: str, sep: str, rec: _Records, idx: np.ndarray,
+                   n: int) -> list[list[str]]:
+    """The fields of a few ragged records (padded or cut to the header's ``n``)."""
+    out = []
+    with open(path, "rb") as f:
+        for i in idx.tolist():
+            f.seek(int(rec.start[i]))
+            text = f.read(int(rec.end[i] - rec.start[i])).decode(encoding, errors="replace")
+            fields = next(csv.reader([text.rstrip("\r")], delimiter=sep), [])
+            out.append((fields + [""] * n)[:n])
+    return out
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -204,7 +243,7 @@ def _read_text_exact(path: Path, encoding: str, sep: str, progress) -> RawTable:
     if header is None:
         raise ValueError(f"{path.name} is empty; the first line must name the columns")
     names = _unique_names(header)
-    cols = list(zip(*rows)) if rows else [()] * n
+    cols = list(zip(*rows, strict=True)) if rows else [()] * n
     frame = pd.DataFrame({names[k]: pd.Series(cols[k], dtype=object) for k in range(n)})
     bad = pd.concat([pd.DataFrame({"line": np.asarray(bad_lines, dtype=np.int64),
                                    "reason": pd.Series(bad_reasons, dtype=object)}),
@@ -214,27 +253,55 @@ def _read_text_exact(path: Path, encoding: str, sep: str, progress) -> RawTable:
 
 def _read_text(path: Path, progress, delimiter: str | None) -> RawTable:
     encoding = detect_encoding(path)
-    header, header_line = _first_line(path, encoding)
+    header, _ = _first_line(path, encoding)
     if not header:
         raise ValueError(f"{path.name} is empty; the first line must name the columns")
     if delimiter is None:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(header)
-    n_fields = header.count(delimiter) + 1
-    ascii_ok = not encoding.startswith("utf-16")
-    if not (ascii_ok and header_line == 1 and _is_clean(path, delimiter, n_fields)):
+    rec = None if encoding.startswith("utf-16") else _scan_records(path, delimiter)
+    if rec is None or not rec.line.size:
         return _read_text_exact(path, encoding, delimiter, progress)
+    n = int(rec.fields[0])
+    line, fields = rec.line[1:], rec.fields[1:]
+    # pandas (index_col=False) takes the wider of the header and the first data line as the
+    # row width: lines up to it are kept (cut to the header's width, or padded), wider ones
+    # skipped. Every line of the wrong width is dropped here by position and reported from
+    # the scan; if pandas ever disagrees with the scan, the exact reader decides.
+    width = max(n, int(fields[0])) if fields.size else n
+    in_frame = fields <= width
     chunks, done = [], 0
-    reader = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, sep=delimiter,
-                         chunksize=_CHUNK, encoding=encoding, index_col=False)
-    for chunk in reader:
-        chunks.append(chunk)
-        done += len(chunk)
-        if progress:
-            progress("read", done, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pd.errors.ParserWarning)
+        reader = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
+                             sep=delimiter, chunksize=_CHUNK, encoding=encoding,
+                             index_col=False, on_bad_lines="skip")
+        for chunk in reader:
+            chunks.append(chunk)
+            done += len(chunk)
+            if progress:
+                progress("read", done, None)
     frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+    if len(frame.columns) != n or len(frame) != int(in_frame.sum()):
+        return _read_text_exact(path, encoding, delimiter, progress)  # scan and pandas disagree
     frame.columns = [str(c).strip() for c in frame.columns]
-    lines = np.arange(2, len(frame) + 2, dtype=np.int64)
-    return RawTable(frame.reset_index(drop=True), lines, _no_bad(), "csv", encoding, delimiter)
+    good = fields[in_frame] == n
+    lines = line[in_frame]
+    if not good.all():
+        frame = frame.loc[good].reset_index(drop=True)
+        lines = lines[good]
+    bad_idx = np.flatnonzero(fields != n)
+    if bad_idx.size:
+        names = list(frame.columns)
+        values = _ragged_values(path, encoding, delimiter, rec, bad_idx + 1, n)
+        bad = pd.concat([
+            pd.DataFrame({"line": line[bad_idx].astype(np.int64), "reason": [
+                f"ragged line: {k} field(s) where the header has {n}"
+                for k in fields[bad_idx].tolist()]}),
+            pd.DataFrame(values, columns=names, dtype=object)], axis=1)
+    else:
+        bad = _no_bad()
+    return RawTable(frame.reset_index(drop=True), lines.astype(np.int64), bad, "csv",
+                    encoding, delimiter)
 
 
 def _integral_floats_to_int(frame: pd.DataFrame) -> pd.DataFrame:

@@ -168,7 +168,8 @@ def test_parquet_typed_midnight_is_not_date_only(tmp_path):
 
 def test_latlon_pair_in_one_column_for_any_preset(tmp_path):
     path = tmp_path / "pair.csv"
-    path.write_text('Date,Time,GPS\n2024-03-01,10:00,"36.0, -79.8"\n2024-03-02,11:00,"36.1,-79.7"\n')
+    path.write_text('Date,Time,GPS\n2024-03-01,10:00,"36.0, -79.8"\n'
+                    '2024-03-02,11:00,"36.1,-79.7"\n')
     res = read_incidents(path, preset="odmap", mapping={"lat": "GPS", "lon": "GPS"})
     assert res.incidents["lat"].tolist() == [36.0, 36.1]
     assert res.incidents["lon"].tolist() == [-79.8, -79.7]
@@ -193,8 +194,10 @@ def test_identical_rows_without_id_kept_and_reported(tmp_path, capsys):
 
 def test_exclude_by_column_value(tmp_path, capsys):
     path = tmp_path / "cad.csv"
-    path.write_text("occurred_at,lat,lon,Disposition\n2024-03-01 10:00,36.0,-79.8,Transported\n"
-                    "2024-03-01 11:00,36.0,-79.8,CANCELLED \n2024-03-01 12:00,36.0,-79.8,False Alarm\n"
+    path.write_text("occurred_at,lat,lon,Disposition\n"
+                    "2024-03-01 10:00,36.0,-79.8,Transported\n"
+                    "2024-03-01 11:00,36.0,-79.8,CANCELLED \n"
+                    "2024-03-01 12:00,36.0,-79.8,False Alarm\n"
                     "bad,36.0,-79.8,cancelled\n")
     res = read_incidents(path, exclude=["Disposition=Cancelled", "Disposition=false alarm"])
     s = res.summary
@@ -238,7 +241,8 @@ def test_same_source_near_duplicates_off_by_default(tmp_path):
 def test_invalid_geojson_and_json(tmp_path, capsys):
     bad = tmp_path / "bad.geojson"
     bad.write_text('{"type": "FeatureCollection", "features": [')
-    assert_one_sentence_error(*ingest_cli(capsys, tmp_path, bad)[::2], "bad.geojson is not valid JSON")
+    assert_one_sentence_error(*ingest_cli(capsys, tmp_path, bad)[::2],
+                              "bad.geojson is not valid JSON")
     notgeo = tmp_path / "list.json"
     notgeo.write_text(json.dumps([{"a": 1}]))
     assert_one_sentence_error(*ingest_cli(capsys, tmp_path, notgeo)[::2], "not GeoJSON")
@@ -278,3 +282,68 @@ def test_header_only_file_reads_zero_rows(tmp_path, capsys):
     p.write_text(HEADER + "\n")
     res = read_incidents(p)
     assert res.summary["read"] == 0 and accounted(res.summary)
+
+
+# ------------------------------------------------------------------ two readers, one answer
+@pytest.mark.parametrize("text", [
+    TEXT,
+    HEADER + "\n\n" + ROWS[0] + "\n\n\n" + ROWS[1] + "\r\n" + ROWS[2],       # blanks, no final \n
+    HEADER + "\n" + ROWS[0] + ",x\n" + ROWS[1] + "\na9\n" + ROWS[2] + "\n",  # ragged both ways
+    'id,note,lat\n1,"a, ""quoted""\nnote",36\n\n2,plain,37\n3,"x",38,extra\n',  # quotes span lines
+    "\n\n" + HEADER + "\n" + ROWS[0] + "\n",                                  # blank lines first
+])
+def test_fast_and_exact_readers_agree(tmp_path, text, monkeypatch):
+    import geo.readers as readers
+    from geo.readers import _read_text_exact, read_table
+
+    path = tmp_path / "x.csv"
+    path.write_bytes(text.encode("utf-8"))
+    with monkeypatch.context() as m:  # the vectorised scan + pandas handle it alone
+        m.setattr(readers, "_read_text_exact", lambda *a: pytest.fail("fell back"))
+        fast = read_table(path)
+    exact = _read_text_exact(path, "utf-8", ",", None)
+    pd.testing.assert_frame_equal(fast.frame.astype(object), exact.frame.astype(object),
+                                  check_dtype=False)
+    assert fast.lines.tolist() == exact.lines.tolist()
+    assert fast.bad["line"].tolist() == exact.bad["line"].tolist()
+    assert fast.bad["reason"].tolist() == exact.bad["reason"].tolist()
+    if len(exact.bad):
+        pd.testing.assert_frame_equal(fast.bad.astype(object), exact.bad.astype(object),
+                                      check_dtype=False)
+
+
+def test_readers_agree_on_random_ragged_files(tmp_path, monkeypatch):
+    import geo.readers as readers
+    from geo.readers import _read_text_exact, read_table
+
+    fallbacks = []
+
+    def counted(*a):
+        fallbacks.append(a[0])
+        return _read_text_exact(*a)
+
+    monkeypatch.setattr(readers, "_read_text_exact", counted)
+
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        lines = ["a,b,c"]
+        for _ in range(rng.integers(1, 30)):
+            kind = rng.integers(0, 6)
+            if kind == 0:
+                lines.append("")
+            elif kind == 1:
+                lines.append(",".join(["x"] * int(rng.integers(1, 6))))
+            elif kind == 2:
+                lines.append('"multi\nline",y,z')
+            elif kind == 3:
+                lines.append('"comma, inside",""""' + ",z" * int(rng.integers(0, 3)))
+            else:
+                lines.append(f"{rng.integers(100)},q,r")
+        path = tmp_path / f"r{trial}.csv"
+        path.write_text("\n".join(lines) + ("\n" if trial % 2 else ""))
+        fast, exact = read_table(path), _read_text_exact(path, "utf-8", ",", None)
+        assert fast.lines.tolist() == exact.lines.tolist(), path.read_text()
+        assert fast.bad["line"].tolist() == exact.bad["line"].tolist(), path.read_text()
+        assert (fast.frame.astype(object).values.tolist()
+                == exact.frame.astype(object).values.tolist())
+    assert len(fallbacks) == 0  # every file went through the vectorised path
