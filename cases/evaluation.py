@@ -1,0 +1,181 @@
+"""Program evaluation of the follow-up queue, aggregated and published through the gate.
+
+Every count comes with its cell key (record keys of the cases, :mod:`geo.privacy.cellkey`)
+and leaves through :func:`geo.privacy.publish`, so in the public and partner tiers counts are
+perturbed and 1–9 suppressed. Shares are computed from the **published** counts; medians of
+hours are whole hours, blanked with the count they describe.
+
+Receipt time: a case's ``received_at`` is when gapmap first saw the event (the queue sync;
+in the sample, a synthetic receipt time). The incident store does not keep a per-record
+receipt time, so the lag measures "overdose → in the queue".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from geo.privacy import KEY_SUFFIX, PrivacyPolicy, as_policy, keyed_counts, publish, record_keys
+
+__all__ = ["case_facts", "summary_table", "hours_distribution", "service_table",
+           "timeliness_table", "timeliness_trend", "GROUPS", "LAG_BINS", "HOUR_BINS"]
+
+GROUPS = ("month", "source", "area", "all")
+#: hours-to-contact bins (upper bounds, hours); the last bin is "never"
+HOUR_BINS = (("0–24 h", 24), ("24–48 h", 48), ("48–72 h", 72), ("over 72 h", np.inf))
+#: receipt lag bins (upper bounds, days)
+LAG_BINS = (("under 1 day", 1), ("1–3 days", 3), ("3–7 days", 7), ("7–30 days", 30),
+            ("over 30 days", np.inf))
+
+
+def case_facts(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per case: hours to first attempt and first contact, services, record key."""
+    from cases.queue import SERVICES, first_times
+
+    cases = tables["cases"].copy()
+    cases["occurred_at"] = pd.to_datetime(cases["occurred_at"])
+    ft = first_times(tables["contacts"]) if len(tables["contacts"]) else pd.DataFrame(
+        columns=["case_id", "first_attempt", "n_attempts", "first_contact"])
+    f = cases.merge(ft, on="case_id", how="left")
+    occ = f["occurred_at"]
+    f["h_attempt"] = (pd.to_datetime(f["first_attempt"]) - occ).dt.total_seconds() / 3600
+    f["h_contact"] = (pd.to_datetime(f["first_contact"]) - occ).dt.total_seconds() / 3600
+    f["lag_h"] = (pd.to_datetime(f["received_at"]) - occ).dt.total_seconds() / 3600
+    f["month"] = occ.dt.strftime("%Y-%m")
+    f["all"] = "all cases"
+    sv = tables["services"]
+    for s in SERVICES:
+        f[f"svc:{s}"] = f["case_id"].isin(sv.loc[sv["service"] == s, "case_id"])
+    f["rkey"] = record_keys(f[["occurred_at", "lat", "lon", "source"]].rename(
+        columns={"source": "sources"}).assign(outcome="nonfatal"))
+    return f
+
+
+def _groups(f: pd.DataFrame, by: str) -> tuple[np.ndarray, list]:
+    if by not in GROUPS:
+        raise ValueError(f"group by one of {', '.join(GROUPS)}, got {by!r}")
+    codes, levels = pd.factorize(f[by].astype("string").fillna("unknown"), sort=True)
+    return codes.astype(np.int64), list(levels)
+
+
+def _count(out: dict, name: str, codes, rkey, mask, size: int) -> None:
+    n, k = keyed_counts(codes[mask], rkey[mask], size)
+    out[name], out[f"{name}{KEY_SUFFIX}"] = n, k
+
+
+def _share(pub: pd.DataFrame, num: str, den: str) -> pd.Series:
+    a = pd.to_numeric(pub[num], errors="coerce").astype("Float64")
+    b = pd.to_numeric(pub[den], errors="coerce").astype("Float64")
+    return (a / b.where(b > 0)).clip(upper=1.0).round(3)
+
+
+def summary_table(tables, policy: PrivacyPolicy | str = "public", by: str = "month"
+                  ) -> pd.DataFrame:
+    """Cases, attempts, contacts, reach within 24/48/72 h and median hours per group.
+
+    Columns: ``by``, ``n_cases``, ``n_attempted``, ``n_reached``, ``n_reached_24h``,
+    ``n_reached_48h``, ``n_reached_72h`` (published counts), ``share_reached``,
+    ``share_24h``, ``share_48h``, ``share_72h`` (of cases, from published counts),
+    ``median_h_attempt``, ``median_h_contact`` (whole hours), ``suppressed``.
+    """
+    pol = as_policy(policy)
+    f = case_facts(tables)
+    codes, levels = _groups(f, by)
+    rkey, size = f["rkey"].to_numpy(), len(levels)
+    cols: dict = {by: levels}
+    _count(cols, "n_cases", codes, rkey, np.ones(len(f), bool), size)
+    _count(cols, "n_attempted", codes, rkey, f["h_attempt"].notna().to_numpy(), size)
+    _count(cols, "n_reached", codes, rkey, f["h_contact"].notna().to_numpy(), size)
+    for h in (24, 48, 72):
+        _count(cols, f"n_reached_{h}h", codes, rkey, (f["h_contact"] <= h).to_numpy(), size)
+    med = {}
+    for c in ("h_attempt", "h_contact"):
+        m = f.groupby(codes)[c].median()
+        med[f"median_{c}"] = np.round(m.reindex(range(size)).to_numpy(float))
+    table = pd.DataFrame(cols).assign(**med)
+    counts = ["n_cases", "n_attempted", "n_reached", "n_reached_24h", "n_reached_48h",
+              "n_reached_72h"]
+    pub = publish(table, pol, count_columns=counts,
+                  nested=[["n_reached_24h", "n_reached_48h", "n_reached_72h", "n_reached",
+                           "n_cases"]],
+                  derived={"median_h_attempt": ["n_attempted"],
+                           "median_h_contact": ["n_reached"]})
+    pub["share_reached"] = _share(pub, "n_reached", "n_cases")
+    for h in (24, 48, 72):
+        pub[f"share_{h}h"] = _share(pub, f"n_reached_{h}h", "n_cases")
+    return pub
+
+
+def hours_distribution(tables, policy: PrivacyPolicy | str = "public",
+                       which: str = "contact") -> pd.DataFrame:
+    """Cases by hours from overdose to first ``attempt`` or ``contact`` (bins, then never)."""
+    if which not in ("attempt", "contact"):
+        raise ValueError(f"which must be 'attempt' or 'contact', got {which!r}")
+    f = case_facts(tables)
+    h = f[f"h_{which}"].to_numpy(float)
+    labels = [b[0] for b in HOUR_BINS] + ["never"]
+    codes = np.full(len(f), len(HOUR_BINS), dtype=np.int64)
+    lower = -np.inf
+    for i, (_, hi) in enumerate(HOUR_BINS):
+        codes[(h > lower) & (h <= hi)] = i
+        lower = hi
+    out: dict = {"hours": labels}
+    _count(out, "n_cases", codes, f["rkey"].to_numpy(), np.ones(len(f), bool), len(labels))
+    return publish(pd.DataFrame(out), as_policy(policy), count_columns=["n_cases"])
+
+
+def service_table(tables, policy: PrivacyPolicy | str = "public") -> pd.DataFrame:
+    """Cases given each service (acceptance), and the share of reached cases."""
+    from cases.queue import SERVICES
+
+    f = case_facts(tables)
+    rkey = f["rkey"].to_numpy()
+    rows = []
+    reached = f["h_contact"].notna().to_numpy()
+    n, k = keyed_counts(np.zeros(int(reached.sum()), np.int64), rkey[reached], 1)
+    for s in SERVICES:
+        m = f[f"svc:{s}"].to_numpy()
+        ns, ks = keyed_counts(np.zeros(int(m.sum()), np.int64), rkey[m], 1)
+        rows.append({"service": s, "n_cases": int(ns[0]), "n_cases__ckey": int(ks[0]),
+                     "n_reached": int(n[0]), "n_reached__ckey": int(k[0])})
+    pub = publish(pd.DataFrame(rows), as_policy(policy), count_columns=["n_cases", "n_reached"])
+    pub["share_of_reached"] = _share(pub, "n_cases", "n_reached")
+    return pub
+
+
+def timeliness_table(tables, policy: PrivacyPolicy | str = "public") -> pd.DataFrame:
+    """Per source: lag from overdose to receipt — cases per lag bin, median and 90th pct (days)."""
+    f = case_facts(tables)
+    codes, levels = _groups(f, "source")
+    rkey, size = f["rkey"].to_numpy(), len(levels)
+    lag_d = f["lag_h"].to_numpy(float) / 24
+    cols: dict = {"source": levels}
+    _count(cols, "n_cases", codes, rkey, np.ones(len(f), bool), size)
+    lower, names = -np.inf, []
+    for label, hi in LAG_BINS:
+        name = "n_lag_" + label.replace(" ", "_").replace("–", "_")
+        _count(cols, name, codes, rkey, (lag_d > lower) & (lag_d <= hi), size)
+        names.append(name)
+        lower = hi
+    g = pd.Series(lag_d).groupby(codes)
+    table = pd.DataFrame(cols).assign(
+        median_lag_days=np.round(g.median().reindex(range(size)).to_numpy(float), 1),
+        p90_lag_days=np.round(g.quantile(0.9).reindex(range(size)).to_numpy(float), 1))
+    return publish(table, as_policy(policy), count_columns=["n_cases", *names],
+                   derived={"median_lag_days": ["n_cases"], "p90_lag_days": ["n_cases"]})
+
+
+def timeliness_trend(tables, policy: PrivacyPolicy | str = "public") -> pd.DataFrame:
+    """Per source and month: cases and the median lag to receipt (days)."""
+    f = case_facts(tables)
+    key = f["source"].astype("string").fillna("unknown") + "|" + f["month"]
+    codes, levels = pd.factorize(key, sort=True)
+    cols: dict = {"source": [x.split("|")[0] for x in levels],
+                  "month": [x.split("|")[1] for x in levels]}
+    _count(cols, "n_cases", codes.astype(np.int64), f["rkey"].to_numpy(),
+           np.ones(len(f), bool), len(levels))
+    med = pd.Series(f["lag_h"].to_numpy(float) / 24).groupby(codes).median()
+    table = pd.DataFrame(cols).assign(
+        median_lag_days=np.round(med.reindex(range(len(levels))).to_numpy(float), 1))
+    return publish(table, as_policy(policy), count_columns=["n_cases"],
+                   derived={"median_lag_days": ["n_cases"]})
