@@ -125,7 +125,12 @@ def test_rate_colouring_equals_library(app_inputs):
     # suppressed cells show no rate (the product blanks rates of hidden counts)
     small = rt[rt["suppressed"]]
     assert len(small) and all(
-        "no rate" in tips[h] for h in cells_to_str(small["h3"].to_numpy(np.uint64)))
+        "no rate" in tips[h] or "population too small" in tips[h]
+        for h in cells_to_str(small["h3"].to_numpy(np.uint64)))
+    # cells below the minimum population (products.hotspots.MIN_POPULATION) say so
+    tiny = rt[rt["class"] == "population_too_small"]
+    assert all("population too small" in tips[h]
+               for h in cells_to_str(tiny["h3"].to_numpy(np.uint64)))
 
 
 def test_rate_colouring_without_population_falls_back_to_counts(monkeypatch, tmp_path):
