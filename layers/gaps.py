@@ -19,8 +19,9 @@ parameter, :data:`DEFAULT_WEIGHTS`), and
 
     gap_score = burden_index × access_index,
 
-so a cell needs *both* overdoses and poor access to rank high (a cell without overdoses scores
-0 however remote it is). ``gap_rank`` 1 is the largest gap (ties broken by recent count, then
+so a cell needs *both* overdoses and poor access to rank high. A cell without overdoses in
+the window (``count_12m`` 0) scores exactly 0 however remote it is — also when a Gi* hot-spot
+neighbourhood or a trend would otherwise lift its burden index. ``gap_rank`` 1 is the largest gap (ties broken by recent count, then
 input order). ``reason`` says why in words. Trend words come from :mod:`layers.burden`.
 
 Public tier (``suppress_below=k``): counts 1..k-1 enter the score as the one value k/2, so the
@@ -133,7 +134,16 @@ def _components(table: pd.DataFrame, weights: dict, hot_column: str | None,
     return out
 
 
-def _combine(pct: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataFrame:
+def _no_events(table: pd.DataFrame) -> np.ndarray | None:
+    """Cells with no overdoses in the window (a hidden count is not zero)."""
+    if "count_12m" not in table.columns:
+        return None
+    c = pd.to_numeric(table["count_12m"]).to_numpy(dtype=float, na_value=np.nan)
+    return c == 0
+
+
+def _combine(pct: pd.DataFrame, weights: Mapping[str, float],
+             none: np.ndarray | None = None) -> pd.DataFrame:
     def index(names):
         ws = {k: weights[k] for k in names if k in pct.columns and weights.get(k, 0) > 0}
         tot = sum(ws.values())
@@ -143,7 +153,10 @@ def _combine(pct: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataFrame:
 
     b = index([k for k in pct.columns if k in BURDEN_COMPONENTS])
     a = index([k for k in pct.columns if k not in BURDEN_COMPONENTS])
-    return pd.DataFrame({"burden_index": b, "access_index": a, "gap_score": b * a})
+    gap = b * a
+    if none is not None:  # no overdoses: no gap, whatever the neighbours or the trend say
+        gap = gap.mask(pd.Series(none, index=gap.index), 0.0)
+    return pd.DataFrame({"burden_index": b, "access_index": a, "gap_score": gap})
 
 
 def _rank(score: pd.Series, recent: pd.Series) -> np.ndarray:
@@ -161,6 +174,7 @@ def gap_scores(
     groups: Sequence[AccessGroup] = DEFAULT_GROUPS,
     suppress_below: int | None = None,
     period: str = "in the last 12 months",
+    absent: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Score, rank and explain every cell (see the module docstring for the definition).
 
@@ -181,6 +195,8 @@ def gap_scores(
         the one value k/2, so the published score reveals nothing the suppressed counts hide.
     period : str
         Words naming the burden window, used in ``reason``.
+    absent : mapping, optional
+        Group name → the words used when the group has no site (see :func:`explain_gaps`).
 
     Returns
     -------
@@ -192,11 +208,11 @@ def gap_scores(
     if suppress_below is not None and (not isinstance(suppress_below, int) or suppress_below < 1):
         raise ValueError(f"suppress_below must be a positive integer, got {suppress_below!r}")
     pct = _components(table, w, hot_column, suppress_below)
-    comb = _combine(pct, w)
+    comb = _combine(pct, w, _no_events(table))
     out = pd.concat([pct.add_prefix("score_"), comb], axis=1)
     out["gap_rank"] = _rank(comb["gap_score"], _public_counts(table, suppress_below))
     out["reason"] = explain_gaps(table, w, hot_column=hot_column, groups=groups,
-                                 suppress_below=suppress_below, period=period)
+                                 suppress_below=suppress_below, period=period, absent=absent)
     return out
 
 
@@ -214,6 +230,7 @@ def explain_gaps(
     groups: Sequence[AccessGroup] = DEFAULT_GROUPS,
     suppress_below: int | None = None,
     period: str = "in the last 12 months",
+    absent: Mapping[str, str] | None = None,
 ) -> pd.Series:
     """The ``reason`` text of each cell, e.g. "38 overdoses in the last 12 months, rising;
     nearest naloxone 1.9 km; no 24/7 naloxone within 1 km; nearest Medicaid buprenorphine 6.4 km".
@@ -222,7 +239,11 @@ def explain_gaps(
     naloxone within 1 km"); the others as the nearest distance. Counts 1..k-1 become "fewer
     than k" when ``suppress_below=k``; a missing count (hidden by the privacy gate) is never
     printed. ``period`` names the burden window ("in the last 12 months", "in 4 weeks to …").
+    A group without any site reads "no <label> site in the data" unless ``absent`` gives its
+    words (e.g. ``{"treatment": "no any MOUD site open now"}`` when sites exist but are closed
+    or filtered out).
     """
+    absent = dict(absent or {})
     w = DEFAULT_WEIGHTS if weights is None else weights
     if suppress_below is not None and (not isinstance(suppress_below, int) or suppress_below < 1):
         raise ValueError(f"suppress_below must be a positive integer, got {suppress_below!r}")
@@ -261,7 +282,7 @@ def explain_gaps(
                 parts.append(f"no {label} within {_fmt_m(g.reach_m)}" if d > g.reach_m
                              else f"{label} {_fmt_m(d)} away")
             elif not np.isfinite(d):
-                parts.append(f"no {label} site in the data")
+                parts.append(absent.get(g.name, f"no {label} site in the data"))
             else:
                 parts.append(f"nearest {label} {_fmt_m(d)}")
         reasons.append("; ".join(parts))
@@ -298,7 +319,8 @@ def sensitivity(
         raise ValueError(f"factors must be non-negative numbers, got {list(factors)}")
     pct = _components(table, w, hot_column, suppress_below)
     recent = _public_counts(table, suppress_below)
-    base = _combine(pct, w)["gap_score"]
+    none = _no_events(table)
+    base = _combine(pct, w, none)["gap_score"]
     k = min(top_n, len(table))
     top = set(np.flatnonzero(_rank(base, recent) <= k))
     rows = []
@@ -307,7 +329,7 @@ def sensitivity(
             w2 = {**w, comp: w[comp] * f}
             if sum(w2.values()) <= 0:
                 continue
-            s = _combine(pct, w2)["gap_score"]
+            s = _combine(pct, w2, none)["gap_score"]
             new = set(np.flatnonzero(_rank(s, recent) <= k))
             live = (base.to_numpy() > 0) | (s.to_numpy() > 0)
             with np.errstate(invalid="ignore", divide="ignore"):
