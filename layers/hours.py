@@ -20,7 +20,11 @@ Supported subset of the OSM syntax (anything else raises :class:`HoursError`):
 Not supported (raise): public/school holidays (``PH``, ``SH``), months, weeks, dates, sunrise/
 sunset, ``+`` open ends, ``||`` fallback rules, comments.
 
-Times are local wall-clock times of the site (naive timestamps); no time-zone handling.
+Times are local wall-clock times of the site (naive timestamps). "Open now" is the current
+time **in the study area's time zone** (:func:`local_now`), never the server's clock: the zone
+is the ``tz`` argument (CLI ``--tz``), else the environment variable ``GAPMAP_TZ``, else
+:data:`DEFAULT_TZ` (``America/New_York``, the bundled sample's zone). A tz-aware time given
+to :func:`is_open` must be converted first (:func:`local_time`).
 
 References
 ----------
@@ -48,7 +52,17 @@ __all__ = [
     "sites_open_at",
     "NIGHT_START",
     "NIGHT_END",
+    "DEFAULT_TZ",
+    "TZ_ENV",
+    "study_tz",
+    "local_time",
+    "local_now",
 ]
+
+#: Study-area time zone when neither ``tz`` nor ``$GAPMAP_TZ`` names one (the sample's).
+DEFAULT_TZ = "America/New_York"
+#: Environment variable naming the study area's IANA time zone.
+TZ_ENV = "GAPMAP_TZ"
 
 DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 DAY_MINUTES = 1440
@@ -216,6 +230,40 @@ def _masks(hours) -> tuple[np.ndarray, np.ndarray]:
     closed = len(uniq)
     idx = np.array([pos[t] if t is not None else closed for t in texts], dtype=np.int64)
     return stack, idx
+
+
+def study_tz(tz: str | None = None) -> str:
+    """The study area's IANA time zone: ``tz``, else ``$GAPMAP_TZ``, else :data:`DEFAULT_TZ`.
+
+    Raises
+    ------
+    ValueError
+        One sentence for an unknown zone name.
+    """
+    import os
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = tz or os.environ.get(TZ_ENV) or DEFAULT_TZ
+    try:
+        ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}: give an IANA name such as "
+                         "'America/New_York' or 'America/Chicago' (--tz or GAPMAP_TZ)") from None
+    return str(name)
+
+
+def local_time(when, tz: str | None = None) -> pd.Timestamp:
+    """``when`` as a naive wall-clock time of the study area: a tz-aware time is converted
+    to :func:`study_tz`; a naive one is taken as already local."""
+    t = pd.Timestamp(when)
+    if t.tz is not None:
+        t = t.tz_convert(study_tz(tz)).tz_localize(None)
+    return t
+
+
+def local_now(tz: str | None = None) -> pd.Timestamp:
+    """The current minute on the study area's wall clock (naive), for "open now"."""
+    return pd.Timestamp.now(tz="UTC").tz_convert(study_tz(tz)).tz_localize(None).floor("min")
 
 
 def _minute_of_week(when) -> np.ndarray:
