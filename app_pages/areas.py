@@ -21,7 +21,7 @@ if not layers:
             "section 'Named areas'.")
     st.stop()
 
-c1, c2 = st.columns([1, 2])
+c1, c2, c3 = st.columns([2, 3, 1])
 kinds = [layer.kind for layer in layers]
 unit = c1.radio("Area unit", kinds, horizontal=True, key="areas_unit",
                 help="Which named areas to count by (H3 cells are on the Hotspots page).")
@@ -30,6 +30,9 @@ colour_by = c2.radio("Colour areas by", ["Overdose count", "Rate per 100,000", "
                      horizontal=True, key="areas_colour",
                      help="Gi*: Getis–Ord hot/cold spots on contiguity neighbours (areas that "
                      "share a boundary point), Benjamini–Hochberg FDR.")
+
+show_names = c3.toggle("Names", value=True, key="areas_names",
+                       help="Area and place names, drawn from local files.")
 
 table = _areas.area_table(f, layer_i)
 layer = layers[layer_i]
@@ -60,7 +63,7 @@ else:
     legend = deck.sequential_legend(0, vmax, title, "", None if pol.restricted else pol.k)
 fill = np.column_stack([np.asarray(fill)[:, :3], np.full(len(table), 190)])
 map_layers = [area_fill_layer(layer, fill, tips, layer_id="areas")]
-map_layers += _areas.context(names_of=layer_i)
+map_layers += _areas.context(names_of=layer_i) if show_names else []
 _app.show_map(map_layers, "areas_map", legend + _areas.context_legend(),
               f"Names: {unit}s and places, drawn from local files (no internet needed).")
 

@@ -77,11 +77,11 @@ def text_layer(names: Sequence[str], lat, lon, *, layer_id: str, size: int = 13,
     data = pd.DataFrame({"name": [str(n) for n in names], "lon": np.asarray(lon, float),
                          "lat": np.asarray(lat, float)})
     return pdk.Layer("TextLayer", id=layer_id, data=_records(data), get_position=["lon", "lat"],
-                     get_text="name", get_size=size, size_units="pixels",
-                     get_color=list(color)[:3] + [255], get_text_anchor='"middle"',
-                     get_alignment_baseline='"center"', font_family='"DejaVu Sans", sans-serif',
+                     get_text="name", get_size=size, get_color=list(color)[:3] + [255],
                      font_settings={"sdf": True}, outline_width=3,
-                     outline_color=[255, 255, 255, 230], pickable=False, billboard=True)
+                     outline_color=[255, 255, 255, 230], pickable=False)
+    # deck.gl's defaults already centre the text on the point in pixel units; passing
+    # size_units / text-anchor strings through pydeck breaks the layer (blank, blurred map)
 
 
 def area_names_layer(layer: AreaLayer, *, layer_id: str, size: int = 13,
@@ -127,6 +127,8 @@ def context_layers(areas: Sequence[AreaLayer] = (), places: pd.DataFrame | None 
     if names_of is not None and 0 <= names_of < len(areas):
         out.append(area_names_layer(areas[names_of], layer_id="area-names"))
     if places is not None and len(places):
+        if "kind" in places.columns and (places["kind"] != "hospital").any():
+            places = places.loc[places["kind"] != "hospital"]  # settlements name the map
         out.extend(places_layers(places))
     return out
 

@@ -41,7 +41,8 @@ from products.counting import keyed_cell_counts
 from products.hotspots import analysis_cells, hotspot_table, published_total
 from products.query import Query, data_end, resolve, select
 
-__all__ = ["gap_table", "gap_sensitivity", "burden_window", "DEFAULT_DAYS", "period_words"]
+__all__ = ["gap_table", "gap_sensitivity", "burden_window", "DEFAULT_DAYS", "period_words",
+           "absent_words"]
 
 #: Burden window when the query leaves it open (restricted tier): 52 weeks.
 DEFAULT_DAYS = 364
@@ -109,9 +110,35 @@ def _hot_classes(hotspots, incidents, query, pol, boundary) -> pd.DataFrame | No
     return hs[["h3", "class"]]
 
 
+def absent_words(resources: pd.DataFrame, groups, open_at=None, all_resources=None,
+                 tz: str | None = None) -> dict[str, str]:
+    """Words for each access group without a usable site: "no <label> site open now" (or
+    "open at Sat 23:00") when the group has sites but none open at ``open_at``; "no <label>
+    site matches the site filters" when ``all_resources`` (the sites before the door's
+    filters) has some and the filtered ``resources`` none; groups with sites are left out
+    (the reason then says "no <label> site in the data" only when there truly is none)."""
+    from layers.access import select_sites
+    from layers.hours import local_now, sites_open_at
+
+    out = {}
+    is_open = None if open_at is None else sites_open_at(resources, open_at)
+    if open_at is not None:
+        now = abs(pd.Timestamp(open_at) - local_now(tz)) <= pd.Timedelta(minutes=10)
+        when = "now" if now else f"at {pd.Timestamp(open_at):%a %H:%M}"
+    for g in groups:
+        label = g.label or g.name
+        m = select_sites(resources, g.where) if len(resources) else np.zeros(0, bool)
+        if is_open is not None and m.any() and not (m & is_open).any():
+            out[g.name] = f"no {label} site open {when}"
+        elif not m.any() and all_resources is not None and len(all_resources) \
+                and select_sites(all_resources, g.where).any():
+            out[g.name] = f"no {label} site matches the site filters"
+    return out
+
+
 def _build(incidents, resources, query, policy, *, boundary, hotspots, population, groups,
            weights, open_at, catchment_m, population_column="population", travel=None,
-           roads=None):
+           roads=None, all_resources=None, tz=None):
     pol = as_policy(policy)
     mode = check_travel(travel, roads)
     if resources is None or not len(resources):
@@ -171,11 +198,12 @@ def _build(incidents, resources, query, policy, *, boundary, hotspots, populatio
     w = DEFAULT_WEIGHTS if weights is None else {**DEFAULT_WEIGHTS, **dict(weights)}
     score_in = table.assign(count_12m=v_now)
     period = period_words(start, end)
+    absent = absent_words(resources, groups, open_at, all_resources, tz)
     scores = gap_scores(score_in, w, hot_column=hot_column, groups=groups, period=period)
     scores["reason"] = explain_gaps(
         table.assign(count_12m=pd.to_numeric(table["count"]).astype("Float64")), w,
         hot_column=hot_column, groups=groups, period=period,
-        suppress_below=None if pol.restricted else pol.k)
+        suppress_below=None if pol.restricted else pol.k, absent=absent)
     out = pd.concat([table, scores], axis=1)
     out["in_grid"] = pub["in_grid"].to_numpy() if "in_grid" in pub else True
     out["suppressed"] = pub["suppressed"].to_numpy()
@@ -203,6 +231,8 @@ def gap_table(
     catchment_m: float = 24_000.0,
     travel: str | None = None,
     roads=None,
+    all_resources: pd.DataFrame | None = None,
+    tz: str | None = None,
 ) -> pd.DataFrame:
     """Burden, access and the explainable gap score per analysis cell, published for the tier.
 
@@ -232,6 +262,13 @@ def gap_table(
         ``travel_mode`` beside ``dist_m_*`` (:mod:`layers.reach`). The score is unchanged.
     roads : path or :class:`layers.roads.RoadNetwork`
         The road network (needed for walk / drive).
+    all_resources : DataFrame, optional
+        The sites before the door's filters: a group whose sites were all filtered out reads
+        "no <label> site matches the site filters", not "… in the data"
+        (:func:`absent_words`); closed sites at ``open_at`` read "no <label> site open now".
+    tz : str, optional
+        Study-area time zone deciding whether ``open_at`` is "now" (:func:`layers.hours.
+        study_tz`).
 
     Returns
     -------
@@ -243,7 +280,7 @@ def gap_table(
     out, *_ = _build(incidents, resources, query, policy, boundary=boundary, hotspots=hotspots,
                      population=population, groups=groups, weights=weights, open_at=open_at,
                      catchment_m=catchment_m, population_column=population_column,
-                     travel=travel, roads=roads)
+                     travel=travel, roads=roads, all_resources=all_resources, tz=tz)
     return out
 
 
