@@ -184,7 +184,7 @@ class IncidentStore:
             (True when the same file was ingested before) and ``rejects_path``.
         """
         if isinstance(source_data, IngestResult):
-            result, label = source_data, "<in-memory>"
+            result, label = source_data, str(source_data.summary.get("path", "<in-memory>"))
             fps = np.sort(result.records["fingerprint"].to_numpy(np.uint64))
             digest = "rows:" + hashlib.sha256(fps.tobytes()).hexdigest()
         else:
