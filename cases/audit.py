@@ -14,7 +14,7 @@ import pandas as pd
 
 from cases.db import connect
 
-__all__ = ["record", "read", "verify", "AUDIT_COLUMNS"]
+__all__ = ["record", "record_cli", "read", "verify", "AUDIT_COLUMNS"]
 
 AUDIT_COLUMNS = ["seq", "logged_at", "username", "role", "action", "what", "n_records", "detail"]
 
@@ -77,3 +77,26 @@ def verify(*, path: str | Path | None = None) -> bool:
             return False
         prev = h
     return True
+
+
+def record_cli(what: str, n_records: int | None = None, detail: str = "") -> None:
+    """Audit a restricted CLI output (operating-system user, role ``cli``).
+
+    Written when the operations database exists (a deployment with accounts); a failure
+    raises ``ValueError`` so the restricted output is not written without its audit row.
+    """
+    import getpass
+
+    from cases.db import exists
+
+    if not exists():
+        return
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name (containers): still audit
+        user = "unknown"
+    try:
+        record(user, "cli", "export", what, n_records, detail)
+    except Exception as exc:  # noqa: BLE001
+        raise ValueError(f"restricted output refused: the audit trail cannot be written "
+                         f"({exc})") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -102,6 +103,31 @@ def _crypto(con) -> None:
     )
 
 
+def _open(p: Path, key: str | None, wait: float = 10.0):
+    """Open (retrying while another process holds the file's lock, up to ``wait`` s)."""
+    deadline = time.monotonic() + wait
+    delay = 0.05
+    while True:
+        con = duckdb.connect()
+        try:
+            if key:
+                _crypto(con)
+                con.execute(f"ATTACH {_quote(p)} AS ops (ENCRYPTION_KEY {_quote(key)})")
+            else:
+                con.execute(f"ATTACH {_quote(p)} AS ops")
+            con.execute("USE ops")
+            return con
+        except duckdb.IOException as exc:
+            con.close()
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)  # another process writes right now: try again shortly
+            delay = min(delay * 2, 1.0)
+        except BaseException:
+            con.close()
+            raise
+
+
 @contextmanager
 def connect(path: str | Path | None = None, key: str | None = None) -> Iterator:
     """A short-lived connection to the operations database (schema created on first use).
@@ -119,13 +145,7 @@ def connect(path: str | Path | None = None, key: str | None = None) -> Iterator:
     p.parent.mkdir(parents=True, exist_ok=True)
     with _LOCK:
         try:
-            if key:
-                con = duckdb.connect()
-                _crypto(con)
-                con.execute(f"ATTACH {_quote(p)} AS ops (ENCRYPTION_KEY {_quote(key)})")
-                con.execute("USE ops")
-            else:
-                con = duckdb.connect(str(p))
+            con = _open(p, key)
         except (duckdb.Error, duckdb.IOException) as exc:
             msg = str(exc).splitlines()[0]
             raise ValueError(

@@ -134,6 +134,10 @@ def write_table(df: pd.DataFrame, out: str | Path, policy: PrivacyPolicy, *,
     # a product's table has passed the gate already (it carries the gate's ``suppressed``
     # column): written as it is, never re-published (rules live in the products and the gate)
     pub = df if "suppressed" in df.columns else publish(df, policy)
+    if policy.restricted:  # restricted exports leave an audit row (cases.audit)
+        from cases.audit import record_cli
+
+        record_cli(f"cli:{path.name}", len(pub), str(path))
     if "h3" in pub.columns and pub["h3"].dtype == np.uint64:
         cells = pub["h3"].to_numpy(np.uint64)
         pub = pub.assign(h3=cells_to_str(cells))
