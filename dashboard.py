@@ -12,11 +12,12 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages import _app, _auth
+from app_pages._icon import favicon  # local: nothing is fetched from a font host
 
 HERE = Path(__file__).resolve().parent
 
 st.set_page_config(
-    page_title="gapmap — overdose surveillance", page_icon=":material/map:", layout="wide"
+    page_title="gapmap — overdose surveillance", page_icon=favicon(), layout="wide"
 )
 
 # Material icons ship with Streamlit's frontend (emoji need a system font that servers lack).
