@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime
 import json
 import warnings
 from dataclasses import dataclass, field
@@ -317,15 +318,41 @@ def _integral_floats_to_int(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_excel(path: Path) -> RawTable:
+    """First sheet of a workbook (python-calamine): typed cells, sheet row numbers as lines.
+
+    The header is the first non-empty row; empty rows are skipped like blank CSV lines.
+    """
     try:
-        frame = pd.read_excel(path, sheet_name=0, engine="calamine")
+        from python_calamine import CalamineWorkbook
+
+        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+        rows = sheet.to_python()
+        first_row = int(sheet.start[0]) if rows else 0  # 0-based sheet row of rows[0]
     except Exception as exc:  # calamine's own error types; one sentence for the user
         raise ValueError(f"cannot read {path.name} as an Excel workbook ({exc}); "
                          "save it again as .xlsx or export it as CSV") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame = _integral_floats_to_int(frame)
-    # calamine skips empty leading rows only with the header; rows keep their sheet order
-    lines = np.arange(2, len(frame) + 2, dtype=np.int64)
+
+    def empty(row) -> bool:
+        return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
+
+    filled = [i for i, r in enumerate(rows) if not empty(r)]
+    if not filled:
+        raise ValueError(f"{path.name} is empty; the first row must name the columns")
+    h = filled[0]
+    names = _unique_names([str(v).strip() if v not in (None, "") else f"Unnamed: {k}"
+                           for k, v in enumerate(rows[h])])
+    data = filled[1:]
+    def cell(v):
+        # calamine gives a date for a date-time cell at 00:00: make every date a timestamp
+        # (a column that is midnight throughout is read as date-only by validation)
+        if isinstance(v, datetime.date):
+            return pd.Timestamp(v)
+        return None if isinstance(v, str) and v == "" else v
+
+    cols = {name: pd.Series([cell(rows[i][k]) if k < len(rows[i]) else None for i in data],
+                            dtype=object) for k, name in enumerate(names)}
+    frame = _integral_floats_to_int(pd.DataFrame(cols, columns=names).infer_objects())
+    lines = np.asarray(data, dtype=np.int64) + first_row + 1
     return RawTable(frame.reset_index(drop=True), lines, _no_bad(), "excel")
 
 

@@ -185,6 +185,11 @@ def test_identical_rows_without_id_kept_and_reported(tmp_path, capsys):
     assert_ingested(code, out, err, read=4, accepted=4, rejected=0)
     assert "2 row(s) identical to an earlier row: kept as separate incidents" in out
     assert "store now 4 records, 4 events" in out
+    code, out, _ = ingest_cli(capsys, tmp_path, path, "--source", "ems")  # same file again
+    assert code == 0 and "already ingested" in out and "4 records" in out
+    from geo.store import IncidentStore
+
+    assert IncidentStore(tmp_path / "s.duckdb").status()["files"][0]["path"] == str(path)
     code, out, _ = cli(capsys, "ingest", path, "--store", tmp_path / "d.duckdb", "--source", "ems",
                        "--drop-identical")
     assert code == 0 and "read 4 · accepted 2 · rejected 0" in out
@@ -347,3 +352,22 @@ def test_readers_agree_on_random_ragged_files(tmp_path, monkeypatch):
         assert (fast.frame.astype(object).values.tolist()
                 == exact.frame.astype(object).values.tolist())
     assert len(fallbacks) == 0  # every file went through the vectorised path
+
+
+def test_excel_blank_rows_and_header_below_the_top(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A3"], ws["B3"], ws["C3"] = "date", "lat", "lon"      # header on sheet row 3
+    ws.append(["2024-03-01", 36.0, -79.8])                  # row 4
+    ws.append([None, None, None])                           # row 5: blank, skipped
+    ws.append(["2024-03-02", "NA", -79.8])                  # row 6: missing latitude
+    ws.append(["2024-03-03", 36.1, -79.7])                  # row 7
+    path = tmp_path / "sheet.xlsx"
+    wb.save(path)
+    res = read_incidents(path, source="ems")
+    s = res.summary
+    assert (s["read"], s["accepted"], s["rejected"]) == (3, 2, 1) and accounted(s)
+    assert res.rejects["line"].tolist() == [6]
+    assert res.rejects["reason"].tolist() == ["missing latitude"]
+    assert res.incidents["time_precision"].tolist() == ["day", "day"]
