@@ -149,7 +149,9 @@ def test_open_at_filters_sites(files, capsys):
     assert np.isfinite(d["dist_m_treatment"]).all()
     assert np.isinf(n["dist_m_treatment"]).all()  # no treatment site open then
     assert (d["dist_m_naloxone"].to_numpy() == n["dist_m_naloxone"].to_numpy()).all()  # 24/7 box
-    assert "no MOUD site in the data" in n["reason"].iloc[0]
+    # issue 9: the site exists but is closed then — not "no MOUD site in the data"
+    assert "no MOUD site open at Sat 23:00" in n["reason"].iloc[0]
+    assert "in the data" not in n["reason"].iloc[0]
     assert run(files, "--open-at", "someday", "--out", str(day)) == 2
     assert "--open-at expects a local time" in capsys.readouterr().err
 
