@@ -69,6 +69,11 @@ def register(subparsers) -> None:
     p.add_argument("--open-at", default=None, metavar="'YYYY-MM-DD HH:MM'",
                    help="only count sites open at this local time (24/7 or by their opening "
                    "hours), e.g. a Saturday night")
+    p.add_argument("--open-now", action="store_true",
+                   help="only count sites open now, on the study area's clock (--tz)")
+    p.add_argument("--tz", default=None, metavar="ZONE",
+                   help="study area's IANA time zone for --open-now (default $GAPMAP_TZ, else "
+                   "America/New_York)")
     add_window_options(p)
     p.add_argument("--as-of", dest="end", default=None, metavar="DATE",
                    help="old name of --end (first day EXCLUDED)")
@@ -168,9 +173,21 @@ def _hotspots(args: argparse.Namespace):
     return pd.DataFrame({"h3": cells, "class": hs["class"]})
 
 
-def _when(text: str | None):
+def _when(text: str | None, now: bool = False, tz: str | None = None):
+    from layers.hours import local_now, local_time, study_tz
+
+    if now and text is not None:
+        raise ValueError("give --open-now or --open-at, not both")
+    if now:
+        return local_now(tz)
     if text is None:
+        study_tz(tz)  # a bad --tz is one sentence even when unused
         return None
+    if any(c in text for c in "+Z") or text.count("-") > 2:
+        try:
+            return local_time(pd.Timestamp(text), tz)  # a time with an offset: to local
+        except ValueError:
+            pass
     try:
         return pd.Timestamp(text)
     except ValueError:
@@ -203,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
         population = load_population(args.population, args.population_column)
     opts = dict(boundary=boundary, hotspots=_hotspots(args), population=population,
                 population_column=args.population_column, groups=groups, weights=weights,
-                open_at=_when(args.open_at))
+                open_at=_when(args.open_at, args.open_now, args.tz))
     travel, roads = travel_from_args(args)
     table = gap_table(incidents, sites, query, policy, **opts, travel=travel, roads=roads)
     written = write_table(table, args.out, policy)
