@@ -39,10 +39,18 @@ only_247 = c[2].checkbox("Open 24/7", key="gap_247")
 open_now = c[3].checkbox(
     "Open now",
     key="gap_open_now",
-    help="Open at the current local time, by the site's opening hours.",
+    help="Open at the current time on the study area's clock (time zone from GAPMAP_TZ, "
+    "default America/New_York), by the site's opening hours.",
 )
 
-open_at = pd.Timestamp.now().floor("min") if open_now else None
+if open_now:  # the study area's wall clock, never the server's (layers.hours.local_now)
+    from layers.hours import local_now, study_tz
+
+    open_at = local_now()
+    st.caption(f"Open now = {open_at:%a %H:%M} in {study_tz()} (set GAPMAP_TZ for another "
+               "zone).")
+else:
+    open_at = None
 # ---- travel mode (issue 11): straight line, or walking / driving time on the streets
 _MODES = {"straight": "Straight line", "walk": "Walking time", "drive": "Driving time"}
 c = st.columns([2, 1])
