@@ -154,7 +154,8 @@ def _gaps(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, 
     from products.gaps import gap_table
     from products.query import Query
 
-    sites = filter_sites(_load_sites(rpath, rmtime, "resources"), moud, medicaid, only_247, open_at)
+    every = _load_sites(rpath, rmtime, "resources")
+    sites = filter_sites(every, moud, medicaid, only_247, open_at)
     return gap_table(
         _load_incidents(kind, path, mtime),
         sites,
@@ -164,6 +165,7 @@ def _gaps(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, 
         open_at=open_at,
         travel=travel,
         roads=roads_path or None,
+        all_resources=every,  # "no … site matches the site filters", not "… in the data"
     )
 
 
