@@ -38,6 +38,11 @@ with right:
 st.subheader("Services accepted, referrals and confirmed linkage")
 st.dataframe(ev.service_table(tables, pol), hide_index=True, width="stretch")
 
+st.subheader("Repeat overdose within 30 / 90 days: reached and not reached")
+st.dataframe(ev.repeat_table(tables, pol), hide_index=True, width="stretch")
+st.caption("Only cases with a pseudonymous person key can be linked. A description, not a "
+           "causal effect: people who are reached differ from those who are not.")
+
 st.subheader("Data timeliness: days from overdose to receipt, per source")
 st.dataframe(ev.timeliness_table(tables, pol), hide_index=True, width="stretch")
 trend = ev.timeliness_trend(tables, pol)

@@ -18,7 +18,8 @@ import pandas as pd
 from geo.privacy import KEY_SUFFIX, PrivacyPolicy, as_policy, keyed_counts, publish, record_keys
 
 __all__ = ["case_facts", "summary_table", "hours_distribution", "service_table",
-           "timeliness_table", "timeliness_trend", "GROUPS", "LAG_BINS", "HOUR_BINS"]
+           "timeliness_table", "timeliness_trend", "repeat_table", "GROUPS", "LAG_BINS",
+           "HOUR_BINS"]
 
 GROUPS = ("month", "source", "area", "all")
 #: hours-to-contact bins (upper bounds, hours); the last bin is "never"
@@ -179,3 +180,33 @@ def timeliness_trend(tables, policy: PrivacyPolicy | str = "public") -> pd.DataF
         median_lag_days=np.round(med.reindex(range(len(levels))).to_numpy(float), 1))
     return publish(table, as_policy(policy), count_columns=["n_cases"],
                    derived={"median_lag_days": ["n_cases"]})
+
+
+def repeat_table(tables, policy: PrivacyPolicy | str = "public") -> pd.DataFrame:
+    """Repeat overdose within 30 / 90 days after a case, among those reached and not reached.
+
+    Only cases with a ``person_key`` can be linked (others are left out). A description, not a
+    causal effect: people who are reached differ from those who are not.
+    """
+    f = case_facts(tables)
+    f = f[f["person_key"].notna()].reset_index(drop=True)
+    t = f["occurred_at"].to_numpy()
+    nxt = np.full(len(f), np.inf)
+    for _, idx in f.groupby(f["person_key"].astype("string")).indices.items():
+        tt = t[idx]
+        for j, i in enumerate(idx):
+            later = tt[tt > tt[j]]
+            if len(later):
+                nxt[i] = (later.min() - tt[j]) / np.timedelta64(1, "D")
+    codes = np.where(f["h_contact"].notna().to_numpy(), 0, 1).astype(np.int64)
+    rkey = f["rkey"].to_numpy()
+    cols: dict = {"group": ["reached", "not reached"]}
+    _count(cols, "n_cases", codes, rkey, np.ones(len(f), bool), 2)
+    _count(cols, "n_repeat_30d", codes, rkey, nxt <= 30, 2)
+    _count(cols, "n_repeat_90d", codes, rkey, nxt <= 90, 2)
+    pub = publish(pd.DataFrame(cols), as_policy(policy),
+                  count_columns=["n_cases", "n_repeat_30d", "n_repeat_90d"],
+                  nested=[["n_repeat_30d", "n_repeat_90d", "n_cases"]])
+    pub["share_repeat_30d"] = _share(pub, "n_repeat_30d", "n_cases")
+    pub["share_repeat_90d"] = _share(pub, "n_repeat_90d", "n_cases")
+    return pub

@@ -237,3 +237,18 @@ def test_admin_page_lists_users_and_exports_the_audit(db):
     assert accounts.list_users()["username"].tolist() == ["adam", "olga"]
     log = audit.read()
     assert "user:add" in set(log["what"]) and "audit" in set(log["what"])
+
+
+def test_partner_sees_every_public_page_without_small_counts(db):
+    from test_public_sweep import check_public_table
+
+    accounts.add_user("pat", "partner", PW)
+    at = login(run_page(), "pat")
+    assert at.session_state["tier"] == "partner"
+    for page in ["overview", "hotspots", "gaps", "siting", "outreach", "briefing", "data",
+                 "evaluation"]:
+        at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        for i, df in enumerate(at.dataframe):
+            check_public_table(df.value, f"{page} table {i}")
+    assert audit.read()["action"].tolist() == ["login"]  # nothing restricted was viewed

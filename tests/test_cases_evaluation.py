@@ -89,6 +89,23 @@ def test_distributions_services_and_timeliness_equal_hand_computed_values():
         ["police", "2026-01", 1]]
 
 
+def test_repeat_overdoses_among_reached_and_not_reached():
+    t = toy()
+    c = t["cases"]
+    # c1 (reached) and c3 (not reached, 27 days later) are one person; c2 (reached) and
+    # c4 (not reached, 23 days later) another; a fifth case of c4's person 100 days on
+    extra = c.iloc[[3]].assign(case_id="c5", event_id="c5",
+                               occurred_at=c["occurred_at"].iloc[3] + pd.Timedelta(days=100))
+    t["cases"] = pd.concat([c, extra], ignore_index=True).assign(
+        person_key=["A", "B", "A", "B", "B"])
+    r = ev.repeat_table(t, "restricted").set_index("group")
+    assert r.loc["reached", ["n_cases", "n_repeat_30d", "n_repeat_90d"]].tolist() == [2, 2, 2]
+    # not reached: c3 (no later), c4 (c5 100 days later: neither), c5 (none)
+    assert r.loc["not reached", ["n_cases", "n_repeat_30d", "n_repeat_90d"]].tolist() == [
+        3, 0, 0]
+    assert r.loc["reached", "share_repeat_30d"] == 1.0
+
+
 @pytest.fixture(scope="module")
 def sample_tables():
     from cases.sample import synthetic_tables
@@ -107,6 +124,7 @@ def _views(tables, tier):
     out["services"] = ev.service_table(tables, tier)
     out["timeliness"] = ev.timeliness_table(tables, tier)
     out["trend"] = ev.timeliness_trend(tables, tier)
+    out["repeat"] = ev.repeat_table(tables, tier)
     return out
 
 
