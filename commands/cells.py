@@ -17,6 +17,7 @@ import pandas as pd
 
 from commands.areas import add_area_options, geography_from_args
 from commands.common import (
+    add_engine_options,
     add_incident_options,
     add_res_option,
     add_tier_options,
@@ -36,7 +37,8 @@ def register(subparsers) -> None:
         "outcome, naloxone and source. Public output (the default) suppresses counts 1..k-1 and "
         "refuses resolutions finer than 8; --tier restricted gives internal, unsuppressed output.",
     )
-    add_incident_options(p)
+    add_incident_options(p)  # --incidents: a file, or a Parquet folder / glob (partitions)
+    add_engine_options(p)
     add_res_option(p, default=8)
     add_tier_options(p)
     add_area_options(p)  # --areas/--area-name/--places: a label column per cell

@@ -23,6 +23,7 @@ from geo.privacy import TIERS, PrivacyPolicy, publish, with_record_keys
 
 __all__ = [
     "add_incident_options",
+    "add_engine_options",
     "add_tier_options",
     "add_window_options",
     "add_res_option",
@@ -38,7 +39,9 @@ OUTPUT_SUFFIXES = (".csv", ".parquet", ".geojson")
 
 def add_incident_options(p: argparse.ArgumentParser, required: bool = True) -> None:
     src = p.add_mutually_exclusive_group(required=required)
-    src.add_argument("--incidents", metavar="FILE", help="incident export (CSV, GeoJSON, Parquet)")
+    src.add_argument("--incidents", metavar="FILE",
+                     help="incident export (CSV, GeoJSON, Parquet), or a partitioned Parquet "
+                     "dataset: a folder or a quoted glob such as 'exports/*.parquet'")
     src.add_argument("--store", metavar="PATH",
                      help="incident store (DuckDB file) instead of a file")
     p.add_argument("--preset", default=None,
@@ -48,6 +51,16 @@ def add_incident_options(p: argparse.ArgumentParser, required: bool = True) -> N
                    "e.g. --map occurred_at=CallDate")
     p.add_argument("--source", default=None,
                    help="source of every row of a file without a source column (ems, police, ...)")
+
+
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    """``--engine local|dask`` and ``--scheduler ADDRESS`` (see :mod:`geo.distributed`)."""
+    p.add_argument("--engine", choices=("local", "dask"), default="local",
+                   help="local (default) or dask: read a partitioned Parquet dataset (folder or "
+                   "glob) on a Dask cluster; same results")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default with --engine dask: "
+                   "a local cluster of 2 worker processes)")
 
 
 def add_tier_options(p: argparse.ArgumentParser) -> None:
@@ -90,11 +103,18 @@ def parse_mapping(items: list[str]) -> dict[str, str]:
 
 def load_incidents_from_args(args: argparse.Namespace) -> pd.DataFrame:
     """Canonical, de-duplicated incidents (with uint64 ``h3`` at the base resolution)."""
+    from geo.distributed import is_dataset, read_dataset
     from geo.ingest import read_incidents
     from geo.store import IncidentStore
 
     if getattr(args, "store", None):
         return with_record_keys(IncidentStore(args.store).load())
+    engine = getattr(args, "engine", "local")
+    if engine == "dask" or is_dataset(args.incidents):  # a folder / glob of Parquet partitions
+        result = read_dataset(args.incidents, engine=engine,
+                              scheduler=getattr(args, "scheduler", None), preset=args.preset,
+                              mapping=parse_mapping(args.map), source=args.source)
+        return with_record_keys(result.incidents)
     result = read_incidents(
         args.incidents,
         preset=args.preset,

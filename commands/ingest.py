@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from commands.common import parse_mapping
+from commands.common import add_engine_options, parse_mapping
 from geo.presets import PRESETS
 from geo.schema import SOURCES
 
@@ -67,6 +67,7 @@ def register(subparsers) -> None:
     p.add_argument("--same-source-radius-m", type=float, default=None, metavar="M",
                    help="radius of the same-source rule in metres (default 300 when the rule "
                    "is on)")
+    add_engine_options(p)  # FILE may be a Parquet folder / glob (geo.distributed)
     p.set_defaults(func=run)
 
 
@@ -110,11 +111,23 @@ def _progress(stage: str, done: int, total) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from geo.distributed import ingest_dataset, is_dataset
     from geo.ingest import read_incidents
     from geo.store import IncidentStore
 
     store = IncidentStore(args.store)
     rejects = Path(args.rejects) if args.rejects else default_rejects_path(args.file, store.path)
+    if args.engine == "dask" or is_dataset(args.file):  # partitioned Parquet (issue 13)
+        summary = ingest_dataset(
+            store, args.file, engine=args.engine, scheduler=args.scheduler,
+            window_min=args.window_min, radius_m=args.radius_m, rejects_path=rejects,
+            preset=args.preset, mapping=parse_mapping(args.map), source=args.source,
+            boundary=args.boundary, drop_outside=args.drop_outside, exclude=args.exclude,
+            drop_identical=args.drop_identical,
+            same_source_window_min=args.same_source_window_min,
+            same_source_radius_m=args.same_source_radius_m)
+        print(format_summary({**summary, "path": args.file}))
+        return 0
     # read (and fail with one sentence) before touching the store
     result = read_incidents(
         args.file, preset=args.preset, mapping=parse_mapping(args.map), source=args.source,

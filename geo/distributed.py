@@ -39,7 +39,8 @@ import pandas as pd
 from geo.dedup import assign_events, candidate_pairs, collapse_events, dedup_incidents
 from geo.ingest import IngestResult, read_incidents, to_canonical
 
-__all__ = ["ENGINES", "is_dataset", "dataset_files", "read_dataset", "dask_client"]
+__all__ = ["ENGINES", "is_dataset", "dataset_files", "read_dataset", "ingest_dataset",
+           "dask_client"]
 
 ENGINES = ("local", "dask")
 _GLOB_CHARS = set("*?[")
@@ -275,3 +276,23 @@ def _read_dask(files, client, window_min, radius_m, dedup, n_bins, options) -> I
         s = np.empty(0)
     labels = assign_events(len(records), i, j, s, records["source"].to_numpy(object))
     return _assemble(got, records, collapse_events(records, labels))
+
+
+def ingest_dataset(store, spec, *, engine: str = "local", scheduler: str | None = None,
+                   window_min: float = 60, radius_m: float = 300, rejects_path=None,
+                   **options) -> dict:
+    """Append a partitioned Parquet dataset to an :class:`geo.store.IncidentStore`.
+
+    The partitions are read, validated and indexed by ``engine`` (on the cluster's workers with
+    ``"dask"``); the store then de-duplicates the new records against each other and against
+    the stored ones within the matching window, exactly as for one file. Returns the store's
+    ingest summary (plus ``partitions`` and the per-partition rule counts).
+    """
+    result = read_dataset(spec, engine=engine, scheduler=scheduler, dedup=False, **options)
+    summary = store.ingest(result, window_min=window_min, radius_m=radius_m,
+                           rejects_path=rejects_path)
+    if not summary.get("skipped"):
+        for k in ("excluded", "identical", "dropped_identical", "near_duplicates"):
+            summary[k] = int(result.summary.get(k, 0))
+        summary["partitions"] = result.summary["partitions"]
+    return summary
