@@ -9,9 +9,18 @@ Prints, in one run on the same machine:
 2. end-to-end ingest of a synthetic ``--n``-row export (three sources, ~30% of events reported
    twice) from CSV and from Parquet: read → validate → index → de-duplicate, per stage.
 
+3. the incident store (``--store``; each case in a child process, so peak memory is its own
+   ``ru_maxrss``): ``IncidentStore.ingest`` of CSV at every ``--sizes`` (CPU per row, peak RSS),
+   beside a polars-only and a DuckDB-only pipeline (read + parse + validate + H3 + store, no
+   de-duplication) on the same file; de-duplication's greedy rebuild with the masks built once
+   against the old loop that rebuilt them on every pass; appending 10k rows to the largest
+   store against ingesting them into an empty one; ``load()`` against the old rebuild-on-load;
+   and ``gapmap hotspots`` / ``gapmap gaps`` on that store, from process start.
+
 Usage::
 
     .venv/bin/python bench/bench_ingest.py --n 1000000 --big 10000000
+    .venv/bin/python bench/bench_ingest.py --store --sizes 1000000 2000000
 
 Nothing is downloaded; the data are generated with a fixed seed in a temporary folder.
 """
@@ -144,11 +153,24 @@ def main(argv=None) -> None:
     p.add_argument("--n", type=int, default=1_000_000)
     p.add_argument("--big", type=int, default=10_000_000, help="0 to skip")
     p.add_argument("--skip-ingest", action="store_true")
+    p.add_argument("--store", action="store_true", help="the incident-store benchmark only")
+    p.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 2_000_000])
+    p.add_argument("--case", nargs="+", help=argparse.SUPPRESS)  # child process
     a = p.parse_args(argv)
+    if a.case:
+        from bench_ingest_store import run_case
+
+        run_case(*a.case)
+        return
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-    bench_index(a.n, a.big)
-    if not a.skip_ingest:
-        bench_ingest(a.n)
+    if a.store:
+        from bench_ingest_store import bench_store
+
+        bench_store(a.sizes, synthetic_export)
+    else:
+        bench_index(a.n, a.big)
+        if not a.skip_ingest:
+            bench_ingest(a.n)
     print(f"load average {os.getloadavg()[0]:.1f} at end")
 
 

@@ -30,13 +30,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from geo.dedup import _source_codes, candidate_pairs, collapse_events
 from geo.grid import ANALYSIS_RES, add_cells
 from geo.ingest import to_canonical
-from geo.schema import INCIDENT_COLUMNS
+from geo.schema import INCIDENT_COLUMNS, SOURCES
 
 __all__ = ["STORED_CELL_RES", "INCIDENTS_DDL", "update_events", "build_incidents", "read_events",
            "to_frame"]
@@ -81,14 +82,16 @@ def _read_window(con, lo, hi) -> pa.Table:
 
 def _components(tbl: pa.Table, window_min: float, radius_m: float):
     t = tbl["occurred_at"].to_numpy().astype("datetime64[us]")
-    src = tbl["source"].to_numpy(zero_copy_only=False)
-    mergeable = pd.Series(tbl["time_precision"].to_pandas() != "day").fillna(False).to_numpy(bool)
-    i, j, score = candidate_pairs(t, tbl["lat"].to_numpy(), tbl["lon"].to_numpy(), src, mergeable,
+    src = _source_codes(to_frame(tbl.select(["source"]))["source"])
+    day = pc.fill_null(pc.equal(tbl["time_precision"], "day"), False)
+    mergeable = ~day.to_numpy(zero_copy_only=False)
+    i, j, score = candidate_pairs(t, tbl["lat"].to_numpy(), tbl["lon"].to_numpy(),
+                                  np.asarray(SOURCES, object)[src], mergeable,
                                   window_min=window_min, radius_m=radius_m)
     n = tbl.num_rows
     g = sp.coo_matrix((np.ones(i.size), (i, j)), shape=(n, n))
     _, comp = connected_components(g, directed=False)
-    return t, src, comp, i, j, score
+    return t, src, comp, i, j, score  # src: source codes
 
 
 def update_events(con, window_min: float, radius_m: float) -> None:
@@ -122,28 +125,31 @@ def update_events(con, window_min: float, radius_m: float) -> None:
     pos = np.cumsum(sel) - 1
     keep = sel[i]
     m = int(sel.sum())
-    labels = assign_events(m, pos[i[keep]], pos[j[keep]], score[keep], src[sel])
+    codes = src[sel]  # source codes (priority order)
+    labels = assign_events(m, pos[i[keep]], pos[j[keep]], score[keep],
+                           np.asarray(SOURCES, object)[codes])
     # each event's id is its representative's (source priority, then record order)
-    order = np.lexsort((_source_codes(src[sel]), labels))
+    order = np.lexsort((codes, labels))
     starts = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
-    rep = order[starts]
-    ids = tbl["incident_id"].to_numpy(zero_copy_only=False)[sel]
-    rep_id = np.char.add(np.char.add(src[sel][rep].astype(str), ":"), ids[rep].astype(str))
-    new_id = rep_id[labels]
-    old_id = tbl["event_id"].to_numpy(zero_copy_only=False)[sel]
-    affected = np.unique(np.r_[new_id, old_id[~is_new[sel]].astype(str)])
-    touched_tbl = pa.table({"fingerprint": tbl["fingerprint"].to_numpy()[sel],
-                            "event_id": pa.array(new_id.tolist(), pa.string())})
+    rep = pa.array(np.flatnonzero(sel)[order[starts]])
+    rep_id = pc.binary_join_element_wise(tbl["source"].take(rep), tbl["incident_id"].take(rep),
+                                         ":")
+    new_id = rep_id.take(pa.array(labels))
+    stored = pa.array(np.flatnonzero(sel & ~is_new))
+    affected = pc.unique(pa.chunked_array([new_id, tbl["event_id"].take(stored)],
+                                          pa.string()).combine_chunks())
+    touched_tbl = pa.table({"fingerprint": tbl["fingerprint"].take(pa.array(np.flatnonzero(sel))),
+                            "event_id": new_id})
     con.register("_touched", touched_tbl)
-    con.register("_affected", pa.table({"event_id": pa.array(affected.tolist(), pa.string())}))
+    con.register("_affected", pa.table({"event_id": affected}))
     try:
         con.execute("DELETE FROM events WHERE fingerprint IN (SELECT fingerprint FROM _touched)")
         con.execute("INSERT INTO events SELECT fingerprint, event_id FROM _touched")
         con.execute("DELETE FROM incidents WHERE event_id IN (SELECT event_id FROM _affected)")
-        rec = con.sql(
+        rec = to_frame(con.sql(
             "SELECT r.*, e.event_id AS _event FROM records r JOIN events e USING (fingerprint) "
             "WHERE e.event_id IN (SELECT event_id FROM _affected) "
-            "ORDER BY r.occurred_at, r.fingerprint").df()
+            "ORDER BY r.occurred_at, r.fingerprint").to_arrow_table())
         ev = pa.Table.from_pandas(build_incidents(rec), preserve_index=False)
         con.register("_events", ev)
         con.execute(f"INSERT INTO incidents SELECT {', '.join(ev.column_names)} FROM _events")
