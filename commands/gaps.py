@@ -222,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
                 population_column=args.population_column, groups=groups, weights=weights,
                 open_at=_when(args.open_at, args.open_now, args.tz))
     travel, roads = travel_from_args(args)
-    table = gap_table(incidents, sites, query, policy, **opts, travel=travel, roads=roads)
+    table = gap_table(incidents, sites, query, policy, **opts, travel=travel, roads=roads,
+                      tz=args.tz)
     written = write_table(table, args.out, policy)
     if args.sensitivity:
         write_table(gap_sensitivity(incidents, sites, query, policy, **opts), args.sensitivity,
