@@ -43,7 +43,7 @@ def _sites(rows):
 
 
 def test_reasons_say_closed_or_filtered_not_absent():
-    today = local_now().dayofweek
+    today = local_now().day_of_week
     other = DAYS[(today + 3) % 7]  # a clinic open only on another weekday: closed now
     every = _sites([
         {"kind": "treatment", "lat": 36.07, "lon": -79.79, "hours": f"{other} 08:00-09:00",
@@ -88,7 +88,7 @@ def test_cli_open_now_and_tz(tmp_path, capsys):
         np.arange(40), unit="D"), "lat": 36.07 + np.arange(40) % 3 * 0.01, "lon": -79.79,
         "outcome": "nonfatal", "naloxone": "yes", "source": "ems"})
     inc.to_csv(tmp_path / "inc.csv", index=False)
-    today = local_now("Pacific/Auckland").dayofweek
+    today = local_now("Pacific/Auckland").day_of_week
     pd.DataFrame([{"kind": "treatment", "lat": 36.07, "lon": -79.79,
                    "hours": f"{DAYS[(today + 3) % 7]} 08:00-09:00"},
                   {"kind": "naloxone", "lat": 36.08, "lon": -79.80, "open_24_7": "yes"}]
