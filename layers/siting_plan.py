@@ -148,7 +148,9 @@ def plan_sites(
     Returns
     -------
     SitingPlan
-        ``sites`` columns :data:`SITE_COLUMNS` (+ ``h3`` for cell-centre candidates);
+        ``sites`` columns :data:`SITE_COLUMNS` (+ ``h3`` for cell-centre candidates): only
+        sites that newly cover some burden — when the next site would cover nothing the plan
+        stops (``summary["stopped_early"]``, ``summary["note"]`` says so; ``n_chosen`` < k);
         ``summary`` with ``total_burden, covered_before, covered_after, objective,
         upper_bound, gap, coverage_pct_before, coverage_pct_after, method, status, time_s``.
 
@@ -211,12 +213,15 @@ def plan_sites(
         time_limit=time_limit,
         progress=progress,
     )
-    sites = cand.iloc[res.chosen].reset_index(drop=True)
+    # stop when the next site covers nothing: a site newly covering no burden is not listed
+    useful = np.asarray(res.marginal, float) > 1e-9
+    sites = cand.iloc[res.chosen[useful]].reset_index(drop=True)
+    n_useless = int((~useful).sum())
     for c in ("name", "subtype", "open_24_7"):
         if c not in sites.columns:
             sites[c] = pd.NA
-    sites["order"] = np.arange(1, res.chosen.size + 1)
-    sites["marginal_covered"] = res.marginal
+    sites["order"] = np.arange(1, len(sites) + 1)
+    sites["marginal_covered"] = np.asarray(res.marginal, float)[useful]
     cols = SITE_COLUMNS + (["h3"] if "h3" in sites.columns else [])
     summary = {
         "total_burden": res.total_burden,
@@ -231,7 +236,11 @@ def plan_sites(
         "status": res.status,
         "time_s": res.time_s,
         "k": int(k),
-        "n_chosen": int(res.chosen.size),
+        "n_chosen": int(len(sites)),
+        "stopped_early": n_useless > 0,
+        "note": (f"Stopped after {len(sites)} of {int(k)} site(s): a further site would newly "
+                 "cover no burden (every reachable overdose is already covered)."
+                 if n_useless else ""),
         "radius_m": float(radius_m),
         "min_spacing_m": float(min_spacing_m),
         "n_demand_cells": int(cells.size),
