@@ -192,7 +192,8 @@ def siting_plan(
     s = plan.summary
     summary = {key: s[key] for key in ("method", "status", "time_s", "k", "n_chosen", "radius_m",
                                        "min_spacing_m", "n_demand_cells", "n_candidates",
-                                       "n_candidates_allowed", "n_existing_sites")}
+                                       "n_candidates_allowed", "n_existing_sites",
+                                       "stopped_early", "note")}
     summary.update(
         tier=pol.tier,
         window_start=f"{q.start:%Y-%m-%d}" if q.start is not None else None,
