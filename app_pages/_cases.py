@@ -18,7 +18,7 @@ from app_pages._data import SAMPLE_ENV, data_range, incidents, source_key
 from cases import db as cases_db
 from cases import queue
 
-__all__ = ["source_key", "clock", "is_bundled_sample", "sync", "tables", "evaluation_tables"]
+__all__ = ["source_key", "route_sheet", "clock", "is_bundled_sample", "sync", "tables", "evaluation_tables"]
 
 
 def is_bundled_sample() -> bool:
@@ -73,3 +73,11 @@ def evaluation_tables() -> tuple[dict[str, pd.DataFrame] | None, str]:
     if is_bundled_sample():
         return _synthetic(*source_key(), clock()), "synthetic sample cases"
     return None, ""
+
+
+def route_sheet(q: pd.DataFrame, now: pd.Timestamp) -> bytes:
+    """The route sheet PDF of the open cases in ``q`` with the nearest sites."""
+    from app_pages._data import resources
+    from cases.route_sheet import route_sheet_pdf
+
+    return route_sheet_pdf(q, resources(), now)

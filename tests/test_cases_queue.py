@@ -163,3 +163,23 @@ def test_a_case_whole_life_in_the_dashboard(db):
                                                      "note", "close"]
     assert {"cases:queue", f"case:{cid}"} <= set(log.loc[log["action"] == "view", "what"])
     assert (log["username"] == "olga").all()
+
+
+def test_route_sheet_orders_overdue_then_deadline_with_nearest_sites(db):
+    from cases.route_sheet import route_sheet_pdf, route_table
+
+    ev = events([("a", 2, "nonfatal", None), ("b", 30, "nonfatal", None),
+                 ("d", 80, "nonfatal", None), ("x", 3, "nonfatal", None)])
+    queue.sync_cases(ev, now=T)
+    queue.close_case("x", "linked to care", now=T)
+    sites = pd.DataFrame({"name": ["Box A", "Clinic B"], "kind": ["naloxone", "treatment"],
+                          "lat": [36.07, 36.08], "lon": [-79.79, -79.79]})
+    q = queue.queue_table(now=T)
+    t = route_table(q, sites)
+    assert t["case"].tolist() == ["d", "b", "a"]  # overdue, then T+18 h, then T+22 h
+    assert t["deadline"].tolist()[0] == "OVERDUE"
+    assert t["Naloxone"].tolist() == ["Box A (0.0 km)"] * 3
+    assert t["Treatment"].iloc[0] == "Clinic B (1.1 km)"
+    assert t["Syringe services"].iloc[0] == "—"
+    pdf = route_sheet_pdf(q, sites, T)
+    assert pdf.startswith(b"%PDF") and pdf == route_sheet_pdf(q, sites, T)  # deterministic

@@ -45,6 +45,10 @@ st.dataframe(view[cols], hide_index=True, width="stretch", key="case_table")
 if right.download_button("Export this list (CSV, restricted)", view[cols].to_csv(index=False),
                          file_name="gapmap_cases.csv", mime="text/csv", key="case_export"):
     _auth.audit("export", "cases:queue.csv", len(view))
+if right.download_button("Route sheet of open cases (PDF, restricted)",
+                         _cases.route_sheet(q, now), file_name=f"route_{now:%Y%m%d}.pdf",
+                         mime="application/pdf", key="route_sheet"):
+    _auth.audit("export", "cases:route_sheet.pdf", len(open_q))
 
 st.subheader("Work a case")
 if view.empty:
