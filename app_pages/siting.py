@@ -164,7 +164,7 @@ layers.append(
         color=deck.SITE_COLORS["chosen"],
         tooltip=chosen_tips,
         radius_m=float(radius) if not network else 80.0,
-        min_pixels=8,
+        min_pixels=5 if network else 8,
         max_pixels=40,
         opacity=220,
     )

@@ -58,7 +58,7 @@ def _boundary_km():
 
 def _feature(xs, ys, props) -> dict:
     lat, lon = xy_to_latlon(np.asarray(xs), np.asarray(ys))
-    coords = [[round(float(a), 6), round(float(b), 6)] for a, b in zip(lon, lat)]
+    coords = [[round(float(a), 6), round(float(b), 6)] for a, b in zip(lon, lat, strict=True)]
     return {"type": "Feature", "properties": props,
             "geometry": {"type": "LineString", "coordinates": coords}}
 

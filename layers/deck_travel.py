@@ -28,5 +28,5 @@ def reach_layer(geom, *, layer_id: str, kind: str, label: str) -> pdk.Layer | No
     r, g, b = REACH_COLORS.get(kind, (80, 80, 80))
     data = [{"polygon": ring, "tip": html.escape(label)} for ring in _rings(geom)]
     return pdk.Layer("PolygonLayer", id=layer_id, data=data, get_polygon="polygon",
-                     filled=True, stroked=True, get_fill_color=[r, g, b, 50],
-                     get_line_color=[r, g, b, 200], line_width_min_pixels=1, pickable=False)
+                     filled=True, stroked=True, get_fill_color=[r, g, b, 90],
+                     get_line_color=[r, g, b, 200], line_width_min_pixels=2, pickable=False)

@@ -21,8 +21,14 @@ import numpy as np
 import pandas as pd
 
 from layers.roads import RoadNetwork, load_roads
-from layers.travel import (TravelGraph, _site_graph, coverage_within, nearest_minutes,
-                           snap_points, travel_graph)
+from layers.travel import (
+    TravelGraph,
+    _site_graph,
+    coverage_within,
+    nearest_minutes,
+    snap_points,
+    travel_graph,
+)
 
 __all__ = ["TRAVEL_MODES", "TRAVEL_GROUPS", "check_travel", "travel_profile",
            "cell_travel_minutes", "network_coverage", "reach_outline", "OUTLINE_BUFFER_M",

@@ -187,8 +187,8 @@ def roads_from_lines(gdf, source: str = "road lines") -> RoadNetwork:
                if ccol else np.full(len(df), _DEFAULT_CLASS, object))
     spd_row = (np.array([_speed(x) for x in df[scol].to_numpy(object)]) if scol
                else np.full(len(df), np.nan))
-    one_row = (np.array([_oneway(x, c) for x, c in zip(df[ocol].to_numpy(object), cls_row)])
-               if ocol else np.array([_oneway(None, c) for c in cls_row]))
+    ones = df[ocol].to_numpy(object) if ocol else np.full(len(df), None, object)
+    one_row = np.array([_oneway(x, c) for x, c in zip(ones, cls_row, strict=True)], int)
     ignored = np.isin(cls_row, list(_IGNORED))
     keep = ~ignored[prow]
     a, prow = a[keep], prow[keep]
@@ -236,11 +236,16 @@ def roads_from_osm(path: str | os.PathLike) -> RoadNetwork:
         o = _oneway(tags.get("oneway"), hw, tags.get("junction") == "roundabout")
         arr = np.asarray(pts, float)
         k = len(arr) - 1
-        lat0.append(arr[:-1, 0]); lon0.append(arr[:-1, 1])  # noqa: E702
-        lat1.append(arr[1:, 0]); lon1.append(arr[1:, 1])  # noqa: E702
-        cls.extend([c] * k); spd.append(np.full(k, speed)); one.append(np.full(k, o))
+        lat0.append(arr[:-1, 0])
+        lon0.append(arr[:-1, 1])
+        lat1.append(arr[1:, 0])
+        lon1.append(arr[1:, 1])
+        cls.extend([c] * k)
+        spd.append(np.full(k, speed))
+        one.append(np.full(k, o))
         walk.append(np.full(k, w_ok))
-    notes = [f"{skipped} way(s) skipped: node locations missing from the extract"] if skipped else []
+    notes = ([f"{skipped} way(s) skipped: node locations missing from the extract"]
+             if skipped else [])
     cat = (lambda xs, dt=float: np.concatenate(xs) if xs else np.empty(0, dt))  # noqa: E731
     return _assemble(cat(lat0), cat(lon0), cat(lat1), cat(lon1), np.asarray(cls, object),
                      cat(spd), cat(one, int), cat(walk, bool), str(path), notes)

@@ -50,7 +50,8 @@ _BATCH = 128
 
 
 def mode_words(mode: str | None) -> str:
-    """``"walking time on streets"`` / ``"driving time on streets"`` / ``"straight-line distance"``."""
+    """``"walking time on streets"``, ``"driving time on streets"`` or
+    ``"straight-line distance"``."""
     return {"walk": "walking time on streets", "drive": "driving time on streets"}.get(
         mode or "straight", "straight-line distance")
 
@@ -237,7 +238,7 @@ def nearest_minutes(graph: TravelGraph, lat, lon, site_lat, site_lon
     which = np.where(dist[u] + tu <= dist[v] + tv, src[u], src[v]).astype(np.int64) - big
     i, j, tt = _same_edge(graph, cells, sites)
     better = tt < t[i]
-    for a, b, c in zip(i[better], j[better], tt[better]):  # few pairs
+    for a, b, c in zip(i[better], j[better], tt[better], strict=True):  # few pairs
         if c < t[a]:
             t[a], which[a] = c, b
     bad = ~np.isfinite(t)

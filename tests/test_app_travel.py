@@ -37,9 +37,9 @@ def test_gaps_page_walk_mode(sample_env):
 def test_siting_page_walk_mode_equals_the_product(sample_env):
     at = run_page("siting", session={**R, "site_travel": "walk", "site_minutes": 10})
     assert not at.exception
-    from geo.ingest import read_incidents
     import pandas as pd
 
+    from geo.ingest import read_incidents
     from products.query import Query
     from products.siting import siting_plan
 

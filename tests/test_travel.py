@@ -11,11 +11,18 @@ import pytest
 from shapely.geometry import LineString, Point
 
 from data import DATA_DIR
-from data._roads import ROADS_FILE, river_x
 from data._model import xy_to_latlon
+from data._roads import ROADS_FILE, river_x
 from layers.roads import load_roads, read_roads, roads_from_lines
-from layers.travel import (WALK_KMH, coverage_within, minutes_matrix, nearest_minutes,
-                           snap_points, travel_2sfca, travel_graph)
+from layers.travel import (
+    WALK_KMH,
+    coverage_within,
+    minutes_matrix,
+    nearest_minutes,
+    snap_points,
+    travel_2sfca,
+    travel_graph,
+)
 
 WALK = WALK_KMH * 1000 / 60  # metres per minute
 M_PER_DEG = 111_195.0
@@ -54,12 +61,12 @@ def _nx_reference(graph, plat, plon, slat, slon):
 
     on_edge = {}
     for kind, s in (("p", ps), ("s", ss)):
-        for i, (e, f) in enumerate(zip(s.edge, s.frac)):
+        for i, (e, f) in enumerate(zip(s.edge, s.frac, strict=True)):
             on_edge.setdefault(int(e), []).append((float(f), (kind, i)))
     for k, e in enumerate(graph.edges):
         u, v, t = int(net.u[e]), int(net.v[e]), float(graph.minutes[k])
         chain = [(0.0, u)] + sorted(on_edge.get(k, []), key=lambda z: z[0]) + [(1.0, v)]
-        for (fa, a), (fb, b) in zip(chain[:-1], chain[1:]):
+        for (fa, a), (fb, b) in zip(chain[:-1], chain[1:], strict=True):
             w = (fb - fa) * t
             if graph.fwd[k]:
                 add(a, b, w)
