@@ -32,8 +32,6 @@ def _changed(a: bytes, b: bytes) -> int:
 
 def _hue(png: bytes, rgb) -> int:
     """Pixels whose colour leans towards the outline colour (green or purple channel order)."""
-    import numpy as np
-
     img = _img(png)
     r, g, b = img[..., 0], img[..., 1], img[..., 2]
     if rgb == REACH_COLORS["existing"]:
