@@ -12,7 +12,7 @@ import os
 import pandas as pd
 import streamlit as st
 
-from app_pages import _app
+from app_pages import _app, _areas
 
 f = _app.filters()
 st.title("Briefing")
@@ -20,14 +20,17 @@ st.title("Briefing")
 
 @st.cache_data(max_entries=6, show_spinner="Building the briefing…")
 def _content(kind, path, mtime, rpath, rmtime, bpath, bmtime, tier, res, end, outcomes,
-             sources):
+             sources, areas_spec="", places_spec="", sample=False):
+    from app_pages._areas import _geography
     from report.sections import briefing_content
 
     df = _app._load_incidents(kind, path, mtime)
     sites = _app._load_sites(rpath, rmtime, "resources") if rpath else None
     bnd = _app._load_boundary(bpath, bmtime) if bpath else None
+    layers, places = _geography(areas_spec, places_spec, sample)  # names for top areas, alerts
+    geography = (layers, places) if layers or places is not None else None
     return briefing_content(df, sites, bnd, tier=tier, res=res, end=end, outcomes=outcomes,
-                            sources=sources)
+                            sources=sources, geography=geography)
 
 
 @st.cache_data(max_entries=6, show_spinner=False)
@@ -71,7 +74,9 @@ else:
 area_name = c3.text_input("Jurisdiction name (title)", value="", key="brief_area",
                           placeholder="e.g. Sample County")
 key = (kind, path, mtime, str(rp) if rp else "", _app._mtime(rp), str(bp) if bp else "",
-       _app._mtime(bp), tier, int(f.res), end, f.outcomes, f.sources)
+       _app._mtime(bp), tier, int(f.res), end, f.outcomes, f.sources,
+       os.environ.get("GAPMAP_AREAS", ""), os.environ.get("GAPMAP_PLACES", ""),
+       _areas.is_sample())
 
 content = _content(*key)
 pdf = _pdf(key, synthetic, area_name.strip())

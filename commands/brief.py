@@ -53,6 +53,12 @@ def register(subparsers) -> None:
     p.add_argument("--synthetic", action="store_true",
                    help="mark the page as built from synthetic sample data (automatic for the "
                    "bundled sample)")
+    p.add_argument("--label-areas", action="append", default=[], metavar="FILE|COLUMN|KIND",
+                   help="area layer naming the top areas, alerts and gaps (repeatable; "
+                   "default GAPMAP_AREAS, or the sample's neighbourhoods and ZIP-like areas "
+                   "for the bundled sample)")
+    p.add_argument("--places", default=None, metavar="FILE",
+                   help="named places for 'near …' labels (default GAPMAP_PLACES)")
     add_tier_options(p)
     p.add_argument("--out", required=True, metavar="FILE.pdf", help="output PDF")
     p.set_defaults(func=run)
@@ -75,6 +81,17 @@ def _list(text: str | None) -> tuple[str, ...] | None:
     return tuple(sorted({v.strip().lower() for v in text.split(",") if v.strip()}))
 
 
+def _geography(args: argparse.Namespace):
+    """Area layers and places for labels: options, else GAPMAP_AREAS/PLACES, else the sample's."""
+    from geo.labels import configured_geography
+
+    layers, places = configured_geography(
+        sample=_is_sample(getattr(args, "incidents", None)),
+        areas_spec=";".join(args.label_areas) if args.label_areas else None,
+        places_path=args.places)
+    return (layers, places) if layers or places is not None else None
+
+
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".pdf":
@@ -94,11 +111,14 @@ def run(args: argparse.Namespace) -> int:
         boundary = load_boundary(args.boundary)
     from report.briefing import build_briefing
 
+    geography = _geography(args)
+
     pdf = build_briefing(
         incidents, resources, boundary, tier=policy_from_args(args), res=args.res, end=args.end,
         outcomes=_list(args.outcomes), sources=_list(args.sources),
         title=args.title, area_name=args.area_name,
         synthetic=args.synthetic or _is_sample(getattr(args, "incidents", None)),
+        geography=geography,
     )
     tmp = out.with_name(out.name + ".part")
     tmp.write_bytes(pdf)

@@ -134,7 +134,9 @@ def sample_geography() -> tuple[list[AreaLayer], pd.DataFrame | None]:
     return layers, load_places(get_path("places"))
 
 
-def configured_geography(sample: bool = True) -> tuple[list[AreaLayer], pd.DataFrame | None]:
+def configured_geography(sample: bool = True, *, areas_spec: str | None = None,
+                         places_path: str | None = None
+                         ) -> tuple[list[AreaLayer], pd.DataFrame | None]:
     """Area layers and places from ``GAPMAP_AREAS`` / ``GAPMAP_PLACES`` (or the sample's).
 
     Parameters
@@ -142,9 +144,12 @@ def configured_geography(sample: bool = True) -> tuple[list[AreaLayer], pd.DataF
     sample : bool
         Fall back to the bundled sample's geography when nothing is configured (use when the
         incidents are the sample).
+    areas_spec, places_path : str, optional
+        Use these instead of the environment variables (same formats).
     """
-    spec = os.environ.get(AREAS_ENV, "").strip()
-    places_path = os.environ.get(PLACES_ENV, "").strip()
+    spec = (os.environ.get(AREAS_ENV, "") if areas_spec is None else areas_spec).strip()
+    places_path = (os.environ.get(PLACES_ENV, "") if places_path is None
+                   else places_path).strip()
     if not spec and not places_path:
         return sample_geography() if sample else ([], None)
     layers = []

@@ -233,17 +233,36 @@ def _top_areas(fig, c: BriefingContent) -> None:
             fontweight="bold", va="top", transform=ax.transAxes)
     fatal = _outcome_recorded(c)
     no_prior = c.top.attrs.get("prior_status") == "no data"
-    rows = [[str(int(r["rank"])), str(r["cell_centre"]), _n(r["count"], k),
+    names = c.top["cell_centre"].astype(str).tolist()
+    if "label" in c.top.columns:  # the first area layer's name; two cells of one area: + id
+        from products.overview import unique_labels
+
+        first = [str(v).split(" · ")[0].split(" (near ")[0] for v in c.top["label"]]
+        names = unique_labels([a or b for a, b in zip(first, names, strict=True)],
+                              c.top["h3"].to_numpy(np.uint64))
+    rows = [[str(int(r["rank"])), name[:26], _n(r["count"], k),
              _n(r["n_fatal"], k) if fatal else "n/r",
-             "no data" if no_prior else _n(r["count_prior"], k)] for _, r in c.top.iterrows()]
+             "no data" if no_prior else _n(r["count_prior"], k)]
+            for name, (_, r) in zip(names, c.top.iterrows(), strict=True)]
     if not rows:
         ax.text(0, 0.8, "No overdoses in the period.", fontsize=7, transform=ax.transAxes)
         return
     if not fatal:
         ax.text(0, -0.02, "n/r: outcome not recorded in these data.", fontsize=5.5,
                 color=_GREY, transform=ax.transAxes, va="top")
-    _table(ax, ["#", "Area (cell centre)", "Overdoses", "Fatal", "Prior yr"], rows,
-           [0.0, 0.06, 0.46, 0.69, 0.83])
+    named = "label" in c.top.columns and c.top["label"].astype(str).str.len().gt(0).any()
+    _table(ax, ["#", "Area" if named else "Area (cell centre)", "Overdoses", "Fatal",
+                "Prior yr"], rows,
+           [0.0, 0.06, 0.56, 0.775, 0.885] if named else [0.0, 0.06, 0.46, 0.69, 0.83])
+
+
+def _place(r, fallback: str, width: int = 30, near: bool = True) -> str:
+    """A row's area label (named areas, when configured) or its ``fallback`` column."""
+    lab = r.get("label")
+    text = str(lab) if isinstance(lab, str) and lab else str(r[fallback])
+    if not near and text is not None and " (near " in text:
+        text = text.split(" (near ")[0]
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _text_box(fig, rect, title: str, lines: list[str], note: str) -> None:
@@ -269,10 +288,12 @@ def _alert_lines(c: BriefingContent) -> tuple[list[str], str]:
     lines = []
     for _, r in c.alerts.head(6).iterrows():
         if r["method"] == "neighbour":
-            lines.append(f"{r['date']}  watch    {r['area']}: next to an alerting area")
+            lines.append(f"{r['date']}  watch    {_place(r, 'area', 48)}: next to an alerting "
+                         "area")
         else:
             exp = ("" if pd.isna(r["expected"]) else f" vs {r['expected']:.1f} expected")
-            lines.append(f"{r['date']}  {r['severity']:8s} {r['area']}: {_n(r['count'], k)} "
+            lines.append(f"{r['date']}  {r['severity']:8s} {_place(r, 'area', 48)}: "
+                         f"{_n(r['count'], k)} "
                          f"overdoses{exp}")
     more = len(c.alerts) - 6
     if more > 0:
@@ -287,7 +308,7 @@ def _gap_lines(c: BriefingContent) -> tuple[list[str], str]:
 
     lines = []
     for _, r in c.gaps.head(4).iterrows():
-        text = f"#{int(r['gap_rank'])} {r['area']}: {r['reason']}"
+        text = f"#{int(r['gap_rank'])} {_place(r, 'area', 48)}: {r['reason']}"
         wrapped = textwrap.wrap(text, width=78, subsequent_indent="    ")
         if len(wrapped) > 2:
             wrapped = [wrapped[0], wrapped[1][:74] + "…"]
@@ -371,6 +392,7 @@ def build_briefing(
     area_name: str | None = None,
     synthetic: bool = False,
     caveats=DEFAULT_CAVEATS,
+    geography=None,
 ) -> bytes:
     """Build the one-page leadership briefing as PDF bytes.
 
@@ -397,6 +419,9 @@ def build_briefing(
         Page title and optional jurisdiction name.
     synthetic : bool
         Add the caveat that the data are the bundled synthetic sample.
+    geography : (list of AreaLayer, DataFrame or None), optional
+        Area layers and places naming the top areas, alerts and gaps
+        (:func:`report.sections.briefing_content`).
     caveats : sequence of str
         Data caveats printed at the foot of the page.
 
@@ -410,7 +435,7 @@ def build_briefing(
     Getis and Ord (1992); Benjamini and Hochberg (1995); CDC WONDER suppression rule.
     """
     content = briefing_content(incidents, resources, boundary, tier=tier, res=res, end=end, k=k,
-                               outcomes=outcomes, sources=sources)
+                               outcomes=outcomes, sources=sources, geography=geography)
     notes = list(caveats)
     if synthetic:
         notes.insert(0, "SYNTHETIC SAMPLE DATA (data/README.md) — not real people or events.")

@@ -167,6 +167,26 @@ def _data_notes(c: BriefingContent) -> list[str]:
     return notes
 
 
+def _add_labels(c: BriefingContent, geography) -> None:
+    """A ``label`` (area names, nearest place) on the top areas, cell alerts and gaps."""
+    from geo.cells import str_to_cells
+    from geo.labels import cell_labels
+
+    layers, places = geography
+    c.top = c.top.assign(label=cell_labels(c.top["h3"].to_numpy(np.uint64), layers,
+                                           places).to_numpy())
+    if c.gaps is not None and len(c.gaps):
+        c.gaps = c.gaps.assign(label=cell_labels(c.gaps["h3"].to_numpy(np.uint64), layers,
+                                                 places).to_numpy())
+    if c.alerts is not None and len(c.alerts) and "area_type" in c.alerts.columns:
+        cell = (c.alerts["area_type"] == "h3").to_numpy()
+        lab = np.full(len(c.alerts), "", dtype=object)
+        if cell.any():
+            hexes = c.alerts.loc[cell, "area"].astype(str).to_numpy()
+            lab[cell] = cell_labels(str_to_cells(hexes), layers, places).to_numpy()
+        c.alerts = c.alerts.assign(label=lab)
+
+
 def briefing_content(
     incidents: pd.DataFrame,
     resources: pd.DataFrame | None = None,
@@ -179,6 +199,7 @@ def briefing_content(
     n_top: int = 8,
     outcomes: tuple[str, ...] | None = None,
     sources: tuple[str, ...] | None = None,
+    geography=None,
 ) -> BriefingContent:
     """Compute and publish every section of the briefing.
 
@@ -203,6 +224,9 @@ def briefing_content(
         Rows of the top-areas table.
     outcomes, sources : tuple of str, optional
         Filters applied to every section (printed on the page).
+    geography : (list of AreaLayer, DataFrame or None), optional
+        Area layers and places: top areas, alerts and gaps then carry a ``label``
+        (:func:`geo.labels.cell_labels`, e.g. "Northgate Downtown · ZIP 00011").
 
     Returns
     -------
@@ -241,5 +265,7 @@ def briefing_content(
         notes=[map_note] if map_note else [],
     )
     content.notes += _data_notes(content)
+    if geography is not None:
+        _add_labels(content, geography)
     content.query = replace(filters, start=stop - pd.Timedelta(days=days), end=stop)
     return content

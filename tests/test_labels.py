@@ -71,3 +71,31 @@ def test_context_layers_draw_names_from_local_files():
     assert names.type == "TextLayer"
     assert sorted(d["name"] for d in names.data) == sorted(layers[1].names)
     assert "ZIP outline" in context_legend(layers, places)
+
+
+def test_briefing_names_top_areas_alerts_and_gaps():
+    from geo.ingest import load_boundary, read_incidents
+    from layers.sites import load_resources
+    from report.briefing import _alert_lines, _gap_lines
+    from report.sections import briefing_content
+
+    inc = read_incidents(get_path("incidents")).incidents
+    geo = configured_geography(sample=False, areas_spec=f"{get_path('neighbourhoods')}|name|"
+                               f"neighbourhood;{get_path('zips')}|name|ZIP",
+                               places_path=str(get_path("places")))
+    sites = load_resources([str(get_path("resources"))]).sites
+    c = briefing_content(inc, sites, load_boundary(get_path("boundary")), geography=geo)
+    ref = cell_labels(c.top["h3"].to_numpy(np.uint64), *geo)
+    assert c.top["label"].tolist() == ref.tolist()
+    assert c.top["label"].iloc[0].startswith("Northgate Downtown · ZIP 00011")
+    gaps = cell_labels(c.gaps["h3"].to_numpy(np.uint64), *geo)
+    assert c.gaps["label"].tolist() == gaps.tolist()
+    lines, _ = _gap_lines(c)
+    assert gaps.iloc[0].split(" (near")[0] in lines[0]
+    cell_alerts = c.alerts[c.alerts["area_type"] == "h3"]
+    assert (cell_alerts["label"].str.len() > 0).all()
+    alert_text = " ".join(_alert_lines(c)[0])
+    assert not any(h in alert_text for h in cell_alerts["area"].head(6))  # names, not hex ids
+    plain = briefing_content(inc, sites, load_boundary(get_path("boundary")))
+    assert "label" not in plain.top.columns
+    pd.testing.assert_frame_equal(plain.top, c.top.drop(columns="label"))
