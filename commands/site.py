@@ -213,6 +213,8 @@ def run(args: argparse.Namespace) -> int:
         f"{100 * summary['gap']:.2f}% -> {out}",
         file=sys.stderr,
     )
+    if summary.get("stopped_early"):
+        print(f"note: {summary['note']}", file=sys.stderr)
     if travel in ("walk", "drive"):
         print(
             f"  coverage = within {summary['minutes']:g} minutes ({mode_words(travel)}); "
