@@ -90,6 +90,8 @@ st.caption(
     f"proven bound {summ['upper_bound_pct']:.1f}% newly covered, gap {100 * summ['gap']:.2f}%."
 )
 
+if summ.get("stopped_early"):  # the plan lists only sites that newly cover something
+    st.info(summ["note"])
 burden_text = (
     f"{summ['covered_before']:,.0f} of {summ['total_burden']:,.0f} overdoses"
     if restricted
@@ -99,7 +101,7 @@ burden_text = (
 m = st.columns(3)
 m[0].metric("Overdoses covered now", f"{summ['coverage_pct_before']:.1f}%", help=burden_text)
 m[1].metric(
-    f"Covered with {k} new sites",
+    f"Covered with {summ.get('n_chosen', k)} new sites",
     f"{summ['coverage_pct_after']:.1f}%",
     f"{summ['coverage_pct_after'] - summ['coverage_pct_before']:+.1f} pts",
 )
