@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["RawTable", "read_table", "detect_encoding", "sniff_delimiter", "TEXT_SUFFIXES",
+__all__ = ["RawTable", "read_table", "read_columns", "check_readable", "detect_encoding", "sniff_delimiter", "TEXT_SUFFIXES",
            "EXCEL_SUFFIXES"]
 
 TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
@@ -455,3 +455,22 @@ def read_table(path: str | Path, progress=None, *, delimiter: str | None = None,
     if progress:
         progress("read", len(table.frame), len(table.frame))
     return table
+
+
+def read_columns(path: str | Path) -> list[str]:
+    """The column names of an export as :func:`read_table` will see them (header only for
+    text files: encoding and delimiter detected; the first sheet's header for Excel)."""
+    path = check_readable(path)
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        encoding = detect_encoding(path)
+        header, _ = _first_line(path, encoding)
+        sep = "\t" if suffix == ".tsv" else sniff_delimiter(header)
+        return _unique_names([h.strip() for h in next(csv.reader([header], delimiter=sep), [])])
+    if suffix in EXCEL_SUFFIXES:
+        return list(_read_excel(path).frame.columns)
+    if suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    return [c for c in _read_geojson(path).columns if c != "geometry"]

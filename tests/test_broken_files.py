@@ -371,3 +371,11 @@ def test_excel_blank_rows_and_header_below_the_top(tmp_path):
     assert res.rejects["line"].tolist() == [6]
     assert res.rejects["reason"].tolist() == ["missing latitude"]
     assert res.incidents["time_precision"].tolist() == ["day", "day"]
+
+
+def test_read_columns_matches_the_reader(tmp_path):
+    from geo.readers import read_columns
+
+    p = tmp_path / "x.csv"
+    p.write_bytes(b"\xff\xfe" + TEXT.replace(",", ";").encode("utf-16-le"))
+    assert read_columns(p) == HEADER.split(",") == list(read_incidents(p).rejects.columns[2:])
