@@ -61,6 +61,8 @@ def _cli_runs(store, out):
     return {
         "cells": ["cells", *s, "--res", "8", "--out", str(out / "cells.csv")],
         "cells7": ["cells", *s, "--res", "7", "--out", str(out / "cells7.csv")],
+        "areas": ["areas", *s, "--areas", str(get_path("neighbourhoods")), "--area-name", "name",
+                  "--area-population", "population", "--out", str(out / "areas.csv")],
         "gi": ["hotspots", *s, "--res", "8", "--boundary", bnd, "--out", str(out / "gi.csv")],
         "dbscan": ["hotspots", *s, "--method", "dbscan", "--out", str(out / "db.csv")],
         "emerging": ["hotspots", *s, "--method", "emerging", "--out", str(out / "em.csv")],
