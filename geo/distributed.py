@@ -29,6 +29,7 @@ partition, as for separate exports; each reject carries its ``file`` and ``line`
 from __future__ import annotations
 
 import contextlib
+import logging
 import glob as _glob
 from collections import Counter
 from pathlib import Path
@@ -109,7 +110,7 @@ def dask_client(scheduler: str | None = None, *, n_workers: int = 2):
             client.close()
         return
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
 
 

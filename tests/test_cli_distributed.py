@@ -1,0 +1,64 @@
+"""`gapmap cells` / `gapmap ingest` on a partitioned Parquet dataset: local engine = Dask engine."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import cli
+from geo.store import IncidentStore
+
+SAMPLE = "data/sample_incidents.csv"
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("parts")
+    raw = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
+    for q, part in raw.groupby(raw["occurred_at"].str.slice(0, 4), sort=True):
+        part.to_parquet(root / f"year-{q}.parquet", index=False)
+    whole = root.parent / "whole.parquet"
+    raw.to_parquet(whole, index=False)
+    return root, whole
+
+
+def _cells(*args):
+    return cli.main(["cells", "--tier", "restricted", "--res", "8", *map(str, args)])
+
+
+def test_cells_folder_glob_and_dask_equal_one_file(dataset, tmp_path):
+    root, whole = dataset
+    outs = {}
+    for name, extra in {
+        "file": ["--incidents", whole],
+        "folder": ["--incidents", root],
+        "glob": ["--incidents", f"{root}/year-*.parquet"],
+        "dask": ["--incidents", root, "--engine", "dask"],
+    }.items():
+        out = tmp_path / f"{name}.csv"
+        assert _cells(*extra, "--out", out) == 0
+        outs[name] = pd.read_csv(out).sort_values("h3").reset_index(drop=True)
+    assert outs["file"]["count"].sum() > 4000  # the sample's events
+    for name in ("folder", "glob", "dask"):
+        pd.testing.assert_frame_equal(outs[name], outs["file"])
+
+
+def test_ingest_dataset_with_dask_equals_one_file(dataset, tmp_path, capsys):
+    root, whole = dataset
+    a, b = IncidentStore(tmp_path / "a.duckdb"), IncidentStore(tmp_path / "b.duckdb")
+    assert cli.main(["ingest", str(whole), "--store", str(a.path)]) == 0
+    assert cli.main(["ingest", str(root), "--engine", "dask", "--store", str(b.path)]) == 0
+    assert "store now" in capsys.readouterr().out
+    sa, sb = a.status(), b.status()
+    assert (sa["rows"], sa["events"]) == (sb["rows"], sb["events"])
+    assert sa["events"] > 4000
+    ea = a.load().sort_values("event_id").reset_index(drop=True)
+    eb = b.load().sort_values("event_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(ea, eb)
+
+
+def test_missing_dataset_is_one_sentence(tmp_path, capsys):
+    rc = _cells("--incidents", f"{tmp_path}/nothing-*.parquet", "--out", tmp_path / "o.csv")
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no file matches" in err[0]
