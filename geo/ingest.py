@@ -308,6 +308,7 @@ def read_incidents_frame(
         ).to_numpy(np.uint64)
     keep = ~dup_id & ~(identical & drop_identical)
     rec, fp, ok_pos, missing_id = rec.loc[keep], fp[keep], ok_pos[keep], missing_id[keep]
+    n_near = 0
     if near_on:
         near = near_duplicates(rec, line_no[ok_pos],
                                window_min=60 if same_source_window_min is None
@@ -318,6 +319,7 @@ def read_incidents_frame(
             set_aside[ok_pos[j]] = (f"near-duplicate of line {near[j]} (same source and agency "
                                     "within the same-source window and radius)")
         far = near == 0
+        n_near = int((~far).sum())
         rec, fp, ok_pos, missing_id = rec.loc[far], fp[far], ok_pos[far], missing_id[far]
     if missing_id.any():
         gen = [f"{s}-{h:016x}" for s, h in zip(rec["source"].to_numpy(object)[missing_id],
@@ -364,8 +366,7 @@ def read_incidents_frame(
         "excluded": int(excluded.sum()),
         "identical": int(identical.sum()),
         "dropped_identical": int(identical.sum()) if drop_identical else 0,
-        "near_duplicates": int(((set_aside != "") & ~excluded & ~bad).sum()
-                               - (int(identical.sum()) if drop_identical else 0)),
+        "near_duplicates": n_near,
         "merged": int(ok.sum() - len(incidents)),
         "events": int(len(incidents)),
         "outside_area": int((~records["in_study_area"].fillna(True)).sum())

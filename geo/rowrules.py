@@ -84,8 +84,9 @@ def repeat_index(fp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     first : ndarray of int64
         Position of the first occurrence.
     """
-    s = pd.Series(fp)
-    k = s.groupby(fp, sort=False).cumcount().to_numpy(np.int64)
+    k = pd.Series(fp).groupby(fp, sort=False).cumcount().to_numpy(np.int64)
+    if not k.any():  # the usual case: no repeats, nothing more to find
+        return k, np.arange(fp.size, dtype=np.int64)
     first = pd.Series(np.arange(fp.size)).groupby(fp, sort=False).transform("min")
     return k, first.to_numpy(np.int64)
 

@@ -258,9 +258,14 @@ def test_invalid_geojson_and_json(tmp_path, capsys):
 
 
 def test_directory_empty_and_corrupt_files(tmp_path, capsys):
+    from geo.readers import read_table
+
+    with pytest.raises(ValueError, match="is a folder, not a file"):
+        read_table(tmp_path)
     folder = tmp_path / "exports"
     folder.mkdir()
-    assert_one_sentence_error(*ingest_cli(capsys, tmp_path, folder)[::2], "is a folder")
+    # a folder is read as a partitioned Parquet dataset (issue 13); without one: one sentence
+    assert_one_sentence_error(*ingest_cli(capsys, tmp_path, folder)[::2], "folder")
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     assert_one_sentence_error(*ingest_cli(capsys, tmp_path, empty)[::2], "empty.csv is empty")
