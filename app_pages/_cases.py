@@ -18,7 +18,8 @@ from app_pages._data import SAMPLE_ENV, data_range, incidents, source_key
 from cases import db as cases_db
 from cases import queue
 
-__all__ = ["source_key", "route_sheet", "clock", "is_bundled_sample", "sync", "tables", "evaluation_tables"]
+__all__ = ["source_key", "route_sheet", "clock", "is_bundled_sample", "sync", "tables",
+           "evaluation_tables"]
 
 
 def is_bundled_sample() -> bool:

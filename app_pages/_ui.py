@@ -12,6 +12,7 @@ import bcrypt
 import pandas as pd
 import streamlit as st
 
+from app_pages import _auth
 from app_pages._data import (
     PUBLIC_WINDOWS,
     SAMPLE_ENV,
@@ -21,7 +22,6 @@ from app_pages._data import (
     incidents,
     source_key,
 )
-from app_pages import _auth
 from app_pages._throttle import LoginThrottle
 from geo.privacy import PrivacyPolicy, publish, release_date
 from geo.schema import OUTCOMES, SOURCES

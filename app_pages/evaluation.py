@@ -21,7 +21,8 @@ st.caption(f"From {origin}. {pol.label}. Shares are computed from the published 
            "medians are whole hours, hidden with the count they describe. Receipt time is "
            "when a case entered the queue (the store keeps no per-record receipt time).")
 
-by = st.radio("Group by", ["month", "source", "all"], horizontal=True, key="eval_by")
+by = st.radio("Group by", ["month", "source", "area", "all"], horizontal=True, key="eval_by",
+              help="area: H3 cells at resolution 8 (about 0.7 km²).")
 st.subheader("Reach: hours from overdose to first attempt and first contact")
 summary = ev.summary_table(tables, pol, by)
 st.dataframe(summary, hide_index=True, width="stretch")

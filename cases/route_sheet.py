@@ -42,7 +42,7 @@ def route_table(queue: pd.DataFrame, sites: pd.DataFrame | None) -> pd.DataFrame
         for kind, label in _KINDS:
             d = near[f"dist_m_{kind}"]
             out[label] = [f"{n} ({m / 1000:.1f} km)" if n is not None and np.isfinite(m)
-                          else "—" for n, m in zip(near[f"nearest_{kind}"], d)]
+                          else "—" for n, m in zip(near[f"nearest_{kind}"], d, strict=True)]
     return out
 
 

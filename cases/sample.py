@@ -65,7 +65,7 @@ def synthetic_tables(incidents: pd.DataFrame, now, *, days: int = 180, seed: int
     contacts, services, notes = [], [], []
     for i, c in cases.iterrows():
         t = c["received_at"] + pd.Timedelta(hours=float(rng.exponential(10.0)))
-        for attempt in range(3):
+        for _ in range(3):
             if t > now:
                 break
             mode = str(rng.choice(queue.MODES, p=[0.5, 0.2, 0.3]))

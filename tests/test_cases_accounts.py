@@ -57,7 +57,7 @@ def test_add_authenticate_disable_reset(db):
 
 def test_account_locks_after_five_failures_until_time_passes_or_reset(db):
     accounts.add_user("ann", "outreach", PW, now=T0)
-    for i in range(4):
+    for _ in range(4):
         assert accounts.authenticate("ann", "nope", now=T0)[1] == "Wrong user name or password."
     acc, msg = accounts.authenticate("ann", "nope", now=T0)
     assert acc is None and msg.startswith("Account locked after 5 failures")

@@ -67,10 +67,10 @@ def test_summary_by_month_equals_hand_computed_values():
 
 def test_distributions_services_and_timeliness_equal_hand_computed_values():
     d = ev.hours_distribution(toy(), "restricted", "contact")
-    assert dict(zip(d["hours"], d["n_cases"])) == {
+    assert dict(zip(d["hours"], d["n_cases"], strict=True)) == {
         "0–24 h": 1, "24–48 h": 0, "48–72 h": 1, "over 72 h": 0, "never": 2}
     a = ev.hours_distribution(toy(), "restricted", "attempt")
-    assert dict(zip(a["hours"], a["n_cases"])) == {
+    assert dict(zip(a["hours"], a["n_cases"], strict=True)) == {
         "0–24 h": 1, "24–48 h": 0, "48–72 h": 1, "over 72 h": 1, "never": 1}
     sv = ev.service_table(toy(), "restricted").set_index("service")
     assert sv.loc["naloxone kit", "n_cases"] == 2 and sv.loc["naloxone kit",

@@ -74,7 +74,7 @@ def test_two_overdoses_in_90_days_are_elevated_risk_and_listed_first(db):
     old = events([("k1-old", 24 * 80, "nonfatal", "K1"), ("k2-old", 24 * 100, "nonfatal", "K2")])
     queue.sync_cases(old, since=T - pd.Timedelta(days=365), now=T)
     q = queue.queue_table(now=T)
-    risk = dict(zip(q["case_id"], q["elevated_risk"]))
+    risk = dict(zip(q["case_id"], q["elevated_risk"], strict=True))
     assert risk == {"a": False, "b": True, "k1-old": True, "c": False, "k2-old": False}
     assert set(q["case_id"][:2]) == {"b", "k1-old"}  # 80 days apart: both flagged, first
     assert q.set_index("case_id").loc["b", "repeat_90d"] == 2

@@ -93,6 +93,9 @@ def test_outreach_worker_records_a_contact(cases_app, app_page, shots):
     while int(_contacts(env)[0]) == before:
         assert time.monotonic() < deadline, "the contact attempt was not recorded"
         time.sleep(0.2)
+    app_page.wait_for_function(  # the rerun after the write has replaced every stale element
+        "() => document.querySelectorAll('[data-stale=\"true\"]').length === 0",
+        timeout=45_000)
     _idle(app_page)
     n, workers = _contacts(env)
     assert int(n) == before + 1 and "olga" in workers.split(",")
