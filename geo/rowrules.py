@@ -6,7 +6,8 @@ Three documented rules, each reported by count in the ingest summary (README, se
 **Exclusions** (``--exclude COLUMN=VALUE``, repeatable): rows whose ``COLUMN`` equals one of the
 given values (case and surrounding blanks ignored) are set aside as ``excluded`` — cancelled
 calls, false alarms, a disposition code. Several values for one column are alternatives; several
-columns are alternatives too (a row matching any is excluded).
+columns are alternatives too (a row matching any is excluded). In a numeric column (Parquet,
+Excel) a number matches numerically (``--exclude code=3`` matches ``3.0``).
 
 **Identical rows.** When a row has an incident id, an exact repeat of an earlier row (same id,
 same values) is the same record exported twice and is rejected as ``duplicate of line N``.
@@ -66,9 +67,19 @@ def excluded_rows(raw: pd.DataFrame, rules: dict[str, list[str]]) -> tuple[np.nd
         if col not in raw.columns:
             raise ValueError(f"--exclude {col}=...: column {col!r} is not in the input; "
                              f"columns found: {visible}")
-        low = raw[col].astype("string").fillna("").str.strip().str.lower().to_numpy(object)
+        column = raw[col]
+        low = column.astype("string").fillna("").str.strip().str.lower().to_numpy(object)
+        numeric = (pd.api.types.is_numeric_dtype(column)
+                   and not pd.api.types.is_bool_dtype(column))
+        num = column.to_numpy(dtype=float, na_value=np.nan) if numeric else None
         for v in values:
-            hit = (low == v.lower()) & ~mask
+            hit = low == v.lower()
+            if numeric:  # a typed column (Parquet, Excel): 3 matches 3.0
+                try:
+                    hit = hit | (num == float(v))
+                except ValueError:
+                    pass
+            hit &= ~mask
             why[hit] = f"{col}={v}"
             mask |= hit
     return mask, why

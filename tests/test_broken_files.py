@@ -384,3 +384,13 @@ def test_read_columns_matches_the_reader(tmp_path):
     p = tmp_path / "x.csv"
     p.write_bytes(b"\xff\xfe" + TEXT.replace(",", ";").encode("utf-16-le"))
     assert read_columns(p) == HEADER.split(",") == list(read_incidents(p).rejects.columns[2:])
+
+
+def test_exclude_numeric_column_in_parquet(tmp_path):
+    df = pd.DataFrame({"occurred_at": ["2024-03-01", "2024-03-02", "2024-03-03"],
+                       "lat": [36.0, 36.1, 36.2], "lon": [-79.8, -79.7, -79.6],
+                       "disposition_code": [3.0, 7.0, 3.0]})
+    df.to_parquet(tmp_path / "x.parquet", index=False)
+    res = read_incidents(tmp_path / "x.parquet", exclude={"disposition_code": ["3"]})
+    assert (res.summary["excluded"], res.summary["accepted"]) == (2, 1) and accounted(res.summary)
+    assert res.rejects["line"].tolist() == [2, 4]
