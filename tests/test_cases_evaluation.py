@@ -117,8 +117,8 @@ def sample_tables():
 
 
 def _views(tables, tier):
-    out = {f"summary/{by}": ev.summary_table(tables, tier, by) for by in ("month", "source",
-                                                                           "all")}
+    out = {f"summary/{by}": ev.summary_table(tables, tier, by)
+           for by in ("month", "source", "area", "all")}
     out["contact"] = ev.hours_distribution(tables, tier, "contact")
     out["attempt"] = ev.hours_distribution(tables, tier, "attempt")
     out["services"] = ev.service_table(tables, tier)
