@@ -21,7 +21,8 @@ parameter, :data:`DEFAULT_WEIGHTS`), and
 
 so a cell needs *both* overdoses and poor access to rank high. A cell without overdoses in
 the window (``count_12m`` 0) scores exactly 0 however remote it is — also when a Gi* hot-spot
-neighbourhood or a trend would otherwise lift its burden index. ``gap_rank`` 1 is the largest gap (ties broken by recent count, then
+neighbourhood or a trend would otherwise lift its burden index. ``gap_rank`` 1 is the largest
+gap (ties broken by recent count, then
 input order). ``reason`` says why in words. Trend words come from :mod:`layers.burden`.
 
 Public tier (``suppress_below=k``): counts 1..k-1 enter the score as the one value k/2, so the

@@ -25,8 +25,8 @@ figure), else ``"recorded"``.
 
 **No comparison against periods without data.** ``days_covered_pct`` and
 ``prior_days_covered_pct`` are the shares of a period's days on or after the first day of the
-data (of the chosen sources; outcome filters do not move it); ``prior_status`` is ``"no data"`` (0%),
-``"partial"`` or ``"complete"``. Changes (``*_change``, ``overdoses_change_pct``) are blank
+data (of the chosen sources; outcome filters do not move it); ``prior_status`` is
+``"no data"`` (0%), ``"partial"`` or ``"complete"``. Changes (``*_change``, ``overdoses_change_pct``) are blank
 unless both periods are completely covered — never "+508%" against a period that predates
 the data. The weekly trend leaves weeks that end before the first day blank (``no_data``).
 """
@@ -275,7 +275,8 @@ def weekly_table(incidents, query: Query, policy: PrivacyPolicy | str = "public"
     table.insert(1, "last_day", starts + pd.Timedelta(days=6))
     out = _published(table, pol)
     # weeks that end before the first day of the data: "no data", not zero
-    out["no_data"] = (out["week_start"] + pd.Timedelta(days=7) <= data_start(prep, query.sources)).to_numpy()
+    first = data_start(prep, query.sources)
+    out["no_data"] = (out["week_start"] + pd.Timedelta(days=7) <= first).to_numpy()
     for c in ("overdoses", "fatal", "nonfatal", "unknown"):
         if c in out.columns:
             out[c] = out[c].astype("Int64").mask(out["no_data"])

@@ -16,6 +16,8 @@ import io
 import numpy as np
 import pandas as pd
 
+from report.kpi_text import NOT_RECORDED, SUPPRESSED, _change, _n, _pct  # noqa: F401
+from report.kpi_text import kpi_cells as _kpi_cells
 from report.maps import figure_to_png, plot_cells, plt
 from report.sections import BriefingContent, briefing_content
 
@@ -34,10 +36,7 @@ _WINDOW_NAMES = {7: "Last 7 days", 28: "Last 4 weeks", 30: "Last 30 days",
                  91: "Last 13 weeks", 364: "Last 52 weeks", 365: "Last 12 months"}
 
 
-# ------------------------------------------------------------------ formatting
-from report.kpi_text import NOT_RECORDED, SUPPRESSED  # noqa: E402,F401
-from report.kpi_text import _change, _n, _pct  # noqa: E402,F401
-from report.kpi_text import kpi_cells as _kpi_cells  # noqa: E402
+# ------------------------------------------------------------------ formatting: report.kpi_text
 
 
 def _days(a: pd.Timestamp, b: pd.Timestamp) -> str:

@@ -35,7 +35,7 @@ def _incidents(n_cells_side=3, per=4, seed=0):
     c0 = h3.latlng_to_cell(36.07, -79.79, 8)
     cells = list(h3.grid_disk(c0, n_cells_side))
     rows = []
-    for i, c in enumerate(sorted(cells)):
+    for c in sorted(cells):
         lat, lon = h3.cell_to_latlng(c)
         k = per + (20 if c == c0 else 0) + int(rng.integers(0, 3))
         rows += [(lat, lon)] * k
