@@ -155,8 +155,8 @@ def _data_notes(c: BriefingContent) -> list[str]:
 
     notes = []
     k = c.kpis
-    for field, what in (("outcome", "Outcome (fatal/nonfatal)"), ("naloxone", "Naloxone")):
-        col = f"{field}_status"
+    for name, what in (("outcome", "Outcome (fatal/nonfatal)"), ("naloxone", "Naloxone")):
+        col = f"{name}_status"
         if col in k.columns and (k[col] == "not recorded").any():
             notes.append(f"{what}: not recorded — known for less than {KNOWN_MIN_PCT:.0f}% of "
                          "events in this export, so no figure is given (unknown is not zero).")
