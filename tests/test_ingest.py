@@ -361,3 +361,53 @@ def test_summary_reasons_are_whole_reasons(tmp_path):
     assert any(k.startswith("latitude/longitude look swapped") for k in reasons)
     assert all(not k.startswith("fix the export") for k in reasons), reasons
     assert sum(reasons.values()) == 3  # row 3 has two reasons: unparsable date and (0, 0)
+
+
+# ------------------------------------------------------------------ same-source rule
+def _near_reference(rec, lines, window_min, radius_m):
+    """Brute force: rows in (time, line) order; dropped if an earlier kept row of the same
+    source and agency is within the window and radius."""
+    from geo.cells import haversine_m
+
+    t = rec["occurred_at"].to_numpy("datetime64[us]").astype(np.int64) / 6e7
+    timed = (rec["time_precision"] != "day").to_numpy()
+    key = (rec["source"].astype(str) + "|" + rec["agency"].fillna("").astype(str)).to_numpy()
+    order = sorted(range(len(rec)), key=lambda i: (t[i], lines[i]))
+    kept, out = [], np.zeros(len(rec), np.int64)
+    for i in order:
+        hit = None
+        if timed[i]:
+            for j in kept:
+                if (timed[j] and key[j] == key[i] and abs(t[i] - t[j]) <= window_min
+                        and haversine_m(rec["lat"].iloc[i], rec["lon"].iloc[i],
+                                        rec["lat"].iloc[j], rec["lon"].iloc[j]) <= radius_m):
+                    hit = j
+                    break
+        if hit is None:
+            kept.append(i)
+        else:
+            out[i] = lines[hit]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_near_duplicates_match_brute_force(seed):
+    from geo.rowrules import near_duplicates
+
+    rng = np.random.default_rng(seed)
+    n = 120
+    t = pd.Timestamp("2024-05-01") + pd.to_timedelta(rng.integers(0, 600, n), "min")
+    rec = pd.DataFrame({
+        "occurred_at": t.astype("datetime64[us]"),
+        "time_precision": np.where(rng.random(n) < 0.1, "day", "minute"),
+        "lat": 36.0 + rng.random(n) * 0.01, "lon": -79.8 + rng.random(n) * 0.01,
+        "source": rng.choice(["ems", "police"], n),
+        "agency": pd.array(rng.choice(["A", "B", None], n), dtype="string"),
+    })
+    lines = np.arange(2, n + 2)
+    got = near_duplicates(rec, lines, window_min=45, radius_m=400)
+    ref = _near_reference(rec, lines, 45, 400)
+    assert got.tolist() == ref.tolist()  # same rows dropped, each pointing at the same line
+    assert (got > 0).sum() > 10  # the toy has plenty of near-duplicates
+    with pytest.raises(ValueError, match="radius must be > 0"):
+        near_duplicates(rec, lines, window_min=10, radius_m=0)
