@@ -28,7 +28,8 @@ figure), else ``"recorded"``.
 data (of the chosen sources; outcome filters do not move it); ``prior_status`` is
 ``"no data"`` (0%), ``"partial"`` or ``"complete"``. Changes (``*_change``,
 ``overdoses_change_pct``) are blank unless both periods are completely covered — never
-"+508%" against a period that predates the data. The weekly trend leaves weeks that end before the first day blank (``no_data``).
+"+508%" against a period that predates the data. The weekly trend leaves weeks that end
+before the first day blank (``no_data``).
 """
 
 from __future__ import annotations
