@@ -292,18 +292,21 @@ def minutes_matrix(graph: TravelGraph, lat, lon, site_lat, site_lon, limit: floa
     big = graph.reverse.shape[0]
     u, v, tu, tv = _cell_ends(graph, cells)
     rows, cols, vals = [], [], []
+    local = np.full(big + m, -1, np.int64)
     for idx, nodes in _batches(graph, site_lat, site_lon, limit):
         # Dijkstra on the nodes that can be within the limit of this batch of nearby sites
         # (a trip is never shorter than the straight line at the top speed), re-indexed
-        local = np.full(big + m, -1, np.int64)
         keep_nodes = np.r_[nodes, big + idx]
         local[keep_nodes] = np.arange(keep_nodes.size)
         sub = g[keep_nodes][:, keep_nodes]
         d = dijkstra(sub, directed=True, indices=nodes.size + np.arange(idx.size), limit=limit)
         d = np.c_[d, np.full(idx.size, np.inf)]  # column -1: a node outside the subgraph
-        t = np.minimum(d[:, local[u]] + tu, d[:, local[v]] + tv)  # (batch, n)
-        jj, ii = np.nonzero(np.isfinite(t) & (t <= limit))
-        rows.append(ii); cols.append(idx[jj]); vals.append(t[jj, ii])  # noqa: E702
+        cu, cv = local[u], local[v]
+        near = np.flatnonzero((cu >= 0) | (cv >= 0))  # only cells whose street is in reach
+        t = np.minimum(d[:, cu[near]] + tu[near], d[:, cv[near]] + tv[near])  # (batch, near)
+        jj, kk = np.nonzero(np.isfinite(t) & (t <= limit))
+        rows.append(near[kk]); cols.append(idx[jj]); vals.append(t[jj, kk])  # noqa: E702
+        local[keep_nodes] = -1
     i, j, tt = _same_edge(graph, cells, sites)
     keep = tt <= limit
     rows.append(i[keep]); cols.append(j[keep]); vals.append(tt[keep])  # noqa: E702
