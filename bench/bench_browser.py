@@ -1,0 +1,144 @@
+"""Benchmark: what a user waits for in a real browser, per page and per control.
+
+Starts ``streamlit run dashboard.py`` on 127.0.0.1 (a free port) and drives Debian's Chromium
+(``/usr/bin/chromium``, headless, through Playwright; never downloads a browser). A page is
+*ready* when the app's script run has finished (``data-test-script-state="notRunning"`` on
+``stApp`` after a run), a title is shown and no spinner, skeleton or running-status widget is
+left; the time is from ``page.goto`` (a full page load in a tab of an open browser: HTML, the
+cached JS bundle, the websocket, the script run, drawing) to ready. A control is timed from the
+click to the end of the rerun it triggers (same conditions).
+
+Pages: Overview, Hotspots, Gaps, Siting, Outreach, Briefing, Data — each opened twice (first
+visit after server start = cold caches; second = warm caches, what later users get); controls:
+the Hotspots colour-by radio and its "Show naloxone sites" toggle.
+
+Usage::
+
+    .venv/bin/python bench/bench_browser.py                  # bundled sample
+    .venv/bin/python bench/bench_browser.py --n 200000       # + a synthetic store of N rows
+    .venv/bin/python bench/bench_browser.py --store PATH     # an existing store
+
+Goal (issue 13): page ≤ 2 s, control ≤ 1 s. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_capacity import build_store, start_server, stop_server  # noqa: E402
+
+PAGES = ("overview", "hotspots", "gaps", "siting", "outreach", "briefing", "data")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+TIMEOUT_MS = 300_000
+
+_WATCH = """() => {
+  window.__runs = [];
+  const app = document.querySelector('[data-testid="stApp"]');
+  new MutationObserver(() => window.__runs.push(
+      [app.getAttribute('data-test-script-state'), performance.now()]))
+    .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+  return performance.now();
+}"""
+
+_IDLE = """() => {
+  const q = (s) => document.querySelector(s) !== null;
+  const app = document.querySelector('[data-testid="stApp"]');
+  return app && app.getAttribute('data-test-script-state') === 'notRunning'
+    && q('[data-testid="stMain"] h1')
+    && !q('[data-testid="stStatusWidget"]') && !q('[data-testid="stSpinner"]')
+    && !q('[data-testid="stSkeleton"]');
+}"""
+
+_RERUN_DONE = """(t0) => {
+  const runs = window.__runs || [];
+  const i = runs.findIndex(r => r[0] === 'running' && r[1] >= t0);
+  return i >= 0 && runs.slice(i).some(r => r[0] === 'notRunning');
+}"""
+
+
+def open_page(page, url: str, name: str) -> float:
+    t0 = time.perf_counter()
+    page.goto(f"{url}/{'' if name == 'overview' else name}")
+    page.wait_for_function(_IDLE, timeout=TIMEOUT_MS, polling=50)
+    dt = time.perf_counter() - t0
+    if page.locator('[data-testid="stException"]').count():
+        raise RuntimeError(f"{name}: the page shows an exception")
+    return dt
+
+
+def change(page, locator) -> float:
+    t_page = page.evaluate(_WATCH)
+    t0 = time.perf_counter()
+    locator.click()
+    page.wait_for_function(_RERUN_DONE, arg=t_page, timeout=TIMEOUT_MS, polling=50)
+    page.wait_for_function(_IDLE, timeout=TIMEOUT_MS, polling=50)
+    return time.perf_counter() - t0
+
+
+def run(store: str | None, label: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    t = time.perf_counter()
+    proc, port = start_server(store)
+    url = f"http://127.0.0.1:{port}"
+    print(f"\n## {label} (server healthy in {time.perf_counter() - t:.1f} s)")
+    print(f"{'page / control':34s} {'1st visit s':>11s} {'2nd visit s':>11s}   goal")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = ctx.new_page()
+            for name in PAGES:
+                first = open_page(page, url, name)
+                second = open_page(page, url, name)
+                flag = "ok" if second <= 2 else "over"
+                print(f"{'page ' + name:34s} {first:11.2f} {second:11.2f}   ≤ 2 s {flag}")
+            open_page(page, url, "hotspots")
+            main = page.locator('[data-testid="stMain"]')
+            radio = main.locator('[data-testid="stRadio"]').first.locator("label")
+            controls = [
+                ("hotspots: colour-by (2nd option)", radio.nth(1)),
+                ("hotspots: colour-by (back)", radio.nth(0)),
+                ("hotspots: show naloxone sites on", main.locator(
+                    '[data-testid="stCheckbox"]', has_text="naloxone sites").first),
+                ("hotspots: show naloxone sites off", main.locator(
+                    '[data-testid="stCheckbox"]', has_text="naloxone sites").first),
+            ]
+            for what, loc in controls:
+                dt = change(page, loc)
+                print(f"{what:34s} {dt:11.2f} {'':>11s}   ≤ 1 s {'ok' if dt <= 1 else 'over'}")
+            browser.close()
+    finally:
+        stop_server(proc)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=0, help="also a synthetic store of N rows")
+    ap.add_argument("--store", default=None, help="also an existing incident store")
+    ap.add_argument("--no-sample", action="store_true")
+    args = ap.parse_args(argv)
+    print(f"# {os.cpu_count()} cores, /usr/bin/chromium headless (SwiftShader WebGL)")
+    if not args.no_sample:
+        run(None, "bundled sample")
+    if args.store:
+        run(args.store, f"store {args.store}")
+    if args.n:
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            store = build_store(args.n, Path(tmp))
+            print(f"\n(built a synthetic {args.n:,}-row store in {time.perf_counter() - t:.0f} s)")
+            run(store, f"synthetic store, {args.n:,} rows")
+
+
+if __name__ == "__main__":
+    main()
