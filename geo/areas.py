@@ -5,8 +5,9 @@ towns, police districts, council wards — read from a GeoJSON, GeoPackage or zi
 with a column holding the name (:func:`load_areas`). Several layers can be used at once; each is
 an immutable :class:`AreaLayer` value.
 
-Incidents are assigned to areas point-in-polygon (one vectorised ``shapely.STRtree`` query;
-a point on a shared edge goes to the first area in file order). Records located only to an
+Incidents are assigned to areas point-in-polygon (:func:`points_to_areas`: points sorted by
+longitude, each area tests its bounding-box candidates against its prepared polygon; a point
+on a shared edge goes to the first area in file order). Records located only to an
 area — ``location_precision == "centroid"`` (a geocoder's town or ZIP centroid) or an ``area``
 column naming the area — are counted in their area and **left out of cell-level maps and
 statistics** (:func:`area_located`; :func:`geo.grid.cells_at` gives them no cell), because
@@ -193,25 +194,33 @@ def load_areas(path, name_column: str, *, kind: str | None = None,
 def points_to_areas(lat, lon, layer: AreaLayer) -> np.ndarray:
     """Index of the area containing each point (``-1``: in none or no location).
 
-    One ``STRtree`` query with the ``intersects`` predicate; a point on an edge shared by two
-    areas goes to the first in file order.
+    Points are sorted by longitude once; each area then tests only the points inside its
+    bounding box (two binary searches and a latitude mask) against its prepared polygon
+    (``shapely.intersects_xy``), so the cost is ~``n log n`` plus the candidates, not
+    ``n × areas``. A point on an edge shared by two areas goes to the first in file order.
     """
     lat = np.asarray(lat, dtype=float)
     lon = np.asarray(lon, dtype=float)
     out = np.full(lat.size, -1, dtype=np.int64)
-    ok = np.isfinite(lat) & np.isfinite(lon)
-    if not ok.any() or layer.n == 0:
+    ok = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon))
+    if ok.size == 0 or layer.n == 0:
         return out
-    tree = shapely.STRtree(layer.geometry)
-    pts = shapely.points(lon[ok], lat[ok])
-    pi, ai = tree.query(pts, predicate="intersects")
-    if pi.size:
-        order = np.lexsort((ai, pi))  # first area per point
-        pi, ai = pi[order], ai[order]
-        first = np.r_[True, pi[1:] != pi[:-1]]
-        sub = np.full(pts.size, -1, dtype=np.int64)
-        sub[pi[first]] = ai[first]
-        out[np.flatnonzero(ok)] = sub
+    order = ok[np.argsort(lon[ok])]
+    xs, ys = lon[order], lat[order]
+    owner = np.full(order.size, -1, dtype=np.int64)  # in sorted order: contiguous slices
+    bounds = shapely.bounds(layer.geometry)
+    for i, geom in enumerate(layer.geometry):
+        minx, miny, maxx, maxy = bounds[i]
+        lo, hi = np.searchsorted(xs, minx, "left"), np.searchsorted(xs, maxx, "right")
+        if hi <= lo:
+            continue
+        y = ys[lo:hi]
+        cand = np.flatnonzero((y >= miny) & (y <= maxy) & (owner[lo:hi] < 0)) + lo
+        if cand.size == 0:
+            continue
+        shapely.prepare(geom)  # a cached index on the geometry; its shape is unchanged
+        owner[cand[shapely.intersects_xy(geom, xs[cand], ys[cand])]] = i
+    out[order] = owner
     return out
 
 
