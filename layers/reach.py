@@ -32,11 +32,13 @@ from layers.travel import (
 
 __all__ = ["TRAVEL_MODES", "TRAVEL_GROUPS", "check_travel", "travel_profile",
            "cell_travel_minutes", "network_coverage", "reach_outline", "OUTLINE_BUFFER_M",
-           "format_minutes", "straight_vs_network"]
+           "format_minutes", "straight_vs_network", "WITHIN_MIN"]
 
 TRAVEL_MODES = ("straight", "walk", "drive")
 #: Access groups measured in minutes (names of :data:`layers.access.DEFAULT_GROUPS`).
 TRAVEL_GROUPS = ("naloxone", "treatment", "ssp")
+#: "Sites within M minutes" in the gap table.
+WITHIN_MIN = 10.0
 #: Half-width of the street band drawn as a reach outline (metres).
 OUTLINE_BUFFER_M = 60.0
 _GRAPHS: dict[tuple[int, str], tuple[RoadNetwork, TravelGraph]] = {}
@@ -74,8 +76,11 @@ def format_minutes(value) -> str:
 
 
 def cell_travel_minutes(lat, lon, resources: pd.DataFrame, graph: TravelGraph,
-                        groups=TRAVEL_GROUPS) -> pd.DataFrame:
-    """``travel_min_<group>`` per point: minutes to the nearest site of each access group.
+                        groups=TRAVEL_GROUPS, within_min: float | None = WITHIN_MIN
+                        ) -> pd.DataFrame:
+    """``travel_min_<group>`` per point: minutes to the nearest site of each access group, and
+    ``sites_within_min_<group>``: how many of the group's sites are within ``within_min``
+    minutes (left out when ``within_min`` is None).
 
     Groups are looked up in :data:`layers.access.DEFAULT_GROUPS` by name; ``NaN`` where the
     group has no site or no site can be reached.
@@ -92,6 +97,12 @@ def cell_travel_minutes(lat, lon, resources: pd.DataFrame, graph: TravelGraph,
         t, _ = nearest_minutes(graph, lat, lon, sub["lat"].to_numpy(float),
                                sub["lon"].to_numpy(float))
         out[f"travel_min_{name}"] = t
+    if within_min is not None:
+        for name in groups:
+            sub = resources[select_sites(resources, by_name[name].where)]
+            cov = coverage_within(graph, lat, lon, sub["lat"].to_numpy(float),
+                                  sub["lon"].to_numpy(float), within_min)
+            out[f"sites_within_min_{name}"] = np.diff(cov.indptr).astype(np.int64)
     return pd.DataFrame(out)
 
 

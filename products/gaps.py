@@ -84,7 +84,9 @@ def _travel_columns(cells, resources, mode: str, roads) -> pd.DataFrame:
     n = len(cells)
     graph = travel_profile(mode, roads)
     if graph is None:
-        out = pd.DataFrame({f"travel_min_{g}": np.full(n, np.nan) for g in TRAVEL_GROUPS})
+        out = pd.DataFrame({f"travel_min_{g}": np.full(n, np.nan) for g in TRAVEL_GROUPS}
+                           | {f"sites_within_min_{g}": pd.array([pd.NA] * n, dtype="Int64")
+                              for g in TRAVEL_GROUPS})
     else:
         lat, lon = cells_to_latlng(np.asarray(cells, np.uint64))
         out = cell_travel_minutes(lat, lon, resources, graph)
@@ -258,8 +260,9 @@ def gap_table(
         See :func:`layers.gaps.build_gap_table` (weights: overrides of :data:`DEFAULT_WEIGHTS`).
     travel : {"straight", "walk", "drive"}, optional
         Adds ``travel_min_naloxone, travel_min_treatment, travel_min_ssp`` (minutes on the
-        road network from the cell centre, NaN = no route; blank for straight line) and
-        ``travel_mode`` beside ``dist_m_*`` (:mod:`layers.reach`). The score is unchanged.
+        road network from the cell centre, NaN = no route; blank for straight line),
+        ``sites_within_min_<group>`` (sites within :data:`layers.reach.WITHIN_MIN` minutes)
+        and ``travel_mode`` beside ``dist_m_*`` (:mod:`layers.reach`). The score is unchanged.
     roads : path or :class:`layers.roads.RoadNetwork`
         The road network (needed for walk / drive).
     all_resources : DataFrame, optional

@@ -43,6 +43,12 @@ def test_gap_table_travel_columns_equal_the_travel_layer(sample):
         sub = res[select_sites(res, by[name].where)]
         ref, _ = nearest_minutes(g, lat, lon, sub["lat"], sub["lon"])
         np.testing.assert_array_equal(t[f"travel_min_{name}"].to_numpy(float), ref)
+        cov = coverage_within(g, lat, lon, sub["lat"], sub["lon"], 10.0).toarray()
+        np.testing.assert_array_equal(t[f"sites_within_min_{name}"].to_numpy(int),
+                                      cov.sum(axis=1))
+        # within 10 minutes ⇔ the nearest is at most 10 minutes away
+        assert ((t[f"sites_within_min_{name}"] > 0).to_numpy() == (np.nan_to_num(ref, nan=99)
+                                                                   <= 10.0)).all()
     # walking minutes are never shorter than the straight line walked
     d = t["dist_m_naloxone"].to_numpy(float) / (5000 / 60)
     ok = np.isfinite(t["travel_min_naloxone"].to_numpy(float))
