@@ -2,7 +2,7 @@
 
 Every case runs in a fresh child process (``bench_ingest.py --case NAME ...``) and prints one
 JSON line: wall and CPU seconds of the case itself (imports excluded), and the child's peak
-resident memory (``ru_maxrss``, imports included; ``rss_base`` is the figure after imports).
+resident memory (``VmHWM``, imports included; ``rss_base`` is the figure after imports).
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ def _cpu() -> float:
 
 
 def _rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM: unlike ru_maxrss, not inherited at exec)."""
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -85,7 +89,8 @@ def _duckdb(path, store):
     import pyarrow as pa
 
     con.register("cells", pa.table({"h3": latlng_to_cells(ll["lat"], ll["lon"], 11)}))
-    con.execute("CREATE TABLE records AS SELECT ok.*, cells.h3, hash(ok.incident_id, ok.occurred_at, ok.lat, ok.lon, ok.source) AS fingerprint "
+    con.execute("CREATE TABLE records AS SELECT ok.*, cells.h3, hash(ok.incident_id, "
+                "ok.occurred_at, ok.lat, ok.lon, ok.source) AS fingerprint "
                 "FROM ok POSITIONAL JOIN cells")
     n = con.execute("SELECT count(*) FROM records").fetchall()[0][0]
     raw = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
@@ -112,8 +117,9 @@ CASES = {"ingest": _ingest, "polars": _polars, "duckdb": _duckdb, "load": _load}
 
 def run_case(name, *args):
     """Child side: run one case and print its JSON line."""
-    import geo.store  # noqa: F401 - imports outside the measurement
     import polars  # noqa: F401
+
+    import geo.store  # noqa: F401 - imports outside the measurement
 
     base = _rss_mb()
     c0, t0 = _cpu(), time.perf_counter()
@@ -131,13 +137,17 @@ def child(*args) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def timed_cli(*args) -> float:
+def timed_cli(*args) -> tuple[float, float]:
+    """Wall and CPU seconds of one ``gapmap`` command, from process start."""
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, str(ROOT / "cli.py"), *map(str, args)],
                        capture_output=True, text=True, cwd=ROOT)
     if r.returncode:
         raise RuntimeError(r.stderr[-2000:])
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    d = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (d.ru_utime + d.ru_stime) - (c.ru_utime + c.ru_stime)
 
 
 # ---------------------------------------------------------------------------- parent
@@ -224,8 +234,8 @@ def bench_store(sizes, synthetic_export) -> None:
             bench_dedup(str(store), n, old=n <= 2_000_000)
         if len(sizes) > 1:
             a, b = min(sizes), max(sizes)
-            print(f"  cpu per row {b:,} / {a:,}: {per_row[b] / per_row[a]:.2f} "
-                  f"(total cpu ratio {per_row[b] * b / (per_row[a] * a):.2f} for {b / a:.0f}x rows)")
+            print(f"  cpu per row {b:,} / {a:,}: {per_row[b] / per_row[a]:.2f} (total cpu "
+                  f"ratio {per_row[b] * b / (per_row[a] * a):.2f} for {b / a:.0f}x rows)")
         n = min(sizes)
         store = tmp / f"s{n}.duckdb"
         new = synthetic_export(10_000, seed=9)
@@ -259,10 +269,13 @@ def bench_store(sizes, synthetic_export) -> None:
         for cmd in (["hotspots", "--store", store, "--out", tmp / "h.csv"],
                     ["gaps", "--store", store, "--resources", data / "sample_resources.csv",
                      "--out", tmp / "g.csv"]):
-            walls = [timed_cli(*cmd) for _ in range(3)]
+            runs = [timed_cli(*cmd) for _ in range(3)]
+            imp = [timed_cli("--help") for _ in range(3)]
             print(f"gapmap {cmd[0]} on the {n:,}-row store, from process start: median "
-                  f"{statistics.median(walls):.2f} s wall (runs {[round(w, 2) for w in walls]})",
-                  flush=True)
+                  f"{statistics.median(w for w, _ in runs):.2f} s wall, "
+                  f"{statistics.median(c for _, c in runs):.2f} s cpu "
+                  f"(runs {[round(w, 2) for w, _ in runs]}); `gapmap --help` alone "
+                  f"{statistics.median(c for _, c in imp):.2f} s cpu", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -127,13 +127,16 @@ class IncidentStore:
         con.execute("DELETE FROM meta WHERE key = ?", [key])
         con.execute("INSERT INTO meta VALUES (?, ?)", [key, str(value)])
 
-    @staticmethod
-    def _counts(con) -> tuple[int, int]:
+    @classmethod
+    def _counts(cls, con) -> tuple[int, int]:
         n_rec = con.execute("SELECT count(*) FROM records").fetchall()[0][0]
-        n_ev = con.execute("SELECT count(DISTINCT event_id) FROM events").fetchall()[0][0]
+        if cls._has_incidents(con) and cls._meta(con, "layout") == LAYOUT:
+            n_ev = con.execute("SELECT count(*) FROM incidents").fetchall()[0][0]
+        else:
+            n_ev = con.execute("SELECT count(DISTINCT event_id) FROM events").fetchall()[0][0]
         return int(n_rec), int(n_ev)
 
-    def _update_events(self, con, window_min: float, radius_m: float) -> None:
+    def _update_events(self, con, window_min: float, radius_m: float, file_id=None) -> None:
         """De-duplicate the new records (incrementally) and write their events.
 
         A changed rule (window, radius) or a store from an older layout is rebuilt whole.
@@ -143,8 +146,9 @@ class IncidentStore:
         if not (same_rule and self._meta(con, "layout") == LAYOUT):
             con.execute("DROP TABLE IF EXISTS incidents")
             con.execute("DELETE FROM events")
+            file_id = None  # every record is new
         con.execute(INCIDENTS_DDL)
-        update_events(con, window_min, radius_m)
+        update_events(con, window_min, radius_m, file_id)
         self._set_meta(con, "layout", LAYOUT)
 
     # ------------------------------------------------------------------ public API
@@ -254,14 +258,14 @@ class IncidentStore:
                 "(SELECT 1 FROM records r WHERE r.fingerprint = n.fingerprint)"
             )
             con.unregister("_new_records")
-            added = self._counts(con)[0] - before_rec
+            added = con.execute("SELECT count(*) FROM records").fetchall()[0][0] - before_rec
             con.execute(
                 "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [file_id, label, digest, datetime.now(), int(result.summary.get("read", len(rec))),
                  int(result.summary.get("accepted", len(rec))),
                  int(result.summary.get("rejected", 0)), added, result.summary.get("preset")],
             )
-            self._update_events(con, window_min, radius_m)
+            self._update_events(con, window_min, radius_m, file_id)
             self._set_meta(con, "window_min", float(window_min))
             self._set_meta(con, "radius_m", float(radius_m))
             after_rec, after_ev = self._counts(con)

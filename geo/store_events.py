@@ -65,10 +65,14 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas(types_mapper=_ARROW_TO_PANDAS.get)
 
 
-def _new_range(con):
-    lo, hi, n = con.execute(
-        "SELECT min(r.occurred_at), max(r.occurred_at), count(*) FROM records r "
-        "ANTI JOIN events e USING (fingerprint)").fetchall()[0]
+def _new_range(con, file_id=None):
+    if file_id is None:
+        sql, args = ("SELECT min(r.occurred_at), max(r.occurred_at), count(*) FROM records r "
+                     "ANTI JOIN events e USING (fingerprint)"), []
+    else:  # the records this ingest added
+        sql, args = ("SELECT min(occurred_at), max(occurred_at), count(*) FROM records "
+                     "WHERE file_id = ?"), [int(file_id)]
+    lo, hi, n = con.execute(sql, args).fetchall()[0]
     return (None, None) if not n else (pd.Timestamp(lo), pd.Timestamp(hi))
 
 
@@ -94,15 +98,16 @@ def _components(tbl: pa.Table, window_min: float, radius_m: float):
     return t, src, comp, i, j, score  # src: source codes
 
 
-def update_events(con, window_min: float, radius_m: float) -> None:
+def update_events(con, window_min: float, radius_m: float, file_id=None) -> None:
     """De-duplicate the records that have no event yet against the stored ones (incremental).
 
     Run inside the ingest transaction, after the new records are inserted. With an empty
-    ``events`` table this is a full rebuild (the first ingest, or a changed rule).
+    ``events`` table this is a full rebuild (the first ingest, or a changed rule). ``file_id``
+    (optional) is the ingest's file: its records are the new ones (found without a join).
     """
     from geo.dedup import assign_events
 
-    lo, hi = _new_range(con)
+    lo, hi = _new_range(con, file_id)
     if lo is None:
         return
     gmin, gmax = (pd.Timestamp(x) for x in con.execute(
@@ -181,6 +186,28 @@ def build_incidents(rec: pd.DataFrame) -> pd.DataFrame:
     return events
 
 
+def _in_event_order(tbl: pa.Table) -> pa.Table:
+    """Rows by ``(occurred_at, first_fp)``, re-sorting only what follows the sorted prefix.
+
+    Rows come back in insertion order: one sorted run per ingest, the newest at the end. The
+    longest sorted prefix is kept as a zero-copy slice from the first row at or after the
+    tail's earliest time; only the rows after it are sorted and copied (for a daily export of
+    recent records, a few days of events).
+    """
+    if tbl.num_rows < 2:
+        return tbl
+    ts = tbl["occurred_at"].to_numpy().astype("datetime64[us]").view(np.int64)
+    fp = tbl["first_fp"].to_numpy()
+    down = (ts[1:] < ts[:-1]) | ((ts[1:] == ts[:-1]) & (fp[1:] < fp[:-1]))
+    if not down.any():
+        return tbl
+    d = int(np.argmax(down)) + 1  # rows [0, d) are sorted
+    q = int(np.searchsorted(ts[:d], ts[d:].min(), side="left"))
+    rest = np.arange(q, ts.size)
+    rest = rest[np.lexsort((fp[rest], ts[rest]))]
+    return pa.concat_tables([tbl.slice(0, q), tbl.take(pa.array(rest))])
+
+
 def read_events(con, start=None, end=None, cell_res=STORED_CELL_RES) -> pd.DataFrame:
     """Events with ``occurred_at`` in ``[start, end)`` from the ``incidents`` table, via Arrow."""
     from geo.schema import BASE_RES
@@ -195,10 +222,11 @@ def read_events(con, start=None, end=None, cell_res=STORED_CELL_RES) -> pd.DataF
     if end is not None:
         where.append("occurred_at < $end")
         params["end"] = pd.Timestamp(end).to_pydatetime()
-    sql = f"SELECT {', '.join(cols)} FROM incidents"
+    sql = f"SELECT {', '.join(cols)}, first_fp FROM incidents"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    out = to_frame(con.sql(sql + " ORDER BY occurred_at, first_fp", params=params).to_arrow_table())
+    tbl = _in_event_order(con.sql(sql, params=params).to_arrow_table())
+    out = to_frame(tbl.drop_columns(["first_fp"]))
     missing = [r for r in want if r not in STORED_CELL_RES]
     if missing:
         out = add_cells(out, missing)[list(INCIDENT_COLUMNS) + [f"h3_r{r}" for r in want]]
