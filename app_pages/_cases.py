@@ -18,7 +18,7 @@ from app_pages._data import SAMPLE_ENV, data_range, incidents, source_key
 from cases import db as cases_db
 from cases import queue
 
-__all__ = ["source_key", "route_sheet", "clock", "is_bundled_sample", "sync", "tables",
+__all__ = ["source_key", "route_sheet", "kits", "clock", "is_bundled_sample", "sync", "tables",
            "evaluation_tables"]
 
 
@@ -82,3 +82,18 @@ def route_sheet(q: pd.DataFrame, now: pd.Timestamp) -> bytes:
     from cases.route_sheet import route_sheet_pdf
 
     return route_sheet_pdf(q, resources(), now)
+
+
+def kits() -> tuple[pd.DataFrame | None, str]:
+    """The naloxone distribution log (cases database; synthetic on the bundled sample)."""
+    from cases.naloxone import load_kits, synthetic_kits
+
+    if cases_db.exists():
+        k = load_kits()
+        if len(k):
+            return k, "the distribution log"
+    if is_bundled_sample():
+        from app_pages._data import resources
+
+        return synthetic_kits(resources(), data_range()[1]), "a synthetic distribution log"
+    return None, ""

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages import _cases
+from app_pages import _auth, _cases, _ui
+from app_pages._data import incidents
 from app_pages._ui import policy
 from cases import evaluation as ev
+from cases import naloxone as nal
 
 pol = policy()
 st.title("Program evaluation")
@@ -52,3 +54,51 @@ wide = trend.pivot(index="month", columns="source", values="median_lag_days")
 st.line_chart(wide.astype(float))
 st.caption("These figures describe the program; differences between groups are not causal "
            "effects of follow-up.")
+
+st.subheader("Naloxone kits per overdose by area")
+f = _ui.filters()
+kit_log, kit_origin = _cases.kits()
+if kit_log is None:
+    st.info("No naloxone distribution log yet (outreach and admin accounts add one below).")
+else:
+    from geo.cells import cells_to_str
+
+    per = nal.kits_per_overdose(kit_log, incidents(), 7, pol, f.start, f.end)
+    per["h3"] = cells_to_str(per["h3"].to_numpy("uint64"))
+    st.caption(f"From {kit_origin}, {f.label}; H3 resolution 7 "
+               "(about 5 km²). Overdoses are published counts; kits per overdose is computed "
+               "from them. Areas with many overdoses and few kits are distribution gaps.")
+    st.dataframe(per.rename(columns={"count": "overdoses"}), hide_index=True, width="stretch")
+if _auth.role() in ("outreach", "admin"):
+    with st.expander("Add distribution records (CSV import or one entry)"):
+        up = st.file_uploader("CSV: distributed_on, site, channel, lat, lon, kits",
+                              type=["csv"], key="kits_csv")
+        if up is not None and st.button("Import", key="kits_import"):
+            try:
+                good, bad = nal.read_kits_csv(up)
+                n = nal.add_kits(good, _auth.username())
+                _auth.audit("update", "kits:import", n, up.name)
+                st.success(f"Imported {n} row(s).")
+                if len(bad):
+                    st.warning(f"{len(bad)} row(s) rejected:")
+                    st.dataframe(bad, hide_index=True)
+            except ValueError as exc:
+                st.error(str(exc))
+        with st.form("kits_one", clear_on_submit=True):
+            c1, c2, c3 = st.columns(3)
+            day = c1.date_input("Date", key="kits_day")
+            site = c2.text_input("Site, event or team", key="kits_site")
+            channel = c3.selectbox("Channel", list(nal.CHANNELS), key="kits_channel")
+            c4, c5, c6 = st.columns(3)
+            lat = c4.number_input("Latitude", format="%.5f", key="kits_lat")
+            lon = c5.number_input("Longitude", format="%.5f", key="kits_lon")
+            n_kits = c6.number_input("Kits", min_value=0, step=1, key="kits_n")
+            if st.form_submit_button("Add"):
+                import pandas as pd
+
+                row = pd.DataFrame([{"distributed_on": pd.Timestamp(day), "site": site.strip(),
+                                     "channel": channel, "lat": lat, "lon": lon,
+                                     "kits": int(n_kits)}])
+                nal.add_kits(row, _auth.username())
+                _auth.audit("update", "kits:add", 1, site.strip())
+                st.rerun()

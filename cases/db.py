@@ -44,6 +44,8 @@ _DDL = [
     "worker VARCHAR)",
     "CREATE TABLE IF NOT EXISTS notes (case_id VARCHAR, written_at TIMESTAMP, worker VARCHAR, "
     "text VARCHAR)",
+    "CREATE TABLE IF NOT EXISTS kits (distributed_on DATE, site VARCHAR, channel VARCHAR, "
+    "lat DOUBLE, lon DOUBLE, kits INTEGER, entered_by VARCHAR)",
 ]
 
 

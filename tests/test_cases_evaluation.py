@@ -165,3 +165,38 @@ def test_evaluation_page_public_and_restricted(monkeypatch, tmp_path):
     for df in at.dataframe:
         check_public_table(df.value, "evaluation")
     assert at.dataframe[0].value["n_cases"].isna().all()
+
+
+def test_naloxone_log_import_and_kits_per_overdose(tmp_path, monkeypatch):
+    from cases import naloxone as nal
+
+    monkeypatch.setenv("GAPMAP_CASES_DB", str(tmp_path / "ops.duckdb"))
+    csv = tmp_path / "kits.csv"
+    csv.write_text("distributed_on,site,channel,lat,lon,kits\n"
+                   "2026-01-05,Library,site,36.07,-79.79,30\n"
+                   "2026-01-06,Van,team,36.07,-79.79,10\n"
+                   "not a date,X,site,36.0,-79.0,1\n"
+                   "2026-01-07,Y,drone,36.0,-79.0,1\n"
+                   "2026-01-08,Z,event,36.0,-79.0,2.5\n")
+    good, bad = nal.read_kits_csv(csv)
+    assert good["kits"].tolist() == [30, 10]
+    assert bad.values.tolist() == [[4, "bad date"],
+                                   [5, "channel must be one of site, event, team"],
+                                   [6, "kits must be a whole number ≥ 0"]]
+    assert nal.add_kits(good, "olga") == 2
+    kits = nal.load_kits()
+    # 20 overdoses in the kits' cell, 3 in another cell (hidden in public)
+    inc = pd.DataFrame({
+        "occurred_at": pd.date_range("2026-01-01", periods=23, freq="6h"),
+        "lat": [36.07] * 20 + [36.30] * 3, "lon": [-79.79] * 20 + [-79.50] * 3,
+        "outcome": "nonfatal", "source": "ems"})
+    r = nal.kits_per_overdose(kits, inc, 7, "restricted")
+    assert r["count"].tolist() == [20, 3] and r["kits"].tolist() == [40, 0]
+    assert r["kits_per_overdose"].tolist() == [2.0, 0.0]
+    p = nal.kits_per_overdose(kits, inc, 7, "public")
+    assert abs(int(p["count"].iloc[0]) - 20) <= 3 and pd.isna(p["count"].iloc[1])
+    assert p["kits_per_overdose"].iloc[0] == round(40 / int(p["count"].iloc[0]), 2)
+    assert pd.isna(p["kits_per_overdose"].iloc[1])
+    early = nal.kits_per_overdose(kits, inc, 7, "restricted", end="2026-01-06")
+    # [start, end): the van's kits of the 6th and the overdoses from the 6th on are excluded
+    assert early[["count", "kits"]].values.tolist() == [[20, 30]]
