@@ -33,7 +33,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from geo.readers import _read_text_exact, read_table  # noqa: E402
+from geo.readers import read_table  # noqa: E402
+from geo.textfiles import _read_text_exact  # noqa: E402
 
 
 def cpu(fn, repeat: int) -> float:

@@ -303,8 +303,9 @@ def test_header_only_file_reads_zero_rows(tmp_path, capsys):
     "\n\n" + HEADER + "\n" + ROWS[0] + "\n",                                  # blank lines first
 ])
 def test_fast_and_exact_readers_agree(tmp_path, text, monkeypatch):
-    import geo.readers as readers
-    from geo.readers import _read_text_exact, read_table
+    import geo.textfiles as readers
+    from geo.readers import read_table
+    from geo.textfiles import _read_text_exact
 
     path = tmp_path / "x.csv"
     path.write_bytes(text.encode("utf-8"))
@@ -323,8 +324,9 @@ def test_fast_and_exact_readers_agree(tmp_path, text, monkeypatch):
 
 
 def test_readers_agree_on_random_ragged_files(tmp_path, monkeypatch):
-    import geo.readers as readers
-    from geo.readers import _read_text_exact, read_table
+    import geo.textfiles as readers
+    from geo.readers import read_table
+    from geo.textfiles import _read_text_exact
 
     fallbacks = []
 
