@@ -98,6 +98,10 @@ def store_dir() -> Path:
     return folder
 
 
+#: Database files in the store folder that are not incident stores (the follow-up cases).
+RESERVED_NAMES = frozenset({"cases"})
+
+
 def store_names() -> list[str]:
     """Names (file stems) of the ``*.duckdb`` stores in :func:`store_dir`, sorted.
 
@@ -106,7 +110,7 @@ def store_names() -> list[str]:
     return sorted(
         p.stem
         for p in store_dir().glob("*.duckdb")
-        if p.is_file() and _STORE_NAME.fullmatch(p.stem)
+        if p.is_file() and _STORE_NAME.fullmatch(p.stem) and p.stem not in RESERVED_NAMES
     )
 
 
@@ -124,6 +128,8 @@ def store_file(name: str) -> Path:
         raise ValueError(
             "A store name may use only letters, digits, - and _ (at most 64 characters)."
         )
+    if name in RESERVED_NAMES:
+        raise ValueError(f"'{name}' is reserved for the follow-up database: choose another name.")
     return store_dir() / f"{name}.duckdb"
 
 
