@@ -118,7 +118,9 @@ def reach_outline(graph: TravelGraph, site_lat, site_lon, minutes: float):
     """Area within ``minutes`` of any of the sites along the streets (WGS84 shapely geometry).
 
     A segment is drawn in full when both ends are reached within the budget; otherwise the part
-    reachable from a reached end. ``None`` when no site is given.
+    reachable from a reached end. Times run *to* the site, as in the coverage (for driving with
+    one-way streets: the places from which the site is reached within ``minutes``; walking is
+    the same both ways). ``None`` when no site is given.
     """
     import shapely
     from scipy.sparse.csgraph import dijkstra
