@@ -18,7 +18,8 @@ import streamlit as st
 from app_pages._data import _load_incidents, sample_path, source_key
 from app_pages._ui import Filters, policy
 
-__all__ = ["geography", "area_table", "labels", "context", "context_legend", "is_sample"]
+__all__ = ["geography", "areas_spec", "area_table", "labels", "context", "context_legend",
+           "is_sample", "area_tab"]
 
 
 def is_sample() -> bool:
@@ -34,16 +35,24 @@ def is_sample() -> bool:
 def _geography(areas_spec: str, places_spec: str, sample: bool):
     from geo.labels import configured_geography
 
-    return configured_geography(sample=sample)
+    return configured_geography(sample=sample, areas_spec=areas_spec, places_path=places_spec)
+
+
+def areas_spec() -> str:
+    """``GAPMAP_AREAS`` plus the layers added on the Data page this session (``;``-joined)."""
+    from geo.labels import AREAS_ENV
+
+    parts = [os.environ.get(AREAS_ENV, "").strip()] + list(st.session_state.get("area_layers",
+                                                                               []))
+    return ";".join(p for p in parts if p)
 
 
 def geography():
     """``(area layers, places)`` configured for this deployment (shared, read-only)."""
-    from geo.labels import AREAS_ENV, PLACES_ENV
+    from geo.labels import PLACES_ENV
 
     try:
-        return _geography(os.environ.get(AREAS_ENV, ""), os.environ.get(PLACES_ENV, ""),
-                          is_sample())
+        return _geography(areas_spec(), os.environ.get(PLACES_ENV, ""), is_sample())
     except (ValueError, FileNotFoundError) as exc:
         st.warning(f"Area layers could not be read: {exc}")
         return [], None
@@ -59,14 +68,14 @@ def _labels(cells: tuple, areas_spec: str, places_spec: str, sample: bool) -> li
 
 def labels(cells) -> list[str]:
     """Human label per cell ("Northgate Downtown · ZIP 00011 (near Northgate)"); "" if none."""
-    from geo.labels import AREAS_ENV, PLACES_ENV
+    from geo.labels import PLACES_ENV
 
     layers, places = geography()
     cells = np.asarray(cells, dtype=np.uint64)
     if not layers and places is None:
         return [""] * cells.size
-    return _labels(tuple(int(c) for c in cells), os.environ.get(AREAS_ENV, ""),
-                   os.environ.get(PLACES_ENV, ""), is_sample())
+    return _labels(tuple(int(c) for c in cells), areas_spec(), os.environ.get(PLACES_ENV, ""),
+                   is_sample())
 
 
 @st.cache_data(max_entries=8, show_spinner="Counting by area…")
@@ -86,10 +95,10 @@ def _area_table(kind, path, mtime, areas_spec, places_spec, sample, layer_i, sta
 
 def area_table(f: Filters, layer_i: int) -> pd.DataFrame:
     """products.areas.area_table for the sidebar's window and filters, this session's tier."""
-    from geo.labels import AREAS_ENV, PLACES_ENV
+    from geo.labels import PLACES_ENV
 
     pol = policy()
-    return _area_table(*source_key(), os.environ.get(AREAS_ENV, ""),
+    return _area_table(*source_key(), areas_spec(),
                        os.environ.get(PLACES_ENV, ""), is_sample(), int(layer_i), f.start, f.end,
                        f.outcomes, f.sources, pol.tier, pol.k)
 
@@ -108,3 +117,47 @@ def context_legend() -> str:
 
     layers, places = geography()
     return legend(layers, places)
+
+
+def area_tab(folder) -> None:
+    """Data page: add an area layer (GeoJSON, GeoPackage or zipped Shapefile) for the session.
+
+    The file is checked with :func:`geo.areas.load_areas` (name column, polygons) and kept in
+    ``folder``; the Areas page, cell labels and the briefing then use it.
+    """
+    from pathlib import Path
+
+    from geo.areas import load_areas
+
+    up = st.file_uploader("Area layer (neighbourhoods, ZIP codes, towns, districts …)",
+                          type=["geojson", "json", "gpkg", "zip"], key="area_upload")
+    if up is None:
+        added = st.session_state.get("area_layers", [])
+        if added:
+            st.caption("Added this session: " + ", ".join(a.split("|")[2] for a in added))
+        return
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in up.name)[-80:]
+    path = folder / name
+    path.write_bytes(up.getvalue())
+    try:
+        import geopandas as gpd
+
+        cols = [c for c in gpd.read_file(path, rows=1).columns if c != "geometry"]
+    except Exception as exc:  # noqa: BLE001  (pyogrio raises its own types)
+        st.error(f"{up.name} could not be read as GeoJSON, GeoPackage or zipped Shapefile: "
+                 f"{exc}")
+        return
+    c = st.columns(3)
+    col = c[0].selectbox("Column with the area name", cols, key="area_name_col")
+    kind = c[1].text_input("What the areas are", value=Path(name).stem, key="area_kind")
+    if st.button("Use this area layer", key="area_use"):
+        try:
+            layer = load_areas(path, col, kind=kind)
+        except (ValueError, FileNotFoundError) as exc:
+            st.error(str(exc))
+            return
+        spec = f"{path}|{col}|{kind.strip() or Path(name).stem}"
+        st.session_state["area_layers"] = [*st.session_state.get("area_layers", []), spec]
+        st.success(f"{layer.n} {kind} areas added: see the Areas page.")

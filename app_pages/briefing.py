@@ -75,7 +75,7 @@ area_name = c3.text_input("Jurisdiction name (title)", value="", key="brief_area
                           placeholder="e.g. Sample County")
 key = (kind, path, mtime, str(rp) if rp else "", _app._mtime(rp), str(bp) if bp else "",
        _app._mtime(bp), tier, int(f.res), end, f.outcomes, f.sources,
-       os.environ.get("GAPMAP_AREAS", ""), os.environ.get("GAPMAP_PLACES", ""),
+       _areas.areas_spec(), os.environ.get("GAPMAP_PLACES", ""),
        _areas.is_sample())
 
 content = _content(*key)

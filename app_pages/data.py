@@ -360,11 +360,16 @@ def _restricted_page() -> None:
     if msg:
         st.success(msg)
     target = _choose_store()
-    tab_inc, tab_res, tab_store = st.tabs(["Incident file", "Resource file", "Incident store"])
+    tab_inc, tab_res, tab_area, tab_store = st.tabs(
+        ["Incident file", "Resource file", "Area layers", "Incident store"])
     with tab_inc:
         _incident_tab(target)
     with tab_res:
         _resource_tab()
+    with tab_area:  # named areas: Areas page, cell labels, briefing
+        from app_pages._areas import area_tab
+
+        area_tab(_app.store_dir() / "areas")
     with tab_store:
         _store_status(target)
 

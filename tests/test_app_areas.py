@@ -80,3 +80,14 @@ def test_hotspot_tooltips_carry_area_labels(app_inputs):
         assert d["label"] == lab
         assert lab.replace("&", "&amp;") in d["tip"]
     assert cells_to_str(cells[:1])[0] in data[0]["tip"]  # the hex id stays next to the name
+
+
+def test_area_layer_added_on_the_data_page_is_used(app_inputs, monkeypatch):
+    """The Data page's 'Area layers' tab stores a spec in the session; every page uses it."""
+    monkeypatch.delenv("GAPMAP_AREAS")
+    spec = f"{get_path('zips')}|zip|ZIP code"
+    at = run_page("areas", session={"area_layers": [spec]})
+    assert at.radio(key="areas_unit").options == ["ZIP code"]
+    assert at.dataframe[0].value["area"].tolist()[:2] == ["00011", "00012"]
+    at = run_page("data", session={"tier": "restricted", "user": "tester"})
+    assert any(t.label == "Area layers" for t in at.tabs)
