@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages import _app
-from app_pages import _areas
+from app_pages import _app, _areas
 from layers import deck
 from layers.deck_areas import area_fill_layer
 

@@ -82,7 +82,8 @@ def main(argv=None) -> int:
     t_table, tab = _median(lambda: area_table(inc, layer, Query(), "public"))
     cells = np.unique(cells_at(inc, 8))
     t_lab, _ = _median(lambda: cell_labels(cells, [layer, zips], places))
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+          f"python {platform.python_version()}")
     print(f"points: {n:,} ({int((got >= 0).sum()):,} inside the 26 neighbourhoods)")
     print(f"points_to_areas (sorted bbox + prepared):{t_tree * 1e3:8.0f} ms")
     print(f"naive per-polygon contains loop:       {t_naive * 1e3:8.0f} ms  "
