@@ -244,10 +244,15 @@ def main(argv=None) -> None:
                     asyncio.run(crowd())
                 report(f"{n_users} concurrent users", results, time.perf_counter() - t, mem0,
                        max(s.peak, mem0))
-                growth = max(0, s.peak - mem0)
-                print(f"memory per extra session {growth / n_users / 2**20:.1f} MiB vs the "
-                      f"table {tb / 2**20:.0f} MiB: table "
-                      f"{'shared, not copied per session' if growth < tb else 'MAY BE COPIED'}")
+                per = max(0, s.peak - mem0) / n_users
+                if tb < 20 * 2**20:
+                    verdict = "too small to tell by memory (use a large store)"
+                elif per < 0.5 * tb:
+                    verdict = "shared, not copied per session"
+                else:
+                    verdict = "MAY BE COPIED per session"
+                print(f"memory per extra session {per / 2**20:.1f} MiB vs the incident table "
+                      f"{tb / 2**20:.0f} MiB: table {verdict}")
         finally:
             stop_server(proc)
 

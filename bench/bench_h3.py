@@ -138,7 +138,8 @@ def h3ronpy_cells(lat, lon, res, threads=1):
 
 def h3py_loop(lat, lon, res):
     f = h3int.latlng_to_cell
-    return np.fromiter((f(a, b, res) for a, b in zip(lat.tolist(), lon.tolist())), np.uint64)
+    pts = zip(lat.tolist(), lon.tolist(), strict=True)
+    return np.fromiter((f(a, b, res) for a, b in pts), np.uint64)
 
 
 def timed(fn, repeat):
@@ -194,7 +195,7 @@ def main(argv=None) -> None:
     base = c_ns.get("C latLngToCell x1")
     print(f"{'engine':28s} {'points':>10s} {'wall s':>8s} {'M pts/s':>8s} {'CPU ns/pt':>10s}"
           f" {'vs C x1':>8s}  same cells")
-    for name, n, w, c, same in rows:
+    for name, n, w, _c, same in rows:
         ratio = f"{c_ns[name] / base:8.2f}" if base else "     n/a"
         print(f"{name:28s} {n:10,d} {w:8.3f} {n / w / 1e6:8.2f} {c_ns[name]:10.0f} {ratio}  {same}")
 

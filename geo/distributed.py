@@ -1,4 +1,4 @@
-"""Partitioned Parquet datasets, read on one machine or on a Dask cluster, with exact de-duplication.
+"""Partitioned Parquet datasets on one machine or a Dask cluster, with exact de-duplication.
 
 A *dataset* is a folder of Parquet files (searched recursively) or a glob such as
 ``exports/2026-*/part-*.parquet``; its partitions are its files in sorted path order. Both
@@ -29,8 +29,8 @@ partition, as for separate exports; each reject carries its ``file`` and ``line`
 from __future__ import annotations
 
 import contextlib
-import logging
 import glob as _glob
+import logging
 from collections import Counter
 from pathlib import Path
 
@@ -110,7 +110,8 @@ def dask_client(scheduler: str | None = None, *, n_workers: int = 2):
             client.close()
         return
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, host="127.0.0.1",
-                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+            Client(cluster) as client:
         yield client
 
 

@@ -1,4 +1,4 @@
-"""geo.cells.latlng_to_cells (h3ronpy, chunked over threads) gives h3-py's cells, point for point."""
+"""geo.cells.latlng_to_cells (h3ronpy, chunked over threads) = h3-py's cells, point for point."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from geo import cells as gc
 def _h3py(lat, lon, res):
     out = np.zeros(lat.size, dtype=np.uint64)
     f = h3int.latlng_to_cell
-    for i, (a, b) in enumerate(zip(lat.tolist(), lon.tolist())):
+    for i, (a, b) in enumerate(zip(lat.tolist(), lon.tolist(), strict=True)):
         out[i] = f(a, b, res)
     return out
 
