@@ -36,7 +36,7 @@ from geo.privacy import (
 )
 from products.counting import keyed_cell_counts, keyed_group_counts
 from products.hotspots import analysis_cells
-from products.query import Query, check_resolution, data_end, resolve, select
+from products.query import Query, check_filters, check_resolution, data_end, resolve, select
 
 __all__ = ["emerging_table", "density_table", "cell_history", "HISTORY_DAYS", "auto_slice"]
 
@@ -99,6 +99,7 @@ def emerging_table(
     from clustering.emerging import emerging_hotspots
 
     pol = as_policy(policy)
+    check_filters(query, pol)
     if isinstance(k_ring, bool) or not isinstance(k_ring, int | np.integer) or k_ring < 0:
         raise ValueError(f"k_ring must be 0 or more, got {k_ring!r}")
     q = resolve(query, incidents, pol)
@@ -159,6 +160,7 @@ def density_table(
     from clustering.density import PointClusters
 
     pol = as_policy(policy)
+    check_filters(query, pol)
     q = resolve(query, incidents, pol)
     sub = with_record_keys(select(incidents, q))
     pc = PointClusters(method, eps_m=eps_m, min_samples=min_samples,
@@ -208,6 +210,7 @@ def cell_history(
         published. Restricted: calendar months, exact.
     """
     pol = as_policy(policy)
+    check_filters(query, pol)
     res = check_resolution(query.res, pol)
     cell = np.uint64(cell)
     if int(cells_resolution(np.array([cell], dtype=np.uint64))[0]) != res:

@@ -35,7 +35,7 @@ from geo.privacy import (
 )
 from layers.outreach import OUTREACH_HOURS, nearest_site_names
 from products.counting import keyed_cell_counts
-from products.query import Query, check_resolution, data_end, select
+from products.query import Query, check_filters, check_resolution, data_end, select
 
 __all__ = ["outreach_table", "outreach_totals", "outreach_end", "OUTREACH_HOURS"]
 
@@ -48,6 +48,7 @@ def outreach_end(incidents: pd.DataFrame, query: Query | None = None,
     boundary (a date, not the time of an overdose).
     """
     pol = as_policy(policy)
+    check_filters(query, pol)
     if pol.restricted and query is not None and query.end is not None:
         return pd.Timestamp(query.end)
     return data_end(incidents).normalize() + pd.Timedelta(days=1)
@@ -98,6 +99,7 @@ def outreach_table(
         (published), nearest-site columns, ``suppressed``; largest counts first.
     """
     pol = as_policy(policy)
+    check_filters(query, pol)
     hours, end, sub, t = _recent(incidents, query, pol, hours)
     cells = keyed_cell_counts(sub, query.res, breakdown=())["h3"].to_numpy(np.uint64)
     table = pd.DataFrame({"h3": cells})
@@ -128,6 +130,7 @@ def outreach_totals(
 ) -> pd.DataFrame:
     """One published row: nonfatal overdoses in the whole area in each window (``n_<H>h``)."""
     pol = as_policy(policy)
+    check_filters(query, pol)
     hours, end, sub, t = _recent(incidents, query, pol, hours)
     row = {}
     for h in hours:

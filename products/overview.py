@@ -46,7 +46,7 @@ from geo.privacy import (
     release_date,
     release_window,
 )
-from products.query import Query, check_resolution
+from products.query import Query, check_filters, check_resolution
 from report.kpis import FIGURES, cell_counts, period_counts, prepare_events, select_events
 
 __all__ = ["kpi_table", "weekly_table", "top_areas", "window_end", "PUBLIC_WINDOWS",
@@ -188,6 +188,7 @@ def kpi_table(incidents, query: Query, policy: PrivacyPolicy | str = "public", *
         blank unless both periods are completely covered and the field is recorded.
     """
     pol = as_policy(policy)
+    check_filters(query, pol)
     prep = prepare_events(incidents)
     first = data_start(prep, query.sources)
     ev = select_events(prep, query.outcomes, query.sources)
@@ -259,6 +260,7 @@ def weekly_table(incidents, query: Query, policy: PrivacyPolicy | str = "public"
         first day of the data: its counts are blank, not 0).
     """
     pol = as_policy(policy)
+    check_filters(query, pol)
     weeks = _whole("weeks", weeks)
     prep = prepare_events(incidents)
     ev = select_events(prep, query.outcomes, query.sources)
@@ -325,6 +327,7 @@ def top_areas(incidents, query: Query, policy: PrivacyPolicy | str = "public", *
         ``attrs["prior_days_covered_pct"]`` say how much of the prior period has data.
     """
     pol = as_policy(policy)
+    check_filters(query, pol)
     n = _whole("n", n)
     res = check_resolution(query.res, pol)
     prep = prepare_events(incidents)

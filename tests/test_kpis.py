@@ -220,7 +220,8 @@ def test_prepared_events_and_source_masks_equal_the_table_path():
     end = pd.Timestamp("2026-11-20")
     for chosen in (("ems",), ("police", "hospital"), ("hospital",)):
         q = Query(end=end, sources=chosen)
-        for tier in ("restricted", "public"):
+        # public filters take one source (or all): combinations are restricted-only
+        for tier in ("restricted", "public") if len(chosen) == 1 else ("restricted",):
             fast = kpi_table(prep, q if tier == "restricted" else Query(sources=chosen), tier)
             slow = kpi_table(df, q if tier == "restricted" else Query(sources=chosen), tier)
             pd.testing.assert_frame_equal(fast, slow)
