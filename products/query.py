@@ -91,14 +91,14 @@ def check_resolution(res, policy: PrivacyPolicy | str) -> int:
     return _check_resolution(res, as_policy(policy))
 
 
-def check_filters(query: Query, policy: PrivacyPolicy | str) -> None:
+def check_filters(query: Query | None, policy: PrivacyPolicy | str) -> None:
     """Public/partner: all outcomes or one, all sources or one.
 
     Many filter combinations would give an attacker many independently perturbed views of the
     same hidden count to average; one value or all keeps the views few (README, Privacy).
     """
     pol = as_policy(policy)
-    if pol.restricted:
+    if pol.restricted or query is None:
         return
     for name in ("outcomes", "sources"):
         vals = getattr(query, name)
