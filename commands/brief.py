@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from commands._travel import add_travel_options
 from commands.common import (
     add_incident_options,
     add_tier_options,
@@ -59,6 +60,7 @@ def register(subparsers) -> None:
                    "for the bundled sample)")
     p.add_argument("--places", default=None, metavar="FILE",
                    help="named places for 'near …' labels (default GAPMAP_PLACES)")
+    add_travel_options(p)
     add_tier_options(p)
     p.add_argument("--out", required=True, metavar="FILE.pdf", help="output PDF")
     p.set_defaults(func=run)
@@ -109,13 +111,16 @@ def run(args: argparse.Namespace) -> int:
         from geo.ingest import load_boundary
 
         boundary = load_boundary(args.boundary)
+    from commands._travel import travel_from_args
     from report.briefing import build_briefing
+
+    travel, roads = travel_from_args(args)
 
     geography = _geography(args)
 
     pdf = build_briefing(
         incidents, resources, boundary, tier=policy_from_args(args), res=args.res, end=args.end,
-        outcomes=_list(args.outcomes), sources=_list(args.sources),
+        outcomes=_list(args.outcomes), sources=_list(args.sources), travel=travel, roads=roads,
         title=args.title, area_name=args.area_name,
         synthetic=args.synthetic or _is_sample(getattr(args, "incidents", None)),
         geography=geography,

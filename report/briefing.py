@@ -43,6 +43,15 @@ def _days(a: pd.Timestamp, b: pd.Timestamp) -> str:
     return f"{a:%d %b %Y} – {b:%d %b %Y}"
 
 
+def _span_words(c: BriefingContent) -> str:
+    """``"last 52 weeks"`` (public release window) or ``"last 365 days"``: the map's window."""
+    q = getattr(c, "query", None)
+    if q is None or q.start is None or q.end is None:
+        return "last 12 months"
+    days = int((q.end - q.start) / pd.Timedelta(days=1))
+    return f"last {days // 7} weeks" if days % 7 == 0 else f"last {days} days"
+
+
 # ------------------------------------------------------------------ sections
 def _header(fig, c: BriefingContent, title: str, area_name: str | None) -> None:
     from report.layout import fit_text
@@ -119,7 +128,7 @@ def _map(fig, c: BriefingContent) -> None:
     else:
         plot_cells(ax, cells, counts=t["count"], boundary=c.boundary, k=c.policy.k)
         what = "Overdoses per cell"
-    ax.set_title(f"{what}, last 12 months", fontsize=8.5, fontweight="bold", loc="left")
+    ax.set_title(f"{what}, {_span_words(c)}", fontsize=8.5, fontweight="bold", loc="left")
 
 
 def _outcome_recorded(c: BriefingContent) -> bool:
@@ -174,7 +183,7 @@ def _top_areas(fig, c: BriefingContent) -> None:
     ax = fig.add_axes((0.64, 0.405, 0.33, 0.165))
     ax.axis("off")
     k = c.policy.k
-    ax.text(0, 1.0, f"Top areas, last 12 months (H3 res {c.res})", fontsize=8.5,
+    ax.text(0, 1.0, f"Top areas, {_span_words(c)} (H3 res {c.res})", fontsize=8.5,
             fontweight="bold", va="top", transform=ax.transAxes)
     fatal = _outcome_recorded(c)
     no_prior = c.top.attrs.get("prior_status") == "no data"
@@ -197,7 +206,7 @@ def _top_areas(fig, c: BriefingContent) -> None:
                 color=_GREY, transform=ax.transAxes, va="top")
     named = "label" in c.top.columns and c.top["label"].astype(str).str.len().gt(0).any()
     _table(ax, ["#", "Area" if named else "Area (cell centre)", "Overdoses", "Fatal",
-                "Prior yr"], rows,
+                "Prior"], rows,
            [0.0, 0.06, 0.56, 0.775, 0.885] if named else [0.0, 0.06, 0.46, 0.69, 0.83])
 
 
@@ -338,6 +347,8 @@ def build_briefing(
     synthetic: bool = False,
     caveats=DEFAULT_CAVEATS,
     geography=None,
+    travel: str | None = None,
+    roads=None,
 ) -> bytes:
     """Build the one-page leadership briefing as PDF bytes.
 
@@ -380,7 +391,8 @@ def build_briefing(
     Getis and Ord (1992); Benjamini and Hochberg (1995); CDC WONDER suppression rule.
     """
     content = briefing_content(incidents, resources, boundary, tier=tier, res=res, end=end, k=k,
-                               outcomes=outcomes, sources=sources, geography=geography)
+                               outcomes=outcomes, sources=sources, geography=geography,
+                               travel=travel, roads=roads)
     notes = list(caveats)
     if synthetic:
         notes.insert(0, "SYNTHETIC SAMPLE DATA (data/README.md) — not real people or events.")

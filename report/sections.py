@@ -124,7 +124,8 @@ def _alerts(incidents: pd.DataFrame, end: pd.Timestamp, res: int, pol: PrivacyPo
     return shown.rename(columns={"observed": "count"}), note
 
 
-def _gaps(incidents, resources, res: int, end: pd.Timestamp, geom, pol):
+def _gaps(incidents, resources, res: int, end: pd.Timestamp, geom, pol, travel=None,
+          roads=None):
     """Top rows of the gap product (:func:`products.gaps.gap_table`), the map's window."""
     from products.gaps import gap_table
 
@@ -134,17 +135,27 @@ def _gaps(incidents, resources, res: int, end: pd.Timestamp, geom, pol):
     days = MAP_DAYS + 1 if pol.restricted else MAP_DAYS
     query = Query(res=int(res), start=stop - pd.Timedelta(days=days), end=stop)
     try:
-        table = gap_table(incidents, resources, query, pol, boundary=geom)
+        table = gap_table(incidents, resources, query, pol, boundary=geom, travel=travel,
+                          roads=roads)
     except ValueError as exc:
         return None, f"Resource gaps not available for these data ({exc})."
     top = table[table["gap_score"] > 0].head(6)  # already sorted by gap_rank
     shown = top[["gap_rank", "h3", "reason"]].reset_index(drop=True)
+    if travel in ("walk", "drive"):
+        mins = top["travel_min_naloxone"].to_numpy(float)
+        shown["reason"] = [f"naloxone {m:.0f} min by {travel}; {r}" if np.isfinite(m)
+                           else f"no route to naloxone by {travel}; {r}"
+                           for r, m in zip(shown["reason"], mins, strict=True)]
     from products.overview import unique_labels
 
     cells = shown["h3"].to_numpy(np.uint64)
     shown["area"] = unique_labels([cell_label(c) for c in cells], cells)
     note = ("Gap score = overdose burden × access deficit (products.gaps; our documented "
             f"weighting), largest first; burden {query.describe().split(' · ')[0]}.")
+    if travel in ("walk", "drive"):
+        from layers.travel import mode_words
+
+        note += f" Minutes to naloxone: {mode_words(travel)}."
     return shown, note
 
 
@@ -200,6 +211,8 @@ def briefing_content(
     outcomes: tuple[str, ...] | None = None,
     sources: tuple[str, ...] | None = None,
     geography=None,
+    travel: str | None = None,
+    roads=None,
 ) -> BriefingContent:
     """Compute and publish every section of the briefing.
 
@@ -252,7 +265,7 @@ def briefing_content(
     geom = boundary_geometry(boundary)
     map_table, mode, map_note = _map_table(incidents, res, last, geom, pol)
     alerts, alerts_note = _alerts(incidents, last, res, pol)
-    gaps, gaps_note = _gaps(incidents, resources, res, last, geom, pol)
+    gaps, gaps_note = _gaps(incidents, resources, res, last, geom, pol, travel, roads)
     stop = _query(res, last, pol).end
     days = MAP_DAYS if not pol.restricted else MAP_DAYS + 1
     content = BriefingContent(

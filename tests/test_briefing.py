@@ -240,3 +240,18 @@ def test_resource_gaps_section_with_sites_and_no_small_count_in_reasons(incident
     assert not any(re.search(small, r) for r in pub), list(pub)
     text = _text(build_briefing(incidents, sites, BOUNDARY), tmp_path)
     assert "#1 " in text and "Resource gaps not available" not in text
+
+
+def test_cli_brief_with_walking_time_on_the_sample_roads(tmp_path):
+    from data import get_path
+
+    pdf = tmp_path / "walk.pdf"
+    assert main(["brief", "--incidents", str(get_path("incidents")),
+                 "--resources", str(get_path("resources")),
+                 "--boundary", str(get_path("boundary")), "--travel", "walk",
+                 "--roads", str(get_path("incidents").parent / "sample_roads.geojson"),
+                 "--out", str(pdf)]) == 0
+    content_text = _text(pdf.read_bytes(), tmp_path)
+    assert "min by walk" in content_text and "walking time on streets" in content_text
+    assert main(["brief", "--incidents", str(get_path("incidents")), "--travel", "walk",
+                 "--out", str(tmp_path / "x.pdf")]) == 2  # a network mode needs --roads
