@@ -5,7 +5,9 @@ briefing call too): parse the options into a :class:`products.query.Query` and a
 :class:`geo.privacy.PrivacyPolicy`, call the product, write the published table with
 :func:`commands.common.write_table`. One row per analysis cell, ranked by gap score: ``h3,
 count`` (overdoses in ``[--start, --end)``), ``count_prior`` (the period before), ``trend``,
-``dist_m_<group>`` and ``sites_within_<group>`` per access group, ``e2sfca_treatment``,
+``dist_m_<group>`` and ``sites_within_<group>`` per access group, ``e2sfca_treatment``
+(with ``--travel walk|drive``: ``travel_min_<group>``, ``sites_within_min_<group>`` within
+``--within-min`` minutes, ``travel_2sfca_treatment`` and ``travel_mode``),
 ``gi_class``, ``access_index``, ``gap_score``, ``gap_rank`` and ``reason``. Privacy rules live
 in the product and the gate (public: counts perturbed, 1–9 hidden, score and reasons computed
 from published counts only).
@@ -86,6 +88,12 @@ def register(subparsers) -> None:
     p.add_argument("--sensitivity", metavar="OUT.csv",
                    help="also write how the top 10 moves when each weight is scaled x0, x0.5, x2")
     add_travel_options(p)
+    p.add_argument("--within-min", type=float, default=None, metavar="N",
+                   help="with --travel walk/drive: sites_within_min_<group> counts the sites "
+                   "within N minutes (default 10)")
+    p.add_argument("--catchment-min", type=float, default=None, metavar="M",
+                   help="with --travel walk/drive: travel-time catchment of "
+                   "travel_2sfca_treatment, the 2SFCA for treatment (default 30)")
     add_tier_options(p)
     p.add_argument("--out", required=True, metavar="OUT.csv",
                    help="output table (.csv, .parquet or .geojson)")
@@ -222,8 +230,12 @@ def run(args: argparse.Namespace) -> int:
                 population_column=args.population_column, groups=groups, weights=weights,
                 open_at=_when(args.open_at, args.open_now, args.tz))
     travel, roads = travel_from_args(args)
+    minutes = {k: v for k, v in (("within_min", args.within_min),
+                                 ("catchment_min", args.catchment_min)) if v is not None}
+    if minutes and travel in (None, "straight"):
+        raise ValueError("--within-min and --catchment-min need --travel walk or drive")
     table = gap_table(incidents, sites, query, policy, **opts, travel=travel, roads=roads,
-                      tz=args.tz)
+                      tz=args.tz, **minutes)
     written = write_table(table, args.out, policy)
     if args.sensitivity:
         write_table(gap_sensitivity(incidents, sites, query, policy, **opts), args.sensitivity,

@@ -36,16 +36,35 @@ from geo.privacy import PrivacyPolicy, as_policy, impute_hidden, publish, with_r
 from layers.access import DEFAULT_GROUPS, AccessGroup, cell_access, cell_e2sfca
 from layers.gaps import DEFAULT_WEIGHTS, TREND_FALLING, TREND_RISING, explain_gaps, gap_scores
 from layers.gaps import sensitivity as _sensitivity
-from layers.reach import TRAVEL_GROUPS, cell_travel_minutes, check_travel, travel_profile
+from layers.reach import (
+    TRAVEL_GROUPS,
+    WITHIN_MIN,
+    cell_travel_minutes,
+    check_travel,
+    travel_profile,
+)
 from products.counting import keyed_cell_counts
 from products.hotspots import analysis_cells, hotspot_table, published_total
 from products.query import Query, data_end, resolve, select
 
 __all__ = ["gap_table", "gap_sensitivity", "burden_window", "DEFAULT_DAYS", "period_words",
-           "absent_words"]
+           "absent_words", "CATCHMENT_MIN"]
 
 #: Burden window when the query leaves it open (restricted tier): 52 weeks.
 DEFAULT_DAYS = 364
+#: Travel-time catchment of ``travel_2sfca_treatment`` (minutes; 24 km ≈ 30 minutes' drive is
+#: the straight-line catchment of ``e2sfca_treatment``).
+CATCHMENT_MIN = 30.0
+
+
+def _positive(value, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not np.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a positive number of minutes, got {value!r}")
+    return v
 
 
 def burden_window(query: Query, incidents: pd.DataFrame, policy: PrivacyPolicy | str
@@ -77,10 +96,10 @@ def _trend(recent: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return ratio, trend
 
 
-def _travel_columns(cells, resources, mode: str, roads) -> pd.DataFrame:
+def _travel_columns(cells, resources, mode: str, roads, within_min: float) -> pd.DataFrame:
     """``travel_min_naloxone, travel_min_treatment, travel_min_ssp`` (minutes from the cell
-    centre on the road network, NaN = no route; NaN throughout for straight line) and
-    ``travel_mode`` (issue 11)."""
+    centre on the road network, NaN = no route; NaN throughout for straight line),
+    ``sites_within_min_<group>`` and ``travel_mode`` (issue 11)."""
     n = len(cells)
     graph = travel_profile(mode, roads)
     if graph is None:
@@ -89,9 +108,30 @@ def _travel_columns(cells, resources, mode: str, roads) -> pd.DataFrame:
                               for g in TRAVEL_GROUPS})
     else:
         lat, lon = cells_to_latlng(np.asarray(cells, np.uint64))
-        out = cell_travel_minutes(lat, lon, resources, graph)
+        out = cell_travel_minutes(lat, lon, resources, graph, within_min=within_min)
     out["travel_mode"] = mode
     return out
+
+
+def _travel_2sfca(cells, resources, demand, mode: str, roads, catchment_min: float
+                  ) -> np.ndarray:
+    """2SFCA for treatment with a ``catchment_min``-minute travel-time catchment
+    (:func:`layers.travel.travel_2sfca`; supply = ``capacity``, 1 where missing, as
+    ``e2sfca_treatment``); NaN throughout for straight line."""
+    from layers.access import select_sites
+    from layers.travel import travel_2sfca
+
+    graph = travel_profile(mode, roads)
+    if graph is None:
+        return np.full(len(cells), np.nan)
+    sub = resources[select_sites(resources, {"kind": "treatment"})]
+    if not len(sub):
+        return np.zeros(len(cells))
+    cap = sub["capacity"] if "capacity" in sub.columns else pd.Series(np.nan, index=sub.index)
+    supply = pd.to_numeric(cap, errors="coerce").astype(float).fillna(1.0).to_numpy(float)
+    lat, lon = cells_to_latlng(np.asarray(cells, np.uint64))
+    return travel_2sfca(graph, lat, lon, demand, sub["lat"].to_numpy(float),
+                        sub["lon"].to_numpy(float), catchment_min, supply=supply)
 
 
 def _hot_classes(hotspots, incidents, query, pol, boundary) -> pd.DataFrame | None:
@@ -140,9 +180,12 @@ def absent_words(resources: pd.DataFrame, groups, open_at=None, all_resources=No
 
 def _build(incidents, resources, query, policy, *, boundary, hotspots, population, groups,
            weights, open_at, catchment_m, population_column="population", travel=None,
-           roads=None, all_resources=None, tz=None):
+           roads=None, all_resources=None, tz=None, within_min=WITHIN_MIN,
+           catchment_min=CATCHMENT_MIN):
     pol = as_policy(policy)
     mode = check_travel(travel, roads)
+    within_min = _positive(within_min, "within_min")
+    catchment_min = _positive(catchment_min, "catchment_min")
     if resources is None or not len(resources):
         raise ValueError("no resource sites: the gap score needs naloxone, syringe-service "
                          "and treatment sites (a resources file)")
@@ -178,7 +221,8 @@ def _build(incidents, resources, query, policy, *, boundary, hotspots, populatio
     acc = cell_access(cells, resources, groups, open_at=open_at).drop(columns="h3")
     table = pd.concat([table, acc], axis=1)
     if travel is not None:
-        table = pd.concat([table, _travel_columns(cells, resources, mode, roads)], axis=1)
+        table = pd.concat([table, _travel_columns(cells, resources, mode, roads,
+                                                           within_min)], axis=1)
     if population is not None:
         from layers.population import population_to_cells
 
@@ -189,6 +233,9 @@ def _build(incidents, resources, query, policy, *, boundary, hotspots, populatio
         demand = v_now
     table["e2sfca_treatment"] = cell_e2sfca(cells, resources, demand,
                                             where={"kind": "treatment"}, catchment_m=catchment_m)
+    if travel is not None:
+        table["travel_2sfca_treatment"] = _travel_2sfca(cells, resources, demand, mode, roads,
+                                                        catchment_min)
     hot = _hot_classes(hotspots, incidents, q, pol, boundary)
     hot_column = None
     if hot is not None:
@@ -235,6 +282,8 @@ def gap_table(
     roads=None,
     all_resources: pd.DataFrame | None = None,
     tz: str | None = None,
+    within_min: float = WITHIN_MIN,
+    catchment_min: float = CATCHMENT_MIN,
 ) -> pd.DataFrame:
     """Burden, access and the explainable gap score per analysis cell, published for the tier.
 
@@ -261,8 +310,11 @@ def gap_table(
     travel : {"straight", "walk", "drive"}, optional
         Adds ``travel_min_naloxone, travel_min_treatment, travel_min_ssp`` (minutes on the
         road network from the cell centre, NaN = no route; blank for straight line),
-        ``sites_within_min_<group>`` (sites within :data:`layers.reach.WITHIN_MIN` minutes)
-        and ``travel_mode`` beside ``dist_m_*`` (:mod:`layers.reach`). The score is unchanged.
+        ``sites_within_min_<group>`` (sites within ``within_min`` minutes),
+        ``travel_2sfca_treatment`` (2SFCA for treatment with a ``catchment_min``-minute
+        travel-time catchment, :func:`layers.travel.travel_2sfca`, same supply and demand as
+        ``e2sfca_treatment``; blank for straight line) and ``travel_mode`` beside ``dist_m_*``
+        (:mod:`layers.reach`). The score is unchanged.
     roads : path or :class:`layers.roads.RoadNetwork`
         The road network (needed for walk / drive).
     all_resources : DataFrame, optional
@@ -272,6 +324,10 @@ def gap_table(
     tz : str, optional
         Study-area time zone deciding whether ``open_at`` is "now" (:func:`layers.hours.
         study_tz`).
+    within_min : float
+        Minutes of ``sites_within_min_<group>`` (default :data:`layers.reach.WITHIN_MIN`, 10).
+    catchment_min : float
+        Travel-time catchment of ``travel_2sfca_treatment`` (default :data:`CATCHMENT_MIN`).
 
     Returns
     -------
@@ -283,7 +339,8 @@ def gap_table(
     out, *_ = _build(incidents, resources, query, policy, boundary=boundary, hotspots=hotspots,
                      population=population, groups=groups, weights=weights, open_at=open_at,
                      catchment_m=catchment_m, population_column=population_column,
-                     travel=travel, roads=roads, all_resources=all_resources, tz=tz)
+                     travel=travel, roads=roads, all_resources=all_resources, tz=tz,
+                     within_min=within_min, catchment_min=catchment_min)
     return out
 
 

@@ -194,6 +194,20 @@ def test_2sfca_limit_case_huge_catchment():
     np.testing.assert_allclose(a, 6 / 60)  # total supply / total demand
 
 
+def test_2sfca_hand_computed_catchment():
+    # one straight street, walked at 5 km/h (83.3 m/min); 15 minutes = 1250 m
+    net = roads_from_lines(_lines([([(0, 0), (3000, 0)], {"highway": "residential"})]))
+    g = travel_graph(net, "walk")
+    lat, lon = _pt(np.array([100.0, 1500, 2900]), np.zeros(3))
+    slat, slon = _pt(np.array([500.0, 2500]), np.zeros(2))
+    a = travel_2sfca(g, lat, lon, [10, 20, 30], slat, slon, 15.0, supply=[2, 4])
+    # site 500 m reaches cells 100 and 1500 (400 m, 1000 m): R = 2 / 30
+    # site 2500 m reaches cells 1500 and 2900 (1000 m, 400 m): R = 4 / 50
+    np.testing.assert_allclose(a, [2 / 30, 2 / 30 + 4 / 50, 4 / 50])
+    # a catchment shorter than every trip: no access anywhere
+    np.testing.assert_allclose(travel_2sfca(g, lat, lon, [10, 20, 30], slat, slon, 1.0), 0.0)
+
+
 # ---------------------------------------------------------------- bad input, files, cache
 
 def test_no_usable_lines(tmp_path):

@@ -62,6 +62,43 @@ def test_gap_table_travel_columns_equal_the_travel_layer(sample):
     pd.testing.assert_frame_equal(plain, t[plain.columns])  # nothing else changes
 
 
+def test_gap_table_travel_2sfca_and_within_min(sample):
+    from layers.travel import travel_2sfca
+
+    inc, res, _ = sample
+    t = gap_table(inc, res, Query(res=8), "restricted", hotspots=None, travel="walk",
+                  roads=ROADS, within_min=5, catchment_min=20)
+    g = travel_profile("walk", ROADS)
+    lat, lon = cells_to_latlng(t["h3"].to_numpy(np.uint64))
+    tr = res[res["kind"] == "treatment"]
+    demand = t["count"].to_numpy(float)  # restricted, no population: demand = exact burden
+    supply = pd.to_numeric(tr["capacity"], errors="coerce").fillna(1.0).to_numpy(float)
+    ref = travel_2sfca(g, lat, lon, demand, tr["lat"], tr["lon"], 20.0, supply=supply)
+    np.testing.assert_allclose(t["travel_2sfca_treatment"].to_numpy(float), ref)
+    assert t["travel_2sfca_treatment"].gt(0).any()
+    nal = next(x for x in DEFAULT_GROUPS if x.name == "naloxone")
+    sub = res[select_sites(res, nal.where)]
+    cov = coverage_within(g, lat, lon, sub["lat"], sub["lon"], 5.0).toarray()
+    np.testing.assert_array_equal(t["sites_within_min_naloxone"].to_numpy(int), cov.sum(axis=1))
+    # limit case: a catchment longer than any trip gives total supply / total demand (over
+    # the cells that reach a treatment site at all)
+    big = gap_table(inc, res, Query(res=8), "restricted", hotspots=None, travel="drive",
+                    roads=ROADS, catchment_min=1e6)
+    gd = travel_profile("drive", ROADS)
+    blat, blon = cells_to_latlng(big["h3"].to_numpy(np.uint64))
+    tmin, _ = nearest_minutes(gd, blat, blon, tr["lat"], tr["lon"])
+    ok = np.isfinite(tmin)
+    expect = supply.sum() / big["count"].to_numpy(float)[ok].sum()
+    np.testing.assert_allclose(big["travel_2sfca_treatment"].to_numpy(float)[ok], expect)
+    np.testing.assert_allclose(big["travel_2sfca_treatment"].to_numpy(float)[~ok], 0.0)
+    straight = gap_table(inc, res, Query(res=8), "restricted", hotspots=None,
+                         travel="straight")
+    assert straight["travel_2sfca_treatment"].isna().all()
+    with pytest.raises(ValueError, match="within_min must be a positive number"):
+        gap_table(inc, res, Query(res=8), "restricted", hotspots=None, travel="walk",
+                  roads=ROADS, within_min=0)
+
+
 def test_network_mode_needs_roads(sample):
     inc, res, cand = sample
     with pytest.raises(ValueError, match="needs a road network"):
@@ -145,6 +182,20 @@ def test_cli_gaps_and_site_with_travel(tmp_path, capsys):
     for c in ("travel_min_naloxone", "travel_min_treatment", "travel_min_ssp", "travel_mode"):
         assert c in t.columns
     assert (t["travel_mode"] == "drive").all() and "dist_m_naloxone" in t.columns
+    assert "travel_2sfca_treatment" in t.columns and t["travel_2sfca_treatment"].notna().all()
+    # no route is blank in the CSV, never inf
+    assert not t.astype(str).isin(["inf", "-inf"]).any().any()
+    code = main(["gaps", "--incidents", str(DATA_DIR / "sample_incidents.csv"), "--resources",
+                 str(DATA_DIR / "sample_resources.csv"), "--travel", "drive", "--roads",
+                 str(ROADS), "--no-hotspots", "--within-min", "2", "--out", str(out)])
+    assert code == 0
+    t2 = pd.read_csv(out)
+    assert (t2["sites_within_min_naloxone"] <= t["sites_within_min_naloxone"]).all()
+    assert (t2["sites_within_min_naloxone"] < t["sites_within_min_naloxone"]).any()
+    assert main(["gaps", "--incidents", str(DATA_DIR / "sample_incidents.csv"), "--resources",
+                 str(DATA_DIR / "sample_resources.csv"), "--within-min", "5", "--out",
+                 str(out)]) == 2
+    assert "--within-min and --catchment-min need --travel" in capsys.readouterr().err
     assert main(["gaps", "--incidents", str(DATA_DIR / "sample_incidents.csv"), "--resources",
                  str(DATA_DIR / "sample_resources.csv"), "--travel", "walk", "--out",
                  str(out)]) == 2
