@@ -196,11 +196,12 @@ def roads_path():
     env = os.environ.get(ROADS_ENV, "").strip()
     if env:
         return Path(env) if Path(env).exists() else None
-    from data import DATA_DIR
-    from data._roads import ROADS_FILE
+    from data import get_path
 
-    p = DATA_DIR / ROADS_FILE
-    return p if p.exists() else None
+    try:
+        return get_path("roads")
+    except FileNotFoundError:
+        return None
 
 
 def _travel_key(travel: str | None) -> tuple:

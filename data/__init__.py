@@ -19,6 +19,7 @@ SAMPLE_FILES = {
     "neighbourhoods": "sample_neighbourhoods.geojson",
     "zips": "sample_zips.geojson",
     "places": "sample_places.geojson",
+    "roads": "sample_roads.geojson",  # synthetic streets (data/_roads.py, issue 11)
 }
 
 

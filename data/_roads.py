@@ -48,10 +48,11 @@ def _dense(x, y) -> np.ndarray:
     return out
 
 
-def _boundary_km():
+def _boundary_km(boundary: str | Path | None = None):
     from data import get_path
 
-    feat = json.loads(get_path("boundary").read_text())["features"][0]
+    path = Path(boundary) if boundary is not None else get_path("boundary")
+    feat = json.loads(path.read_text())["features"][0]
     poly = shape(feat["geometry"])
     return shapely.transform(poly, lambda c: np.c_[latlon_to_xy(c[:, 1], c[:, 0])])
 
@@ -124,21 +125,29 @@ def _motorway(area) -> list[dict]:
     return feats
 
 
-def road_features() -> dict:
-    """The sample road network as a GeoJSON FeatureCollection (dict)."""
-    area = _boundary_km()
+def road_features(boundary: str | Path | None = None) -> dict:
+    """The sample road network as a GeoJSON FeatureCollection (dict), clipped to the sample
+    boundary file ``boundary`` (default: the bundled one)."""
+    area = _boundary_km(boundary)
     feats = _lattice(area) + _motorway(area)
     return {"type": "FeatureCollection", "name": "sample_roads (SYNTHETIC)",
             "features": feats}
 
 
-def write_roads(out_dir: str | Path | None = None) -> Path:
-    """Write :data:`ROADS_FILE` (compact JSON, one feature per line) and return its path."""
-    from data import DATA_DIR
+def write_roads(out_dir: str | Path | None = None, boundary: str | Path | None = None) -> Path:
+    """Write :data:`ROADS_FILE` (compact JSON, one feature per line) and return its path.
+
+    ``boundary``: the sample boundary GeoJSON to clip to (default: ``out_dir``'s
+    ``sample_boundary.geojson`` when it exists, else the bundled one) — deterministic, so
+    :func:`data.generate.write_sample` writes the committed file byte for byte.
+    """
+    from data import DATA_DIR, SAMPLE_FILES
 
     out = Path(out_dir) if out_dir is not None else DATA_DIR
     out.mkdir(parents=True, exist_ok=True)
-    fc = road_features()
+    if boundary is None and (out / SAMPLE_FILES["boundary"]).exists():
+        boundary = out / SAMPLE_FILES["boundary"]
+    fc = road_features(boundary)
     lines = ['{"type":"FeatureCollection","name":"sample_roads (SYNTHETIC)","features":[']
     lines.append(",\n".join(json.dumps(f, separators=(",", ":")) for f in fc["features"]))
     lines.append("]}")

@@ -297,6 +297,9 @@ def write_sample(out_dir: str | Path = DATA_DIR, seed: int = SEED) -> dict[str, 
         _write_text(paths[key], df.to_csv(index=False, lineterminator="\n"))
     _write_text(paths["ground_truth"], json.dumps(s.ground_truth, indent=1) + "\n")
     write_areas(paths, s.block_groups)
+    from data._roads import write_roads  # synthetic streets clipped to the boundary above
+
+    paths["roads"] = write_roads(out, boundary=paths["boundary"])
     return paths
 
 

@@ -116,6 +116,14 @@ def test_same_seed_same_bytes(fresh, tmp_path):
         assert (tmp_path / fname).read_bytes() == (fresh / fname).read_bytes()
 
 
+def test_sample_roads_registered_and_written(fresh):
+    # issue 11: the synthetic streets are a sample file, written by write_sample (no draws)
+    assert get_path("roads").name == "sample_roads.geojson"
+    fc = json.loads((fresh / "sample_roads.geojson").read_text())
+    kinds = {f["properties"]["highway"] for f in fc["features"]}
+    assert {"residential", "secondary", "motorway", "footway"} <= kinds
+
+
 def test_other_seed_other_data():
     a, b = generate(1), generate(2)
     assert not a.incidents["lat"].equals(b.incidents["lat"])
