@@ -29,6 +29,8 @@ __all__ = [
     "density",
     "scan",
     "alerts",
+    "breakdown",
+    "drug_alerts",
     "selected_object",
     "ALERT_RES",
     "ALERT_DAYS",
@@ -307,3 +309,46 @@ def alerts(f: Filters, tier_name: str, method: str = "C2") -> pd.DataFrame:
     """products.alerts.current_alerts: the ALERT_DAYS days to the window's end (whole area and
     H3 res-ALERT_RES cells), published for ``tier_name``."""
     return _alerts(*source_key(), f.end, f.outcomes, f.sources, method, ALERT_RES, tier_name)
+
+
+# ------------------------------------------------------------------ breakdowns (issue 10)
+def _full_query(res, start, end, outcomes, sources, drugs, age_bands, sexes):
+    from products.query import Query
+
+    return Query(res=res, start=start, end=end, outcomes=outcomes, sources=sources,
+                 drugs=drugs, age_bands=age_bands, sexes=sexes)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _breakdown(kind, path, mtime, end, outcomes, sources, drugs, age_bands, sexes, by, weeks,
+               tier_name) -> pd.DataFrame:
+    from products.breakdowns import breakdown_table
+
+    q = _full_query(8, None, end, outcomes, sources, drugs, age_bands, sexes)
+    return breakdown_table(_load_incidents(kind, path, mtime), q, tier_name, by=by,
+                           weeks=int(weeks))
+
+
+def breakdown(f: Filters, tier_name: str, by: str = "drug", weeks: int = 12) -> pd.DataFrame:
+    """products.breakdowns.breakdown_table: weekly counts by drug/age/sex to the window's end,
+    all sidebar filters, published for ``tier_name``."""
+    return _breakdown(*source_key(), f.end, f.outcomes, f.sources, f.drugs, f.age_bands,
+                      f.sexes, by, int(weeks), tier_name)
+
+
+@st.cache_data(max_entries=8, show_spinner="Checking for bad batches…")
+def _drug_alerts(kind, path, mtime, end, outcomes, sources, drugs, age_bands, sexes, method,
+                 res, days, tier_name) -> pd.DataFrame:
+    from products.alerts import current_alerts
+
+    q = _full_query(res, None, end, outcomes, sources, drugs, age_bands, sexes)
+    return current_alerts(_load_incidents(kind, path, mtime), q, tier_name, method=method,
+                          res=res, days=int(days))
+
+
+def drug_alerts(f: Filters, tier_name: str, drug: str, method: str = "C2",
+                days: int = 28) -> pd.DataFrame:
+    """products.alerts.current_alerts on the sidebar's query narrowed to one suspected drug
+    ("bad batch" warnings), ``days`` days to the window's end."""
+    return _drug_alerts(*source_key(), f.end, f.outcomes, f.sources, (drug,), f.age_bands,
+                        f.sexes, method, ALERT_RES, int(days), tier_name)

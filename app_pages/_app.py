@@ -32,8 +32,10 @@ from app_pages._analysis import (
     SCAN_AUTO_MAX,
     SCAN_DAYS,
     alerts,
+    breakdown,
     cell_history,
     density,
+    drug_alerts,
     emerging,
     hotspots,
     kpi_table,
@@ -63,6 +65,8 @@ from app_pages._data import (
 from app_pages._planning import (
     filter_sites,
     gap_table,
+    gap_travel_notes,
+    island_note,
     outreach,
     outreach_list,
     outreach_totals,
@@ -107,6 +111,8 @@ __all__ = [
     "density",
     "scan",
     "alerts",
+    "breakdown",
+    "drug_alerts",
     "selected_object",
     "ALERT_RES",
     "ALERT_DAYS",
@@ -123,5 +129,7 @@ __all__ = [
     "gap_table",
     "reach_outline",
     "roads_path",
+    "gap_travel_notes",
+    "island_note",
 ]
 

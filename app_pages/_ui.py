@@ -217,6 +217,9 @@ class Filters:
     outcomes: tuple[str, ...] | None
     sources: tuple[str, ...] | None
     data_end: pd.Timestamp | None
+    drugs: tuple[str, ...] | None = None
+    age_bands: tuple[str, ...] | None = None
+    sexes: tuple[str, ...] | None = None
 
     @property
     def label(self) -> str:
@@ -232,7 +235,8 @@ class Filters:
         from products.query import Query
 
         return Query(res=self.res, start=self.start, end=self.end, outcomes=self.outcomes,
-                     sources=self.sources)
+                     sources=self.sources, drugs=self.drugs, age_bands=self.age_bands,
+                     sexes=self.sexes)
 
 
 def sidebar() -> Filters:
@@ -284,6 +288,7 @@ def sidebar() -> Filters:
             key="outcomes")
         sources = st.sidebar.multiselect("Sources", list(SOURCES), default=list(SOURCES),
                                          key="sources")
+    people = _people_filters(public)
     start = end = last = None
     if kind != "none":
         _, last_t = data_range()
@@ -309,7 +314,29 @@ def sidebar() -> Filters:
         outcomes=None if set(outcomes) >= set(OUTCOMES) else tuple(sorted(outcomes)),
         sources=None if set(sources) >= set(SOURCES) else tuple(sorted(sources)),
         data_end=last,
+        **people,
     )
+
+
+def _people_filters(public: bool) -> dict:
+    """Suspected drug, age band and sex filters (public: all or one; restricted: any set)."""
+    from products.breakdowns import FILTERS, LEVELS
+
+    labels = {"drugs": "Suspected drug", "age_bands": "Age band", "sexes": "Sex"}
+    out = {}
+    with st.sidebar.expander("Drug, age, sex", expanded=False):
+        st.caption("Apply to the Overview's breakdowns and bad-batch warnings.")
+        for name, family in FILTERS.items():
+            levels = list(LEVELS[family])
+            if public:
+                one = st.selectbox(labels[name], ["all", *levels], key=f"public_{name}",
+                                   help="Public tier: all or one. Log in to combine.")
+                out[name] = None if one == "all" else (one,)
+            else:
+                got = st.multiselect(labels[name], levels, default=levels, key=name)
+                out[name] = None if set(got) >= set(levels) else tuple(
+                    v for v in levels if v in got)
+    return out
 
 
 def filters() -> Filters:
@@ -362,3 +389,19 @@ def count_label(value, unit: str = "") -> str:
     )
     v = one["count"].iloc[0]
     return f"<{policy().k}" if pd.isna(v) else f"{int(v):,}{unit}"
+
+
+# ------------------------------------------------------------------ exports
+def download_table(df: pd.DataFrame, name: str, label: str = "Download CSV") -> None:
+    """A CSV download button for a table the page shows (already published by its product:
+    the same rows and values as on screen)."""
+    data = df.to_csv(index=False).encode("utf-8")
+    st.download_button(label, data, file_name=f"gapmap_{name}.csv", mime="text/csv",
+                       key=f"dl_{name}")
+
+
+def download_png(png: bytes | None, name: str, label: str = "Download PNG") -> None:
+    """A PNG download button (maps/charts rendered by report.maps)."""
+    if png:
+        st.download_button(label, png, file_name=f"gapmap_{name}.png", mime="image/png",
+                           key=f"dl_{name}_png")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages import _app
+from app_pages import _app, _ui
 
 f = _app.filters()
 st.title("Overview")
@@ -99,6 +99,56 @@ st.caption(
        "weeks with 1–9 overdoses are gaps in the line." if public
        else "Restricted tier: exact counts.")
 )
+
+st.subheader("Suspected drugs, last 12 weeks")
+by = st.radio("Break down by", ["drug", "age", "sex"], horizontal=True, key="breakdown_by",
+              format_func={"drug": "suspected drug", "age": "age band", "sex": "sex"}.get)
+bd = _app.breakdown(f, tier, by=by, weeks=12)
+levels = bd.attrs.get("levels", {})
+wide = bd[["week_start", "count", *levels]].rename(columns={"count": "all", **levels})
+wide["week_start"] = wide["week_start"].dt.strftime("%Y-%m-%d")
+shown = wide.copy()
+for c in shown.columns[1:]:
+    shown[c] = ["<10" if pd.isna(v) else str(int(v)) for v in wide[c]]
+st.dataframe(shown, hide_index=True, key="breakdown_table")
+_ui.download_table(wide, f"breakdown_{by}")
+st.caption(
+    "Weekly de-duplicated overdoses (7-day bins, Monday–Sunday) by "
+    + {"drug": "suspected drug as recorded by the source ('unknown' = not recorded)",
+       "age": "age band", "sex": "sex"}[by]
+    + "; sidebar filters applied (including drug, age and sex). "
+    + ("Public tier: counts perturbed by up to ±3; '<10' = 1–9 overdoses or a value hidden "
+       "because, with the week's total, it would reveal one." if public else "Exact counts.")
+)
+st.markdown("**Bad-batch warnings by suspected drug**")
+from products.breakdowns import LEVELS  # noqa: E402
+
+cb = st.columns(3)
+drug = cb[0].selectbox("Drug", [d for d in LEVELS["drug"] if d not in ("other", "unknown")],
+                       index=1, key="batch_drug")
+if public:
+    look = cb[1].selectbox("Look-back (days)", [7, 28, 91], index=2, key="batch_days",
+                           help="Public tier: the fixed release windows.")
+else:
+    look = int(cb[1].number_input("Look-back (days)", 1, 364, 91, key="batch_days"))
+bmethod = cb[2].selectbox("Detector", ["C2", "C1", "C3", "EWMA"], key="batch_method")
+ba = _app.drug_alerts(f, tier, drug, bmethod, int(look))
+hits = ba[ba["severity"] == "alert"] if len(ba) else ba
+if hits.empty:
+    st.success(f"No {drug} spike flagged by {bmethod} in the last {look} days"
+               + (" (public tier: days with 1–9 overdoses in an area are not listed)."
+                  if public and ba.attrs.get("withheld") else "."))
+else:
+    show_b = hits[["date", "area", "severity", "observed", "expected"]].copy()
+    show_b["observed"] = ["suppressed" if pd.isna(v) else str(int(v))
+                          for v in show_b["observed"]]
+    st.warning(f"{len(hits)} {drug} spike alert(s) in the last {look} days.")
+    st.dataframe(show_b, hide_index=True, key="batch_table")
+    _ui.download_table(show_b, f"bad_batch_{drug}")
+if public and ba.attrs.get("withheld"):
+    st.caption(f"{int(ba.attrs['withheld'])} alert row(s) for {drug} are in areas with fewer "
+               "than 10 overdoses that day: restricted tier only. The weekly table above "
+               "shows the published weekly count.")
 
 end = kpi["end"].iloc[0]
 st.subheader(f"Current alerts (last {_app.ALERT_DAYS} days to "

@@ -34,6 +34,10 @@ class Query:
         (public).
     outcomes, sources : tuple of str or None
         Filters (``None`` = all).
+    drugs, age_bands, sexes : tuple of str or None
+        Filters on ``suspected_drug``, ``age_band`` and ``sex`` (``None`` = all): levels of
+        :data:`products.breakdowns.LEVELS` (``"unknown"`` = blank, ``"other"`` = any other
+        recorded drug).
     """
 
     res: int = 8
@@ -41,8 +45,22 @@ class Query:
     end: pd.Timestamp | None = None
     outcomes: tuple[str, ...] | None = None
     sources: tuple[str, ...] | None = None
+    drugs: tuple[str, ...] | None = None
+    age_bands: tuple[str, ...] | None = None
+    sexes: tuple[str, ...] | None = None
 
     def __post_init__(self):
+        from products.breakdowns import FILTERS, LEVELS
+
+        for name, family in FILTERS.items():
+            vals = getattr(self, name)
+            if vals is None:
+                continue
+            vals = (vals,) if isinstance(vals, str) else tuple(vals)
+            bad = [v for v in vals if v not in LEVELS[family]]
+            if bad:
+                raise ValueError(f"unknown {name} {bad}: choose from {list(LEVELS[family])}")
+            object.__setattr__(self, name, vals)
         for name, allowed in (("outcomes", OUTCOMES), ("sources", SOURCES)):
             vals = getattr(self, name)
             if vals is None:
@@ -72,7 +90,10 @@ class Query:
             window = f"{a} to {b}"
         out = "all outcomes" if self.outcomes is None else "outcome " + "/".join(self.outcomes)
         src = "all sources" if self.sources is None else "source " + "/".join(self.sources)
-        return f"{window} · {out} · {src} · H3 res {self.res}"
+        extra = "".join(f" · {name.replace('_', ' ')} " + "/".join(getattr(self, name))
+                        for name in ("drugs", "age_bands", "sexes")
+                        if getattr(self, name) is not None)
+        return f"{window} · {out} · {src}{extra} · H3 res {self.res}"
 
 
 def data_end(incidents: pd.DataFrame) -> pd.Timestamp:
@@ -92,7 +113,8 @@ def check_resolution(res, policy: PrivacyPolicy | str) -> int:
 
 
 def check_filters(query: Query | None, policy: PrivacyPolicy | str) -> None:
-    """Public/partner: all outcomes or one, all sources or one.
+    """Public/partner: all outcomes or one, all sources or one (and the same for suspected
+    drugs, age bands and sexes).
 
     Many filter combinations would give an attacker many independently perturbed views of the
     same hidden count to average; one value or all keeps the views few (README, Privacy).
@@ -100,8 +122,8 @@ def check_filters(query: Query | None, policy: PrivacyPolicy | str) -> None:
     pol = as_policy(policy)
     if pol.restricted or query is None:
         return
-    for name in ("outcomes", "sources"):
-        vals = getattr(query, name)
+    for name in ("outcomes", "sources", "drugs", "age_bands", "sexes"):
+        vals = getattr(query, name, None)
         if vals is not None and len(vals) > 1:
             raise ValueError(
                 f"{pol.tier} outputs filter by all {name} or one of them, got {', '.join(vals)}: "
@@ -123,8 +145,13 @@ def resolve(query: Query, incidents: pd.DataFrame, policy: PrivacyPolicy | str) 
 
 def select(incidents: pd.DataFrame, query: Query) -> pd.DataFrame:
     """Incidents inside the query's window and filters (``[start, end)``)."""
-    return filter_incidents(incidents, start=query.start, end=query.end,
-                            outcomes=query.outcomes, sources=query.sources)
+    out = filter_incidents(incidents, start=query.start, end=query.end,
+                           outcomes=query.outcomes, sources=query.sources)
+    if any(getattr(query, n, None) is not None for n in ("drugs", "age_bands", "sexes")):
+        from products.breakdowns import filter_mask
+
+        out = out.loc[filter_mask(out, query)]
+    return out
 
 
 def release_end(incidents: pd.DataFrame) -> pd.Timestamp:

@@ -64,6 +64,13 @@ FAMILY_PREFIXES = {
     "outcome": ("n_fatal", "n_nonfatal", "n_unknown"),
     "naloxone": ("n_naloxone_yes", "n_naloxone_no", "n_naloxone_unknown"),
     "source": ("n_ems", "n_police", "n_hospital", "n_odmap", "n_other"),
+    # products.breakdowns (suspected drug, age band, sex; a test checks the names agree)
+    "drug": ("n_drug_fentanyl", "n_drug_fentanyl_xylazine", "n_drug_heroin",
+             "n_drug_opioid_unspecified", "n_drug_cocaine", "n_drug_methamphetamine",
+             "n_drug_polysubstance", "n_drug_other", "n_drug_unknown"),
+    "age": ("n_age_0_14", "n_age_15_24", "n_age_25_34", "n_age_35_44", "n_age_45_54",
+            "n_age_55_64", "n_age_65plus", "n_age_unknown"),
+    "sex": ("n_sex_female", "n_sex_male", "n_sex_other", "n_sex_unknown"),
 }
 
 
