@@ -20,7 +20,7 @@ from app_pages._data import (
 from app_pages._ui import Filters, tier
 
 __all__ = ["siting", "outreach", "outreach_totals", "outreach_list", "filter_sites", "gap_table",
-           "roads_path", "reach_outline"]
+           "roads_path", "reach_outline", "gap_travel_notes", "island_note"]
 
 
 def _resources_key() -> tuple[str, float]:
@@ -149,7 +149,7 @@ def filter_sites(
 @st.cache_data(max_entries=8, show_spinner="Scoring resource gaps…")
 def _gaps(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, rpath, rmtime,
           moud, medicaid, only_247, open_at, tier_name, k_suppress, travel=None, roads_path="",
-          roads_mtime=0.0) -> pd.DataFrame:
+          roads_mtime=0.0, within_min=None) -> pd.DataFrame:
     """products.gaps.gap_table on primitives (published for ``tier_name``)."""
     from products.gaps import gap_table
     from products.query import Query
@@ -166,21 +166,23 @@ def _gaps(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, 
         travel=travel,
         roads=roads_path or None,
         all_resources=every,  # "no … site matches the site filters", not "… in the data"
+        **({} if within_min is None else {"within_min": float(within_min)}),
     )
 
 
 def gap_table(
     f: Filters, moud: tuple[str, ...], medicaid: bool, only_247: bool, open_at=None,
-    travel: str | None = None,
+    travel: str | None = None, within_min: float | None = None,
 ) -> pd.DataFrame | None:
     """The gap product for the sidebar's query (window, outcomes, sources, resolution), the
-    page's site filters and the session's tier (published), or None without resources."""
+    page's site filters and the session's tier (published), or None without resources;
+    ``within_min``: minutes of ``sites_within_min_<group>`` (walk / drive)."""
     rpath, rmtime = _resources_key()
     if not rpath:
         return None
     return _gaps(*source_key(), *file_key("boundary"), f.res, f.start, f.end, f.outcomes,
                  f.sources, rpath, rmtime, tuple(sorted(moud)), bool(medicaid), bool(only_247),
-                 open_at, *_pol_key(), *_travel_key(travel))
+                 open_at, *_pol_key(), *_travel_key(travel), within_min)
 
 
 # ------------------------------------------------------------------ travel (issue 11)
@@ -229,3 +231,46 @@ def reach_outline(travel: str | None, minutes: float, sites: pd.DataFrame):
     return _outline(travel, rp, rm, float(minutes),
                     tuple(np.round(sites["lat"].to_numpy(float), 6)),
                     tuple(np.round(sites["lon"].to_numpy(float), 6)))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _gap_notes(travel, roads_path_, roads_mtime, rpath, rmtime, moud, medicaid, only_247,
+               open_at):
+    from products.gaps import travel_notes
+
+    sites = filter_sites(_load_sites(rpath, rmtime, "resources"), moud, medicaid, only_247,
+                         open_at)
+    return travel_notes(sites, travel, roads_path_)
+
+
+def gap_travel_notes(travel: str | None, moud: tuple[str, ...], medicaid: bool, only_247: bool,
+                     open_at=None) -> list[str]:
+    """Sentences for the Gaps page when some sites lie on an island of the road network
+    (:func:`products.gaps.travel_notes`); empty for straight line."""
+    rpath, rmtime = _resources_key()
+    _, rp, rm = _travel_key(travel)
+    if travel in (None, "straight") or not rpath or not rp:
+        return []
+    return _gap_notes(travel, rp, rm, rpath, rmtime, tuple(sorted(moud)), bool(medicaid),
+                      bool(only_247), open_at)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _island(travel, roads_path_, roads_mtime, lat, lon, what):
+    from layers.reach import travel_profile
+    from layers.travel import island_note as _note
+
+    return _note(travel_profile(travel, roads_path_), np.asarray(lat, float),
+                 np.asarray(lon, float), what)
+
+
+def island_note(travel: str | None, sites: pd.DataFrame | None, what: str) -> str | None:
+    """One sentence when some of ``sites`` (``lat``, ``lon``) lie on an island of the road
+    network (:func:`layers.travel.island_note`), else None."""
+    if travel in (None, "straight") or sites is None or not len(sites):
+        return None
+    _, rp, rm = _travel_key(travel)
+    if not rp:
+        return None
+    return _island(travel, rp, rm, tuple(np.round(sites["lat"].to_numpy(float), 6)),
+                   tuple(np.round(sites["lon"].to_numpy(float), 6)), what)

@@ -9,6 +9,7 @@ import streamlit as st
 from app_pages import _app
 from geo.cells import cells_to_str
 from layers import deck
+from products.gaps import CATCHMENT_MIN
 
 f = _app.filters()
 st.title("Resource gaps")
@@ -53,13 +54,17 @@ else:
     open_at = None
 # ---- travel mode (issue 11): straight line, or walking / driving time on the streets
 _MODES = {"straight": "Straight line", "walk": "Walking time", "drive": "Driving time"}
-c = st.columns([2, 1])
+c = st.columns([2, 1, 1])
 travel = c[0].radio("Access measured by", list(_MODES), format_func=_MODES.get,
                     horizontal=True, key="gap_travel",
                     help="Walking (5 km/h) or driving time along the road network; the walk "
                     "to the nearest street counts as walking.")
 reach_min = c[1].select_slider("Reach outline (minutes)", [5, 10, 15, 20], value=10,
                                key="gap_reach_min", disabled=travel == "straight")
+within_min = c[2].select_slider("Sites within (minutes)", [5, 10, 15, 20, 30], value=10,
+                                key="gap_within_min", disabled=travel == "straight",
+                                help="The table counts the sites of each kind within this "
+                                "many minutes along the streets.")
 if travel != "straight" and _app.roads_path() is None:
     st.warning("No road network: set GAPMAP_ROADS to an .osm.pbf extract or road-lines file. "
                "Showing straight-line distances.")
@@ -80,10 +85,14 @@ for i, (kind, label) in enumerate(
 # ---- gap score
 try:
     gap = _app.gap_table(f, tuple(sorted(moud)), medicaid, only_247, open_at,
-                         travel=None if travel == "straight" else travel)
+                         travel=None if travel == "straight" else travel,
+                         within_min=None if travel == "straight" else float(within_min))
+    notes = _app.gap_travel_notes(travel, tuple(sorted(moud)), medicaid, only_247, open_at)
 except ValueError as exc:
     st.warning(f"Cannot score gaps with these options: {exc}")
     st.stop()
+for note in notes:  # sites on an island of the road network (one sentence each)
+    st.warning(note)
 layers = []
 legend = ""
 if gap is not None:
@@ -150,7 +159,9 @@ st.caption(
        "Restricted tier: exact counts.")
     + f" Access measured by {mode_text}"
     + ("" if travel == "straight" else
-       " (the gap score itself uses straight-line distance; 'no route' = unreachable)") + "."
+       " (the gap score itself uses straight-line distance; 'no route' = unreachable, blank in "
+       f"the CSV; 2SFCA = treatment places per overdose within {CATCHMENT_MIN:.0f} minutes "
+       "along the streets, beside the 24 km straight-line one)") + "."
 )
 table = pd.DataFrame(
     {
@@ -166,20 +177,41 @@ table = pd.DataFrame(
         "reason": pub["reason"].to_numpy(),
     }
 )
+export = table.copy()
 if travel != "straight":
     from layers.reach import format_minutes
 
     unit = "walk" if travel == "walk" else "drive"
+    at = table.columns.get_loc("reason")
     for col, label in (("naloxone", "naloxone"), ("treatment", "MOUD"), ("ssp", "SSP")):
-        table.insert(table.columns.get_loc("reason"), f"{unit} to {label} (min)",
-                     [format_minutes(v) for v in pub[f"travel_min_{col}"]])
-table["access measured by"] = mode_text
+        name = f"{unit} to {label} (min)"
+        minutes = pub[f"travel_min_{col}"].astype(float)
+        # page: "no route"; CSV: the minutes, blank where no route (never inf)
+        table.insert(at, name, [format_minutes(v) for v in minutes])
+        export.insert(at, name, minutes.round(1).to_numpy())
+        at += 1
+    for col, label in (("naloxone", "naloxone"), ("treatment", "MOUD"), ("ssp", "SSP")):
+        name = f"{label} sites within {within_min} min {unit}"
+        table.insert(at, name, pub[f"sites_within_min_{col}"].to_numpy())
+        export.insert(at, name, pub[f"sites_within_min_{col}"].to_numpy())
+        at += 1
+    name = f"2SFCA treatment, {CATCHMENT_MIN:.0f} min {unit}"
+    table.insert(at, name, pub["travel_2sfca_treatment"].round(4).to_numpy())
+    export.insert(at, name, pub["travel_2sfca_treatment"].round(4).to_numpy())
+    table.insert(at, "2SFCA treatment, 24 km straight line",
+                 pub["e2sfca_treatment"].round(4).to_numpy())
+    export.insert(at, "2SFCA treatment, 24 km straight line",
+                  pub["e2sfca_treatment"].round(4).to_numpy())
+for t_ in (table, export):
+    t_["access measured by"] = mode_text
 table = table.sort_values("gap rank", kind="stable")
 table["overdoses"] = table["overdoses"].str.strip()
+export = export.sort_values("gap rank", kind="stable")
+export["overdoses"] = export["overdoses"].str.strip()
 st.dataframe(table.head(200), hide_index=True, key="gap_table")
 st.download_button(
     "Download gap table (CSV)",
-    table.to_csv(index=False).encode(),
+    export.to_csv(index=False).encode(),
     file_name=f"gapmap_gaps_res{f.res}_{travel}.csv",
     mime="text/csv",
     key="gap_csv",

@@ -120,6 +120,17 @@ if network:
         f"streets; **{summ['straight_not_network_pct']:.1f}%** looks covered in a straight line "
         "but is not reached on the network (rivers, highways, dead ends, the walk to the street)."
     )
+    # sites on an island of the road network: one sentence each (issue 11)
+    _ex = _app.resources()
+    for rows, what in ((None if _ex is None else _ex[_ex["kind"].astype(str) == "naloxone"],
+                        "existing naloxone sites"),
+                       (cand[cand["subtype"].astype(str).isin(types)], "candidate sites")):
+        try:
+            note = _app.island_note(travel, rows, what)
+        except ValueError:
+            note = None  # a roads file that does not fit is reported above
+        if note:
+            st.warning(note)
 
 # ---- map: demand cells, existing naloxone, candidates, chosen in order
 demand = out.demand  # published cell counts the plan ran on

@@ -237,6 +237,11 @@ def run(args: argparse.Namespace) -> int:
     table = gap_table(incidents, sites, query, policy, **opts, travel=travel, roads=roads,
                       tz=args.tz, **minutes)
     written = write_table(table, args.out, policy)
+    if travel not in (None, "straight"):
+        from products.gaps import travel_notes
+
+        for note in travel_notes(sites, travel, roads):
+            print(f"note: {note}", file=sys.stderr)
     if args.sensitivity:
         write_table(gap_sensitivity(incidents, sites, query, policy, **opts), args.sensitivity,
                     policy)

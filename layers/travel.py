@@ -37,7 +37,7 @@ from layers.roads import RoadNetwork
 
 __all__ = ["TravelGraph", "Snap", "travel_graph", "snap_points", "nearest_minutes",
            "minutes_matrix", "coverage_within", "travel_2sfca", "WALK_KMH", "MODES",
-           "MAX_SNAP_M", "mode_words"]
+           "MAX_SNAP_M", "mode_words", "island_sites", "island_note", "ISLAND_SHARE"]
 
 #: Walking speed on streets and for the snap distance.
 WALK_KMH = 5.0
@@ -201,15 +201,44 @@ def _same_edge(graph: TravelGraph, cells: Snap, sites: Snap):
     return i[ok], j[ok], t[ok]
 
 
+#: A connected piece of the network with fewer than this share of its nodes is an "island".
+ISLAND_SHARE = 0.01
+
+
+def _on_island(graph: TravelGraph, sites: Snap) -> np.ndarray:
+    comp = graph.components[graph.net.u[graph.edges[sites.edge]]]
+    sizes = np.bincount(graph.components)
+    return sizes[comp] < ISLAND_SHARE * graph.net.n_nodes
+
+
 def _components_check(graph: TravelGraph, sites: Snap, what: str) -> None:
     if sites.edge.size == 0:
         return
-    comp = graph.components[graph.net.u[graph.edges[sites.edge]]]
-    sizes = np.bincount(graph.components)
-    small = sizes[comp] < 0.01 * graph.net.n_nodes
-    if small.all():
+    if _on_island(graph, sites).all():
         raise ValueError(f"every one of the {what} lies on a small disconnected piece of the "
                          "road network (an island): check the roads file covers the area")
+
+
+def island_sites(graph: TravelGraph, site_lat, site_lon) -> np.ndarray:
+    """True for each site that snaps onto an island: a connected piece of the network with
+    fewer than :data:`ISLAND_SHARE` of its nodes (most cells get "no route" to it)."""
+    sites = snap_points(graph, site_lat, site_lon, "sites")
+    if sites.edge.size == 0:
+        return np.zeros(0, bool)
+    return _on_island(graph, sites)
+
+
+def island_note(graph: TravelGraph, site_lat, site_lon, what: str = "sites") -> str | None:
+    """One sentence when some of the sites lie on an island of the network, else ``None``
+    (when all do, :func:`nearest_minutes` raises a ValueError instead)."""
+    isl = island_sites(graph, site_lat, site_lon)
+    k = int(isl.sum())
+    if k == 0:
+        return None
+    return (f"{k} of the {isl.size} {what} {'lies' if k == 1 else 'lie'} on a small piece of "
+            f"the road network cut off from the rest (an island), so most cells show "
+            f"\"no route\" to {'it' if k == 1 else 'them'}: check the roads file covers the "
+            "area and its streets join up.")
 
 
 def nearest_minutes(graph: TravelGraph, lat, lon, site_lat, site_lon

@@ -48,7 +48,7 @@ from products.hotspots import analysis_cells, hotspot_table, published_total
 from products.query import Query, data_end, resolve, select
 
 __all__ = ["gap_table", "gap_sensitivity", "burden_window", "DEFAULT_DAYS", "period_words",
-           "absent_words", "CATCHMENT_MIN"]
+           "absent_words", "CATCHMENT_MIN", "travel_notes"]
 
 #: Burden window when the query leaves it open (restricted tier): 52 weeks.
 DEFAULT_DAYS = 364
@@ -132,6 +132,28 @@ def _travel_2sfca(cells, resources, demand, mode: str, roads, catchment_min: flo
     lat, lon = cells_to_latlng(np.asarray(cells, np.uint64))
     return travel_2sfca(graph, lat, lon, demand, sub["lat"].to_numpy(float),
                         sub["lon"].to_numpy(float), catchment_min, supply=supply)
+
+
+def travel_notes(resources: pd.DataFrame, travel: str | None, roads) -> list[str]:
+    """One sentence per access group whose sites partly lie on an island of the road network
+    (:func:`layers.travel.island_note`); empty for straight line. The CLI prints them, the Gaps
+    page shows them."""
+    from layers.access import DEFAULT_GROUPS, select_sites
+    from layers.travel import island_note
+
+    graph = travel_profile(travel, roads)
+    if graph is None or resources is None or not len(resources):
+        return []
+    by_name = {g.name: g for g in DEFAULT_GROUPS}
+    notes = []
+    for name in TRAVEL_GROUPS:
+        sub = resources[select_sites(resources, by_name[name].where)]
+        if len(sub):
+            note = island_note(graph, sub["lat"].to_numpy(float), sub["lon"].to_numpy(float),
+                               f"{by_name[name].label or name} sites")
+            if note:
+                notes.append(note)
+    return notes
 
 
 def _hot_classes(hotspots, incidents, query, pol, boundary) -> pd.DataFrame | None:

@@ -185,6 +185,20 @@ def test_sites_all_on_an_island_is_a_clear_error():
         nearest_minutes(g, *_pt(500, 10), *_pt(50, 5000))
 
 
+def test_some_sites_on_an_island_get_one_sentence():
+    from layers.travel import island_note, island_sites
+
+    rows = [([(i * 100, 0), (i * 100 + 100, 0)], {"highway": "residential"}) for i in range(200)]
+    rows.append(([(0, 5000), (100, 5000)], {"highway": "residential"}))
+    g = travel_graph(roads_from_lines(_lines(rows)), "walk")
+    slat, slon = _pt(np.array([50.0, 500, 900]), np.array([5000.0, 0, 0]))
+    np.testing.assert_array_equal(island_sites(g, slat, slon), [True, False, False])
+    note = island_note(g, slat, slon, "naloxone sites")
+    assert note.startswith("1 of the 3 naloxone sites lies on a small piece of the road network")
+    assert note.count(". ") == 0 and note.endswith(".")
+    assert island_note(g, slat[1:], slon[1:]) is None
+
+
 def test_2sfca_limit_case_huge_catchment():
     net = roads_from_lines(_lines([([(0, 0), (3000, 0)], {"highway": "residential"})]))
     g = travel_graph(net, "walk")
