@@ -146,3 +146,18 @@ def test_append_small_file_to_store(tmp_path, n_new):
     inc = ingest_parts(tmp_path, f"inc{n_new}", [base, extra]).load()
     full = ingest_parts(tmp_path, f"full{n_new}", [pd.concat([base, extra])]).load()
     pd.testing.assert_frame_equal(inc, full)
+
+
+def test_parquet_and_csv_give_the_same_store(tmp_path):
+    df = pd.concat([planted(seed=8), chain()], ignore_index=True)
+    timed = df[df["occurred_at"].str.len() > 10]  # typed timestamps (date-only rows stay CSV)
+    pq = timed.assign(occurred_at=pd.to_datetime(timed["occurred_at"], format="ISO8601")
+                      .astype("datetime64[us]"),
+                      lat=timed["lat"].astype(float))
+    pq = pq[pq["occurred_at"] != pq["occurred_at"].dt.normalize()]  # midnight: issue 9's case
+    csv = ingest_parts(tmp_path, "csv", [timed.loc[pq.index]]).load()
+    store = IncidentStore(tmp_path / "pq.duckdb")
+    pq.to_parquet(tmp_path / "x.parquet", index=False)
+    store.ingest(tmp_path / "x.parquet")
+    pd.testing.assert_frame_equal(store.load(), csv)
+    assert (csv["n_sources"] > 1).sum() > 50
