@@ -124,7 +124,8 @@ def reclaim(con, path: Path):
     for p in (tmp, tmp.with_name(tmp.name + ".wal")):
         p.unlink(missing_ok=True)
     name = con.execute("SELECT current_database()").fetchall()[0][0]
-    con.execute(f"ATTACH '{tmp}' AS _compact")
+    quoted = str(tmp).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS _compact")
     try:
         con.execute(f'COPY FROM DATABASE "{name}" TO _compact')
     finally:

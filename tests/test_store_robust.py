@@ -184,5 +184,9 @@ def test_killed_ingest_leaves_no_growth(tmp_path):
     # the next ingest gives the space back, and works
     s = store.ingest(export(tmp_path / "more.csv", 5, seed=4))
     assert s["added"] == 5
+    st = store.status()
+    assert (st["rows"], st["files_ingested"]) == (status0["rows"] + 5,
+                                                  status0["files_ingested"] + 1)
+    assert len(store.load()) == len(events0) + 5
     assert grown > size0 + (4 << 20)  # the killed transactions had written to the file
     assert path.stat().st_size < size0 + (2 << 20), (size0, grown, path.stat().st_size)
