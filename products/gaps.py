@@ -356,7 +356,9 @@ def gap_table(
     DataFrame
         Sorted by ``gap_rank``: ``h3, count, count_prior, trend_ratio, trend, dist_m_*,
         sites_within_*, e2sfca_treatment, [population], [gi_class], score_*, burden_index,
-        access_index, gap_score, gap_rank, reason, in_grid, suppressed`` — counts published.
+        access_index, gap_score, gap_rank, reason, in_grid, suppressed`` — counts published;
+        with ``travel``: ``travel_min_*``, ``sites_within_min_*``, ``travel_mode`` after the
+        access columns and ``travel_2sfca_treatment`` after ``e2sfca_treatment``.
     """
     out, *_ = _build(incidents, resources, query, policy, boundary=boundary, hotspots=hotspots,
                      population=population, groups=groups, weights=weights, open_at=open_at,
