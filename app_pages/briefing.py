@@ -12,7 +12,7 @@ import os
 import pandas as pd
 import streamlit as st
 
-from app_pages import _app, _areas
+from app_pages import _app, _areas, _ui
 
 f = _app.filters()
 st.title("Briefing")
@@ -118,6 +118,7 @@ with left:
     st.subheader(f"Map: {what}")
     st.caption("The map window of the PDF: " + content.query.describe().split(" · ")[0] + ".")
     st.image(_map_png(key), width="stretch")
+    _ui.download_png(_map_png(key), "briefing_map", "Download map (PNG)")
 with right:
     st.subheader("Top areas")
     top = content.top
@@ -128,6 +129,7 @@ with right:
         "prior period": [_fmt(v) for v in top["count_prior"]],
     })
     st.dataframe(show, hide_index=True, width="stretch")
+    _ui.download_table(show, "briefing_top_areas", "Download top areas (CSV)")
     n_alerts = ("not available" if content.alerts is None
                 else f"{len(content.alerts)} in the last 7 days")
     n_gaps = "not available" if content.gaps is None else f"top {min(4, len(content.gaps))} areas"

@@ -28,30 +28,40 @@ by = st.radio("Group by", ["month", "source", "area", "all"], horizontal=True, k
 st.subheader("Reach: hours from overdose to first attempt and first contact")
 summary = ev.summary_table(tables, pol, by)
 st.dataframe(summary, hide_index=True, width="stretch")
+_ui.download_table(summary, f"evaluation_reach_{by}")
 left, right = st.columns(2)
 with left:
     st.markdown("**Hours to first contact** (cases per bin)")
     dist = ev.hours_distribution(tables, pol, "contact")
     st.dataframe(dist, hide_index=True, width="stretch")
+    _ui.download_table(dist, "evaluation_hours_contact")
 with right:
     st.markdown("**Hours to first attempt** (cases per bin)")
-    st.dataframe(ev.hours_distribution(tables, pol, "attempt"), hide_index=True,
-                 width="stretch")
+    att = ev.hours_distribution(tables, pol, "attempt")
+    st.dataframe(att, hide_index=True, width="stretch")
+    _ui.download_table(att, "evaluation_hours_attempt")
 
 st.subheader("Services accepted, referrals and confirmed linkage")
-st.dataframe(ev.service_table(tables, pol), hide_index=True, width="stretch")
+svc = ev.service_table(tables, pol)
+st.dataframe(svc, hide_index=True, width="stretch")
+_ui.download_table(svc, "evaluation_services")
 
 st.subheader("Repeat overdose within 30 / 90 days: reached and not reached")
-st.dataframe(ev.repeat_table(tables, pol), hide_index=True, width="stretch")
+rep = ev.repeat_table(tables, pol)
+st.dataframe(rep, hide_index=True, width="stretch")
+_ui.download_table(rep, "evaluation_repeat")
 st.caption("Only cases with a pseudonymous person key can be linked. A description, not a "
            "causal effect: people who are reached differ from those who are not.")
 
 st.subheader("Data timeliness: days from overdose to receipt, per source")
-st.dataframe(ev.timeliness_table(tables, pol), hide_index=True, width="stretch")
+tim = ev.timeliness_table(tables, pol)
+st.dataframe(tim, hide_index=True, width="stretch")
+_ui.download_table(tim, "evaluation_timeliness")
 trend = ev.timeliness_trend(tables, pol)
 st.markdown("**Median lag by month** (days; blank where the month's count is hidden)")
 wide = trend.pivot(index="month", columns="source", values="median_lag_days")
 st.line_chart(wide.astype(float))
+_ui.download_chart(wide, "evaluation_lag", title="Median lag by month", ylabel="days")
 st.caption("These figures describe the program; differences between groups are not causal "
            "effects of follow-up.")
 
@@ -69,6 +79,7 @@ else:
                "(about 5 km²). Overdoses are published counts; kits per overdose is computed "
                "from them. Areas with many overdoses and few kits are distribution gaps.")
     st.dataframe(per.rename(columns={"count": "overdoses"}), hide_index=True, width="stretch")
+    _ui.download_table(per.rename(columns={"count": "overdoses"}), "kits_per_overdose")
 if _auth.role() in ("outreach", "admin"):
     with st.expander("Add distribution records (CSV import or one entry)"):
         up = st.file_uploader("CSV: distributed_on, site, channel, lat, lon, kits",

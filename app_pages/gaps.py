@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages import _app
+from app_pages import _app, _ui
 from geo.cells import cells_to_str
 from layers import deck
 from products.gaps import CATCHMENT_MIN
@@ -145,6 +145,9 @@ if travel != "straight":
                                      f"Within {words} of a naloxone site (along streets)")])
 legend += deck.legend_html([], title=f"Access: {mode_text}")
 _app.show_map(layers, "gap_map", legend)
+if gap is not None:
+    _ui.download_map(pub["h3"].to_numpy(np.uint64), "gap_map", counts=pub["count"],
+                     title=f"Overdoses per cell, gap analysis ({f.label})")
 
 if gap is None:
     st.stop()

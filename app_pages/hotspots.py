@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages import _app, _areas
+from app_pages import _app, _areas, _ui
 from geo.cells import cells_to_latlng, cells_to_str, str_to_cells
 from layers import deck
 
@@ -114,6 +114,12 @@ if show_sites and sites is not None:
     )
     legend += deck.sites_legend(["naloxone"], {"naloxone": "Naloxone site"})
 _app.show_map(layers, "hotspot_map", legend, "Click a cell for its history.")
+ex = st.columns(2)
+with ex[0]:
+    _ui.download_table(pub.assign(place=places), "hotspots", "Download hot-spot table (CSV)")
+with ex[1]:
+    _ui.download_map(pub["h3"].to_numpy(np.uint64), "hotspot_map", classes=pub["class"],
+                     title=f"Gi* hot spots, {f.label}")
 
 for w in pub.attrs.get("warnings", []):  # e.g. significance out of reach (products.hotspots)
     st.warning(w)
@@ -146,6 +152,9 @@ if sel and sel.get("h3"):
         chart = hist.set_index("period")["count"].astype("Float64").astype(float)
         if chart.notna().any() and chart.fillna(0).sum() > 0:
             st.bar_chart(chart, y_label=f"overdoses per {unit}", x_label=f"{unit} starting")
+            _ui.download_table(hist, "cell_history", "Download cell history (CSV)")
+            _ui.download_chart(chart.to_frame("overdoses"), "cell_history", kind="bar",
+                               title=f"Cell {sel['h3']}", ylabel=f"overdoses per {unit}")
         if pol.restricted:
             st.caption(f"All dates: {int(hist['count'].sum()):,} overdoses in this cell, "
                        "by month.")
@@ -221,6 +230,7 @@ else:
             st.write("No cell shows an emerging, persistent or other hot/cold-spot pattern.")
         else:
             st.dataframe(summary, hide_index=True, key="emerging_summary")
+            _ui.download_table(summary, "emerging_summary")
             order = {c: i for i, c in enumerate(_EMERGING_ORDER)}
             pat = em[cats != "no_pattern"].copy()
             pat["_o"] = pat["category"].map(order).fillna(len(order))
@@ -234,6 +244,7 @@ else:
                 }
             )
             st.dataframe(shown, hide_index=True, key="emerging_cells")
+            _ui.download_table(shown, "emerging_cells")
 
 # ---- density clusters (products.clusters.density_table)
 st.subheader("Density clusters (DBSCAN)")
@@ -266,6 +277,7 @@ elif pol.restricted:
     tab["last_date"] = pd.to_datetime(tab["last_date"]).dt.strftime("%Y-%m-%d")
     tab["cells"] = [", ".join(cells_to_str(np.asarray(c, np.uint64))[:5]) for c in tab["cells"]]
     st.dataframe(tab, hide_index=True, key="density_table")
+    _ui.download_table(tab, "density_clusters")
     st.caption("Restricted tier: cluster centroids are point-derived; do not share.")
 else:
     shown = pd.DataFrame(
@@ -277,6 +289,7 @@ else:
         }
     )
     st.dataframe(shown, hide_index=True, key="density_table")
+    _ui.download_table(shown, "density_clusters")
     st.caption(
         "Public tier: clusters as cells only (no points, centroids, hulls or dates); the "
         "cell and cluster counts are perturbed independently, so a cluster's total minus its "

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages import _app
+from app_pages import _app, _ui
 from geo.cells import cells_to_str
 from layers import deck
 
@@ -107,6 +107,8 @@ legend = deck.legend_html(
 if points is not None:
     legend += deck.legend_html([((0, 0, 0), "nonfatal overdose, last 72 h (restricted)")])
 _app.show_map(layers, "outreach_map", legend)
+_ui.download_map(pub["h3"].to_numpy(np.uint64), "outreach_map", counts=pub["n_72h"],
+                 title="Nonfatal overdoses per cell, last 72 h")
 
 st.subheader("Areas to visit")
 st.dataframe(disp, hide_index=True)
@@ -135,4 +137,5 @@ else:
     )
     lst = _app.outreach_list(f, int(hours))
     st.dataframe(lst, hide_index=True, key="outreach_line_list")
+    _ui.download_table(lst, "outreach_line_list", "Download line list (CSV, restricted)")
     st.caption(f"{len(lst)} nonfatal overdoses in the last {hours} h. Restricted: do not share.")

@@ -48,6 +48,7 @@ def _known(row, field: str) -> str | None:
     return f"{field.capitalize()} known for {pct:.0f}% of events in this window."
 
 
+_ui.download_table(kpi.reset_index(), "kpis", "Download KPI table (CSV)")
 for w, row in kpi.iterrows():
     prior = row.get("prior_status", "complete")
     vs = (f"vs {row['prior_start']:%Y-%m-%d} – {row['prior_last_day']:%Y-%m-%d}"
@@ -89,6 +90,12 @@ chart.index.name = "week starting"
 if (kpi.get("outcome_status", pd.Series(dtype=str)) == "not recorded").all() and len(kpi):
     chart = chart[["all overdoses"]]  # an unrecorded outcome is not a line of zeros
 st.line_chart(chart, y_label="overdoses per week", x_label="week starting")
+ex = st.columns(2)
+with ex[0]:
+    _ui.download_table(chart.reset_index(), "weekly_trend", "Download weekly trend (CSV)")
+with ex[1]:
+    _ui.download_chart(chart, "weekly_trend", title="Weekly overdoses",
+                       ylabel="overdoses per week")
 if "no_data" in trend.columns and trend["no_data"].any():
     st.caption(f"No data before {trend.index[~trend['no_data'].to_numpy(bool)].min():%Y-%m-%d}"
                " (the first record): those weeks are blank, not zero.")
@@ -185,6 +192,7 @@ else:
             "trigger_area": "warned because of",
         },
     )
+    _ui.download_table(show, "alerts", "Download alerts (CSV)")
     st.caption(
         "One alert per ongoing cluster unless it grows; neighbouring cells of an alert get an "
         "early warning (method 'neighbour'). "
@@ -224,3 +232,4 @@ else:
         "recurrence (days)": sig["recurrence_days"].round(0).to_numpy(),
     })
     st.dataframe(out, hide_index=True, key="scan_table")
+    _ui.download_table(out, "scan_clusters", "Download scan clusters (CSV)")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages import _app
+from app_pages import _app, _ui
 from layers import deck
 
 f = _app.filters()
@@ -216,6 +216,8 @@ if network:
         (REACH_COLORS["chosen"], f"Within {minutes} min {unit} of a recommended site")])
 legend += deck.legend_html([], title=f"Coverage: {mode_text}")
 _app.show_map(layers, "siting_map", legend)
+_ui.download_map(demand["h3"].to_numpy(np.uint64), "siting_map", counts=demand["count"],
+                 title=f"Overdoses per cell, siting demand ({f.label})")
 
 st.subheader("Recommended sites, in order")
 table = sites.rename(columns={"site_lat": "lat", "site_lon": "lon",
@@ -243,6 +245,9 @@ st.line_chart(
     y_label="burden covered (%)",
     x_label=f"new sites (greedy order; coverage by {mode_text})",
 )
+_ui.download_table(chart, "coverage_curve", "Download coverage curve (CSV)")
+_ui.download_chart(chart.set_index("k"), "coverage_curve", title="Coverage vs new sites",
+                   ylabel="burden covered (%)")
 st.caption(
     "Greedy additions (each covers the most still-uncovered burden); the greedy curve is "
     "within 1 − 1/e of optimal at every k and usually within a few percent."

@@ -40,6 +40,8 @@ __all__ = [
     "plot_cells",
     "cell_map_figure",
     "figure_to_png",
+    "cell_map_png",
+    "chart_png",
     "boundary_geometry",
 ]
 
@@ -271,3 +273,38 @@ def figure_to_png(fig, dpi: int = 120) -> bytes:
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     plt.close(fig)
     return buf.getvalue()
+
+
+def cell_map_png(cells, *, counts=None, classes=None, boundary=None, k: int = 10,
+                 title: str | None = None) -> bytes:
+    """PNG bytes of one hex map (the dashboard's map exports; same renderer as the briefing).
+
+    ``cells`` may be uint64 or hex strings; ``counts``/``classes`` as :func:`plot_cells`
+    (pass the published values: suppressed counts are drawn hatched).
+    """
+    from geo.cells import str_to_cells
+
+    cells = np.asarray(cells)
+    if cells.dtype.kind in "OUS":
+        cells = str_to_cells(cells.astype(str)) if cells.size else cells.astype(np.uint64)
+    fig = cell_map_figure(cells, counts=counts, classes=classes, boundary=boundary, k=k,
+                          title=title, size=(6.0, 6.0))
+    return figure_to_png(fig, dpi=150)
+
+
+def chart_png(table: pd.DataFrame, *, title: str = "", ylabel: str = "", kind: str = "line"
+              ) -> bytes:
+    """PNG bytes of a line (or bar) chart of a table's numeric columns against its index
+    (blank values stay gaps: suppressed counts are not drawn as zero)."""
+    fig, ax = plt.subplots(figsize=(7.0, 3.2))
+    data = table.apply(pd.to_numeric, errors="coerce").astype(float)
+    if kind == "bar":
+        data.plot.bar(ax=ax, width=0.8, legend=data.shape[1] > 1)
+    else:
+        data.plot(ax=ax, legend=data.shape[1] > 1)
+    ax.set_title(title, fontsize=9)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.set_xlabel(str(table.index.name or ""), fontsize=8)
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return figure_to_png(fig, dpi=150)
