@@ -84,15 +84,15 @@ def _error(what: str, exc: Exception, hide: Path | None = None, name: str = "the
 
 
 def _columns_of(p: Path) -> list[str]:
-    if p.suffix.lower() == ".csv":
-        return list(pd.read_csv(p, nrows=0).columns)
-    if p.suffix.lower() in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
+    """Column names as ingest will see them (encoding, delimiter and Excel handled by
+    :func:`geo.readers.read_columns`, the reader ``gapmap ingest`` uses)."""
+    if p.suffix.lower() in (".geojson", ".json"):
+        import geopandas as gpd
 
-        return list(pq.read_schema(p).names)
-    import geopandas as gpd
+        return [c for c in gpd.read_file(p, rows=1).columns if c != "geometry"]
+    from geo.readers import read_columns
 
-    return [c for c in gpd.read_file(p, rows=1).columns if c != "geometry"]
+    return read_columns(p)
 
 
 def _total(df: pd.DataFrame, start, end) -> str:
@@ -296,8 +296,8 @@ def _ingest_into(target: Path, p: Path, opts: dict, name: str) -> None:
 
 def _incident_tab(target: Path | None) -> None:
     up = st.file_uploader(
-        "Incident export (CSV, GeoJSON or Parquet)",
-        type=["csv", "geojson", "json", "parquet"],
+        "Incident export (CSV/TSV/TXT in any common encoding, Excel .xlsx, GeoJSON or Parquet)",
+        type=["csv", "tsv", "txt", "xlsx", "geojson", "json", "parquet"],
         key="inc_upload",
     )
     if up is None:
@@ -326,7 +326,8 @@ def _incident_tab(target: Path | None) -> None:
 
 def _resource_tab() -> None:
     up = st.file_uploader(
-        "Resource sites (canonical CSV or GeoJSON)", type=["csv", "geojson"], key="res_upload"
+        "Resource sites (CSV/TSV, Excel .xlsx or GeoJSON)",
+        type=["csv", "tsv", "txt", "xlsx", "geojson"], key="res_upload"
     )
     if up is None:
         return
