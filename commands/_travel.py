@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 __all__ = ["add_travel_options", "travel_from_args"]
 
@@ -32,5 +34,9 @@ def travel_from_args(args: argparse.Namespace) -> tuple[str | None, str | None]:
         raise ValueError("--roads needs --travel walk or --travel drive")
     if travel is None:
         return None, None
+    store = getattr(args, "store", None)
+    if store and not os.environ.get("GAPMAP_CACHE_DIR"):
+        # the road graph is cached next to the incident store it serves
+        os.environ["GAPMAP_CACHE_DIR"] = str(Path(store).resolve().parent / "cache")
     check_travel(travel, roads)
     return travel, roads

@@ -20,7 +20,9 @@ Sources
   and ``name``. A projected CRS is transformed to WGS84; a file with no CRS must be in degrees.
 
 :func:`load_roads` builds a network once per file content and caches the arrays (``.npz``) in
-a cache directory (default ``$GAPMAP_CACHE_DIR`` or ``~/.cache/gapmap``); later calls reuse it.
+a cache directory (``$GAPMAP_CACHE_DIR``; else next to the incident stores — the store's folder
+from the CLI's ``--store``, or ``$GAPMAP_STORE_DIR/cache`` — else ``~/.cache/gapmap``); later calls
+reuse it.
 """
 
 from __future__ import annotations
@@ -284,11 +286,15 @@ def read_roads(path: str | os.PathLike) -> RoadNetwork:
 
 
 def roads_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
-    """The cache directory: the argument, else ``$GAPMAP_CACHE_DIR``, else ``~/.cache/gapmap``."""
+    """The cache directory: the argument, else ``$GAPMAP_CACHE_DIR``, else ``cache/`` next to
+    the incident stores (``$GAPMAP_STORE_DIR``), else ``~/.cache/gapmap``."""
     if cache_dir is not None:
         return Path(cache_dir)
     env = os.environ.get("GAPMAP_CACHE_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "gapmap"
+    if env:
+        return Path(env)
+    stores = os.environ.get("GAPMAP_STORE_DIR", "").strip()
+    return Path(stores) / "cache" if stores else Path.home() / ".cache" / "gapmap"
 
 
 _FIELDS = ("node_lat", "node_lon", "u", "v", "length_m", "walk", "drive_fwd", "drive_bwd",

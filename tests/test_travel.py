@@ -290,3 +290,21 @@ def test_sample_roads_file_is_a_fresh_generation(tmp_path):
     from data._roads import write_roads
 
     assert write_roads(tmp_path).read_bytes() == (DATA_DIR / ROADS_FILE).read_bytes()
+
+
+def test_cache_lives_next_to_the_store(tmp_path, monkeypatch):
+    import argparse
+
+    import layers.roads as roads
+    from commands._travel import travel_from_args
+
+    # recorded first, so the value travel_from_args sets is undone after the test
+    monkeypatch.setenv("GAPMAP_CACHE_DIR", "recorded")
+    monkeypatch.delenv("GAPMAP_CACHE_DIR")
+    monkeypatch.setenv("GAPMAP_STORE_DIR", str(tmp_path / "stores"))
+    assert roads.roads_cache_dir() == tmp_path / "stores" / "cache"
+    monkeypatch.delenv("GAPMAP_STORE_DIR")
+    args = argparse.Namespace(travel="walk", roads=str(DATA_DIR / ROADS_FILE),
+                              store=str(tmp_path / "county" / "s.duckdb"))
+    travel_from_args(args)
+    assert roads.roads_cache_dir() == (tmp_path / "county" / "cache").resolve()
