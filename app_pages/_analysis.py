@@ -297,18 +297,21 @@ SCAN_DAYS = 28
 
 
 @st.cache_data(max_entries=8, show_spinner="Checking for spikes…")
-def _alerts(kind, path, mtime, end, outcomes, sources, method, res, tier_name) -> pd.DataFrame:
+def _alerts(kind, path, mtime, end, outcomes, sources, method, res, tier_name,
+            days=ALERT_DAYS) -> pd.DataFrame:
     from products.alerts import current_alerts
 
     df = _load_incidents(kind, path, mtime)
     return current_alerts(df, _query(res, None, end, outcomes, sources), tier_name,
-                          method=method, res=res, days=ALERT_DAYS)
+                          method=method, res=res, days=int(days))
 
 
-def alerts(f: Filters, tier_name: str, method: str = "C2") -> pd.DataFrame:
-    """products.alerts.current_alerts: the ALERT_DAYS days to the window's end (whole area and
-    H3 res-ALERT_RES cells), published for ``tier_name``."""
-    return _alerts(*source_key(), f.end, f.outcomes, f.sources, method, ALERT_RES, tier_name)
+def alerts(f: Filters, tier_name: str, method: str = "C2", days: int = ALERT_DAYS
+           ) -> pd.DataFrame:
+    """products.alerts.current_alerts: the ``days`` days (default ALERT_DAYS) to the window's
+    end (whole area and H3 res-ALERT_RES cells), published for ``tier_name``."""
+    return _alerts(*source_key(), f.end, f.outcomes, f.sources, method, ALERT_RES, tier_name,
+                   int(days))
 
 
 # ------------------------------------------------------------------ breakdowns (issue 10)

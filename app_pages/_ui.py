@@ -267,13 +267,17 @@ def sidebar() -> Filters:
         "Public tier: 8 or coarser.",
     )
     public = tier() != "restricted"
-    windows = PUBLIC_WINDOWS if public else WINDOWS
+    windows = PUBLIC_WINDOWS if public else {**WINDOWS, CUSTOM_WINDOW: None}
     if st.session_state.get("window") not in windows:
         st.session_state["window"] = list(windows)[3]
     window = st.sidebar.selectbox(
         "Time window", list(windows), key="window",
         help="Public tier: whole weeks (Monday–Sunday) ending with the last complete week of "
         "data — the fixed release windows. Log in for any window.")
+    if public:
+        st.sidebar.caption("Custom date ranges are restricted-tier only: the public tier "
+                           "releases fixed windows by design, so overlapping windows cannot "
+                           "be differenced to reveal small counts.")
     if public:
         # one value or all: combinations of filters would give an attacker many noisy views
         # of the same hidden count to average (see README, Privacy)
@@ -302,7 +306,9 @@ def sidebar() -> Filters:
                                "public windows are whole weeks).")
         else:
             last = pd.Timestamp(last_t).normalize()
-            if days is not None:
+            if window == CUSTOM_WINDOW:
+                start, end, last = _custom_range(data_range()[0], last)
+            elif days is not None:
                 end = last + pd.Timedelta(days=1)
                 start = end - pd.Timedelta(days=days)
             st.sidebar.caption(f"Data end: {last:%Y-%m-%d} (windows end on the last day with "
@@ -317,6 +323,24 @@ def sidebar() -> Filters:
         data_end=last,
         **people,
     )
+
+
+#: The restricted tier's calendar choice in the time-window list.
+CUSTOM_WINDOW = "Custom range…"
+
+
+def _custom_range(first_t, last: pd.Timestamp) -> tuple:
+    """Calendar range (restricted): ``[start, end)`` from two chosen days, both included."""
+    first = pd.Timestamp(first_t).normalize()
+    default = (max(first, last - pd.Timedelta(days=89)).date(), last.date())
+    got = st.sidebar.date_input("Dates (first – last, both included)", value=default,
+                                min_value=first.date(), max_value=last.date(),
+                                key="custom_range")
+    if not isinstance(got, list | tuple) or len(got) < 2:
+        st.sidebar.caption("Pick the last day too; until then the range is that one day.")
+        got = (got[0], got[0]) if isinstance(got, list | tuple) and got else default
+    a, b = pd.Timestamp(got[0]), pd.Timestamp(got[1])
+    return a, b + pd.Timedelta(days=1), b
 
 
 def _people_filters(public: bool) -> dict:

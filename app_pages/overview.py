@@ -49,6 +49,32 @@ def _known(row, field: str) -> str | None:
 
 
 _ui.download_table(kpi.reset_index(), "kpis", "Download KPI table (CSV)")
+def _alert_map(tab: pd.DataFrame) -> None:
+    """The H3 cells of the listed alerts on a map (public: only the published rows)."""
+    import numpy as np
+
+    from geo.cells import str_to_cells
+    from layers import deck
+
+    cells = tab[tab["area_type"] == "h3"]
+    if cells.empty:
+        return
+    worst = (cells.assign(_a=(cells["severity"] == "alert").astype(int))
+             .sort_values(["_a", "date"]).groupby("area").tail(1))
+    colour = {"alert": (189, 0, 38, 200), "warning": (253, 141, 60, 170)}
+    fill = np.array([colour.get(s, (253, 204, 92, 150)) for s in worst["severity"]])
+    tips = [f"Cell {a}\n{s} on {d:%Y-%m-%d}" + ("" if pd.isna(o) else f", {int(o)} overdoses")
+            for a, s, d, o in zip(worst["area"], worst["severity"],
+                                  pd.to_datetime(worst["date"]), worst["observed"], strict=True)]
+    layer = deck.hex_layer(str_to_cells(worst["area"].to_numpy(str)).astype(np.uint64), fill,
+                           tips, layer_id="alert-cells")
+    legend = deck.legend_html([(colour["alert"], "alert (latest day shown)"),
+                               (colour["warning"], "early warning / neighbour")],
+                              "Alert cells")
+    _app.show_map([layer], "alert_map", legend,
+                  "Whole-area alerts are listed in the table, not drawn.")
+
+
 for w, row in kpi.iterrows():
     prior = row.get("prior_status", "complete")
     vs = (f"vs {row['prior_start']:%Y-%m-%d} – {row['prior_last_day']:%Y-%m-%d}"
@@ -107,6 +133,58 @@ st.caption(
        else "Restricted tier: exact counts.")
 )
 
+end = kpi["end"].iloc[0]
+ca = st.columns(3)
+if public:
+    alert_days = ca[1].selectbox("Look-back (days)", [7, 28, 91], key="alert_days",
+                                 help="Public tier: the fixed release windows.")
+else:
+    alert_days = int(ca[1].number_input("Look-back (days)", 1, 364, _app.ALERT_DAYS,
+                                        key="alert_days"))
+st.subheader(f"Current alerts (last {alert_days} days to "
+             f"{end - pd.Timedelta(days=1):%Y-%m-%d})")
+method = ca[0].selectbox(
+    "Detector", ["C2", "C1", "C3", "EWMA"], key="alert_method",
+    help="CDC EARS C1/C2/C3 (7-day baseline; C2/C3 with a 2-day guard band) or ESSENCE-style "
+    "EWMA, on daily counts of the whole area and of H3 cells.")
+tab = _app.alerts(f, tier, method, int(alert_days))
+withheld = int(tab.attrs.get("withheld", 0))
+if tab.attrs.get("no_baseline"):
+    st.caption(f"{int(tab.attrs['no_baseline'])} area-day(s) not tested: their baseline would "
+               "start before the first record (days without data are not a zero baseline).")
+if withheld:
+    st.info(f"{withheld} further alert row(s) are in areas with fewer than 10 overdoses that "
+            "day: they are shown only in the restricted tier (log in).")
+if tab.empty:
+    st.success(f"No spikes flagged by {method} in the last {alert_days} days.")
+else:
+    show = tab[["date", "area", "severity", "method", "observed", "expected", "threshold",
+                "baseline", "trigger_area"]].copy()
+    show["observed"] = ["suppressed" if pd.isna(v) else str(int(v)) for v in show["observed"]]
+    show["baseline"] = ["" if pd.isna(v) else str(int(v)) for v in show["baseline"]]
+    show["trigger_area"] = show["trigger_area"].fillna("")
+    st.metric(f"Alerts, last {alert_days} days", f"{int((show['severity'] == 'alert').sum())}")
+    st.dataframe(
+        show, hide_index=True, key="alerts_table",
+        column_config={
+            "date": st.column_config.DateColumn("date", format="YYYY-MM-DD"),
+            "observed": "observed overdoses (day)",
+            "expected": st.column_config.NumberColumn("expected (baseline mean)", format="%.1f"),
+            "threshold": st.column_config.NumberColumn("threshold", format="%.1f"),
+            "baseline": "baseline overdoses",
+            "trigger_area": "warned because of",
+        },
+    )
+    _ui.download_table(show, "alerts", "Download alerts (CSV)")
+    _alert_map(tab)
+    st.caption(
+        "One alert per ongoing cluster unless it grows; neighbouring cells of an alert get an "
+        "early warning (method 'neighbour'). "
+        + ("Public tier: expected = the published baseline total ÷ baseline days; expected and "
+           "threshold are blank where the day's count or the baseline is suppressed; test "
+           "statistics are restricted-tier only." if public else "")
+    )
+
 st.subheader("Suspected drugs, last 12 weeks")
 by = st.radio("Break down by", ["drug", "age", "sex"], horizontal=True, key="breakdown_by",
               format_func={"drug": "suspected drug", "age": "age band", "sex": "sex"}.get)
@@ -156,50 +234,6 @@ if public and ba.attrs.get("withheld"):
     st.caption(f"{int(ba.attrs['withheld'])} alert row(s) for {drug} are in areas with fewer "
                "than 10 overdoses that day: restricted tier only. The weekly table above "
                "shows the published weekly count.")
-
-end = kpi["end"].iloc[0]
-st.subheader(f"Current alerts (last {_app.ALERT_DAYS} days to "
-             f"{end - pd.Timedelta(days=1):%Y-%m-%d})")
-method = st.columns(3)[0].selectbox(
-    "Detector", ["C2", "C1", "C3", "EWMA"], key="alert_method",
-    help="CDC EARS C1/C2/C3 (7-day baseline; C2/C3 with a 2-day guard band) or ESSENCE-style "
-    "EWMA, on daily counts of the whole area and of H3 cells.")
-tab = _app.alerts(f, tier, method)
-withheld = int(tab.attrs.get("withheld", 0))
-if tab.attrs.get("no_baseline"):
-    st.caption(f"{int(tab.attrs['no_baseline'])} area-day(s) not tested: their baseline would "
-               "start before the first record (days without data are not a zero baseline).")
-if withheld:
-    st.info(f"{withheld} further alert row(s) are in areas with fewer than 10 overdoses that "
-            "day: they are shown only in the restricted tier (log in).")
-if tab.empty:
-    st.success(f"No spikes flagged by {method} in the last {_app.ALERT_DAYS} days.")
-else:
-    show = tab[["date", "area", "severity", "method", "observed", "expected", "threshold",
-                "baseline", "trigger_area"]].copy()
-    show["observed"] = ["suppressed" if pd.isna(v) else str(int(v)) for v in show["observed"]]
-    show["baseline"] = ["" if pd.isna(v) else str(int(v)) for v in show["baseline"]]
-    show["trigger_area"] = show["trigger_area"].fillna("")
-    st.metric(f"Alerts, last {_app.ALERT_DAYS} days", f"{int((show['severity'] == 'alert').sum())}")
-    st.dataframe(
-        show, hide_index=True, key="alerts_table",
-        column_config={
-            "date": st.column_config.DateColumn("date", format="YYYY-MM-DD"),
-            "observed": "observed overdoses (day)",
-            "expected": st.column_config.NumberColumn("expected (baseline mean)", format="%.1f"),
-            "threshold": st.column_config.NumberColumn("threshold", format="%.1f"),
-            "baseline": "baseline overdoses",
-            "trigger_area": "warned because of",
-        },
-    )
-    _ui.download_table(show, "alerts", "Download alerts (CSV)")
-    st.caption(
-        "One alert per ongoing cluster unless it grows; neighbouring cells of an alert get an "
-        "early warning (method 'neighbour'). "
-        + ("Public tier: expected = the published baseline total ÷ baseline days; expected and "
-           "threshold are blank where the day's count or the baseline is suppressed; test "
-           "statistics are restricted-tier only." if public else "")
-    )
 
 st.subheader(f"Space-time scan clusters (last {_app.SCAN_DAYS} days)")
 big = len(_app.incidents()) > _app.SCAN_AUTO_MAX
