@@ -7,10 +7,24 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import _auth, _cases, _ui
-from app_pages._data import incidents
+from app_pages._data import incidents, source_key
 from app_pages._ui import policy
 from cases import evaluation as ev
 from cases import naloxone as nal
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _receipts(kind: str, path: str, mtime: float):
+    """The store's records with their receipt time (None for the bundled sample CSV)."""
+    if kind != "store":
+        return None
+    from geo.store import IncidentStore
+
+    try:
+        return IncidentStore(path).receipts()
+    except (ValueError, FileNotFoundError):
+        return None
+
 
 pol = policy()
 st.title("Program evaluation")
@@ -20,8 +34,7 @@ if tables is None:
             "nonfatal overdose; these figures fill in as contacts are recorded.")
     st.stop()
 st.caption(f"From {origin}. {pol.label}. Shares are computed from the published counts; "
-           "medians are whole hours, hidden with the count they describe. Receipt time is "
-           "when a case entered the queue (the store keeps no per-record receipt time).")
+           "medians are whole hours, hidden with the count they describe.")
 
 by = st.radio("Group by", ["month", "source", "area", "all"], horizontal=True, key="eval_by",
               help="area: H3 cells at resolution 8 (about 0.7 km²).")
@@ -54,10 +67,16 @@ st.caption("Only cases with a pseudonymous person key can be linked. A descripti
            "causal effect: people who are reached differ from those who are not.")
 
 st.subheader("Data timeliness: days from overdose to receipt, per source")
-tim = ev.timeliness_table(tables, pol)
+receipts = _receipts(*source_key())
+lag_data = receipts if receipts is not None and len(receipts) else tables
+st.caption("Receipt time: when each record reached the incident store (kept per record at "
+           "ingest); one row per source's record." if lag_data is receipts else
+           "Receipt time: when a case entered the queue (no incident store in use; the store "
+           "keeps each record's receipt time).")
+tim = ev.timeliness_table(lag_data, pol)
 st.dataframe(tim, hide_index=True, width="stretch")
 _ui.download_table(tim, "evaluation_timeliness")
-trend = ev.timeliness_trend(tables, pol)
+trend = ev.timeliness_trend(lag_data, pol)
 st.markdown("**Median lag by month** (days; blank where the month's count is hidden)")
 wide = trend.pivot(index="month", columns="source", values="median_lag_days")
 st.line_chart(wide.astype(float))

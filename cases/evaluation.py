@@ -5,9 +5,10 @@ and leaves through :func:`geo.privacy.publish`, so in the public and partner tie
 perturbed and 1–9 suppressed. Shares are computed from the **published** counts; medians of
 hours are whole hours, blanked with the count they describe.
 
-Receipt time: a case's ``received_at`` is when gapmap first saw the event (the queue sync;
-in the sample, a synthetic receipt time). The incident store does not keep a per-record
-receipt time, so the lag measures "overdose → in the queue".
+Receipt time: the incident store keeps, per record, the time it reached the store
+(:meth:`geo.store.IncidentStore.receipts`); data timeliness uses it (lag = receipt − overdose,
+per source). Without a store (the bundled sample CSV), a case's ``received_at`` (when it
+entered the queue) stands in.
 """
 
 from __future__ import annotations
@@ -144,14 +145,41 @@ def service_table(tables, policy: PrivacyPolicy | str = "public") -> pd.DataFram
     return pub
 
 
-def timeliness_table(tables, policy: PrivacyPolicy | str = "public") -> pd.DataFrame:
-    """Per source: lag from overdose to receipt — cases per lag bin, median and 90th pct (days)."""
-    f = case_facts(tables)
+def _lags(data) -> tuple[pd.DataFrame, str]:
+    """Source, month, lag (hours) and record key per row, and the name of the count column.
+
+    ``data`` is either the incident store's records (:meth:`geo.store.IncidentStore.receipts`:
+    a DataFrame with ``received_at``; counted as ``n_records``) or the case tables (a dict;
+    a case's ``received_at`` is when it entered the queue; counted as ``n_cases``).
+    """
+    if isinstance(data, pd.DataFrame):
+        need = [c for c in ("occurred_at", "received_at", "source") if c not in data.columns]
+        if need:
+            raise ValueError(f"receipt records need column(s) {need}")
+        occ = pd.to_datetime(data["occurred_at"])
+        ident = [c for c in ("occurred_at", "lat", "lon", "outcome", "source", "agency")
+                 if c in data.columns]
+        f = pd.DataFrame({"source": data["source"].astype("string").to_numpy(),
+                          "month": occ.dt.strftime("%Y-%m").to_numpy(),
+                          "lag_h": ((pd.to_datetime(data["received_at"]) - occ)
+                                    .dt.total_seconds() / 3600).to_numpy(float),
+                          "rkey": record_keys(data[ident])})
+        return f, "n_records"
+    return case_facts(data)[["source", "month", "lag_h", "rkey"]], "n_cases"
+
+
+def timeliness_table(data, policy: PrivacyPolicy | str = "public") -> pd.DataFrame:
+    """Per source: lag from overdose to receipt — rows per lag bin, median and 90th pct (days).
+
+    ``data``: the store's records with their receipt time (preferred: the time each record
+    reached the store; count column ``n_records``) or the case tables (``n_cases``).
+    """
+    f, unit = _lags(data)
     codes, levels = _groups(f, "source")
     rkey, size = f["rkey"].to_numpy(), len(levels)
     lag_d = f["lag_h"].to_numpy(float) / 24
     cols: dict = {"source": levels}
-    _count(cols, "n_cases", codes, rkey, np.ones(len(f), bool), size)
+    _count(cols, unit, codes, rkey, np.ones(len(f), bool), size)
     lower, names = -np.inf, []
     for label, hi in LAG_BINS:
         name = "n_lag_" + label.replace(" ", "_").replace("–", "_")
@@ -162,24 +190,24 @@ def timeliness_table(tables, policy: PrivacyPolicy | str = "public") -> pd.DataF
     table = pd.DataFrame(cols).assign(
         median_lag_days=np.round(g.median().reindex(range(size)).to_numpy(float), 1),
         p90_lag_days=np.round(g.quantile(0.9).reindex(range(size)).to_numpy(float), 1))
-    return publish(table, as_policy(policy), count_columns=["n_cases", *names],
-                   derived={"median_lag_days": ["n_cases"], "p90_lag_days": ["n_cases"]})
+    return publish(table, as_policy(policy), count_columns=[unit, *names],
+                   derived={"median_lag_days": [unit], "p90_lag_days": [unit]})
 
 
-def timeliness_trend(tables, policy: PrivacyPolicy | str = "public") -> pd.DataFrame:
-    """Per source and month: cases and the median lag to receipt (days)."""
-    f = case_facts(tables)
+def timeliness_trend(data, policy: PrivacyPolicy | str = "public") -> pd.DataFrame:
+    """Per source and month of the overdose: rows and the median lag to receipt (days)."""
+    f, unit = _lags(data)
     key = f["source"].astype("string").fillna("unknown") + "|" + f["month"]
     codes, levels = pd.factorize(key, sort=True)
     cols: dict = {"source": [x.split("|")[0] for x in levels],
                   "month": [x.split("|")[1] for x in levels]}
-    _count(cols, "n_cases", codes.astype(np.int64), f["rkey"].to_numpy(),
+    _count(cols, unit, codes.astype(np.int64), f["rkey"].to_numpy(),
            np.ones(len(f), bool), len(levels))
     med = pd.Series(f["lag_h"].to_numpy(float) / 24).groupby(codes).median()
     table = pd.DataFrame(cols).assign(
         median_lag_days=np.round(med.reindex(range(len(levels))).to_numpy(float), 1))
-    return publish(table, as_policy(policy), count_columns=["n_cases"],
-                   derived={"median_lag_days": ["n_cases"]})
+    return publish(table, as_policy(policy), count_columns=[unit],
+                   derived={"median_lag_days": [unit]})
 
 
 def repeat_table(tables, policy: PrivacyPolicy | str = "public") -> pd.DataFrame:

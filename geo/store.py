@@ -55,6 +55,9 @@ _DDL = [
     "preset VARCHAR)",
     "CREATE TABLE IF NOT EXISTS events (fingerprint UBIGINT, event_id VARCHAR)",
     "CREATE TABLE IF NOT EXISTS meta (key VARCHAR, value VARCHAR)",
+    # per-record receipt time (the ingest transaction's time); NULL in stores written before
+    # it existed: :meth:`IncidentStore.receipts` falls back to the file's ``ingested_at``
+    "ALTER TABLE records ADD COLUMN IF NOT EXISTS received_at TIMESTAMP",
 ]
 #: Version of the table layout; older stores get their events rebuilt at the next ingest.
 LAYOUT = "2"
@@ -165,6 +168,7 @@ class IncidentStore:
         radius_m: float = 300,
         rejects_path: str | Path | None = None,
         progress=None,
+        received_at=None,
     ) -> dict:
         """Append a file (or an :class:`~geo.ingest.IngestResult`) to the store.
 
@@ -178,6 +182,9 @@ class IncidentStore:
             De-duplication rule, applied to the whole store (and remembered).
         rejects_path : path, optional
             Write the rejected rows (line, reason, raw values) here as CSV when there are any.
+        received_at : datetime, optional
+            The receipt time stored with every new record and as the file's ``ingested_at``
+            (default: now, the time of the ingest transaction). For tests and back-filling.
 
         Returns
         -------
@@ -224,7 +231,9 @@ class IncidentStore:
             con = reclaim(con, self.path)  # space left by a killed ingest
             if self._seen(con, digest):
                 return self._skipped(con, label)
-            summary.update(self._append(con, result, label, digest, window_min, radius_m))
+            now = datetime.now() if received_at is None else pd.Timestamp(
+                received_at).to_pydatetime()
+            summary.update(self._append(con, result, label, digest, window_min, radius_m, now))
             con.execute("CHECKPOINT")
             return summary
         finally:
@@ -240,7 +249,8 @@ class IncidentStore:
                 "added": 0, "already_stored": 0, "merged": 0, "outside_area": 0,
                 "records": n_rec, "events": n_ev, "rejects_path": None}
 
-    def _append(self, con, result: IngestResult, label, digest, window_min, radius_m) -> dict:
+    def _append(self, con, result: IngestResult, label, digest, window_min, radius_m,
+                now: datetime) -> dict:
         rec = result.records
         if rec is None:
             raise ValueError("IngestResult has no records; build it with geo.ingest.read_incidents")
@@ -254,14 +264,16 @@ class IncidentStore:
             con.register("_new_records", pa.Table.from_pandas(new, preserve_index=False))
             cols = ", ".join(_RECORD_COLUMNS)
             con.execute(
-                f"INSERT INTO records SELECT {cols} FROM _new_records n WHERE NOT EXISTS "
-                "(SELECT 1 FROM records r WHERE r.fingerprint = n.fingerprint)"
+                f"INSERT INTO records ({cols}, received_at) SELECT {cols}, $now "
+                "FROM _new_records n WHERE NOT EXISTS "
+                "(SELECT 1 FROM records r WHERE r.fingerprint = n.fingerprint)",
+                {"now": now},
             )
             con.unregister("_new_records")
             added = con.execute("SELECT count(*) FROM records").fetchall()[0][0] - before_rec
             con.execute(
                 "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [file_id, label, digest, datetime.now(), int(result.summary.get("read", len(rec))),
+                [file_id, label, digest, now, int(result.summary.get("read", len(rec))),
                  int(result.summary.get("accepted", len(rec))),
                  int(result.summary.get("rejected", 0)), added, result.summary.get("preset")],
             )
@@ -312,6 +324,35 @@ class IncidentStore:
             return read_events(tmp, start, end, cell_res)
         finally:
             tmp.close()
+
+    def receipts(self, start=None, end=None) -> pd.DataFrame:
+        """Every stored record with its receipt time, ``occurred_at`` in ``[start, end)``.
+
+        Columns: ``occurred_at``, ``received_at`` (when the record reached the store: the
+        ingest transaction's time; for records stored before receipt times were kept, the
+        ingest time of their file), ``source``, ``agency``, ``outcome``, ``lat``, ``lon``.
+        One row per record (not per event): each source's copy of an event has its own lag.
+        """
+        con = self._connect(read_only=True)
+        try:
+            has = bool(con.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_name = 'records' "
+                "AND column_name = 'received_at'").fetchall())
+            rec = "coalesce(r.received_at, f.ingested_at)" if has else "f.ingested_at"
+            where, params = [], {}
+            if start is not None:
+                where.append("r.occurred_at >= $start")
+                params["start"] = pd.Timestamp(start).to_pydatetime()
+            if end is not None:
+                where.append("r.occurred_at < $end")
+                params["end"] = pd.Timestamp(end).to_pydatetime()
+            sql = (f"SELECT r.occurred_at, {rec} AS received_at, r.source, r.agency, r.outcome, "
+                   "r.lat, r.lon FROM records r LEFT JOIN files f USING (file_id)"
+                   + (" WHERE " + " AND ".join(where) if where else "")
+                   + " ORDER BY r.occurred_at, r.fingerprint")
+            return con.sql(sql, params=params).df()
+        finally:
+            con.close()
 
     def status(self) -> dict:
         """Rows, events, records per source, date range, files ingested and the dedup rule."""

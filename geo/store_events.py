@@ -178,7 +178,8 @@ def build_incidents(rec: pd.DataFrame) -> pd.DataFrame:
     labels, _ = pd.factorize(rec["_event"])
     _, first = np.unique(labels, return_index=True)
     fp = rec["fingerprint"].to_numpy(np.uint64)[first]
-    body = rec.drop(columns=["fingerprint", "file_id", "_event"], errors="ignore")
+    body = rec.drop(columns=["fingerprint", "file_id", "_event", "received_at"],
+                    errors="ignore")
     body["h3"] = body["h3"].astype(np.uint64)
     events = to_canonical(collapse_events(to_canonical(body), labels)).reset_index(drop=True)
     events = add_cells(events, STORED_CELL_RES)
