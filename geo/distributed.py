@@ -90,17 +90,18 @@ def dataset_files(spec) -> list[Path]:
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str | None = None, *, n_workers: int = 2):
+def dask_client(scheduler: str | None = None, *, n_workers: int = 2, timeout: str = "20s"):
     """A ``distributed.Client``: to ``scheduler`` (``tcp://host:8786``) or a local cluster.
 
     The local cluster has ``n_workers`` worker processes of one thread each, listens on
-    loopback only and serves no dashboard; it is closed on exit.
+    loopback only and serves no dashboard; it is closed on exit. A scheduler not reached
+    within ``timeout`` is a ``ValueError`` of one sentence.
     """
     from distributed import Client, LocalCluster
 
     if scheduler:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=timeout)
         except OSError as exc:
             raise ValueError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start "
                              "one with `dask scheduler` or leave --scheduler out") from None

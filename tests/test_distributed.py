@@ -119,3 +119,16 @@ def test_dask_rejects_carry_file_and_line(client, tmp_path):
 def test_bad_engine():
     with pytest.raises(ValueError, match="engine must be one of"):
         read_dataset(SAMPLE, engine="spark")
+
+
+def test_unreachable_scheduler_is_one_sentence():
+    import socket
+
+    from geo.distributed import dask_client
+
+    with socket.socket() as s:  # a loopback port with nobody listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ValueError, match="cannot reach the Dask scheduler at tcp://127.0.0.1"), \
+            dask_client(f"tcp://127.0.0.1:{port}", timeout="2s"):
+        pass
