@@ -219,3 +219,34 @@ st.download_button(
     mime="text/csv",
     key="gap_csv",
 )
+
+# ---- naloxone distribution: kits per overdose and distribution gaps (cases.naloxone)
+st.subheader("Naloxone distribution: kits per overdose")
+from app_pages import _cases  # noqa: E402
+from app_pages._data import filtered  # noqa: E402
+from cases.naloxone import distribution_gaps, kits_per_overdose  # noqa: E402
+
+kit_log, kit_origin = _cases.kits()
+if kit_log is None:
+    st.info("No naloxone distribution log yet (the Evaluation page imports one).")
+else:
+    per = kits_per_overdose(kit_log, filtered(f), f.res, pol, f.start, f.end)
+    dgap = distribution_gaps(per)
+    kit_cols = {"count": "overdoses", "kits": "kits handed out",
+                "kits_per_overdose": "kits per overdose"}
+    st.caption(
+        f"From {kit_origin}; H3 res-{f.res} cells, {f.label}. Overdoses are published counts"
+        + (" (perturbed, 1–9 hidden)" if tier == "public" else "")
+        + "; kits per overdose is computed from them (blank where hidden). Kits are handed "
+        "out at public places, not counts of people. A distribution gap: overdoses in the top "
+        "quarter of the shown areas and fewer kits than overdoses.")
+    for t_ in (per, dgap):
+        t_["h3"] = cells_to_str(t_["h3"].to_numpy(np.uint64))
+    st.markdown(f"**Distribution gaps** ({len(dgap)} area(s): high burden, few kits)")
+    show_gap = dgap[["h3", "count", "kits", "kits_per_overdose"]].rename(columns=kit_cols)
+    st.dataframe(show_gap, hide_index=True, key="kit_gap_table")
+    _ui.download_table(show_gap, f"distribution_gaps_res{f.res}")
+    with st.expander("Kits per overdose, every area"):
+        show_per = per[["h3", "count", "kits", "kits_per_overdose"]].rename(columns=kit_cols)
+        st.dataframe(show_per.head(500), hide_index=True, key="kit_per_table")
+        _ui.download_table(show_per, f"kits_per_overdose_res{f.res}")

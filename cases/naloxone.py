@@ -17,7 +17,7 @@ from cases.db import connect
 from geo.privacy import PrivacyPolicy, as_policy, publish
 
 __all__ = ["CHANNELS", "KIT_COLUMNS", "read_kits_csv", "add_kits", "load_kits",
-           "kits_per_overdose", "synthetic_kits"]
+           "kits_per_overdose", "distribution_gaps", "synthetic_kits"]
 
 CHANNELS = ("site", "event", "team")
 KIT_COLUMNS = ["distributed_on", "site", "channel", "lat", "lon", "kits"]
@@ -97,6 +97,40 @@ def kits_per_overdose(kits: pd.DataFrame, incidents: pd.DataFrame, res: int,
     n = pd.to_numeric(pub["count"], errors="coerce").astype("Float64")
     pub["kits_per_overdose"] = (pub["kits"] / n.where(n > 0)).round(2)
     return pub.sort_values("count", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def distribution_gaps(per: pd.DataFrame, *, burden_quantile: float = 0.75,
+                      max_kits_per_overdose: float = 1.0) -> pd.DataFrame:
+    """Distribution gaps: areas with a high overdose burden and few kits.
+
+    Parameters
+    ----------
+    per : DataFrame
+        A published :func:`kits_per_overdose` table (``h3``, ``count``, ``kits``,
+        ``kits_per_overdose``); only its **published** values are used, so hidden counts
+        (1–9 in public) never make an area a gap.
+    burden_quantile : float
+        High burden: a published overdose count at or above this quantile of the published
+        counts (default the top quarter).
+    max_kits_per_overdose : float
+        Few kits: fewer kits than this per overdose (default 1: not even one kit each).
+
+    Returns
+    -------
+    DataFrame
+        The rows of ``per`` that are gaps, most overdoses first.
+    """
+    if not 0 <= burden_quantile <= 1:
+        raise ValueError(f"burden_quantile must be between 0 and 1, got {burden_quantile}")
+    n = pd.to_numeric(per["count"], errors="coerce").astype(float)
+    shown = n[n > 0]
+    if shown.empty:
+        return per.iloc[0:0].copy()
+    cut = float(np.quantile(shown.to_numpy(), burden_quantile))
+    ratio = pd.to_numeric(per["kits_per_overdose"], errors="coerce").astype(float)
+    gap = (n >= cut) & (ratio < max_kits_per_overdose)
+    out = per[gap.fillna(False).to_numpy(bool)]
+    return out.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def synthetic_kits(resources: pd.DataFrame, end, *, weeks: int = 26, seed: int = 12
