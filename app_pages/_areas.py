@@ -103,12 +103,38 @@ def area_table(f: Filters, layer_i: int) -> pd.DataFrame:
                        f.outcomes, f.sources, pol.tier, pol.k)
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _roads(path: str, mtime: float):
+    import geopandas as gpd
+
+    g = gpd.read_file(path)
+    return g.to_crs(4326) if g.crs is not None and g.crs.to_epsg() != 4326 else g
+
+
+def roads():
+    """Road lines drawn as map context: ``GAPMAP_ROADS``, else the bundled sample's roads when
+    the sample is shown; None otherwise (or when the file cannot be read)."""
+    from pathlib import Path
+
+    from app_pages._planning import ROADS_ENV, roads_path
+
+    if not os.environ.get(ROADS_ENV, "").strip() and not is_sample():
+        return None
+    p = roads_path()
+    if p is None:
+        return None
+    try:
+        return _roads(str(p), Path(p).stat().st_mtime)
+    except Exception:  # noqa: BLE001  (context only: a bad file is reported by the siting page)
+        return None
+
+
 def context(names_of: int | None = 0) -> list:
-    """Offline map context: area outlines, names of one layer, named places."""
+    """Offline map context: roads, area outlines, names of one layer, named places."""
     from layers.deck_areas import context_layers
 
     layers, places = geography()
-    return context_layers(layers, places, names_of=names_of)
+    return context_layers(layers, places, names_of=names_of, roads=roads())
 
 
 def context_legend() -> str:
@@ -116,7 +142,7 @@ def context_legend() -> str:
     from layers.deck_areas import context_legend as legend
 
     layers, places = geography()
-    return legend(layers, places)
+    return legend(layers, places, roads())
 
 
 def area_tab(folder) -> None:

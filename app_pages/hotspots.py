@@ -72,7 +72,7 @@ elif colour_by == "Rate per 10,000" and (rpub := _app.rates(f)) is not None:
     )
     vals = rate.reindex(pub["h3"].to_numpy(np.uint64)).astype("Float64")
     vmax = float(vals.max()) if vals.notna().any() else 1.0
-    fill = deck.sequential_colors(vals, 0, vmax)
+    fill = deck.sequential_colors(vals, 0, vmax, zero_clear=True)
     small = set(rpub.loc[rpub["class"] == "population_too_small", "h3"].to_numpy(np.uint64))
     rate_txt = [("population too small" if h in small else "no rate") if pd.isna(v)
                 else f"{v:,.1f} per 10,000 residents"
@@ -86,15 +86,17 @@ elif colour_by == "Rate per 10,000" and (rpub := _app.rates(f)) is not None:
         f"Overdoses per 10,000 residents ({f.label}, EB-smoothed)",
         "",
         None if pol.restricted else pol.k,
+        zero_clear=True,
     )
 else:
     if colour_by == "Rate per 10,000":
         st.info("No population layer: showing counts instead of rates.")
     vals = pd.to_numeric(pub["count"]).astype("Float64")
     vmax = float(vals.max()) if vals.notna().any() else 1.0
-    fill = deck.sequential_colors(vals, 0, vmax)
+    fill = deck.sequential_colors(vals, 0, vmax, log=True, zero_clear=True)
     legend = deck.sequential_legend(
-        0, vmax, f"Overdoses per cell ({f.label})", "", None if pol.restricted else pol.k
+        0, vmax, f"Overdoses per cell ({f.label})", "", None if pol.restricted else pol.k,
+        log=True, zero_clear=True,
     )
 layers = [
     deck.hex_layer(

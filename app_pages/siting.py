@@ -140,7 +140,7 @@ tips = [f"{t} ({f.label})" for t in deck.count_text(demand["count"], pol.k)]
 layers = [
     deck.hex_layer(
         demand["h3"].to_numpy(np.uint64),
-        deck.sequential_colors(vals, 0, vmax),
+        deck.sequential_colors(vals, 0, vmax, log=True, zero_clear=True),
         tips,
         layer_id="demand",
         pickable=True,
@@ -176,12 +176,22 @@ layers.append(
         layer_id="chosen",
         color=deck.SITE_COLORS["chosen"],
         tooltip=chosen_tips,
-        radius_m=float(radius) if not network else 80.0,
-        min_pixels=5 if network else 8,
+        radius_m=80.0,
+        min_pixels=6,
         max_pixels=40,
         opacity=220,
     )
 )
+from layers.deck_areas import text_layer  # noqa: E402
+
+# order numbers beside the recommended sites (1 = add first)
+layers.append(text_layer([f"{o}" for o in sites["order"]], sites["site_lat"].to_numpy(float),
+                         sites["site_lon"].to_numpy(float), layer_id="order-chosen", size=16,
+                         color=deck.SITE_COLORS["chosen"]))
+if not network and len(sites):
+    layers.insert(1, deck.reach_circles_layer(
+        sites.rename(columns={"site_lat": "lat", "site_lon": "lon"}), float(radius),
+        layer_id="reach-circles-chosen"))
 if network:
     from layers.deck_travel import reach_layer
 
@@ -199,15 +209,19 @@ if network:
         if lay is not None:
             layers.insert(1, lay)
 legend = deck.sequential_legend(
-    0, vmax, f"Overdoses per cell ({f.label})", "", pol.k if tier == "public" else None
+    0, vmax, f"Overdoses per cell ({f.label})", "", pol.k if tier == "public" else None,
+    log=True, zero_clear=True,
 ) + deck.sites_legend(
     ["naloxone", "candidate", "chosen"],
     {
         "naloxone": "Existing naloxone site",
         "candidate": "Candidate host",
-        "chosen": f"Recommended, {reach_words} (hover: order)",
+        "chosen": "Recommended site (number = order to add; hover for details)",
     },
 )
+if not network:
+    legend += deck.legend_html([(deck.SITE_COLORS["chosen"],
+                                 f"Reach circle: {reach_words} of a recommended site")])
 if network:
     from layers.deck_travel import REACH_COLORS
 

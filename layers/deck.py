@@ -37,12 +37,14 @@ __all__ = [
     "SITE_COLORS",
     "SUPPRESSED_COLOR",
     "NO_DATA_COLOR",
+    "ZERO_ALPHA",
     "sequential_colors",
     "class_colors",
     "count_text",
     "hex_layer",
     "outline_layer",
     "sites_layer",
+    "reach_circles_layer",
     "view_for_bounds",
     "make_deck",
     "legend_html",
@@ -88,9 +90,12 @@ SITE_COLORS = {
     "chosen": (213, 94, 0),  # vermillion
 }
 _ALPHA = 190
+#: Opacity of zero cells with ``zero_clear`` (nearly transparent).
+ZERO_ALPHA = 25
 
 
-def sequential_colors(values, vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
+def sequential_colors(values, vmin: float | None = None, vmax: float | None = None, *,
+                      log: bool = False, zero_clear: bool = False) -> np.ndarray:
     """RGBA rows (``uint8``, n × 4) on reversed viridis; NaN/NA values get the grey of suppression.
 
     Parameters
@@ -99,6 +104,12 @@ def sequential_colors(values, vmin: float | None = None, vmax: float | None = No
         Values to colour (NaN / ``pd.NA`` for suppressed or missing).
     vmin, vmax : float, optional
         Scale limits (default: finite min / max of ``values``).
+    log : bool
+        Position on the scale by ``log1p(value - vmin)`` (counts: a few very high cells do not
+        flatten every other cell into the lowest colour).
+    zero_clear : bool
+        Cells whose value is exactly 0 are drawn almost transparent, so the many empty cells
+        do not swamp the map (the outline of the study area still shows where data exist).
     """
     v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     out = np.empty((v.size, 4), dtype=np.uint8)
@@ -108,13 +119,22 @@ def sequential_colors(values, vmin: float | None = None, vmax: float | None = No
         return out
     lo = float(np.nanmin(v[ok])) if vmin is None else float(vmin)
     hi = float(np.nanmax(v[ok])) if vmax is None else float(vmax)
-    t = np.zeros(ok.sum()) if hi <= lo else np.clip((v[ok] - lo) / (hi - lo), 0, 1)
+    if hi <= lo:
+        t = np.zeros(ok.sum())
+    elif log:
+        t = np.clip(np.log1p(np.maximum(v[ok] - lo, 0)) / np.log1p(hi - lo), 0, 1)
+    else:
+        t = np.clip((v[ok] - lo) / (hi - lo), 0, 1)
     pos = t * (len(_VIRIDIS) - 1)
     i = np.minimum(pos.astype(int), len(_VIRIDIS) - 2)
     f = (pos - i)[:, None]
     rgb = _VIRIDIS[i] * (1 - f) + _VIRIDIS[i + 1] * f
     out[ok, :3] = np.round(rgb).astype(np.uint8)
     out[ok, 3] = _ALPHA
+    if zero_clear:
+        zero = ok & (v == 0)
+        out[zero, :3] = NO_DATA_COLOR
+        out[zero, 3] = ZERO_ALPHA
     return out
 
 
@@ -305,6 +325,20 @@ def sites_layer(
     )
 
 
+def reach_circles_layer(sites: pd.DataFrame, radius_m: float, *, layer_id: str,
+                        color: Sequence[int] = SITE_COLORS["chosen"]) -> pdk.Layer:
+    """Straight-line reach of sites: an outlined, lightly filled circle of ``radius_m`` metres
+    around each ``lat``/``lon`` (not pickable: the site marker carries the tooltip)."""
+    data = pd.DataFrame({"lon": pd.to_numeric(sites["lon"]).to_numpy(float),
+                         "lat": pd.to_numeric(sites["lat"]).to_numpy(float)})
+    c = [int(x) for x in list(color)[:3]]
+    return pdk.Layer("ScatterplotLayer", id=layer_id, data=_records(data),
+                     get_position=["lon", "lat"], get_radius=float(radius_m),
+                     radius_units="meters", stroked=True, filled=True,
+                     get_fill_color=c + [35], get_line_color=c + [220],
+                     line_width_min_pixels=2, pickable=False)
+
+
 def view_for_bounds(
     minx: float, miny: float, maxx: float, maxy: float, *, height_px: int = 480, width_px: int = 740
 ) -> pdk.ViewState:
@@ -357,15 +391,24 @@ def class_legend(title: str = "Gi* hot/cold spots (FDR-adjusted)") -> str:
     return legend_html([(GI_COLORS[c], GI_LABELS[c]) for c in GI_CLASSES], title)
 
 
-def sequential_legend(vmin: float, vmax: float, title: str, unit: str, k: int | None = 10) -> str:
-    """Legend for :func:`sequential_colors` over ``[vmin, vmax]`` (and the suppressed grey)."""
-    stops = np.linspace(vmin, vmax, len(_VIRIDIS))
+def sequential_legend(vmin: float, vmax: float, title: str, unit: str, k: int | None = 10, *,
+                      log: bool = False, zero_clear: bool = False) -> str:
+    """Legend for :func:`sequential_colors` over ``[vmin, vmax]`` (and the suppressed grey;
+    with ``log`` the stops follow the log scale; with ``zero_clear`` an entry for 0)."""
+    if log and vmax > vmin:
+        stops = vmin + np.expm1(np.linspace(0, np.log1p(vmax - vmin), len(_VIRIDIS)))
+    else:
+        stops = np.linspace(vmin, vmax, len(_VIRIDIS))
     span = abs(vmax - vmin)
     digits = 0 if span >= 20 else 1 if span >= 2 else 2  # round labels to the scale's size
     entries = [
         (tuple(_VIRIDIS[i]), f"{stops[i]:,.{digits}f} {unit}".strip())
         for i in range(len(_VIRIDIS))
     ]
+    if log:
+        title = f"{title} (log scale)"
+    if zero_clear:
+        entries.insert(0, (NO_DATA_COLOR, "0 (left clear)"))
     if k is not None:
         entries.append((SUPPRESSED_COLOR, f"1–{k - 1} (suppressed)"))
     return legend_html(entries, title)

@@ -28,7 +28,14 @@ __all__ = [
     "places_layers",
     "context_layers",
     "context_legend",
+    "road_paths",
+    "roads_layer",
+    "ROAD_COLOR",
 ]
+
+#: Roads drawn as context: a mid grey under the cells' outlines (major roads wider).
+ROAD_COLOR = (120, 120, 120)
+_ROAD_WIDTH = {"motorway": 3.0, "trunk": 2.6, "primary": 2.2, "secondary": 1.6}
 
 #: Outline colour per layer position (dark slate, purple, brown …).
 AREA_LINE_COLORS = ((55, 65, 81), (118, 42, 131), (140, 81, 10), (1, 102, 94))
@@ -107,8 +114,39 @@ def places_layers(places: pd.DataFrame, *, layer_id: str = "places") -> list[pdk
     ]
 
 
+def road_paths(roads) -> pd.DataFrame:
+    """``path`` ([[lon, lat], …]), ``width`` (px) and ``tip`` (road name) per line of a
+    roads GeoDataFrame (LineString / MultiLineString, WGS84); other geometries are skipped."""
+    rows = []
+    hw = roads["highway"].astype(str) if "highway" in roads.columns else None
+    nm = roads["name"] if "name" in roads.columns else None
+    for i, geom in enumerate(roads.geometry):
+        if geom is None or geom.is_empty:
+            continue
+        parts = getattr(geom, "geoms", [geom])
+        for part in parts:
+            if part.geom_type != "LineString":
+                continue
+            xy = np.asarray(part.coords)[:, :2]
+            rows.append({"path": np.round(xy, 6).tolist(),
+                         "width": _ROAD_WIDTH.get(hw.iloc[i] if hw is not None else "", 1.0),
+                         "tip": html.escape("" if nm is None or pd.isna(nm.iloc[i])
+                                            else str(nm.iloc[i]))})
+    return pd.DataFrame(rows, columns=["path", "width", "tip"])
+
+
+def roads_layer(roads, *, layer_id: str = "roads") -> pdk.Layer | None:
+    """Roads as a thin grey ``PathLayer`` (offline context), or None without lines."""
+    data = road_paths(roads)
+    if data.empty:
+        return None
+    return pdk.Layer("PathLayer", id=layer_id, data=data.to_dict("records"), get_path="path",
+                     get_width="width", width_units="pixels", width_min_pixels=1,
+                     get_color=list(ROAD_COLOR) + [170], pickable=False)
+
+
 def context_layers(areas: Sequence[AreaLayer] = (), places: pd.DataFrame | None = None, *,
-                   names_of: int | None = 0) -> list[pdk.Layer]:
+                   names_of: int | None = 0, roads=None) -> list[pdk.Layer]:
     """Offline map context: outlines of every area layer, names of one, and places.
 
     Parameters
@@ -118,8 +156,14 @@ def context_layers(areas: Sequence[AreaLayer] = (), places: pd.DataFrame | None 
         ``name``, ``lat``, ``lon`` (:func:`geo.labels.load_places`).
     names_of : int or None
         Index of the layer whose area names are drawn (``None``: none).
+    roads : GeoDataFrame, optional
+        Road lines (drawn first, under the outlines; see :func:`roads_layer`).
     """
     out = []
+    if roads is not None:
+        lay = roads_layer(roads)
+        if lay is not None:
+            out.append(lay)
     for i, layer in enumerate(areas):
         out.append(area_outline_layer(layer, layer_id=f"area-outline-{i}",
                                       color=AREA_LINE_COLORS[i % len(AREA_LINE_COLORS)],
@@ -133,9 +177,11 @@ def context_layers(areas: Sequence[AreaLayer] = (), places: pd.DataFrame | None 
     return out
 
 
-def context_legend(areas: Sequence[AreaLayer] = (), places: pd.DataFrame | None = None) -> str:
+def context_legend(areas: Sequence[AreaLayer] = (), places: pd.DataFrame | None = None,
+                   roads=None) -> str:
     """Legend entries for the context layers."""
-    entries = [(AREA_LINE_COLORS[i % len(AREA_LINE_COLORS)], f"{layer.kind} outline")
+    entries = [(ROAD_COLOR, "road")] if roads is not None and len(roads) else []
+    entries += [(AREA_LINE_COLORS[i % len(AREA_LINE_COLORS)], f"{layer.kind} outline")
                for i, layer in enumerate(areas)]
     if places is not None and len(places):
         entries.append(((30, 30, 30), "named place"))
