@@ -43,6 +43,28 @@ def _pdf(key, synthetic, area_name) -> bytes:
     return render_briefing(_content(*key), area_name=area_name or None, caveats=notes)
 
 
+def _pdf_with_evaluation(key, synthetic, area_name) -> bytes | None:
+    """The briefing with the evaluation page (None without follow-up cases)."""
+    from app_pages import _cases
+    from report.briefing import DEFAULT_CAVEATS, render_briefing
+    from report.evaluation_page import evaluation_content
+
+    tables, origin = _cases.evaluation_tables()
+    if tables is None:
+        return None
+    content = _content(*key)
+    receipts = None
+    if key[0] == "store":
+        from geo.store import IncidentStore
+
+        receipts = IncidentStore(key[1]).receipts()
+    ev = evaluation_content(tables, content.policy, receipts=receipts, origin=origin)
+    notes = list(DEFAULT_CAVEATS)
+    if synthetic:
+        notes.insert(0, "SYNTHETIC SAMPLE DATA (data/README.md) — not real people or events.")
+    return render_briefing(content, area_name=area_name or None, caveats=notes, evaluation=ev)
+
+
 @st.cache_data(max_entries=6, show_spinner=False)
 def _map_png(key) -> bytes:
     from report.briefing import briefing_map_png
@@ -79,7 +101,16 @@ key = (kind, path, mtime, str(rp) if rp else "", _app._mtime(rp), str(bp) if bp 
        _areas.is_sample())
 
 content = _content(*key)
-pdf = _pdf(key, synthetic, area_name.strip())
+with_eval = st.checkbox("Add page 2: follow-up program evaluation", key="brief_eval",
+                        help="The Evaluation page's figures (reach, services, repeat "
+                        "overdoses, data timeliness), through the same privacy gate.")
+if with_eval:
+    pdf = _pdf_with_evaluation(key, synthetic, area_name.strip())
+    if pdf is None:
+        st.info("No follow-up cases yet: the briefing has one page.")
+        pdf = _pdf(key, synthetic, area_name.strip())
+else:
+    pdf = _pdf(key, synthetic, area_name.strip())
 
 st.caption(f"One A4 page for leadership, data through {content.end:%d %B %Y}. "
            f"{content.policy.label}. Filters (from the sidebar, printed on the page): "

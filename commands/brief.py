@@ -62,6 +62,9 @@ def register(subparsers) -> None:
                    help="named places for 'near …' labels (default GAPMAP_PLACES)")
     add_travel_options(p)
     add_tier_options(p)
+    p.add_argument("--evaluation", action="store_true",
+                   help="add a second page with the follow-up program's evaluation figures "
+                        "(cases database; synthetic cases on the bundled sample)")
     p.add_argument("--out", required=True, metavar="FILE.pdf", help="output PDF")
     p.set_defaults(func=run)
 
@@ -117,13 +120,25 @@ def run(args: argparse.Namespace) -> int:
     travel, roads = travel_from_args(args)
 
     geography = _geography(args)
+    cases, receipts = None, None
+    if getattr(args, "evaluation", False):
+        from report.evaluation_page import load_case_tables
+
+        cases, _ = load_case_tables(incidents, sample=_is_sample(getattr(args, "incidents", None)))
+        if cases is None:
+            raise ValueError("--evaluation needs follow-up cases: the cases database has none "
+                             "(open them on the dashboard's Cases page)")
+        if getattr(args, "store", None):
+            from geo.store import IncidentStore
+
+            receipts = IncidentStore(args.store).receipts()
 
     pdf = build_briefing(
         incidents, resources, boundary, tier=policy_from_args(args), res=args.res, end=args.end,
         outcomes=_list(args.outcomes), sources=_list(args.sources), travel=travel, roads=roads,
         title=args.title, area_name=args.area_name,
         synthetic=args.synthetic or _is_sample(getattr(args, "incidents", None)),
-        geography=geography,
+        geography=geography, evaluation_tables=cases, receipts=receipts,
     )
     tmp = out.with_name(out.name + ".part")
     tmp.write_bytes(pdf)

@@ -294,13 +294,31 @@ def _footer(fig, c: BriefingContent, caveats) -> None:
 
 # ------------------------------------------------------------------ public API
 def render_briefing(content: BriefingContent, *, title: str = "Overdose surveillance briefing",
-                    area_name: str | None = None, caveats=DEFAULT_CAVEATS) -> bytes:
-    """Lay out published briefing content on one A4 page and return the PDF bytes."""
+                    area_name: str | None = None, caveats=DEFAULT_CAVEATS,
+                    evaluation=None) -> bytes:
+    """Lay out published briefing content on one A4 page and return the PDF bytes.
+
+    ``evaluation`` (optional): a :class:`report.evaluation_page.EvaluationContent` of the same
+    tier, laid out as a second page.
+    """
+    meta = {"CreationDate": None, "ModDate": None, "Producer": "gapmap", "Creator": "gapmap"}
     fig = briefing_figure(content, title=title, area_name=area_name, caveats=caveats)
+    buf = io.BytesIO()
     try:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="pdf", metadata={"CreationDate": None, "ModDate": None,
-                                                 "Producer": "gapmap", "Creator": "gapmap"})
+        if evaluation is None:
+            fig.savefig(buf, format="pdf", metadata=meta)
+        else:
+            from matplotlib.backends.backend_pdf import PdfPages
+
+            from report.evaluation_page import evaluation_figure
+
+            with PdfPages(buf, metadata=meta) as pages:
+                pages.savefig(fig)
+                fig2 = evaluation_figure(evaluation, area_name=area_name)
+                try:
+                    pages.savefig(fig2)
+                finally:
+                    plt.close(fig2)
     finally:
         plt.close(fig)
     return buf.getvalue()
@@ -349,6 +367,8 @@ def build_briefing(
     geography=None,
     travel: str | None = None,
     roads=None,
+    evaluation_tables=None,
+    receipts=None,
 ) -> bytes:
     """Build the one-page leadership briefing as PDF bytes.
 
@@ -380,6 +400,10 @@ def build_briefing(
         (:func:`report.sections.briefing_content`).
     caveats : sequence of str
         Data caveats printed at the foot of the page.
+    evaluation_tables : dict of DataFrame, optional
+        The follow-up case tables (:func:`cases.queue.load_all`): adds a second page with the
+        program's evaluation figures (:mod:`report.evaluation_page`, same tier); ``receipts``
+        (the store's records with their receipt time) feed its data-timeliness table.
 
     Returns
     -------
@@ -396,7 +420,13 @@ def build_briefing(
     notes = list(caveats)
     if synthetic:
         notes.insert(0, "SYNTHETIC SAMPLE DATA (data/README.md) — not real people or events.")
-    return render_briefing(content, title=title, area_name=area_name, caveats=notes)
+    evaluation = None
+    if evaluation_tables is not None:
+        from report.evaluation_page import evaluation_content
+
+        evaluation = evaluation_content(evaluation_tables, content.policy, receipts=receipts)
+    return render_briefing(content, title=title, area_name=area_name, caveats=notes,
+                           evaluation=evaluation)
 
 
 def briefing_map_png(content: BriefingContent, dpi: int = 110) -> bytes:
