@@ -104,15 +104,15 @@ def _boundary_geometry(bpath: str, bmtime: float):
 @st.cache_data(max_entries=12, show_spinner="Computing Gi* hot spots…")
 def _hotspots(
     kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, k_ring,
-    tier_name="restricted", k=10, ppath="", pmtime=0.0, rate="eb",
+    tier_name="restricted", k=10, ppath="", pmtime=0.0, rate="eb", people=(None, None, None),
 ) -> pd.DataFrame:
-    """products.hotspots.hotspot_table on primitives (published for ``tier_name``)."""
+    """products.hotspots.hotspot_table on primitives (published for ``tier_name``);
+    ``people`` = (drugs, age_bands, sexes) filters."""
     from products.hotspots import hotspot_table
-    from products.query import Query
 
     return hotspot_table(
         _load_incidents(kind, path, mtime),
-        Query(res=int(res), start=start, end=end, outcomes=outcomes, sources=sources),
+        _full_query(int(res), start, end, outcomes, sources, *people),
         _policy_of(tier_name, k),
         boundary=_boundary_geometry(bpath, bmtime),
         k_ring=int(k_ring),
@@ -138,7 +138,13 @@ def hotspots(f: Filters, k_ring: int = 1) -> pd.DataFrame:
         f.sources,
         int(k_ring),
         *_pol_key(),
+        people=_people(f),
     )
+
+
+def _people(f: Filters) -> tuple:
+    """The sidebar's (drugs, age_bands, sexes) filters, as a cache key."""
+    return (getattr(f, "drugs", None), getattr(f, "age_bands", None), getattr(f, "sexes", None))
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -150,11 +156,11 @@ def _load_population(path: str, mtime: float):
 
 def _rates(
     kind, path, mtime, bpath, bmtime, ppath, pmtime, res, start, end, outcomes, sources, method,
-    tier_name="restricted", k=10,
+    tier_name="restricted", k=10, people=(None, None, None),
 ) -> pd.DataFrame:
     """Rates of the hot-spot product run on population (``population``, ``rate`` columns)."""
     return _hotspots(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, 1,
-                     tier_name, k, ppath, pmtime, method)
+                     tier_name, k, ppath, pmtime, method, people)
 
 
 def rates(f: Filters, method: str = "eb") -> pd.DataFrame | None:
@@ -174,6 +180,7 @@ def rates(f: Filters, method: str = "eb") -> pd.DataFrame | None:
         f.sources,
         method,
         *_pol_key(),
+        people=_people(f),
     )
 
 

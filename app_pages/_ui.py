@@ -182,17 +182,24 @@ def _login_box() -> None:
                                f"Signed in as {who}.")
         if st.sidebar.button("Log out", key="logout"):
             _auth.sign_out()
+            from app_pages import _sso
+
+            _sso.logout()
             st.rerun()
         return
     if st.session_state.pop("_expired_notice", False):
         st.sidebar.info(f"Signed out after {_auth.idle_minutes():g} min of inactivity.")
+    from app_pages import _sso
+
+    sso = _sso.box()  # "Log in with <provider>" when [auth] has an OIDC provider
     hashed = password_hash()
     accounts = _auth.accounts_enabled()
     if hashed is None and not accounts:
-        st.sidebar.caption(
-            "Public tier. The restricted tier is unavailable: no password hash is "
-            "configured (see README, Dashboard)."
-        )
+        if not sso:
+            st.sidebar.caption(
+                "Public tier. The restricted tier is unavailable: no password hash is "
+                "configured (see README, Dashboard)."
+            )
         return
     with st.sidebar.form("login", clear_on_submit=True):
         user = ""
@@ -350,7 +357,8 @@ def _people_filters(public: bool) -> dict:
     labels = {"drugs": "Suspected drug", "age_bands": "Age band", "sexes": "Sex"}
     out = {}
     with st.sidebar.expander("Drug, age, sex", expanded=False):
-        st.caption("Apply to the Overview's breakdowns and bad-batch warnings.")
+        st.caption("Apply to the Overview's breakdowns and bad-batch warnings and to the "
+                   "Hot spots map and table (other pages: not yet).")
         for name, family in FILTERS.items():
             levels = list(LEVELS[family])
             if public:

@@ -29,6 +29,10 @@ show_sites = c2.toggle("Show naloxone sites", value=False, key="hot_sites")
 
 # the hot-spot product (products.hotspots.hotspot_table), already published for this tier
 pub = _app.hotspots(f)
+_people = [f"{n.replace('_', ' ')}: {', '.join(v)}" for n, v in
+           (("suspected drug", f.drugs), ("age band", f.age_bands), ("sex", f.sexes)) if v]
+if _people:
+    st.info("Filtered to " + "; ".join(_people) + " (sidebar: Drug, age, sex).")
 st.caption(
     f"{len(pub):,} analysis cells at H3 resolution {f.res} · {f.label} · Gi* with k-ring 1 "
     "neighbours, Benjamini–Hochberg FDR q-values. "

@@ -110,3 +110,28 @@ def test_overview_shows_the_planted_batch(monkeypatch):
         if tier == "restricted":
             warn = [w.value for w in at.warning]
             assert any("fentanyl+xylazine spike alert" in w for w in warn), warn
+
+
+def test_hotspots_page_takes_the_drug_filter(monkeypatch, sample):
+    from data import get_path
+
+    got = {}
+
+    def fake(label, data, file_name=None, *args, **kwargs):
+        got[str(file_name)] = data() if callable(data) else data
+        return False
+
+    import io
+
+    import streamlit
+
+    monkeypatch.setattr(streamlit, "download_button", fake)
+    monkeypatch.setenv("GAPMAP_INCIDENTS", str(get_path("incidents")))
+    at = run_page("hotspots", session={"tier": "restricted", "drugs": ["fentanyl+xylazine"]})
+    assert any("Filtered to suspected drug: fentanyl+xylazine" in i.value for i in at.info)
+    tab = pd.read_csv(io.BytesIO(got["gapmap_hotspots.csv"]))
+    t = pd.to_datetime(sample["occurred_at"])
+    end = t.max().normalize() + pd.Timedelta(days=1)
+    inwin = (t >= end - pd.Timedelta(days=365)) & (t < end)
+    want = int((inwin & (sample["suspected_drug"] == "fentanyl+xylazine")).sum())
+    assert int(tab["count"].sum()) == want
