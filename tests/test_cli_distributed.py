@@ -22,18 +22,30 @@ def dataset(tmp_path_factory):
     return root, whole
 
 
+@pytest.fixture(scope="module")
+def scheduler():
+    """A two-worker in-process cluster (threads): the CLI connects with --scheduler, as to a
+    real cluster. Worker processes would only add start-up time that a busy CI machine can
+    exceed; the engine's code path is the same."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        yield cluster.scheduler_address
+
+
 def _cells(*args):
     return cli.main(["cells", "--tier", "restricted", "--res", "8", *map(str, args)])
 
 
-def test_cells_folder_glob_and_dask_equal_one_file(dataset, tmp_path):
+def test_cells_folder_glob_and_dask_equal_one_file(dataset, tmp_path, scheduler):
     root, whole = dataset
     outs = {}
     for name, extra in {
         "file": ["--incidents", whole],
         "folder": ["--incidents", root],
         "glob": ["--incidents", f"{root}/year-*.parquet"],
-        "dask": ["--incidents", root, "--engine", "dask"],
+        "dask": ["--incidents", root, "--engine", "dask", "--scheduler", scheduler],
     }.items():
         out = tmp_path / f"{name}.csv"
         assert _cells(*extra, "--out", out) == 0
@@ -43,11 +55,12 @@ def test_cells_folder_glob_and_dask_equal_one_file(dataset, tmp_path):
         pd.testing.assert_frame_equal(outs[name], outs["file"])
 
 
-def test_ingest_dataset_with_dask_equals_one_file(dataset, tmp_path, capsys):
+def test_ingest_dataset_with_dask_equals_one_file(dataset, tmp_path, capsys, scheduler):
     root, whole = dataset
     a, b = IncidentStore(tmp_path / "a.duckdb"), IncidentStore(tmp_path / "b.duckdb")
     assert cli.main(["ingest", str(whole), "--store", str(a.path)]) == 0
-    assert cli.main(["ingest", str(root), "--engine", "dask", "--store", str(b.path)]) == 0
+    assert cli.main(["ingest", str(root), "--engine", "dask", "--scheduler", scheduler,
+                     "--store", str(b.path)]) == 0
     assert "store now" in capsys.readouterr().out
     sa, sb = a.status(), b.status()
     assert (sa["rows"], sa["events"]) == (sb["rows"], sb["events"])
