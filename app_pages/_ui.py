@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bcrypt
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -23,12 +22,23 @@ from app_pages._data import (
     incidents,
     source_key,
 )
+from app_pages._exports import (  # noqa: F401  (re-exported: pages call _ui.download_*)
+    download_chart,
+    download_map,
+    download_png,
+    download_table,
+)
+from app_pages._filters import CUSTOM_WINDOW, custom_range, people_filters
 from app_pages._throttle import LoginThrottle
 from geo.privacy import PrivacyPolicy, publish, release_date
 from geo.schema import OUTCOMES, SOURCES
 
 __all__ = [
     "Filters",
+    "download_table",
+    "download_map",
+    "download_chart",
+    "download_png",
     "password_hash",
     "check_password",
     "tier",
@@ -300,7 +310,7 @@ def sidebar() -> Filters:
             key="outcomes")
         sources = st.sidebar.multiselect("Sources", list(SOURCES), default=list(SOURCES),
                                          key="sources")
-    people = _people_filters(public)
+    people = people_filters(public)
     start = end = last = None
     if kind != "none":
         _, last_t = data_range()
@@ -314,7 +324,7 @@ def sidebar() -> Filters:
         else:
             last = pd.Timestamp(last_t).normalize()
             if window == CUSTOM_WINDOW:
-                start, end, last = _custom_range(data_range()[0], last)
+                start, end, last = custom_range(data_range()[0], last)
             elif days is not None:
                 end = last + pd.Timedelta(days=1)
                 start = end - pd.Timedelta(days=days)
@@ -330,46 +340,6 @@ def sidebar() -> Filters:
         data_end=last,
         **people,
     )
-
-
-#: The restricted tier's calendar choice in the time-window list.
-CUSTOM_WINDOW = "Custom range…"
-
-
-def _custom_range(first_t, last: pd.Timestamp) -> tuple:
-    """Calendar range (restricted): ``[start, end)`` from two chosen days, both included."""
-    first = pd.Timestamp(first_t).normalize()
-    default = (max(first, last - pd.Timedelta(days=89)).date(), last.date())
-    got = st.sidebar.date_input("Dates (first – last, both included)", value=default,
-                                min_value=first.date(), max_value=last.date(),
-                                key="custom_range")
-    if not isinstance(got, list | tuple) or len(got) < 2:
-        st.sidebar.caption("Pick the last day too; until then the range is that one day.")
-        got = (got[0], got[0]) if isinstance(got, list | tuple) and got else default
-    a, b = pd.Timestamp(got[0]), pd.Timestamp(got[1])
-    return a, b + pd.Timedelta(days=1), b
-
-
-def _people_filters(public: bool) -> dict:
-    """Suspected drug, age band and sex filters (public: all or one; restricted: any set)."""
-    from products.breakdowns import FILTERS, LEVELS
-
-    labels = {"drugs": "Suspected drug", "age_bands": "Age band", "sexes": "Sex"}
-    out = {}
-    with st.sidebar.expander("Drug, age, sex", expanded=False):
-        st.caption("Apply to the Overview's breakdowns and bad-batch warnings and to the "
-                   "Hot spots map and table (other pages: not yet).")
-        for name, family in FILTERS.items():
-            levels = list(LEVELS[family])
-            if public:
-                one = st.selectbox(labels[name], ["all", *levels], key=f"public_{name}",
-                                   help="Public tier: all or one. Log in to combine.")
-                out[name] = None if one == "all" else (one,)
-            else:
-                got = st.multiselect(labels[name], levels, default=levels, key=name)
-                out[name] = None if set(got) >= set(levels) else tuple(
-                    v for v in levels if v in got)
-    return out
 
 
 def filters() -> Filters:
@@ -422,56 +392,3 @@ def count_label(value, unit: str = "") -> str:
     )
     v = one["count"].iloc[0]
     return f"<{policy().k}" if pd.isna(v) else f"{int(v):,}{unit}"
-
-
-# ------------------------------------------------------------------ exports
-def download_table(df: pd.DataFrame, name: str, label: str = "Download CSV") -> None:
-    """A CSV download button for a table the page shows (already published by its product:
-    the same rows and values as on screen; H3 cells as hex ids)."""
-    out = df.copy()
-    if "h3" in out.columns and out["h3"].dtype.kind == "u":
-        from geo.cells import cells_to_str
-
-        out["h3"] = cells_to_str(out["h3"].to_numpy(np.uint64))
-    st.download_button(label, out.to_csv(index=False).encode("utf-8"),
-                       file_name=f"gapmap_{name}.csv", mime="text/csv", key=f"dl_{name}")
-
-
-def download_map(cells, name: str, *, counts=None, classes=None, title: str | None = None,
-                 label: str = "Download map (PNG)") -> None:
-    """A PNG of the cells the map shows, drawn by the briefing's renderer (report.maps) when
-    the button is pressed; pass published counts or Gi* classes."""
-    cells = np.asarray(cells)
-    counts = None if counts is None else list(counts)
-    classes = None if classes is None else [str(c) for c in classes]
-    k = policy().k
-
-    def render() -> bytes:
-        from report.maps import cell_map_png
-
-        return cell_map_png(cells, counts=counts, classes=classes, boundary=boundary(), k=k,
-                            title=title)
-
-    st.download_button(label, render, file_name=f"gapmap_{name}.png", mime="image/png",
-                       key=f"dl_{name}_png")
-
-
-def download_chart(table: pd.DataFrame, name: str, *, title: str = "", ylabel: str = "",
-                   kind: str = "line", label: str = "Download chart (PNG)") -> None:
-    """A PNG of a chart the page shows (report.maps.chart_png), rendered on press."""
-    data = table.copy()
-
-    def render() -> bytes:
-        from report.maps import chart_png
-
-        return chart_png(data, title=title, ylabel=ylabel, kind=kind)
-
-    st.download_button(label, render, file_name=f"gapmap_{name}.png", mime="image/png",
-                       key=f"dl_{name}_png")
-
-
-def download_png(png: bytes | None, name: str, label: str = "Download PNG") -> None:
-    """A download button for PNG bytes already rendered (e.g. the briefing's map)."""
-    if png:
-        st.download_button(label, png, file_name=f"gapmap_{name}.png", mime="image/png",
-                           key=f"dl_{name}_png")

@@ -326,15 +326,20 @@ def sites_layer(
 
 
 def reach_circles_layer(sites: pd.DataFrame, radius_m: float, *, layer_id: str,
-                        color: Sequence[int] = SITE_COLORS["chosen"]) -> pdk.Layer:
+                        color: Sequence[int] = SITE_COLORS["chosen"], n: int = 48) -> pdk.Layer:
     """Straight-line reach of sites: an outlined, lightly filled circle of ``radius_m`` metres
-    around each ``lat``/``lon`` (not pickable: the site marker carries the tooltip)."""
-    data = pd.DataFrame({"lon": pd.to_numeric(sites["lon"]).to_numpy(float),
-                         "lat": pd.to_numeric(sites["lat"]).to_numpy(float)})
+    around each ``lat``/``lon`` (a ``PolygonLayer`` of ``n``-gons on the local metre scale; not
+    pickable: the site marker carries the tooltip)."""
+    lat = pd.to_numeric(sites["lat"]).to_numpy(float)
+    lon = pd.to_numeric(sites["lon"]).to_numpy(float)
+    a = np.linspace(0, 2 * np.pi, n + 1)
+    dlat = float(radius_m) / 111_320.0
+    rings = [np.column_stack([x + dlat / max(math.cos(math.radians(y)), 1e-6) * np.cos(a),
+                              y + dlat * np.sin(a)]).round(6).tolist()
+             for x, y in zip(lon, lat, strict=True)]
     c = [int(x) for x in list(color)[:3]]
-    return pdk.Layer("ScatterplotLayer", id=layer_id, data=_records(data),
-                     get_position=["lon", "lat"], get_radius=float(radius_m),
-                     radius_units="meters", stroked=True, filled=True,
+    return pdk.Layer("PolygonLayer", id=layer_id, data=[{"polygon": r} for r in rings],
+                     get_polygon="polygon", stroked=True, filled=True,
                      get_fill_color=c + [35], get_line_color=c + [220],
                      line_width_min_pixels=2, pickable=False)
 

@@ -81,9 +81,10 @@ def area_fill_layer(layer: AreaLayer, fill: np.ndarray, tooltip: Sequence[str], 
 def text_layer(names: Sequence[str], lat, lon, *, layer_id: str, size: int = 13,
                color: Sequence[int] = (20, 20, 20)) -> pdk.Layer:
     """Names drawn at points (``TextLayer`` with a white halo so they read over any fill)."""
-    data = pd.DataFrame({"name": [str(n) for n in names], "lon": np.asarray(lon, float),
-                         "lat": np.asarray(lat, float)})
-    return pdk.Layer("TextLayer", id=layer_id, data=_records(data), get_position=["lon", "lat"],
+    # one "position" field, not lat/lon columns: a label is not an incident point
+    xy = np.column_stack([np.asarray(lon, float), np.asarray(lat, float)]).round(6).tolist()
+    data = [{"name": str(n), "position": p} for n, p in zip(names, xy, strict=True)]
+    return pdk.Layer("TextLayer", id=layer_id, data=data, get_position="position",
                      get_text="name", get_size=size, get_color=list(color)[:3] + [255],
                      font_settings={"sdf": True}, outline_width=3,
                      outline_color=[255, 255, 255, 230], pickable=False)
