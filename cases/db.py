@@ -18,6 +18,8 @@ from pathlib import Path
 
 import duckdb
 
+from geo.at_rest import UNSAFE_ENV, key_from_env, load_crypto
+
 __all__ = ["DEFAULT_PATH", "PATH_ENV", "KEY_ENV", "KEY_FILE_ENV", "db_path", "encryption_key",
            "connect", "exists", "UNSAFE_ENV"]
 
@@ -59,19 +61,7 @@ def db_path(path: str | Path | None = None) -> Path:
 
 def encryption_key() -> str | None:
     """The encryption key from ``GAPMAP_CASES_KEY`` or the file in ``GAPMAP_CASES_KEY_FILE``."""
-    key = os.environ.get(KEY_ENV, "").strip()
-    if key:
-        return key
-    kf = os.environ.get(KEY_FILE_ENV, "").strip()
-    if kf:
-        try:
-            key = Path(kf).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ValueError(f"cannot read the cases key file {kf}: {exc.strerror}") from None
-        if not key:
-            raise ValueError(f"the cases key file {kf} is empty")
-        return key
-    return None
+    return key_from_env(KEY_ENV, KEY_FILE_ENV, "cases")
 
 
 def exists(path: str | Path | None = None) -> bool:
@@ -83,26 +73,9 @@ def _quote(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
-#: Set to 1 to write encrypted files with DuckDB's built-in mbedtls module when the httpfs
-#: extension (OpenSSL) is not installed; DuckDB calls that mode not securely encrypted.
-UNSAFE_ENV = "GAPMAP_CASES_MBEDTLS"
-
-
 def _crypto(con) -> None:
     """Load a writing crypto module: httpfs (installed by the operator), or opted-in mbedtls."""
-    try:
-        con.execute("LOAD httpfs")
-        return
-    except duckdb.Error:
-        pass
-    if os.environ.get(UNSAFE_ENV, "").strip() == "1":
-        con.execute("SET force_mbedtls_unsafe = 'true'")
-        return
-    raise ValueError(
-        "encrypting the cases database needs DuckDB's httpfs extension: run "
-        "python -c \"import duckdb; duckdb.execute('INSTALL httpfs')\" once on the server "
-        f"(or set {UNSAFE_ENV}=1 to accept DuckDB's weaker built-in module)"
-    )
+    load_crypto(con, "cases database")
 
 
 def _open(p: Path, key: str | None, wait: float = 10.0):

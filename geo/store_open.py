@@ -11,6 +11,11 @@
   forgets them but does not shrink the file. :func:`reclaim` notices a file much larger than
   the blocks in use and rewrites the database into a fresh file (``COPY FROM DATABASE``),
   swapped in atomically.
+* When ``GAPMAP_STORE_KEY`` (or a file named by ``GAPMAP_STORE_KEY_FILE``) is set, the store is
+  an encrypted DuckDB file (same mechanism and crypto switch as :mod:`cases.db`): it is attached
+  to an in-memory connection with its key (``USE store``), and the reclaim copy is encrypted
+  with the same key. An encrypted store opened without its key, or with a wrong one, is one
+  sentence telling the user to set ``GAPMAP_STORE_KEY``.
 """
 
 from __future__ import annotations
@@ -22,7 +27,12 @@ from pathlib import Path
 
 import duckdb
 
-__all__ = ["connect", "reclaim", "DEFAULT_WAIT_S"]
+from geo.at_rest import key_from_env, load_crypto
+
+__all__ = ["connect", "reclaim", "store_key", "DEFAULT_WAIT_S", "KEY_ENV", "KEY_FILE_ENV"]
+
+KEY_ENV = "GAPMAP_STORE_KEY"
+KEY_FILE_ENV = "GAPMAP_STORE_KEY_FILE"
 
 #: Seconds a writer (or a loader) waits for another process to release the store.
 DEFAULT_WAIT_S = 60.0
@@ -36,6 +46,37 @@ def _wait_default() -> float:
         return float(os.environ.get("GAPMAP_STORE_WAIT", DEFAULT_WAIT_S))
     except ValueError:
         return DEFAULT_WAIT_S
+
+
+def store_key() -> str | None:
+    """The store's encryption key from ``GAPMAP_STORE_KEY`` or ``GAPMAP_STORE_KEY_FILE``."""
+    return key_from_env(KEY_ENV, KEY_FILE_ENV, "incident store")
+
+
+def _quote(text) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _open(path: Path, read_only: bool, key: str | None):
+    """One attempt: the plain file, or the encrypted file attached as ``store``."""
+    if not key:
+        return duckdb.connect(str(path), read_only=read_only)
+    con = duckdb.connect()
+    try:
+        load_crypto(con, "incident store")
+        ro = "READ_ONLY, " if read_only else ""
+        con.execute(f"ATTACH {_quote(path)} AS store ({ro}ENCRYPTION_KEY {_quote(key)})")
+        con.execute("USE store")
+        return con
+    except BaseException:
+        con.close()
+        raise
+
+
+def _busy(msg: str) -> bool:
+    """Held by another process (file lock) or, encrypted, by another connection here."""
+    low = msg.lower()
+    return "lock" in low or "already attached" in low
 
 
 def _say_waiting(path: Path, wait_s: float) -> None:
@@ -66,15 +107,16 @@ def connect(path: Path, *, read_only: bool, wait_s: float | None = None, on_wait
     if path.is_dir():
         raise ValueError(f"--store {path} is a folder; give the path of a store file "
                          "(e.g. data/store/gapmap.duckdb)")
+    key = store_key()
     deadline, pause, waited = time.monotonic() + wait_s, 0.05, False
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = _open(path, read_only, key)
             break
         except duckdb.Error as exc:
             msg = str(exc)
-            if "lock" not in msg.lower():
-                raise ValueError(_foreign(path, msg)) from None
+            if not _busy(msg):
+                raise ValueError(_foreign(path, msg, key)) from None
             if time.monotonic() >= deadline:
                 raise ValueError(
                     f"the incident store {path} is still in use by another process (an ingest "
@@ -86,7 +128,8 @@ def connect(path: Path, *, read_only: bool, wait_s: float | None = None, on_wait
             time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
             pause = min(pause * 2, 1.0)
     tables = {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables").fetchall()}
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_catalog = current_database()").fetchall()}
     if tables and "records" not in tables:
         con.close()
         raise ValueError(f"{path} is a DuckDB database but not a gapmap incident store (it has "
@@ -94,7 +137,17 @@ def connect(path: Path, *, read_only: bool, wait_s: float | None = None, on_wait
     return con
 
 
-def _foreign(path: Path, msg: str) -> str:
+def _foreign(path: Path, msg: str, key: str | None = None) -> str:
+    low = msg.lower()
+    if "without a key" in low:
+        return (f"the incident store {path} is encrypted; set {KEY_ENV} (or {KEY_FILE_ENV}) "
+                "to its key")
+    if "wrong encryption key" in low:
+        return (f"the incident store {path} is encrypted with another key than the configured "
+                f"one; set {KEY_ENV} (or {KEY_FILE_ENV}) to its key")
+    if key and "not encrypted" in low:
+        return (f"the incident store {path} is not encrypted but {KEY_ENV} is set; unset it to "
+                "open this store, or ingest into a new --store path to start an encrypted one")
     if "not a valid duckdb" in msg.lower() or "invalid" in msg.lower():
         return (f"{path} is not a gapmap incident store (not a DuckDB database file); give "
                 "--store a new path or an existing store")
@@ -125,7 +178,9 @@ def reclaim(con, path: Path):
         p.unlink(missing_ok=True)
     name = con.execute("SELECT current_database()").fetchall()[0][0]
     quoted = str(tmp).replace("'", "''")
-    con.execute(f"ATTACH '{quoted}' AS _compact")
+    key = store_key()
+    enc = f" (ENCRYPTION_KEY {_quote(key)})" if key else ""
+    con.execute(f"ATTACH '{quoted}' AS _compact{enc}")
     try:
         con.execute(f'COPY FROM DATABASE "{name}" TO _compact')
     finally:
