@@ -136,8 +136,24 @@ def road_paths(roads) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["path", "width", "tip"])
 
 
-def roads_layer(roads, *, layer_id: str = "roads") -> pdk.Layer | None:
-    """Roads as a thin grey ``PathLayer`` (offline context), or None without lines."""
+#: Road classes drawn as context on county-scale maps: a street grid drawn whole hides the
+#: cells and areas beneath it (every few pixels at county zoom), so only the network's
+#: skeleton is shown.
+CONTEXT_ROAD_CLASSES = ("motorway", "motorway_link", "trunk", "trunk_link", "primary",
+                        "primary_link", "secondary", "secondary_link")
+
+
+def roads_layer(roads, *, layer_id: str = "roads",
+                classes: tuple[str, ...] | None = CONTEXT_ROAD_CLASSES) -> pdk.Layer | None:
+    """Roads as a thin grey ``PathLayer`` (offline context), or None without lines.
+
+    ``classes``: the ``highway`` values drawn (default the major roads; ``None`` = all). A file
+    without a ``highway`` column is drawn whole.
+    """
+    if classes is not None and "highway" in roads.columns:
+        major = roads["highway"].astype(str).isin(classes).to_numpy()
+        if major.any():
+            roads = roads[major]
     data = road_paths(roads)
     if data.empty:
         return None

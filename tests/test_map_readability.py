@@ -68,3 +68,17 @@ def test_siting_map_numbers_sites_and_draws_reach_circles():
         d = haversine_m(r["lat"], r["lon"], xy[:, 1], xy[:, 0])
         assert np.allclose(d, float(radius), rtol=0.01)
     assert any("Reach circle" in m.value for m in at.markdown)
+
+
+def test_context_roads_are_the_major_network_only():
+    """A street grid drawn whole at county zoom hides the map beneath it (a road every few
+    pixels): context layers draw the major classes; the full network stays available."""
+    roads = gpd.read_file(get_path("roads"))
+    lay = roads_layer(roads)
+    drawn = len(lay.data)
+    major = roads["highway"].isin(["motorway", "motorway_link", "secondary"]).sum()
+    assert drawn == sum(len(getattr(g, "geoms", [g]))
+                        for g in roads.geometry[roads["highway"].isin(
+                            ["motorway", "motorway_link", "secondary"])])
+    assert 0 < major < len(roads) and drawn < len(road_paths(roads))
+    assert len(roads_layer(roads, classes=None).data) == len(road_paths(roads))
