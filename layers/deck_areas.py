@@ -35,7 +35,7 @@ __all__ = [
 
 #: Roads drawn as context: a mid grey under the cells' outlines (major roads wider).
 ROAD_COLOR = (120, 120, 120)
-_ROAD_WIDTH = {"motorway": 3.0, "trunk": 2.6, "primary": 2.2, "secondary": 1.6}
+_ROAD_WIDTH = {"motorway": 60.0, "trunk": 50.0, "primary": 40.0, "secondary": 30.0}  # metres
 
 #: Outline colour per layer position (dark slate, purple, brown …).
 AREA_LINE_COLORS = ((55, 65, 81), (118, 42, 131), (140, 81, 10), (1, 102, 94))
@@ -116,7 +116,7 @@ def places_layers(places: pd.DataFrame, *, layer_id: str = "places") -> list[pdk
 
 
 def road_paths(roads) -> pd.DataFrame:
-    """``path`` ([[lon, lat], …]), ``width`` (px) and ``tip`` (road name) per line of a
+    """``path`` ([[lon, lat], …]), ``width`` (metres) and ``tip`` (road name) per line of a
     roads GeoDataFrame (LineString / MultiLineString, WGS84); other geometries are skipped."""
     rows = []
     hw = roads["highway"].astype(str) if "highway" in roads.columns else None
@@ -130,7 +130,7 @@ def road_paths(roads) -> pd.DataFrame:
                 continue
             xy = np.asarray(part.coords)[:, :2]
             rows.append({"path": np.round(xy, 6).tolist(),
-                         "width": _ROAD_WIDTH.get(hw.iloc[i] if hw is not None else "", 1.0),
+                         "width": _ROAD_WIDTH.get(hw.iloc[i] if hw is not None else "", 20.0),
                          "tip": html.escape("" if nm is None or pd.isna(nm.iloc[i])
                                             else str(nm.iloc[i]))})
     return pd.DataFrame(rows, columns=["path", "width", "tip"])
@@ -158,7 +158,9 @@ def roads_layer(roads, *, layer_id: str = "roads",
     if data.empty:
         return None
     return pdk.Layer("PathLayer", id=layer_id, data=data.to_dict("records"), get_path="path",
-                     get_width="width", width_units="pixels", width_min_pixels=1,
+                     # widths in metres, clamped in pixels: a units string through pydeck
+                     # becomes an accessor and drew every road as a grey block over the map
+                     get_width="width", width_min_pixels=1, width_max_pixels=4,
                      get_color=list(ROAD_COLOR) + [170], pickable=False)
 
 

@@ -82,3 +82,17 @@ def test_context_roads_are_the_major_network_only():
                             ["motorway", "motorway_link", "secondary"])])
     assert 0 < major < len(roads) and drawn < len(road_paths(roads))
     assert len(roads_layer(roads, classes=None).data) == len(road_paths(roads))
+
+
+def test_no_units_string_became_an_accessor():
+    """pydeck turns a plain string property into an accessor expression ("@@=pixels"): a
+    `width_units="pixels"` on the roads drew every road as a grey block over the whole map."""
+    import os
+
+    os.environ.pop("GAPMAP_INCIDENTS", None)
+    for page in ("areas", "hotspots"):
+        at = run_page(page)
+        for el in at.get("deck_gl_json_chart"):
+            text = el.proto.json
+            for bad in ("@@=pixels", "@@=meters", "@@=common"):
+                assert bad not in text, f"{page}: {bad} in the deck spec"
