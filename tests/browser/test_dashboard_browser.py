@@ -51,6 +51,14 @@ def _metric(page, label: str) -> str:
     return m.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
+def _hot_pixels(png: bytes) -> int:
+    """Pixels in the hot-spot reds of the map (not the purple/grey context lines)."""
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(io.BytesIO(png), format="png")[..., :3]
+    return int(((img[..., 0] > 0.55) & (img[..., 1] < 0.35) & (img[..., 2] < 0.35)).sum())
+
+
 def _coloured_pixels(png: bytes) -> int:
     import matplotlib.image as mpimg
 
@@ -75,11 +83,11 @@ def test_deck_map_actually_draws(app_page, app_url, shots):
     canvas.wait_for(state="visible")
     chart = app_page.locator('[data-testid="stDeckGlJsonChart"]').first
     chart.scroll_into_view_if_needed()
-    count, deadline = 0, time.monotonic() + 20
+    count, hot, deadline = 0, 0, time.monotonic() + 40
     while time.monotonic() < deadline:  # WebGL (SwiftShader) needs a moment to draw
         png = chart.screenshot()
-        count = _coloured_pixels(png)
-        if count > 1500:
+        count, hot = _coloured_pixels(png), _hot_pixels(png)
+        if count > 1500 and hot > 300:
             break
         time.sleep(0.5)
     (shots / "hotspots_map.png").write_bytes(png)
@@ -87,6 +95,9 @@ def test_deck_map_actually_draws(app_page, app_url, shots):
     w, h = chart.bounding_box()["width"], chart.bounding_box()["height"]
     # the public map colours ~50 hot cells (~3,400 px here); an undrawn canvas has none
     assert count > 1500, f"only {count} coloured pixels in a {w:.0f}×{h:.0f} map"
+    # the hot spots themselves show through the context layers (a grey roads block once hid
+    # them while the outlines still counted as colour)
+    assert hot > 300, f"only {hot} hot-spot pixels: the cells are hidden"
 
 
 def test_source_filter_changes_a_metric(app_page, app_url, shots):
