@@ -7,6 +7,7 @@ Without chromium the tests skip locally and fail in CI (``GAPMAP_REQUIRE_BROWSER
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -47,15 +48,11 @@ def chromium_path() -> str:
     return require_browser()
 
 
-@pytest.fixture(scope="session")
-def app_url(chromium_path, tmp_path_factory):
-    """Start the dashboard on the bundled sample, wait for /_stcore/health, stop it at the end."""
+@contextlib.contextmanager
+def dashboard_server(env: dict, log: Path):
+    """``streamlit run dashboard.py`` on a free loopback port with ``env``; yields the URL once
+    /_stcore/health answers (a condition, not a fixed wait) and stops the server after."""
     port = _free_port()
-    env = dict(os.environ)
-    env["GAPMAP_PASSWORD_HASH"] = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
-    env.pop("GAPMAP_STORE", None)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
            "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
@@ -81,6 +78,17 @@ def app_url(chromium_path, tmp_path_factory):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+@pytest.fixture(scope="session")
+def app_url(chromium_path, tmp_path_factory):
+    """Start the dashboard on the bundled sample, wait for /_stcore/health, stop it at the end."""
+    env = dict(os.environ)
+    env["GAPMAP_PASSWORD_HASH"] = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+    env.pop("GAPMAP_STORE", None)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    with dashboard_server(env, tmp_path_factory.mktemp("streamlit") / "server.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

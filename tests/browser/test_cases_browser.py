@@ -4,14 +4,13 @@ a viewer finds no Cases page, by menu or URL. Own server (own cases database wit
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 
 import pytest
 
-from tests.browser.conftest import ROOT, _free_port, _healthy
+from tests.browser.conftest import ROOT, dashboard_server
 from tests.browser.test_dashboard_browser import _idle
 
 pytestmark = pytest.mark.browser
@@ -32,33 +31,8 @@ def cases_app(chromium_path, tmp_path_factory):
     make = ("from cases import accounts; accounts.add_user('olga', 'outreach', %r); "
             "accounts.add_user('vic', 'viewer', %r)" % (PW, PW))
     subprocess.run([sys.executable, "-c", make], cwd=ROOT, env=env, check=True)
-    port = _free_port()
-    log = folder / "server.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
-           "--server.headless", "true", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not _healthy(url):
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit not healthy after 60 s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+    with dashboard_server(env, folder / "server.log") as url:
         yield url, db, env
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)  # the server we started, and only it
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def _login(page, url: str, user: str) -> None:
