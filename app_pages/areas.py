@@ -86,3 +86,43 @@ st.caption(
 st.download_button("Download table (CSV)", show.to_csv(index=False).encode(),
                    file_name=f"gapmap_areas_{unit}.csv", mime="text/csv",
                    key="areas_download")
+
+
+@st.cache_data(max_entries=8, show_spinner="Scoring gaps by area…")
+def _area_gaps(kind, path, mtime, areas_spec, places_spec, sample, layer_i, rpath, rmtime,
+               start, end, outcomes, sources, tier_name, k):
+    """products.area_gaps.area_gap_table on primitives (published for ``tier_name``)."""
+    from app_pages._data import _load_incidents, _load_sites
+    from geo.privacy import PrivacyPolicy
+    from products.area_gaps import area_gap_table
+    from products.query import Query
+
+    layers_, _ = _areas._geography(areas_spec, places_spec, sample)
+    return area_gap_table(_load_incidents(kind, path, mtime), _load_sites(rpath, rmtime,
+                                                                           "resources"),
+                          layers_[layer_i], Query(start=start, end=end, outcomes=outcomes,
+                                                  sources=sources),
+                          PrivacyPolicy.for_tier(tier_name, k=k))
+
+
+st.subheader("Gaps by area")
+_rp = st.session_state.get("resources_path") or _app.sample_path("resources")
+if _rp is None:
+    st.info("No resource sites: add a resources file on the Data page to score gaps by area.")
+else:
+    import os
+    from pathlib import Path
+
+    from app_pages._data import source_key
+    from geo.labels import PLACES_ENV
+
+    gaps = _area_gaps(*source_key(), _areas.areas_spec(), os.environ.get(PLACES_ENV, ""),
+                      _areas.is_sample(), int(layer_i), str(_rp), Path(_rp).stat().st_mtime,
+                      f.start, f.end, f.outcomes, f.sources, pol.tier, pol.k)
+    st.dataframe(gaps, hide_index=True, width="stretch", key="area_gaps_table")
+    st.caption(f"Same score as the cell gap table (burden × access deficit), per {unit}: "
+               "distances from a point inside each area to the nearest site; sites_in_*: "
+               "sites inside the area. Public tier: score and reason from published counts.")
+    st.download_button("Download gaps by area (CSV)", gaps.to_csv(index=False).encode(),
+                       file_name=f"gapmap_area_gaps_{unit}.csv", mime="text/csv",
+                       key="area_gaps_download")

@@ -10,7 +10,8 @@ count`` (overdoses in ``[--start, --end)``), ``count_prior`` (the period before)
 ``--within-min`` minutes, ``travel_2sfca_treatment`` and ``travel_mode``),
 ``gi_class``, ``access_index``, ``gap_score``, ``gap_rank`` and ``reason``. Privacy rules live
 in the product and the gate (public: counts perturbed, 1–9 hidden, score and reasons computed
-from published counts only).
+from published counts only). With ``--areas FILE --area-name COLUMN``: one row per named
+area instead (:func:`products.area_gaps.area_gap_table`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from commands._travel import add_travel_options
+from commands.areas import add_area_options, area_layers_from_args
 from commands.common import (
     add_incident_options,
     add_res_option,
@@ -94,6 +96,7 @@ def register(subparsers) -> None:
     p.add_argument("--catchment-min", type=float, default=None, metavar="M",
                    help="with --travel walk/drive: travel-time catchment of "
                    "travel_2sfca_treatment, the 2SFCA for treatment (default 30)")
+    add_area_options(p)  # --areas/--area-name: one row per named area instead of per cell
     add_tier_options(p)
     p.add_argument("--out", required=True, metavar="OUT.csv",
                    help="output table (.csv, .parquet or .geojson)")
@@ -229,6 +232,10 @@ def run(args: argparse.Namespace) -> int:
     opts = dict(boundary=boundary, hotspots=_hotspots(args), population=population,
                 population_column=args.population_column, groups=groups, weights=weights,
                 open_at=_when(args.open_at, args.open_now, args.tz))
+    layers = area_layers_from_args(args)
+    if layers:
+        return _run_areas(args, layers, incidents, sites, query, policy, groups, weights,
+                          population)
     travel, roads = travel_from_args(args)
     minutes = {k: v for k, v in (("within_min", args.within_min),
                                  ("catchment_min", args.catchment_min)) if v is not None}
@@ -251,4 +258,34 @@ def run(args: argparse.Namespace) -> int:
           f"{args.out}"
           + (f"\n  rank 1: {top['h3']}: {top['reason']}" if top is not None else ""),
           file=sys.stderr)
+    return 0
+
+
+def _run_areas(args, layers, incidents, sites, query, policy, groups, weights,
+               population) -> int:
+    """``--areas``: one row per named area (:func:`products.area_gaps.area_gap_table`)."""
+    import pandas as pd
+
+    from products.area_gaps import area_gap_table
+
+    if args.out.lower().endswith(".geojson"):
+        raise ValueError("gaps by area are written as .csv or .parquet")
+    if args.hotspots:
+        raise ValueError("--hotspots FILE holds cells; with --areas the Gi* class of the areas "
+                         "is used (or --no-hotspots)")
+    parts = []
+    for layer in layers:
+        t = area_gap_table(incidents, sites, layer, query, policy, groups=groups,
+                           weights=weights, hotspots=not args.no_hotspots,
+                           population=population,
+                           population_column=args.population_column)
+        for note in t.attrs.get("notes", []):
+            print(f"note: {layer.kind}: {note}", file=sys.stderr)
+        parts.append(t.assign(unit=layer.kind) if len(layers) > 1 else t)
+    table = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    written = write_table(table, args.out, policy)
+    top = written.iloc[0] if len(written) else None
+    print(f"{len(written)} area(s) scored against {len(sites)} site(s) ({policy.tier} tier) -> "
+          f"{args.out}" + (f"\n  rank 1: {top['area']}: {top['reason']}" if top is not None
+                           else ""), file=sys.stderr)
     return 0
