@@ -316,6 +316,8 @@ def _incident_tab(target: Path | None) -> None:
             m[i].metric(label, f"{int(s.get(key, 0)):,}")
         if opts["boundary"] is None:
             st.caption("No study-area boundary is configured: rows are not checked against one.")
+        for w in s.get("warnings", []):  # e.g. a coordinate shared by many records
+            st.warning(w)
         _show_rejects(result.rejects, Path(up.name).stem, "rejects_csv")
         if target is None:
             st.caption("Choose or name an incident store above to ingest this file.")

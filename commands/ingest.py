@@ -145,4 +145,6 @@ def run(args: argparse.Namespace) -> int:
         for k in ("excluded", "identical", "dropped_identical", "near_duplicates"):
             summary[k] = int(result.summary.get(k, 0))
     print(format_summary(summary))
+    for w in result.summary.get("warnings", []):  # e.g. a placeholder coordinate
+        print(f"warning: {w}", file=sys.stderr)
     return 0

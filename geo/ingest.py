@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.areas import shared_coordinate_warnings
 from geo.boundary import boundary_geometry
 from geo.cells import latlng_to_cells
 from geo.dedup import dedup_incidents
@@ -74,7 +75,9 @@ class IngestResult:
         ``read``, ``accepted``, ``rejected``, ``excluded``, ``identical`` (rows identical to an
         earlier one without an id: kept unless ``drop_identical``), ``dropped_identical``,
         ``near_duplicates`` (same-source rule), ``merged``, ``events``, ``outside_area``,
-        ``preset``, ``columns`` (canonical → input column), ``unrecognised``, ``reasons``.
+        ``preset``, ``columns`` (canonical → input column), ``unrecognised``, ``reasons``,
+        ``warnings`` (sentences, e.g. a coordinate shared by many records:
+        :func:`geo.areas.shared_coordinate_warnings`).
         ``read = accepted + rejected + excluded + dropped_identical + near_duplicates``.
     records : DataFrame
         Accepted records before de-duplication, with ``fingerprint`` (uint64) and ``h3``;
@@ -213,7 +216,15 @@ def read_incidents(
 def _fingerprint(records: pd.DataFrame) -> np.ndarray:
     cols = records[list(FINGERPRINT_COLUMNS)].copy()
     cols["occurred_at"] = cols["occurred_at"].astype("int64")
-    return pd.util.hash_pandas_object(cols, index=False).to_numpy(np.uint64)
+    fp = pd.util.hash_pandas_object(cols, index=False).to_numpy(np.uint64)
+    if "area" in records.columns:  # records with an area name: the name is part of the record
+        has = records["area"].notna().to_numpy(dtype=bool)  # (others keep their fingerprint)
+        if has.any():
+            fp = fp.copy()
+            fp[has] = pd.util.hash_pandas_object(
+                pd.DataFrame({"fp": fp[has], "area": records["area"].to_numpy(object)[has]}),
+                index=False).to_numpy(np.uint64)
+    return fp
 
 
 _REASON_KINDS = (
@@ -373,6 +384,7 @@ def read_incidents_frame(
         if boundary is not None else 0,
         "unrecognised": {k: v for k, v in val.unrecognised.items() if v},
         "reasons": dict(kinds.most_common()),
+        "warnings": shared_coordinate_warnings(records),  # records: before merging
     }
     if drop_outside and boundary is not None:
         summary["outside_area"] = int(kinds.get("outside the study area", 0))

@@ -45,6 +45,7 @@ INCIDENT_COLUMNS: dict[str, str] = {
     "age_band": "string",
     "sex": "string",
     "location_precision": "string",
+    "area": "string",  # name/code of the area a record is located to only (optional)
     "in_study_area": "boolean",
     "event_id": "string",
     "n_sources": "Int64",

@@ -45,7 +45,7 @@ _RECORD_COLUMNS = {
     "naloxone": "VARCHAR", "naloxone_doses": "BIGINT", "source": "VARCHAR", "agency": "VARCHAR",
     "suspected_drug": "VARCHAR", "age_band": "VARCHAR", "sex": "VARCHAR",
     "location_precision": "VARCHAR", "in_study_area": "BOOLEAN", "h3": "UBIGINT",
-    "file_id": "INTEGER",
+    "file_id": "INTEGER", "area": "VARCHAR",
 }
 _DDL = [
     "CREATE TABLE IF NOT EXISTS records ("
@@ -58,6 +58,8 @@ _DDL = [
     # per-record receipt time (the ingest transaction's time); NULL in stores written before
     # it existed: :meth:`IncidentStore.receipts` falls back to the file's ``ingested_at``
     "ALTER TABLE records ADD COLUMN IF NOT EXISTS received_at TIMESTAMP",
+    # the area a record is located to only; NULL in stores written before it existed
+    "ALTER TABLE records ADD COLUMN IF NOT EXISTS area VARCHAR",
 ]
 #: Version of the table layout; older stores get their events rebuilt at the next ingest.
 LAYOUT = "2"
@@ -151,6 +153,7 @@ class IncidentStore:
             con.execute("DELETE FROM events")
             file_id = None  # every record is new
         con.execute(INCIDENTS_DDL)
+        con.execute("ALTER TABLE incidents ADD COLUMN IF NOT EXISTS area VARCHAR")  # older stores
         update_events(con, window_min, radius_m, file_id)
         self._set_meta(con, "layout", LAYOUT)
 
@@ -320,7 +323,8 @@ class IncidentStore:
             tmp.execute(INCIDENTS_DDL)
             ev = pa.Table.from_pandas(build_incidents(rec), preserve_index=False)
             tmp.register("_events", ev)
-            tmp.execute(f"INSERT INTO incidents SELECT {', '.join(ev.column_names)} FROM _events")
+            cols = ", ".join(ev.column_names)
+            tmp.execute(f"INSERT INTO incidents ({cols}) SELECT {cols} FROM _events")
             return read_events(tmp, start, end, cell_res)
         finally:
             tmp.close()

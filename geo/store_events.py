@@ -157,7 +157,8 @@ def update_events(con, window_min: float, radius_m: float, file_id=None) -> None
             "ORDER BY r.occurred_at, r.fingerprint").to_arrow_table())
         ev = pa.Table.from_pandas(build_incidents(rec), preserve_index=False)
         con.register("_events", ev)
-        con.execute(f"INSERT INTO incidents SELECT {', '.join(ev.column_names)} FROM _events")
+        cols = ", ".join(ev.column_names)  # by name: an older store has ``area`` last
+        con.execute(f"INSERT INTO incidents ({cols}) SELECT {cols} FROM _events")
     finally:
         for name in ("_touched", "_affected", "_events"):
             try:
@@ -223,7 +224,12 @@ def read_events(con, start=None, end=None, cell_res=STORED_CELL_RES) -> pd.DataF
     if end is not None:
         where.append("occurred_at < $end")
         params["end"] = pd.Timestamp(end).to_pydatetime()
-    sql = f"SELECT {', '.join(cols)}, first_fp FROM incidents"
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'incidents'"
+    ).fetchall()}
+    # a store written before a column existed (e.g. ``area``) loads it as missing
+    sel = [c if c in have else f"NULL::{_EVENT_COLUMNS[c]} AS {c}" for c in cols]
+    sql = f"SELECT {', '.join(sel)}, first_fp FROM incidents"
     if where:
         sql += " WHERE " + " AND ".join(where)
     tbl = _in_event_order(con.sql(sql, params=params).to_arrow_table())

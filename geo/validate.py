@@ -394,6 +394,7 @@ def validate_rows(
             "age_band": pd.Series(age_to_band(col("age_band")), index=raw.index, dtype="string"),
             "sex": pd.Series(sex, index=raw.index, dtype="string"),
             "location_precision": text("location_precision"),
+            "area": text("area"),  # stripped; blank → missing
             "in_study_area": pd.array(in_area, dtype="boolean"),
         },
         index=raw.index,
