@@ -214,7 +214,7 @@ def collapse_events(records: pd.DataFrame, labels) -> pd.DataFrame:
         in_multi = np.repeat(multi, size)
         sub = srt.iloc[np.flatnonzero(in_multi)]
         grp = sub.groupby(lab[in_multi], sort=True)
-        for col in ("suspected_drug", "age_band", "sex", "location_precision", "agency"):
+        for col in ("suspected_drug", "age_band", "sex", "location_precision", "area", "agency"):
             if col in sub.columns:
                 out.iloc[rows, out.columns.get_loc(col)] = grp[col].first().to_numpy()
     bits = np.bitwise_or.reduceat(np.left_shift(1, codes[order]), starts) if lab.size else codes[:0]

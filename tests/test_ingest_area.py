@@ -134,3 +134,20 @@ def _sample_incidents():
     from data import get_path
 
     return get_path("incidents")
+
+
+def test_merged_event_takes_the_first_known_area():
+    """An EMS report with no area and a police report of the same event naming its town merge
+    into one event that is counted by the town (first non-empty value, as other fields)."""
+    import pandas as pd
+
+    from geo.ingest import read_incidents_frame
+
+    df = pd.DataFrame({
+        "occurred_at": ["2026-03-01 10:00", "2026-03-01 10:20"],
+        "lat": [36.05, 36.0502], "lon": [-79.8, -79.8002],
+        "source": ["ems", "police"], "outcome": ["nonfatal", "nonfatal"],
+        "area": ["", "Northgate"], "incident_id": ["a1", "p1"],
+    })
+    recs = read_incidents_frame(df).incidents
+    assert len(recs) == 1 and recs["area"].iloc[0] == "Northgate"
