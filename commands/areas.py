@@ -22,6 +22,7 @@ from commands.common import (
     add_window_options,
     load_incidents_from_args,
     policy_from_args,
+    write_table,
 )
 
 __all__ = ["register", "run", "add_area_options", "area_layers_from_args", "geography_from_args"]
@@ -105,22 +106,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _write(table, layers, out: Path) -> None:
-    tmp = out.with_name(out.name + ".part")
-    suffix = out.suffix.lower()
-    if suffix == ".csv":
-        table.to_csv(tmp, index=False)
-    elif suffix == ".parquet":
-        table.to_parquet(tmp, index=False)
-    else:
-        import geopandas as gpd
-
-        geoms = np.concatenate([layer.geometry for layer in layers])
-        gdf = gpd.GeoDataFrame(table, geometry=list(geoms), crs=4326)
-        tmp.write_text(gdf.to_json(drop_id=True))
-    tmp.replace(out)
-
-
 def run(args: argparse.Namespace) -> int:
     from layers.population import load_population
     from products.areas import area_tables
@@ -141,7 +126,9 @@ def run(args: argparse.Namespace) -> int:
                         population_column=args.population_column)
     if len(layers) == 1:
         table = table.drop(columns="unit")
-    _write(table, layers, out)
+    # one writer for every command: atomic, audited in the restricted tier
+    write_table(table, out, policy,
+                geometry=np.concatenate([layer.geometry for layer in layers]))
     for note in table.attrs.get("notes", []):
         print(f"note: {note}", file=sys.stderr)
     n_sup = int(table["suppressed"].sum())

@@ -142,12 +142,14 @@ def _check_out(path: Path) -> None:
 
 
 def write_table(df: pd.DataFrame, out: str | Path, policy: PrivacyPolicy, *,
-                geography=None) -> pd.DataFrame:
+                geography=None, geometry=None) -> pd.DataFrame:
     """Write a table published by a product (or publish ``df`` first); returns what was written.
 
     A uint64 ``h3`` column is written as hex strings; ``.geojson`` output carries the cell
-    outlines as polygons (never points). With ``geography = (area layers, places)`` a
-    ``label`` column (:func:`geo.labels.cell_labels`: area names, nearest place) follows ``h3``.
+    outlines as polygons (never points), or ``geometry`` (one polygon per row, e.g. named
+    areas) when given. With ``geography = (area layers, places)`` a ``label`` column
+    (:func:`geo.labels.cell_labels`: area names, nearest place) follows ``h3``. Restricted
+    outputs leave an audit row.
     """
     path = Path(out)
     _check_out(path)
@@ -177,9 +179,10 @@ def write_table(df: pd.DataFrame, out: str | Path, policy: PrivacyPolicy, *,
     else:
         import geopandas as gpd
 
-        if cells is None:
+        if geometry is None and cells is None:
             raise ValueError("GeoJSON output needs an 'h3' cell column")
-        gdf = gpd.GeoDataFrame(pub, geometry=list(cells_to_polygons(cells)), crs=4326)
+        shapes = list(geometry) if geometry is not None else list(cells_to_polygons(cells))
+        gdf = gpd.GeoDataFrame(pub, geometry=shapes, crs=4326)
         tmp.write_text(gdf.to_json(drop_id=True))
     tmp.replace(path)  # atomic: a failure never leaves a half-written output
     return pub

@@ -67,3 +67,18 @@ def test_restricted_cli_output_writes_an_audit_row(ops, tmp_path):
     rows = len(pd.read_csv(out))
     assert log[["role", "action", "what", "n_records"]].values.tolist() == [
         ["cli", "export", "cli:cells.csv", rows]]
+
+
+def test_restricted_area_table_is_audited_like_every_cli_output(ops, tmp_path):
+    """`gapmap areas` writes through the one CLI writer, so its restricted output is audited."""
+    from cli import main
+    from data import get_path
+
+    accounts.add_user("adam", "admin", PW)
+    out = tmp_path / "areas.csv"
+    assert main(["areas", "--incidents", str(get_path("incidents")), "--areas",
+                 str(get_path("incidents").parent / "sample_neighbourhoods.geojson"),
+                 "--area-name", "name", "--tier", "restricted", "--out", str(out)]) == 0
+    log = audit.read()
+    assert log[["action", "what", "n_records"]].values.tolist() == [
+        ["export", "cli:areas.csv", len(pd.read_csv(out))]]
