@@ -13,6 +13,7 @@ definition). Public tier: the score comes from the published counts (hidden ones
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -81,8 +82,7 @@ def area_gap_table(
         raise ValueError("no resource sites: the gap score needs naloxone, syringe-service "
                          "and treatment sites (a resources file)")
     start, end = burden_window(query, incidents, pol)
-    q = Query(res=query.res, start=start, end=end, outcomes=query.outcomes,
-              sources=query.sources)
+    q = replace(query, start=start, end=end)  # every filter of the query, burden window
     at = area_table(incidents, areas, q, pol, population, population_column=population_column,
                     breakdown=(), gi=hotspots)
     if pol.restricted:
@@ -90,8 +90,7 @@ def area_gap_table(
         v_before = pd.to_numeric(at["count_prior"]).to_numpy(float)
     else:
         span = end - start
-        qp = Query(res=q.res, start=start - span, end=start, outcomes=q.outcomes,
-                   sources=q.sources)
+        qp = replace(q, start=start - span, end=start)
         recent = with_record_keys(select(incidents, q))
         prior = with_record_keys(select(incidents, qp))
         v_now = impute_hidden(at["count"], pol.k,

@@ -15,6 +15,8 @@ from the *published* counts in the public tier (hidden ones imputed from public 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -164,8 +166,7 @@ def area_table(
     prior = None
     if q.start is not None and q.end is not None:
         span = q.end - q.start
-        qp = Query(res=q.res, start=q.start - span, end=q.start, outcomes=q.outcomes,
-                   sources=q.sources)
+        qp = replace(q, start=q.start - span, end=q.start)
         prior = with_record_keys(select(incidents, qp))
         data.update(_keyed_area_counts(prior, incident_areas(prior, areas), n, "count_prior"))
     counts = pd.DataFrame(data)

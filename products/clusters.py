@@ -20,6 +20,8 @@ that has passed :func:`geo.privacy.publish`:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -215,8 +217,7 @@ def cell_history(
     cell = np.uint64(cell)
     if int(cells_resolution(np.array([cell], dtype=np.uint64))[0]) != res:
         raise ValueError(f"cell {int(cell):x} is not an H3 cell at resolution {res}")
-    inc = with_record_keys(select(incidents, Query(res=res, outcomes=query.outcomes,
-                                                   sources=query.sources)))
+    inc = with_record_keys(select(incidents, replace(query, res=res, start=None, end=None)))
     inc = inc.loc[cells_at(inc, res) == cell]
     t = pd.to_datetime(inc["occurred_at"])
     if t.dt.tz is not None:

@@ -26,6 +26,7 @@ The score itself is :mod:`layers.gaps` (one definition).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -213,10 +214,9 @@ def _build(incidents, resources, query, policy, *, boundary, hotspots, populatio
                          "and treatment sites (a resources file)")
     boundary = boundary_geometry(boundary)
     start, end = burden_window(query, incidents, pol)
-    q = Query(res=query.res, start=start, end=end, outcomes=query.outcomes,
-              sources=query.sources)
+    q = replace(query, start=start, end=end)  # every filter of the query, burden window
     span = end - start
-    qp = Query(res=q.res, start=start - span, end=start, outcomes=q.outcomes, sources=q.sources)
+    qp = replace(q, start=start - span, end=start)
     recent = with_record_keys(select(incidents, q))
     prior = with_record_keys(select(incidents, qp))
     occupied = np.union1d(keyed_cell_counts(recent, q.res, breakdown=())["h3"],

@@ -20,6 +20,7 @@ The person-level follow-up list stays in :func:`layers.outreach.outreach_line_li
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -61,8 +62,9 @@ def _recent(incidents: pd.DataFrame, query: Query, pol: PrivacyPolicy, hours: Se
     check_resolution(query.res, pol)
     end = outreach_end(incidents, query, pol)
     # the sidebar's time window and outcomes do not apply here: last hours, nonfatal only
-    sub = select(incidents, Query(res=query.res, sources=query.sources,
-                                  start=end - pd.Timedelta(hours=hours[-1]), end=end))
+    # (sources and the drug / age band / sex filters do)
+    sub = select(incidents, replace(query, outcomes=None,
+                                    start=end - pd.Timedelta(hours=hours[-1]), end=end))
     sub = with_record_keys(sub[(sub["outcome"].astype("string") == "nonfatal").fillna(False)
                                .to_numpy(bool)])
     t = pd.to_datetime(sub["occurred_at"]).to_numpy()

@@ -191,7 +191,7 @@ def kpi_table(incidents, query: Query, policy: PrivacyPolicy | str = "public", *
     check_filters(query, pol)
     prep = prepare_events(incidents)
     first = data_start(prep, query.sources)
-    ev = select_events(prep, query.outcomes, query.sources)
+    ev = select_events(prep, query.outcomes, query.sources, filters=query)
     periods = _periods(prep, query, pol, windows)
     spans = []
     for w, s, e, ps in periods:
@@ -263,7 +263,7 @@ def weekly_table(incidents, query: Query, policy: PrivacyPolicy | str = "public"
     check_filters(query, pol)
     weeks = _whole("weeks", weeks)
     prep = prepare_events(incidents)
-    ev = select_events(prep, query.outcomes, query.sources)
+    ev = select_events(prep, query.outcomes, query.sources, filters=query)
     end = window_end(prep, query, pol)
     starts = end - pd.to_timedelta(np.arange(weeks, 0, -1) * 7, unit="D")
     first = np.datetime64(starts[0], "ns")
@@ -331,7 +331,7 @@ def top_areas(incidents, query: Query, policy: PrivacyPolicy | str = "public", *
     n = _whole("n", n)
     res = check_resolution(query.res, pol)
     prep = prepare_events(incidents)
-    ev = select_events(prep, query.outcomes, query.sources)
+    ev = select_events(prep, query.outcomes, query.sources, filters=query)
     end = window_end(prep, query, pol)
     start = query.start
     if start is None:  # default: the last year (52 whole weeks in public)

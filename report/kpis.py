@@ -19,7 +19,7 @@ the products unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -64,12 +64,36 @@ class PreparedEvents:
     ``source_masks`` is ``None`` when rows are reports of shared events (then a source filter
     re-collapses the filtered rows of ``frame``). ``last`` is the last incident time of the
     whole data set (release dates are built from it, never from a filtered subset).
+    ``levels`` caches, per breakdown family (drug, age, sex), the level code of every row
+    (:func:`products.breakdowns.levels_of`), computed on first use, so a drug / age band / sex
+    filter is a numpy ``isin`` instead of a string mapping of every row.
     """
 
     events: EventArrays
     source_masks: dict | None
     last: pd.Timestamp
     frame: pd.DataFrame
+    levels: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    @property
+    def aligned(self) -> bool:
+        """One event per row of ``frame``, in row order (row masks apply to the events)."""
+        return len(self.events) == len(self.frame)
+
+    def people_mask(self, query) -> np.ndarray:
+        """Rows of ``frame`` matching the query's ``drugs``, ``age_bands`` and ``sexes``."""
+        from products.breakdowns import FILTERS, LEVELS, levels_of
+
+        m = np.ones(len(self.frame), dtype=bool)
+        for name, family in FILTERS.items():
+            vals = getattr(query, name, None)
+            if vals is None:
+                continue
+            codes = self.levels.get(family)
+            if codes is None:
+                codes = self.levels[family] = levels_of(self.frame, family)
+            m &= np.isin(codes, [LEVELS[family].index(v) for v in vals])
+        return m
 
 
 def prepare_events(incidents: pd.DataFrame) -> PreparedEvents:
@@ -92,21 +116,43 @@ def prepare_events(incidents: pd.DataFrame) -> PreparedEvents:
     return PreparedEvents(ev, masks, pd.Timestamp(last), incidents)
 
 
-def select_events(prep: PreparedEvents, outcomes=None, sources=None) -> EventArrays:
-    """Events within the outcome and source filters (``None`` = all)."""
-    ev = prep.events
-    if sources is not None:
-        if "source" not in prep.frame.columns:
-            raise ValueError("a source filter needs the incidents' 'source' column")
-        if prep.source_masks is None:
-            from geo.grid import filter_incidents
+def _has_people(query) -> bool:
+    return query is not None and any(getattr(query, n, None) is not None
+                                     for n in ("drugs", "age_bands", "sexes"))
 
-            ev = event_arrays(filter_incidents(prep.frame, sources=sources))
-        else:
+
+def select_events(prep: PreparedEvents, outcomes=None, sources=None, filters=None
+                  ) -> EventArrays:
+    """Events within the outcome and source filters (``None`` = all) and, when ``filters``
+    (a :class:`products.query.Query`) is given, its drug / age band / sex filters.
+
+    Rows are filtered before reports collapse to events (as :func:`products.query.select`
+    does for every other product): an event counts when one of its reports matches.
+    """
+    ev = prep.events
+    people = _has_people(filters)
+    if sources is not None and "source" not in prep.frame.columns:
+        raise ValueError("a source filter needs the incidents' 'source' column")
+    if (sources is not None and prep.source_masks is None) or (people and not prep.aligned):
+        from geo.grid import filter_incidents
+
+        frame = prep.frame if sources is None else filter_incidents(prep.frame, sources=sources)
+        if people:
+            from products.breakdowns import filter_mask
+
+            frame = frame.loc[filter_mask(frame, filters)]
+        ev = event_arrays(frame)
+    else:
+        m = None
+        if sources is not None:
             m = np.zeros(len(ev), dtype=bool)
             for s in sources:
                 if s in prep.source_masks:
                     m |= prep.source_masks[s]
+        if people:
+            pm = prep.people_mask(filters)
+            m = pm if m is None else m & pm
+        if m is not None:
             ev = ev.subset(m)
     if outcomes is not None:
         keep = np.isin(ev.outcome, [OUTCOME_CODES.index(o) for o in outcomes])
