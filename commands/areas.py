@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from commands.common import (
+    add_engine_options,
     add_incident_options,
     add_tier_options,
     add_window_options,
@@ -92,7 +93,8 @@ def register(subparsers) -> None:
         "breakdowns, prior-period change, rate per 100,000 and Gi* hot spots on contiguity "
         "neighbours. Public output (the default) perturbs counts and suppresses 1..k-1.",
     )
-    add_incident_options(p)
+    add_incident_options(p)  # --incidents: a file, or a Parquet folder / glob (partitions)
+    add_engine_options(p)  # --engine dask: read, index and de-duplicate on a Dask cluster
     add_area_options(p, required=True)
     add_tier_options(p)
     add_window_options(p)

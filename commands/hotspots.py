@@ -25,6 +25,7 @@ import sys
 
 from commands.areas import add_area_options, geography_from_args
 from commands.common import (
+    add_engine_options,
     add_incident_options,
     add_tier_options,
     load_incidents_from_args,
@@ -46,7 +47,8 @@ def register(subparsers) -> None:
         "point-density clusters (DBSCAN / HDBSCAN, great-circle metres); or emerging hot "
         "spots (space-time Gi* per slice + Mann-Kendall trend, ArcGIS Pro categories).",
     )
-    add_incident_options(p)
+    add_incident_options(p)  # --incidents: a file, or a Parquet folder / glob (partitions)
+    add_engine_options(p)  # --engine dask: read, index and de-duplicate on a Dask cluster
     p.add_argument("--res", type=int, default=8,
                    help="H3 resolution of the analysis cells (default 8; public floor 8)")
     p.add_argument("--method", choices=METHODS, default="gi",

@@ -1,4 +1,4 @@
-"""`gapmap cells` / `gapmap ingest` on a partitioned Parquet dataset: local engine = Dask engine."""
+"""`gapmap cells|areas|hotspots|ingest` on a partitioned Parquet dataset: local engine = Dask engine."""
 
 from __future__ import annotations
 
@@ -53,6 +53,45 @@ def test_cells_folder_glob_and_dask_equal_one_file(dataset, tmp_path, scheduler)
     assert outs["file"]["count"].sum() > 4000  # the sample's events
     for name in ("folder", "glob", "dask"):
         pd.testing.assert_frame_equal(outs[name], outs["file"])
+
+
+@pytest.mark.parametrize("tier", ["restricted", "public"])
+def test_areas_with_dask_equal_local(dataset, tmp_path, scheduler, tier):
+    """Point-in-polygon counts per area (two layers), prior period and Gi*: the same table."""
+    root, whole = dataset
+    layers = ["--areas", "data/sample_neighbourhoods.geojson", "--area-name", "name",
+              "--areas", "data/sample_zips.geojson", "--area-name", "zip"]
+    window = ["--start", "2024-01-01", "--end", "2024-12-30"] if tier == "restricted" else []
+    outs = {}
+    for name, extra in {"file": ["--incidents", whole],
+                        "dask": ["--incidents", root, "--engine", "dask",
+                                 "--scheduler", scheduler]}.items():
+        out = tmp_path / f"{name}.csv"
+        assert cli.main(["areas", "--tier", tier, *map(str, extra), *layers, *window,
+                         "--out", str(out)]) == 0
+        outs[name] = pd.read_csv(out).sort_values(["unit", "area"]).reset_index(drop=True)
+    assert len(outs["file"]) == 26 + 11
+    if tier == "restricted":
+        assert outs["file"]["count"].sum() > 1000
+    pd.testing.assert_frame_equal(outs["dask"], outs["file"])
+
+
+@pytest.mark.parametrize("method,tier", [("gi", "restricted"), ("gi", "public"),
+                                         ("emerging", "restricted")])
+def test_hotspots_with_dask_equal_local(dataset, tmp_path, scheduler, method, tier):
+    """The hotspot inputs (events per cell) read on Dask give the same Gi* table."""
+    root, whole = dataset
+    outs = {}
+    for name, extra in {"file": ["--incidents", whole],
+                        "dask": ["--incidents", root, "--engine", "dask",
+                                 "--scheduler", scheduler]}.items():
+        out = tmp_path / f"{name}.csv"
+        assert cli.main(["hotspots", "--method", method, "--tier", tier, "--res", "8",
+                         *map(str, extra), "--out", str(out)]) == 0
+        outs[name] = pd.read_csv(out).sort_values("h3").reset_index(drop=True)
+    col = "class" if method == "gi" else "category"
+    assert len(outs["file"]) > 50 and outs["file"][col].nunique() > 1
+    pd.testing.assert_frame_equal(outs["dask"], outs["file"])
 
 
 def test_ingest_dataset_with_dask_equals_one_file(dataset, tmp_path, capsys, scheduler):
