@@ -1,4 +1,4 @@
-"""`gapmap cells|areas|hotspots|ingest` on a partitioned Parquet dataset: local engine = Dask engine."""
+"""`gapmap cells|areas|hotspots|ingest` on a partitioned Parquet dataset: local = Dask engine."""
 
 from __future__ import annotations
 
