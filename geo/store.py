@@ -30,10 +30,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from geo.grid import ANALYSIS_RES
-from geo.ingest import IngestResult, read_incidents
-from geo.store_events import INCIDENTS_DDL, build_incidents, read_events, update_events
 from geo.store_open import connect, reclaim
+from geo.store_read import STORED_CELL_RES, last_time, read_events
+
+# The ingest and de-duplication modules (geo.ingest, geo.store_events: scipy's spatial and
+# graph code) are imported where they are used, so reading the store starts quickly.
 
 __all__ = ["IncidentStore", "DEFAULT_STORE_PATH"]
 
@@ -152,6 +153,8 @@ class IncidentStore:
             con.execute("DROP TABLE IF EXISTS incidents")
             con.execute("DELETE FROM events")
             file_id = None  # every record is new
+        from geo.store_events import INCIDENTS_DDL, update_events
+
         con.execute(INCIDENTS_DDL)
         con.execute("ALTER TABLE incidents ADD COLUMN IF NOT EXISTS area VARCHAR")  # older stores
         update_events(con, window_min, radius_m, file_id)
@@ -197,6 +200,8 @@ class IncidentStore:
             ``events`` and ``records`` (store totals after), ``outside_area``, ``skipped``
             (True when the same file was ingested before) and ``rejects_path``.
         """
+        from geo.ingest import IngestResult, read_incidents
+
         if isinstance(source_data, IngestResult):
             result, label = source_data, str(source_data.summary.get("path", "<in-memory>"))
             fps = np.sort(result.records["fingerprint"].to_numpy(np.uint64))
@@ -296,7 +301,8 @@ class IncidentStore:
                 "merged": int((after_rec - after_ev) - (before_rec - before_ev)),
                 "records": after_rec, "events": after_ev}
 
-    def load(self, start=None, end=None, *, cell_res=ANALYSIS_RES) -> pd.DataFrame:
+    def load(self, start=None, end=None, *, cell_res=STORED_CELL_RES,
+             columns=None) -> pd.DataFrame:
         """Canonical de-duplicated events with ``occurred_at`` in ``[start, end)``.
 
         Events were built at ingest from every record of the event, so an event is the same
@@ -307,17 +313,24 @@ class IncidentStore:
         resolutions 6–10, the default; others are computed with :func:`geo.grid.add_cells`),
         so the dashboard's many filtered counts never re-index. Pass ``cell_res=()`` for the
         canonical columns only.
+
+        ``columns`` (optional) reads only these canonical columns (plus the record-key columns,
+        so record keys are those of a full load), e.g.
+        :data:`geo.store_read.ANALYSIS_COLUMNS` (all but the event and incident ids, which
+        are most of the read); see :mod:`geo.store_read`.
         """
         con = self._connect(read_only=True)
         try:
             if self._has_incidents(con) and self._meta(con, "layout") == LAYOUT:
-                return read_events(con, start, end, cell_res)
+                return read_events(con, start, end, cell_res, columns)
             # a store written by an older gapmap: build the events in memory (the next
             # ingest stores them)
             rec = con.sql("SELECT r.*, e.event_id AS _event FROM records r JOIN events e "
                           "USING (fingerprint) ORDER BY r.occurred_at, r.fingerprint").df()
         finally:
             con.close()
+        from geo.store_events import INCIDENTS_DDL, build_incidents
+
         tmp = duckdb.connect()
         try:
             tmp.execute(INCIDENTS_DDL)
@@ -325,9 +338,20 @@ class IncidentStore:
             tmp.register("_events", ev)
             cols = ", ".join(ev.column_names)
             tmp.execute(f"INSERT INTO incidents ({cols}) SELECT {cols} FROM _events")
-            return read_events(tmp, start, end, cell_res)
+            return read_events(tmp, start, end, cell_res, columns)
         finally:
             tmp.close()
+
+    def last_time(self) -> pd.Timestamp | None:
+        """The last event time in the store (None when it has no events, or when its events
+        are from an older layout and are only built on load)."""
+        con = self._connect(read_only=True)
+        try:
+            if self._has_incidents(con) and self._meta(con, "layout") == LAYOUT:
+                return last_time(con)
+            return None
+        finally:
+            con.close()
 
     def receipts(self, start=None, end=None) -> pd.DataFrame:
         """Every stored record with its receipt time, ``occurred_at`` in ``[start, end)``.
