@@ -91,13 +91,21 @@ def _read_excel(path: Path) -> RawTable:
     data = filled[1:]
     def cell(v):
         # calamine gives a date for a date-time cell at 00:00: make every date a timestamp
-        # (a column that is midnight throughout is read as date-only by validation)
         if isinstance(v, datetime.date):
             return pd.Timestamp(v)
         return None if isinstance(v, str) and v == "" else v
 
-    cols = {name: pd.Series([cell(rows[i][k]) if k < len(rows[i]) else None for i in data],
-                            dtype=object) for k, name in enumerate(names)}
+    def column(k):
+        vals = [rows[i][k] if k < len(rows[i]) else None for i in data]
+        dates = [v for v in vals if isinstance(v, datetime.date)]
+        if len(dates) >= 2 and not any(isinstance(v, datetime.datetime) for v in dates):
+            # dates only (no cell with a time of day): a date-only column, read as date text
+            # (typed timestamps are never made date-only by validation)
+            return pd.Series([v.isoformat() if isinstance(v, datetime.date) else cell(v)
+                              for v in vals], dtype=object)
+        return pd.Series([cell(v) for v in vals], dtype=object)
+
+    cols = {name: column(k) for k, name in enumerate(names)}
     frame = _integral_floats_to_int(pd.DataFrame(cols, columns=names).infer_objects())
     lines = np.asarray(data, dtype=np.int64) + first_row + 1
     return RawTable(frame.reset_index(drop=True), lines, _no_bad(), "excel")

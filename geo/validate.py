@@ -85,6 +85,10 @@ class ValidationResult:
     records: pd.DataFrame
     reasons: pd.Series
     unrecognised: dict
+    #: text dates only: rows with a time of day, and whether any of them is not at midnight
+    #: (a streaming ingest decides "a date-only export written with 00:00 times" per file)
+    n_clock: int = 0
+    off_midnight: bool = False
 
 
 def _clean(s: pd.Series) -> pd.Series:
@@ -105,8 +109,8 @@ def parse_datetimes(date: pd.Series, time: pd.Series | None = None):
         blank = ts.isna().to_numpy()
         ts = ts.astype("datetime64[us]")
         # A typed timestamp always carries a time of day, 00:00 included: a record at exact
-        # midnight is not date-only. A column that is midnight throughout (a date-only export
-        # written as timestamps) is made date-only by validate_rows, as for text.
+        # midnight is not date-only, even when the whole column is at midnight (a date-only
+        # column is typed as a date, read as text "YYYY-MM-DD"; Excel: geo.readers).
         has_time = ~blank
         return ts, has_time, blank
     s = _clean(date)
@@ -270,6 +274,7 @@ def validate_rows(
     boundary=None,
     drop_outside: bool = False,
     now: pd.Timestamp | None = None,
+    midnight_day: bool | None = None,
 ) -> ValidationResult:
     """Turn raw text rows into canonical values and per-row rejection reasons.
 
@@ -289,6 +294,11 @@ def validate_rows(
         Reject rows outside the study area instead of flagging them.
     now : Timestamp, optional
         "Now" for the future-date check (default: the current local time).
+    midnight_day : bool, optional
+        Text dates whose times are all 00:00 (at least two) are a date-only export written
+        with 00:00 times: ``None`` decides from these rows, ``True``/``False`` takes the
+        caller's decision for the whole file (a streaming ingest sees one chunk at a time).
+        Typed timestamps (Parquet, Excel date-times) are never made date-only.
     """
     if source is not None and source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
@@ -309,7 +319,12 @@ def validate_rows(
     checks.append((nat & ~blank, lambda i: f"unparsable date {str(date_col.iloc[i]).strip()!r}"))
     day = ~has_time
     clock = has_time & ~nat
-    if clock.sum() >= 2 and not np.any(tsv[clock] != tsv[clock].astype("datetime64[D]")):
+    typed = "occurred_time" not in colmap and pd.api.types.is_datetime64_any_dtype(date_col)
+    n_clock = 0 if typed else int(clock.sum())
+    off_midnight = bool(n_clock) and bool(
+        np.any(tsv[clock] != tsv[clock].astype("datetime64[D]")))
+    all_midnight = (n_clock >= 2 and not off_midnight) if midnight_day is None else midnight_day
+    if all_midnight and not typed:
         day = np.ones(n, dtype=bool)  # a date-only export written with 00:00 times
     future = ~nat & np.where(day, tsv.astype("datetime64[D]") > np.datetime64(now.date()),
                              tsv > np.datetime64(now.to_datetime64(), "us"))
@@ -405,4 +420,5 @@ def validate_rows(
     reasons = np.full(n, "", dtype=object)
     for i in np.flatnonzero(bad_any):
         reasons[i] = "; ".join(msg(i) for mask, msg in checks if mask[i])
-    return ValidationResult(records, pd.Series(reasons, index=raw.index, dtype=object), unrec)
+    return ValidationResult(records, pd.Series(reasons, index=raw.index, dtype=object), unrec,
+                            n_clock, off_midnight)

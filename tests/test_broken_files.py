@@ -160,10 +160,13 @@ def test_parquet_typed_midnight_is_not_date_only(tmp_path):
     csv = read_incidents(tmp_path / "t.csv")
     assert pq.records["time_precision"].tolist() == ["minute"] * 3
     assert len(pq.incidents) == len(csv.incidents) == 2  # midnight EMS + 00:20 police merge
-    # a column at midnight throughout is a date-only export
+    # typed timestamps are never date-only, even at midnight throughout (issue 13); a date
+    # column (Parquet date32) is
     only = df.assign(occurred_at=pd.to_datetime(["2024-03-01", "2024-03-01", "2024-03-02"]))
     only.to_parquet(tmp_path / "d.parquet", index=False)
-    assert read_incidents(tmp_path / "d.parquet").records["time_precision"].eq("day").all()
+    assert read_incidents(tmp_path / "d.parquet").records["time_precision"].eq("minute").all()
+    only.assign(occurred_at=only["occurred_at"].dt.date).to_parquet(tmp_path / "e.parquet")
+    assert read_incidents(tmp_path / "e.parquet").records["time_precision"].eq("day").all()
 
 
 def test_latlon_pair_in_one_column_for_any_preset(tmp_path):
