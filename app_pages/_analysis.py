@@ -57,36 +57,38 @@ def _events(kind, path, mtime):
     return _events_by_source(kind, path, mtime)
 
 
-def _query(res, start, end, outcomes, sources):
-    from products.query import Query
-
-    return Query(res=res, start=start, end=end, outcomes=outcomes, sources=sources)
+def _query(res, start, end, outcomes, sources, people=(None, None, None)):
+    """The products' Query; ``people`` = the sidebar's (drugs, age_bands, sexes) filters."""
+    return _full_query(res, start, end, outcomes, sources, *people)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _kpis(kind, path, mtime, start, end, outcomes, sources, tier_name) -> pd.DataFrame:
+def _kpis(kind, path, mtime, start, end, outcomes, sources, tier_name,
+          people=(None, None, None)) -> pd.DataFrame:
     from products.overview import kpi_table
 
-    return kpi_table(_events(kind, path, mtime), _query(8, start, end, outcomes, sources),
-                     tier_name)
+    return kpi_table(_events(kind, path, mtime),
+                     _query(8, start, end, outcomes, sources, people), tier_name)
 
 
 def kpi_table(f: Filters, tier_name: str) -> pd.DataFrame:
     """products.overview.kpi_table for the sidebar's window (vs its prior) and filters."""
-    return _kpis(*source_key(), f.start, f.end, f.outcomes, f.sources, tier_name)
+    return _kpis(*source_key(), f.start, f.end, f.outcomes, f.sources, tier_name,
+                 people=_people(f))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _weekly(kind, path, mtime, end, outcomes, sources, tier_name) -> pd.DataFrame:
+def _weekly(kind, path, mtime, end, outcomes, sources, tier_name,
+            people=(None, None, None)) -> pd.DataFrame:
     from products.overview import weekly_table
 
-    return weekly_table(_events(kind, path, mtime), _query(8, None, end, outcomes, sources),
-                        tier_name)
+    return weekly_table(_events(kind, path, mtime),
+                        _query(8, None, end, outcomes, sources, people), tier_name)
 
 
 def weekly_table(f: Filters, tier_name: str) -> pd.DataFrame:
     """products.overview.weekly_table: 52 weeks to the window's end, sidebar filters."""
-    return _weekly(*source_key(), f.end, f.outcomes, f.sources, tier_name)
+    return _weekly(*source_key(), f.end, f.outcomes, f.sources, tier_name, people=_people(f))
 
 
 # ------------------------------------------------------------------ hotspots
@@ -186,19 +188,19 @@ def rates(f: Filters, method: str = "eb") -> pd.DataFrame | None:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _cell_history(kind, path, mtime, res, cell, outcomes, sources, tier_name="restricted",
-                  k=10) -> pd.DataFrame:
+                  k=10, people=(None, None, None)) -> pd.DataFrame:
     from products.clusters import cell_history as history
-    from products.query import Query
 
     return history(_load_incidents(kind, path, mtime),
-                   Query(res=int(res), outcomes=outcomes, sources=sources),
+                   _query(int(res), None, None, outcomes, sources, people),
                    _policy_of(tier_name, k), int(cell))
 
 
 def cell_history(f: Filters, cell: int) -> pd.DataFrame:
     """One cell's counts per period over all dates (public: 28-day periods to the release
-    date; restricted: months), outcome/source filters applied, published."""
-    return _cell_history(*source_key(), f.res, int(cell), f.outcomes, f.sources, *_pol_key())
+    date; restricted: months), the sidebar's filters applied, published."""
+    return _cell_history(*source_key(), f.res, int(cell), f.outcomes, f.sources, *_pol_key(),
+                         people=_people(f))
 
 
 def selected_object(key: str) -> dict | None:
@@ -218,16 +220,15 @@ def selected_object(key: str) -> dict | None:
 @st.cache_data(max_entries=8, show_spinner="Computing emerging hot spots…")
 def _emerging(
     kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, slice_,
-    tier_name="restricted", k=10,
+    tier_name="restricted", k=10, people=(None, None, None),
 ) -> pd.DataFrame:
     """products.clusters.emerging_table on primitives: window ``[start, end)`` as given (the
     last day of data is counted)."""
     from products.clusters import emerging_table
-    from products.query import Query
 
     return emerging_table(
         _load_incidents(kind, path, mtime),
-        Query(res=int(res), start=start, end=end, outcomes=outcomes, sources=sources),
+        _query(int(res), start, end, outcomes, sources, people),
         _policy_of(tier_name, k),
         boundary=_boundary_geometry(bpath, bmtime),
         slice=slice_,
@@ -246,6 +247,7 @@ def emerging(f: Filters, slice_: str) -> pd.DataFrame:
         f.sources,
         slice_,
         *_pol_key(),
+        people=_people(f),
     )
 
 
@@ -260,14 +262,13 @@ SCAN_AUTO_MAX = 200_000
 
 @st.cache_data(max_entries=8, show_spinner="Finding density clusters…")
 def _density(kind, path, mtime, res, start, end, outcomes, sources, eps_m, min_samples,
-             tier_name="restricted", k=10):
+             tier_name="restricted", k=10, people=(None, None, None)):
     """products.clusters.density_table (DBSCAN) on primitives, published for ``tier_name``."""
     from products.clusters import density_table
-    from products.query import Query
 
     return density_table(
         _load_incidents(kind, path, mtime),
-        Query(res=int(res), start=start, end=end, outcomes=outcomes, sources=sources),
+        _query(int(res), start, end, outcomes, sources, people),
         _policy_of(tier_name, k),
         method="dbscan", eps_m=float(eps_m), min_samples=int(min_samples),
     )
@@ -278,23 +279,24 @@ def density(f: Filters, eps_m: float, min_samples: int) -> pd.DataFrame:
     per cluster with dates, centroid and hull."""
     return _density(
         *source_key(), f.res, f.start, f.end, f.outcomes, f.sources, float(eps_m),
-        int(min_samples), *_pol_key()
+        int(min_samples), *_pol_key(), people=_people(f)
     )
 
 
 @st.cache_data(max_entries=4, show_spinner="Running the space-time scan (999 replicates)…")
-def _scan(kind, path, mtime, end, outcomes, sources, res, replicates, tier_name, days):
+def _scan(kind, path, mtime, end, outcomes, sources, res, replicates, tier_name, days,
+          people=(None, None, None)):
     from products.alerts import scan_table
 
     df = _load_incidents(kind, path, mtime)
-    return scan_table(df, _query(res, None, end, outcomes, sources), tier_name, res=res,
-                      replicates=replicates, seed=0, days=days)
+    return scan_table(df, _query(res, None, end, outcomes, sources, people), tier_name,
+                      res=res, replicates=replicates, seed=0, days=days)
 
 
 def scan(f: Filters, tier_name: str, res: int = 8, replicates: int = 999) -> pd.DataFrame:
     """products.alerts.scan_table: clusters of the SCAN_DAYS days to the window's end."""
     return _scan(*source_key(), f.end, f.outcomes, f.sources, int(res), int(replicates),
-                 tier_name, SCAN_DAYS)
+                 tier_name, SCAN_DAYS, people=_people(f))
 
 
 # ------------------------------------------------------------------ alerts
@@ -305,11 +307,11 @@ SCAN_DAYS = 28
 
 @st.cache_data(max_entries=8, show_spinner="Checking for spikes…")
 def _alerts(kind, path, mtime, end, outcomes, sources, method, res, tier_name,
-            days=ALERT_DAYS) -> pd.DataFrame:
+            days=ALERT_DAYS, people=(None, None, None)) -> pd.DataFrame:
     from products.alerts import current_alerts
 
     df = _load_incidents(kind, path, mtime)
-    return current_alerts(df, _query(res, None, end, outcomes, sources), tier_name,
+    return current_alerts(df, _query(res, None, end, outcomes, sources, people), tier_name,
                           method=method, res=res, days=int(days))
 
 
@@ -318,7 +320,7 @@ def alerts(f: Filters, tier_name: str, method: str = "C2", days: int = ALERT_DAY
     """products.alerts.current_alerts: the ``days`` days (default ALERT_DAYS) to the window's
     end (whole area and H3 res-ALERT_RES cells), published for ``tier_name``."""
     return _alerts(*source_key(), f.end, f.outcomes, f.sources, method, ALERT_RES, tier_name,
-                   int(days))
+                   int(days), people=_people(f))
 
 
 # ------------------------------------------------------------------ breakdowns (issue 10)

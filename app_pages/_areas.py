@@ -80,13 +80,13 @@ def labels(cells) -> list[str]:
 
 @st.cache_data(max_entries=8, show_spinner="Counting by area…")
 def _area_table(kind, path, mtime, areas_spec, places_spec, sample, layer_i, start, end,
-                outcomes, sources, tier_name, k) -> pd.DataFrame:
+                outcomes, sources, tier_name, k, people=(None, None, None)) -> pd.DataFrame:
+    from app_pages._analysis import _query
     from geo.privacy import PrivacyPolicy
     from products.areas import area_table as product
-    from products.query import Query
 
     layers, _ = _geography(areas_spec, places_spec, sample)
-    q = Query(start=start, end=end, outcomes=outcomes, sources=sources)
+    q = _query(8, start, end, outcomes, sources, people)
     t = product(_load_incidents(kind, path, mtime), layers[layer_i], q,
                 PrivacyPolicy.for_tier(tier_name, k=k))
     t.attrs = {**t.attrs}
@@ -95,12 +95,13 @@ def _area_table(kind, path, mtime, areas_spec, places_spec, sample, layer_i, sta
 
 def area_table(f: Filters, layer_i: int) -> pd.DataFrame:
     """products.areas.area_table for the sidebar's window and filters, this session's tier."""
+    from app_pages._analysis import _people
     from geo.labels import PLACES_ENV
 
     pol = policy()
     return _area_table(*source_key(), areas_spec(),
                        os.environ.get(PLACES_ENV, ""), is_sample(), int(layer_i), f.start, f.end,
-                       f.outcomes, f.sources, pol.tier, pol.k)
+                       f.outcomes, f.sources, pol.tier, pol.k, people=_people(f))
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)

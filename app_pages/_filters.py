@@ -1,12 +1,13 @@
 """Sidebar filters added by issue 10: the restricted tier's calendar range and the suspected
-drug / age band / sex filters (public: all or one)."""
+drug / age band / sex filters (public: all or one), and the one note every page shows when
+drug / age band / sex filters are in force (:func:`people_note`)."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-__all__ = ["CUSTOM_WINDOW", "custom_range", "people_filters"]
+__all__ = ["CUSTOM_WINDOW", "custom_range", "people_filters", "people_words", "people_note"]
 
 
 #: The restricted tier's calendar choice in the time-window list.
@@ -34,8 +35,10 @@ def people_filters(public: bool) -> dict:
     labels = {"drugs": "Suspected drug", "age_bands": "Age band", "sexes": "Sex"}
     out = {}
     with st.sidebar.expander("Drug, age, sex", expanded=False):
-        st.caption("Apply to the Overview's breakdowns and bad-batch warnings and to the "
-                   "Hot spots map and table (other pages: not yet).")
+        st.caption("Apply to every page's figures (KPIs, trend, maps, hot spots, alerts, "
+                   "gaps, siting, outreach, areas) and the briefing PDF. "
+                   + ("Public tier: all or one of each." if public else
+                      "Unknown = not recorded."))
         for name, family in FILTERS.items():
             levels = list(LEVELS[family])
             if public:
@@ -47,3 +50,21 @@ def people_filters(public: bool) -> dict:
                 out[name] = None if set(got) >= set(levels) else tuple(
                     v for v in levels if v in got)
     return out
+
+
+_PEOPLE = (("drugs", "suspected drug"), ("age_bands", "age band"), ("sexes", "sex"))
+
+
+def people_words(f) -> str:
+    """The active drug / age band / sex filters in words ("suspected drug: fentanyl; sex:
+    male"), or "" when none is set (``f``: the sidebar's Filters or a Query)."""
+    return "; ".join(f"{label}: {', '.join(getattr(f, name))}" for name, label in _PEOPLE
+                     if getattr(f, name, None))
+
+
+def people_note(f) -> None:
+    """One info line on a page whose figures are narrowed by drug / age band / sex filters."""
+    words = people_words(f)
+    if words:
+        st.info(f"Filtered to {words} (sidebar: Drug, age, sex). Every figure on this page "
+                "counts only these overdoses.")

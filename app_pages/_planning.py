@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages._analysis import _boundary_geometry, _pol_key, _policy_of
+from app_pages._analysis import _boundary_geometry, _people, _pol_key, _policy_of, _query
 from app_pages._data import (
     _load_incidents,
     _load_sites,
@@ -32,16 +32,15 @@ def _resources_key() -> tuple[str, float]:
 @st.cache_data(max_entries=8, show_spinner=False)
 def _siting(kind, path, mtime, res, start, end, outcomes, sources, rpath, rmtime, cpath, cmtime,
             k, radius_m, types, only_24_7, exact, time_limit, tier_name, k_suppress,
-            travel=None, roads_path="", roads_mtime=0.0, minutes=None):
+            travel=None, roads_path="", roads_mtime=0.0, minutes=None, people=(None, None, None)):
     """products.siting.siting_plan on primitives (published for ``tier_name``)."""
-    from products.query import Query
     from products.siting import siting_plan
 
     return siting_plan(
         _load_incidents(kind, path, mtime),
         _load_sites(rpath, rmtime, "resources") if rpath else None,
         _load_sites(cpath, cmtime, "candidates") if cpath else None,
-        Query(res=int(res), start=start, end=end, outcomes=outcomes, sources=sources),
+        _query(int(res), start, end, outcomes, sources, people),
         _policy_of(tier_name, k_suppress),
         int(k),
         float(radius_m),
@@ -70,18 +69,18 @@ def siting(
     return _siting(*source_key(), f.res, f.start, f.end, f.outcomes, f.sources,
                    *_resources_key(), *file_key("candidates"), int(k), float(radius_m),
                    tuple(sorted(types)), bool(only_24_7), bool(exact), float(time_limit),
-                   *_pol_key(), *_travel_key(travel), minutes)
+                   *_pol_key(), *_travel_key(travel), minutes, people=_people(f))
 
 
 # ------------------------------------------------------------------ outreach
 @st.cache_data(max_entries=8, show_spinner=False)
-def _outreach(kind, path, mtime, res, sources, rpath, rmtime, tier_name, k_suppress):
+def _outreach(kind, path, mtime, res, sources, rpath, rmtime, tier_name, k_suppress,
+              people=(None, None, None)):
     """products.outreach.outreach_table and its totals on primitives."""
     from products.outreach import outreach_end, outreach_table, outreach_totals
-    from products.query import Query
 
     df = _load_incidents(kind, path, mtime)
-    q = Query(res=int(res), sources=sources)
+    q = _query(int(res), None, None, None, sources, people)
     pol = _policy_of(tier_name, k_suppress)
     sites = _load_sites(rpath, rmtime, "resources") if rpath else None
     return (outreach_table(df, sites, q, pol), outreach_totals(df, q, pol),
@@ -90,23 +89,26 @@ def _outreach(kind, path, mtime, res, sources, rpath, rmtime, tier_name, k_suppr
 
 def outreach(f: Filters) -> pd.DataFrame:
     """Published nonfatal overdoses in the last 24/48/72 h per area with nearest resources."""
-    return _outreach(*source_key(), f.res, f.sources, *_resources_key(), *_pol_key())[0]
+    return _outreach(*source_key(), f.res, f.sources, *_resources_key(), *_pol_key(),
+                     people=_people(f))[0]
 
 
 def outreach_totals(f: Filters) -> tuple[pd.DataFrame, pd.Timestamp]:
     """Published whole-area totals per window and the windows' end (a midnight)."""
-    out = _outreach(*source_key(), f.res, f.sources, *_resources_key(), *_pol_key())
+    out = _outreach(*source_key(), f.res, f.sources, *_resources_key(), *_pol_key(),
+                    people=_people(f))
     return out[1], out[2]
 
 
 def outreach_list(f: Filters, hours: int) -> pd.DataFrame:
     """The restricted-tier line list (person-level: only call after checking the tier)."""
-    from geo.grid import filter_incidents
     from layers.outreach import outreach_line_list
+    from products.query import select
 
     if tier() != "restricted":
         raise PermissionError("the outreach line list is restricted-tier only")
-    df = filter_incidents(incidents(), sources=f.sources)
+    # sources and drug / age band / sex (the window and outcomes do not apply: last hours)
+    df = select(incidents(), _query(f.res, None, None, None, f.sources, _people(f)))
     return outreach_line_list(df, hours=hours, sites=resources())
 
 
@@ -149,17 +151,16 @@ def filter_sites(
 @st.cache_data(max_entries=8, show_spinner="Scoring resource gaps…")
 def _gaps(kind, path, mtime, bpath, bmtime, res, start, end, outcomes, sources, rpath, rmtime,
           moud, medicaid, only_247, open_at, tier_name, k_suppress, travel=None, roads_path="",
-          roads_mtime=0.0, within_min=None) -> pd.DataFrame:
+          roads_mtime=0.0, within_min=None, people=(None, None, None)) -> pd.DataFrame:
     """products.gaps.gap_table on primitives (published for ``tier_name``)."""
     from products.gaps import gap_table
-    from products.query import Query
 
     every = _load_sites(rpath, rmtime, "resources")
     sites = filter_sites(every, moud, medicaid, only_247, open_at)
     return gap_table(
         _load_incidents(kind, path, mtime),
         sites,
-        Query(res=int(res), start=start, end=end, outcomes=outcomes, sources=sources),
+        _query(int(res), start, end, outcomes, sources, people),
         _policy_of(tier_name, k_suppress),
         boundary=_boundary_geometry(bpath, bmtime),
         open_at=open_at,
@@ -182,7 +183,7 @@ def gap_table(
         return None
     return _gaps(*source_key(), *file_key("boundary"), f.res, f.start, f.end, f.outcomes,
                  f.sources, rpath, rmtime, tuple(sorted(moud)), bool(medicaid), bool(only_247),
-                 open_at, *_pol_key(), *_travel_key(travel), within_min)
+                 open_at, *_pol_key(), *_travel_key(travel), within_min, people=_people(f))
 
 
 # ------------------------------------------------------------------ travel (issue 11)

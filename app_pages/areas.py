@@ -7,11 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _app, _areas
+from app_pages._filters import people_note
 from layers import deck
 from layers.deck_areas import area_fill_layer
 
 f = _app.filters()
 st.title("Areas")
+people_note(f)
 pol = _app.policy()
 layers, places = _areas.geography()
 if not layers:
@@ -90,18 +92,17 @@ st.download_button("Download table (CSV)", show.to_csv(index=False).encode(),
 
 @st.cache_data(max_entries=8, show_spinner="Scoring gaps by area…")
 def _area_gaps(kind, path, mtime, areas_spec, places_spec, sample, layer_i, rpath, rmtime,
-               start, end, outcomes, sources, tier_name, k):
+               start, end, outcomes, sources, tier_name, k, people=(None, None, None)):
     """products.area_gaps.area_gap_table on primitives (published for ``tier_name``)."""
+    from app_pages._analysis import _query
     from app_pages._data import _load_incidents, _load_sites
     from geo.privacy import PrivacyPolicy
     from products.area_gaps import area_gap_table
-    from products.query import Query
 
     layers_, _ = _areas._geography(areas_spec, places_spec, sample)
     return area_gap_table(_load_incidents(kind, path, mtime), _load_sites(rpath, rmtime,
                                                                            "resources"),
-                          layers_[layer_i], Query(start=start, end=end, outcomes=outcomes,
-                                                  sources=sources),
+                          layers_[layer_i], _query(8, start, end, outcomes, sources, people),
                           PrivacyPolicy.for_tier(tier_name, k=k))
 
 
@@ -113,12 +114,14 @@ else:
     import os
     from pathlib import Path
 
+    from app_pages._analysis import _people
     from app_pages._data import source_key
     from geo.labels import PLACES_ENV
 
     gaps = _area_gaps(*source_key(), _areas.areas_spec(), os.environ.get(PLACES_ENV, ""),
                       _areas.is_sample(), int(layer_i), str(_rp), Path(_rp).stat().st_mtime,
-                      f.start, f.end, f.outcomes, f.sources, pol.tier, pol.k)
+                      f.start, f.end, f.outcomes, f.sources, pol.tier, pol.k,
+                      people=_people(f))
     st.dataframe(gaps, hide_index=True, width="stretch", key="area_gaps_table")
     st.caption(f"Same score as the cell gap table (burden × access deficit), per {unit}: "
                "distances from a point inside each area to the nearest site; sites_in_*: "

@@ -2,7 +2,7 @@
 
 The PDF is built by :func:`report.briefing.build_briefing` (every figure through the privacy
 gate for the public tier) and cached by primitives: data source + modification time, tier,
-resolution, end date and source filter.
+resolution, end date and the sidebar's filters (outcome, source, drug, age band, sex).
 """
 
 from __future__ import annotations
@@ -13,14 +13,16 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _app, _areas, _ui
+from app_pages._filters import people_note
 
 f = _app.filters()
 st.title("Briefing")
+people_note(f)
 
 
 @st.cache_data(max_entries=6, show_spinner="Building the briefing…")
 def _content(kind, path, mtime, rpath, rmtime, bpath, bmtime, tier, res, end, outcomes,
-             sources, areas_spec="", places_spec="", sample=False):
+             sources, areas_spec="", places_spec="", sample=False, people=(None, None, None)):
     from app_pages._areas import _geography
     from report.sections import briefing_content
 
@@ -29,8 +31,10 @@ def _content(kind, path, mtime, rpath, rmtime, bpath, bmtime, tier, res, end, ou
     bnd = _app._load_boundary(bpath, bmtime) if bpath else None
     layers, places = _geography(areas_spec, places_spec, sample)  # names for top areas, alerts
     geography = (layers, places) if layers or places is not None else None
+    drugs, age_bands, sexes = people
     return briefing_content(df, sites, bnd, tier=tier, res=res, end=end, outcomes=outcomes,
-                            sources=sources, geography=geography)
+                            sources=sources, geography=geography, drugs=drugs,
+                            age_bands=age_bands, sexes=sexes)
 
 
 @st.cache_data(max_entries=6, show_spinner=False)
@@ -98,9 +102,13 @@ area_name = c3.text_input("Jurisdiction name (title)", value="", key="brief_area
 key = (kind, path, mtime, str(rp) if rp else "", _app._mtime(rp), str(bp) if bp else "",
        _app._mtime(bp), tier, int(f.res), end, f.outcomes, f.sources,
        _areas.areas_spec(), os.environ.get("GAPMAP_PLACES", ""),
-       _areas.is_sample())
+       _areas.is_sample(), (f.drugs, f.age_bands, f.sexes))
 
-content = _content(*key)
+try:
+    content = _content(*key)
+except ValueError as exc:  # e.g. no incidents match the sidebar's filters
+    st.warning(f"No briefing for these filters: {exc}.")
+    st.stop()
 with_eval = st.checkbox("Add page 2: follow-up program evaluation", key="brief_eval",
                         help="The Evaluation page's figures (reach, services, repeat "
                         "overdoses, data timeliness), through the same privacy gate.")

@@ -7,12 +7,14 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _app, _ui
+from app_pages._filters import people_note
 from geo.cells import cells_to_str
 from layers import deck
 from products.gaps import CATCHMENT_MIN
 
 f = _app.filters()
 st.title("Resource gaps")
+people_note(f)
 sites = _app.resources()
 if sites is None:
     st.info("No resource file: add one on the Data page (treatment, syringe services, naloxone).")
@@ -153,8 +155,9 @@ if gap is None:
     st.stop()
 st.subheader("Cells ranked by gap score")
 st.caption(
-    f"H3 res-{f.res} cells; burden = overdoses in {f.label} (the sidebar's window, outcome "
-    "and source filters apply; trend against the period of the same length before). The "
+    f"H3 res-{f.res} cells; burden = overdoses in {f.label} (the sidebar's window, outcome, "
+    "source, drug, age band and sex filters apply; trend against the period of the same "
+    "length before). The "
     "score combines burden (overdoses, trend, Gi* hot spot of the same window) with distance "
     "to naloxone, 24/7 naloxone, treatment and syringe services (see README). "
     + ("Public tier: counts perturbed, 1–9 hidden (reasons say 'fewer than 10'); scores are "
@@ -223,14 +226,15 @@ st.download_button(
 # ---- naloxone distribution: kits per overdose and distribution gaps (cases.naloxone)
 st.subheader("Naloxone distribution: kits per overdose")
 from app_pages import _cases  # noqa: E402
-from app_pages._data import filtered  # noqa: E402
 from cases.naloxone import distribution_gaps, kits_per_overdose  # noqa: E402
+from products.query import select  # noqa: E402
 
 kit_log, kit_origin = _cases.kits()
 if kit_log is None:
     st.info("No naloxone distribution log yet (the Evaluation page imports one).")
 else:
-    per = kits_per_overdose(kit_log, filtered(f), f.res, pol, f.start, f.end)
+    per = kits_per_overdose(kit_log, select(_app.incidents(), f.query), f.res, pol, f.start,
+                            f.end)
     dgap = distribution_gaps(per)
     kit_cols = {"count": "overdoses", "kits": "kits handed out",
                 "kits_per_overdose": "kits per overdose"}

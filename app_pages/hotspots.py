@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _app, _areas, _ui
+from app_pages._filters import people_note
 from geo.cells import cells_to_latlng, cells_to_str, str_to_cells
 from layers import deck
 
@@ -29,10 +30,7 @@ show_sites = c2.toggle("Show naloxone sites", value=False, key="hot_sites")
 
 # the hot-spot product (products.hotspots.hotspot_table), already published for this tier
 pub = _app.hotspots(f)
-_people = [f"{n.replace('_', ' ')}: {', '.join(v)}" for n, v in
-           (("suspected drug", f.drugs), ("age band", f.age_bands), ("sex", f.sexes)) if v]
-if _people:
-    st.info("Filtered to " + "; ".join(_people) + " (sidebar: Drug, age, sex).")
+people_note(f)  # every figure below (map, table, history, emerging, clusters) is filtered
 st.caption(
     f"{len(pub):,} analysis cells at H3 resolution {f.res} · {f.label} · Gi* with k-ring 1 "
     "neighbours, Benjamini–Hochberg FDR q-values. "

@@ -11,11 +11,13 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _app, _ui
+from app_pages._filters import people_note
 from geo.cells import cells_to_str
 from layers import deck
 
 f = _app.filters()
 st.title("Outreach: recent nonfatal overdoses")
+people_note(f)
 tier = _app.tier()
 pol = _app.policy()
 table = _app.outreach(f)  # published by products.outreach.outreach_table for this tier
@@ -24,7 +26,8 @@ st.caption(
     f"Data through {end - pd.Timedelta(days=1):%Y-%m-%d}: the windows are the last 24, 48 and "
     f"72 hours up to the end of that day (the latest report's day, not the clock: data "
     f"arrive with a lag). Areas are H3 res-{f.res} cells. Nonfatal overdoses only; the "
-    "sidebar's time window and outcome filter do not apply here (the source filter does). "
+    "sidebar's time window and outcome filter do not apply here (the source and the drug, "
+    "age band and sex filters do). "
     "Windows are cumulative (48 h includes 24 h); a window is hidden where subtracting it "
     "from a wider one would reveal a suppressed count. Follow-up within 24–72 h is the "
     "PORT/DART standard."

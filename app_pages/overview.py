@@ -10,9 +10,11 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _app, _ui
+from app_pages._filters import people_note, people_words
 
 f = _app.filters()
 st.title("Overview")
+people_note(f)
 
 tier = _app.tier()
 public = tier != "restricted"
@@ -22,9 +24,10 @@ src = "all sources" if f.sources is None else ", ".join(f.sources)
 outc = "all outcomes" if f.outcomes is None else ", ".join(f.outcomes)
 st.caption(
     f"Windows end on {first['last_day']:%Y-%m-%d} (data through that day); each compared with "
-    f"the period of equal length just before it. Outcomes: {outc}. Sources: {src}. Counts are "
-    "de-duplicated events. The H3 resolution control does not apply to this page's totals; "
-    f"alerts use res-{_app.ALERT_RES} cells and the scan res-8 cells."
+    f"the period of equal length just before it. Outcomes: {outc}. Sources: {src}. "
+    + (f"Only {people_words(f)}. " if people_words(f) else "")
+    + "Counts are de-duplicated events. The H3 resolution control does not apply to this "
+    f"page's totals; alerts use res-{_app.ALERT_RES} cells and the scan res-8 cells."
     + (" Public tier: counts are perturbed by up to ±3 (the same events always give the same "
        "number); 'suppressed' = 1–9 events, or a value hidden because it would reveal one; "
        "'–' = a share or change with a hidden side." if public else "")

@@ -7,10 +7,12 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import _app, _ui
+from app_pages._filters import people_note
 from layers import deck
 
 f = _app.filters()
 st.title("Siting new naloxone sites")
+people_note(f)
 cand = _app.candidates()
 if cand is None:
     st.info(
@@ -84,7 +86,8 @@ basis = (
     "published burden"
 )
 st.caption(
-    f"Demand: overdoses per H3 res-{f.res} cell, {f.label}, from {basis}. Existing naloxone "
+    f"Demand: overdoses per H3 res-{f.res} cell, {f.label} ({f.query.describe()}), from "
+    f"{basis}. Existing naloxone "
     f"sites fix the cells within {reach_words} as covered (coverage by {mode_text}). "
     f"Method: {summ['method']}{status}; "
     f"proven bound {summ['upper_bound_pct']:.1f}% newly covered, gap {100 * summ['gap']:.2f}%."

@@ -369,6 +369,9 @@ def build_briefing(
     roads=None,
     evaluation_tables=None,
     receipts=None,
+    drugs: tuple[str, ...] | None = None,
+    age_bands: tuple[str, ...] | None = None,
+    sexes: tuple[str, ...] | None = None,
 ) -> bytes:
     """Build the one-page leadership briefing as PDF bytes.
 
@@ -387,8 +390,8 @@ def build_briefing(
     end : date-like, optional
         First day excluded (``[start, end)``); default the day after the last incident
         (public: the release date, the Monday after the last complete week).
-    outcomes, sources : tuple of str, optional
-        Filters applied to every section and printed on the page.
+    outcomes, sources, drugs, age_bands, sexes : tuple of str, optional
+        Filters applied to every section and printed on the page (public: all or one).
     k : int, optional
         Suppression threshold (default 10: counts 1–9 hidden).
     title, area_name : str
@@ -416,7 +419,8 @@ def build_briefing(
     """
     content = briefing_content(incidents, resources, boundary, tier=tier, res=res, end=end, k=k,
                                outcomes=outcomes, sources=sources, geography=geography,
-                               travel=travel, roads=roads)
+                               travel=travel, roads=roads, drugs=drugs, age_bands=age_bands,
+                               sexes=sexes)
     notes = list(caveats)
     if synthetic:
         notes.insert(0, "SYNTHETIC SAMPLE DATA (data/README.md) — not real people or events.")

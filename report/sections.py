@@ -21,8 +21,9 @@ from geo.cells import cells_to_latlng
 from geo.privacy import PrivacyPolicy, as_policy, release_date
 from products.hotspots import cell_table, hotspot_table
 from products.overview import kpi_table, top_areas, weekly_table
-from products.query import Query, check_resolution, data_end, select
+from products.query import Query, check_filters, check_resolution, data_end, select
 from report.events import end_day
+from report.kpis import prepare_events
 from report.maps import boundary_geometry
 
 __all__ = ["BriefingContent", "briefing_content", "cell_label", "ALERT_DAYS"]
@@ -63,7 +64,8 @@ def cell_label(cell) -> str:
     return f"{abs(a):.2f}{'N' if a >= 0 else 'S'} {abs(o):.2f}{'E' if o >= 0 else 'W'}"
 
 
-def _map_table(incidents: pd.DataFrame, res: int, end: pd.Timestamp, geom, pol: PrivacyPolicy):
+def _map_table(incidents: pd.DataFrame, filters: Query, end: pd.Timestamp, geom,
+               pol: PrivacyPolicy):
     """The briefing's map: the hot-spot product (:func:`products.hotspots.hotspot_table`), the
     same function and grid rule as ``gapmap hotspots`` and the Hotspots page.
 
@@ -78,7 +80,7 @@ def _map_table(incidents: pd.DataFrame, res: int, end: pd.Timestamp, geom, pol: 
     else:
         stop = release_date(end)
         days = MAP_DAYS
-    query = Query(res=int(res), start=stop - pd.Timedelta(days=days), end=stop)
+    query = replace(filters, start=stop - pd.Timedelta(days=days), end=stop)
     try:
         table = hotspot_table(incidents, query, pol, boundary=geom, k_ring=1)
     except ValueError as exc:
@@ -89,19 +91,21 @@ def _map_table(incidents: pd.DataFrame, res: int, end: pd.Timestamp, geom, pol: 
     return table, "class", ""
 
 
-def _query(res: int, end: pd.Timestamp, pol: PrivacyPolicy) -> Query:
-    """The briefing's window end: the day after ``end`` (restricted) or its release date."""
+def _query(filters: Query, end: pd.Timestamp, pol: PrivacyPolicy) -> Query:
+    """The briefing's filters with its window end: the day after ``end`` (restricted) or its
+    release date."""
     stop = end + pd.Timedelta(days=1) if pol.restricted else release_date(end)
-    return Query(res=int(res), end=stop)
+    return replace(filters, start=None, end=stop)
 
 
-def _alerts(incidents: pd.DataFrame, end: pd.Timestamp, res: int, pol: PrivacyPolicy):
+def _alerts(incidents: pd.DataFrame, end: pd.Timestamp, filters: Query, pol: PrivacyPolicy):
     """The alert product (:func:`products.alerts.current_alerts`, EARS C2, whole area and H3
     cells), the last ``ALERT_DAYS`` days to the window end; rendered alerts first, newest
     first, with ``observed`` shown as ``count``."""
     from products.alerts import current_alerts
 
-    query = _query(res, end, pol)
+    res = filters.res
+    query = _query(filters, end, pol)
     try:
         tab = current_alerts(incidents, query, pol, method="C2", res=int(res), days=ALERT_DAYS)
     except (ValueError, KeyError, TypeError) as exc:
@@ -124,7 +128,7 @@ def _alerts(incidents: pd.DataFrame, end: pd.Timestamp, res: int, pol: PrivacyPo
     return shown.rename(columns={"observed": "count"}), note
 
 
-def _gaps(incidents, resources, res: int, end: pd.Timestamp, geom, pol, travel=None,
+def _gaps(incidents, resources, filters: Query, end: pd.Timestamp, geom, pol, travel=None,
           roads=None):
     """Top rows of the gap product (:func:`products.gaps.gap_table`), the map's window."""
     from products.gaps import gap_table
@@ -133,7 +137,7 @@ def _gaps(incidents, resources, res: int, end: pd.Timestamp, geom, pol, travel=N
         return None, "Resource gaps not available: no resource sites given."
     stop = end + pd.Timedelta(days=1) if pol.restricted else release_date(end)
     days = MAP_DAYS + 1 if pol.restricted else MAP_DAYS
-    query = Query(res=int(res), start=stop - pd.Timedelta(days=days), end=stop)
+    query = replace(filters, start=stop - pd.Timedelta(days=days), end=stop)
     try:
         table = gap_table(incidents, resources, query, pol, boundary=geom, travel=travel,
                           roads=roads)
@@ -213,6 +217,10 @@ def briefing_content(
     geography=None,
     travel: str | None = None,
     roads=None,
+    drugs: tuple[str, ...] | None = None,
+    age_bands: tuple[str, ...] | None = None,
+    sexes: tuple[str, ...] | None = None,
+    query: Query | None = None,
 ) -> BriefingContent:
     """Compute and publish every section of the briefing.
 
@@ -235,8 +243,12 @@ def briefing_content(
         Suppression threshold (default 10: counts 1–9 hidden).
     n_top : int
         Rows of the top-areas table.
-    outcomes, sources : tuple of str, optional
-        Filters applied to every section (printed on the page).
+    outcomes, sources, drugs, age_bands, sexes : tuple of str, optional
+        Filters applied to every section (printed on the page); public: all or one of each.
+    query : products.query.Query, optional
+        The same filters as one query (its outcomes, sources, drugs, age bands and sexes
+        replace the keyword filters; its window and resolution are not used: the briefing has
+        its own windows and ``res``).
     geography : (list of AreaLayer, DataFrame or None), optional
         Area layers and places: top areas, alerts and gaps then carry a ``label``
         (:func:`geo.labels.cell_labels`, e.g. "Northgate Downtown · ZIP 00011").
@@ -248,10 +260,15 @@ def briefing_content(
     pol = as_policy(tier) if k is None else PrivacyPolicy.for_tier(
         tier if isinstance(tier, str) else tier.tier, k=int(k))
     res = check_resolution(res, pol)
-    filters = Query(res=res, outcomes=outcomes, sources=sources)
-    if outcomes is not None or sources is not None:
-        incidents = select(incidents, filters)
-    if not len(incidents):
+    if query is not None:
+        outcomes, sources, drugs, age_bands, sexes = (
+            query.outcomes, query.sources, query.drugs, query.age_bands, query.sexes)
+    filters = Query(res=res, outcomes=outcomes, sources=sources, drugs=drugs,
+                    age_bands=age_bands, sexes=sexes)
+    check_filters(filters, pol)
+    # every section selects through ``filters``; windows and the release date come from the
+    # whole data set (as on the dashboard), never from the filtered subset
+    if not len(incidents) or not len(select(incidents, filters)):
         raise ValueError("no incidents match the briefing's filters")
     if end is None:
         last = end_day(incidents, None)
@@ -263,16 +280,17 @@ def briefing_content(
     if not pol.restricted:
         last = min(last, release_date(data_end(incidents)) - pd.Timedelta(days=1))
     geom = boundary_geometry(boundary)
-    map_table, mode, map_note = _map_table(incidents, res, last, geom, pol)
-    alerts, alerts_note = _alerts(incidents, last, res, pol)
-    gaps, gaps_note = _gaps(incidents, resources, res, last, geom, pol, travel, roads)
-    stop = _query(res, last, pol).end
+    map_table, mode, map_note = _map_table(incidents, filters, last, geom, pol)
+    alerts, alerts_note = _alerts(incidents, last, filters, pol)
+    gaps, gaps_note = _gaps(incidents, resources, filters, last, geom, pol, travel, roads)
+    stop = _query(filters, last, pol).end
+    prep = prepare_events(incidents)  # built once for the three overview tables
     days = MAP_DAYS if not pol.restricted else MAP_DAYS + 1
     content = BriefingContent(
         end=stop - pd.Timedelta(days=1), policy=pol, res=res,
-        kpis=kpi_table(incidents, _query(res, last, pol), pol),
-        weekly=weekly_table(incidents, _query(res, last, pol), pol),
-        top=top_areas(incidents, _query(res, last, pol), pol, n=n_top),
+        kpis=kpi_table(prep, _query(filters, last, pol), pol),
+        weekly=weekly_table(prep, _query(filters, last, pol), pol),
+        top=top_areas(prep, _query(filters, last, pol), pol, n=n_top),
         map_table=map_table, map_mode=mode, boundary=geom,
         alerts=alerts, alerts_note=alerts_note, gaps=gaps, gaps_note=gaps_note,
         notes=[map_note] if map_note else [],
