@@ -132,3 +132,59 @@ def test_unreachable_scheduler_is_one_sentence():
     with pytest.raises(ValueError, match="cannot reach the Dask scheduler at tcp://127.0.0.1"), \
             dask_client(f"tcp://127.0.0.1:{port}", timeout="2s"):
         pass
+
+
+def _edge_straddlers(tmp_path):
+    """Records planted on the exact time-bin edges of a 4-bin search, one file per source.
+
+    Anchors at 2024-01-01 00:00 and 2024-01-05 00:00 fix the search range, so the 4 bins own
+    the days ``[Jan 1, Jan 2)``, …, ``[Jan 4, Jan 5]`` and their edges are the midnights. Around
+    each interior midnight: a pair 10 min either side, a pair whose earlier record sits exactly
+    on the edge (owned by the later bin), a pair exactly one window (60 min) apart across the
+    edge and a three-source chain across the edge (EMS–police 35 min, police–hospital 35 min,
+    EMS–hospital 70 min: not a pair itself, linked through police). The two records of a pair
+    are always in different files.
+    """
+    rows = []
+
+    def add(name, src, t, lat, lon):
+        rows.append(dict(incident_id=name, occurred_at=t.strftime("%Y-%m-%dT%H:%M:%S"),
+                         lat=lat, lon=lon, source=src, outcome="nonfatal"))
+
+    add("anchor-0", "ems", pd.Timestamp("2024-01-01"), 35.0, -78.0)
+    add("anchor-1", "police", pd.Timestamp("2024-01-05"), 35.0, -77.0)
+    m = pd.Timedelta(minutes=1)
+    pairs = []
+    for day in (2, 3, 4):
+        edge = pd.Timestamp(f"2024-01-0{day}")
+        for k, (ta, tb) in enumerate([(-10, 10), (0, 25), (-1, 59), (-30, 30)]):
+            lat, lon = 36.0 + day * 0.05, -79.9 + k * 0.05
+            a, b = f"D{day}-{k}-ems", f"D{day}-{k}-police"
+            add(a, "ems", edge + ta * m, lat, lon)
+            add(b, "police", edge + tb * m, lat + 0.0005, lon)
+            pairs.append((a, b))
+        lat, lon = 36.0 + day * 0.05, -79.6
+        add(f"C{day}-ems", "ems", edge - 30 * m, lat, lon)
+        add(f"C{day}-police", "police", edge + 5 * m, lat + 0.0004, lon)
+        add(f"C{day}-hospital", "hospital", edge + 40 * m, lat + 0.0008, lon)
+    df = pd.DataFrame(rows)
+    for src, part in df.groupby("source"):
+        part.to_parquet(tmp_path / f"{src}.parquet", index=False)
+    return pairs
+
+
+@pytest.mark.parametrize("n_bins", [2, 4, 8])
+def test_dask_merges_pairs_on_bin_edges_as_local(client, tmp_path, n_bins):
+    pairs = _edge_straddlers(tmp_path)
+    local = read_dataset(tmp_path)
+    dist = read_dataset(tmp_path, engine="dask", client=client, n_bins=n_bins)
+    pd.testing.assert_frame_equal(_events(dist), _events(local))
+    ev = local.incidents
+    for a, b in pairs:  # each planted pair is one event of two sources
+        hit = ev[ev["incident_id"].astype(str).isin([a, b])]
+        assert len(hit) == 1 and int(hit["n_sources"].iloc[0]) == 2, (a, b)
+    for day in (2, 3, 4):  # the chain links through police: one event of three sources
+        chain = ev[ev["incident_id"].astype(str).str.startswith(f"C{day}-")]
+        assert len(chain) == 1 and int(chain["n_sources"].iloc[0]) == 3
+    assert local.summary["read"] == 2 + 3 * (4 * 2 + 3)
+    assert len(ev) == 2 + 3 * (4 + 1)
