@@ -16,10 +16,12 @@ from pathlib import Path
 import pandas as pd
 
 from commands.common import (
+    add_filter_options,
     add_incident_options,
     add_tier_options,
     load_incidents_from_args,
     policy_from_args,
+    query_from_args,
     write_table,
 )
 
@@ -84,6 +86,7 @@ def register(subparsers) -> None:
                    help="scan: most clusters reported (default 10)")
     p.add_argument("--seed", type=int, default=0, help="scan: random seed (default 0)")
     add_tier_options(p)
+    add_filter_options(p)  # --outcome/--sources/--drug/--age/--sex
     p.add_argument("--out", required=True, metavar="OUT.csv",
                    help="output table (.csv or .parquet)")
     p.set_defaults(func=run)
@@ -91,9 +94,9 @@ def register(subparsers) -> None:
 
 def _window(args: argparse.Namespace):
     """Query and number of days from --start/--end/--days ([start, end))."""
-    from products.query import Query
+    from dataclasses import replace
 
-    q = Query(start=args.start, end=args.end)
+    q = query_from_args(args)
     days = args.days
     if q.start is not None:
         if q.end is None:
@@ -106,7 +109,7 @@ def _window(args: argparse.Namespace):
         days = 28 if args.method == "scan" else 7
     if days < 1:
         raise ValueError(f"--days must be at least 1, got {days}")
-    return Query(end=q.end), days
+    return replace(q, start=None), days  # the filters, the window's end
 
 
 def _check_args(args: argparse.Namespace) -> None:

@@ -18,11 +18,13 @@ import numpy as np
 
 from commands.common import (
     add_engine_options,
+    add_filter_options,
     add_incident_options,
     add_tier_options,
     add_window_options,
     load_incidents_from_args,
     policy_from_args,
+    query_from_args,
     write_table,
 )
 
@@ -98,6 +100,7 @@ def register(subparsers) -> None:
     add_area_options(p, required=True)
     add_tier_options(p)
     add_window_options(p)
+    add_filter_options(p)  # --outcome/--sources/--drug/--age/--sex
     p.add_argument("--population", metavar="FILE", default=None,
                    help="population polygons (e.g. block groups) apportioned to the areas by "
                    "area share; default: the layer's --area-population column")
@@ -111,7 +114,6 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from layers.population import load_population
     from products.areas import area_tables
-    from products.query import Query
 
     out = Path(args.out)
     if out.suffix.lower() not in _SUFFIXES:
@@ -119,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if not out.parent.exists():
         raise FileNotFoundError(f"output folder {out.parent} does not exist")
     policy = policy_from_args(args)
-    query = Query(start=args.start, end=args.end)
+    query = query_from_args(args)
     layers = area_layers_from_args(args)
     population = (load_population(args.population, args.population_column)
                   if args.population else None)

@@ -13,8 +13,10 @@ from pathlib import Path
 
 from commands._travel import add_travel_options
 from commands.common import (
+    add_filter_options,
     add_incident_options,
     add_tier_options,
+    filters_from_args,
     load_incidents_from_args,
     policy_from_args,
 )
@@ -43,12 +45,6 @@ def register(subparsers) -> None:
                    help="first day EXCLUDED (windows are [start, end)); default: the day after "
                    "the last incident; public: the release date (Monday after the last complete "
                    "week)")
-    p.add_argument("--outcomes", default=None, metavar="LIST",
-                   help="only these outcomes, comma-separated (fatal,nonfatal,unknown); printed "
-                   "on the page")
-    p.add_argument("--sources", default=None, metavar="LIST",
-                   help="only these sources, comma-separated (ems,police,hospital,odmap,other); "
-                   "printed on the page")
     p.add_argument("--title", default="Overdose surveillance briefing", help="page title")
     p.add_argument("--area-name", default=None, help="jurisdiction name shown in the title")
     p.add_argument("--synthetic", action="store_true",
@@ -62,6 +58,7 @@ def register(subparsers) -> None:
                    help="named places for 'near …' labels (default GAPMAP_PLACES)")
     add_travel_options(p)
     add_tier_options(p)
+    add_filter_options(p)  # --outcome/--sources/--drug/--age/--sex, printed on the page
     p.add_argument("--evaluation", action="store_true",
                    help="add a second page with the follow-up program's evaluation figures "
                         "(cases database; synthetic cases on the bundled sample)")
@@ -78,12 +75,6 @@ def _is_sample(path: str | None) -> bool:
         return Path(path).resolve().parent == DATA_DIR and Path(path).name.startswith("sample_")
     except OSError:
         return False
-
-
-def _list(text: str | None) -> tuple[str, ...] | None:
-    if not text:
-        return None
-    return tuple(sorted({v.strip().lower() for v in text.split(",") if v.strip()}))
 
 
 def _geography(args: argparse.Namespace):
@@ -135,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
 
     pdf = build_briefing(
         incidents, resources, boundary, tier=policy_from_args(args), res=args.res, end=args.end,
-        outcomes=_list(args.outcomes), sources=_list(args.sources), travel=travel, roads=roads,
+        **filters_from_args(args), travel=travel, roads=roads,
         title=args.title, area_name=args.area_name,
         synthetic=args.synthetic or _is_sample(getattr(args, "incidents", None)),
         geography=geography, evaluation_tables=cases, receipts=receipts,

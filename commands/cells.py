@@ -18,11 +18,13 @@ import pandas as pd
 from commands.areas import add_area_options, geography_from_args
 from commands.common import (
     add_engine_options,
+    add_filter_options,
     add_incident_options,
     add_res_option,
     add_tier_options,
     load_incidents_from_args,
     policy_from_args,
+    query_from_args,
     write_table,
 )
 
@@ -41,6 +43,7 @@ def register(subparsers) -> None:
     add_engine_options(p)
     add_res_option(p, default=8)
     add_tier_options(p)
+    add_filter_options(p)  # --outcome/--sources/--drug/--age/--sex
     add_area_options(p)  # --areas/--area-name/--places: a label column per cell
     p.add_argument("--start", metavar="DATE", default=None,
                    help="first day included (YYYY-MM-DD); public: a release window")
@@ -57,11 +60,10 @@ def run(args: argparse.Namespace) -> int:
     from geo.ingest import load_boundary
     from geo.resolution import check_resolution
     from products.hotspots import cell_table
-    from products.query import Query
 
     policy = policy_from_args(args)
     check_resolution(args.res, policy)
-    query = Query(res=args.res, start=args.start, end=args.end)
+    query = query_from_args(args, res=args.res)
     boundary = load_boundary(args.boundary) if args.boundary else None
     incidents = load_incidents_from_args(args)
     table = cell_table(incidents, query, policy, boundary=boundary)

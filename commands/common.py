@@ -4,6 +4,9 @@
   ``--source``; :func:`load_incidents_from_args` turns them into canonical, de-duplicated,
   indexed incidents.
 * :func:`add_tier_options` — ``--tier public|partner|restricted``, ``--k``.
+* :func:`add_filter_options` — ``--outcome``, ``--sources``, ``--drug``, ``--age``, ``--sex``
+  (repeatable or comma lists); :func:`query_from_args` builds the one
+  :class:`products.query.Query` of a command from them and ``--start``/``--end``.
 * :func:`write_table` — the only way a command writes a table: through the privacy gate
   (:func:`geo.privacy.publish`), then CSV / Parquet / GeoJSON by the file's extension.
 """
@@ -27,6 +30,9 @@ __all__ = [
     "add_tier_options",
     "add_window_options",
     "add_res_option",
+    "add_filter_options",
+    "filters_from_args",
+    "query_from_args",
     "parse_mapping",
     "load_incidents_from_args",
     "policy_from_args",
@@ -86,6 +92,86 @@ def add_window_options(p: argparse.ArgumentParser) -> None:
 def add_res_option(p: argparse.ArgumentParser, default: int = 8) -> None:
     p.add_argument("--res", type=int, default=default,
                    help=f"H3 resolution 0-15, no finer than the tier's floor (default {default})")
+
+
+# ------------------------------------------------------------------ filters (issue 10)
+#: Query field → (option, words). ``--source`` (no s) is taken: it names the source of every
+#: row of a file without a source column (:func:`add_incident_options`).
+FILTER_OPTIONS = {
+    "outcomes": (("--outcome", "--outcomes"), "outcome"),
+    "sources": (("--sources",), "source"),
+    "drugs": (("--drug", "--drugs"), "suspected drug"),
+    "age_bands": (("--age", "--age-band"), "age band"),
+    "sexes": (("--sex",), "sex"),
+}
+
+
+def filter_levels(name: str) -> tuple[str, ...]:
+    """The values a filter accepts (:data:`geo.schema.OUTCOMES`, :data:`~geo.schema.SOURCES`,
+    :data:`products.breakdowns.LEVELS`)."""
+    from geo.schema import OUTCOMES, SOURCES
+    from products.breakdowns import FILTERS, LEVELS
+
+    if name == "outcomes":
+        return tuple(OUTCOMES)
+    if name == "sources":
+        return tuple(SOURCES)
+    return tuple(LEVELS[FILTERS[name]])
+
+
+def _levels_type(name: str):
+    """argparse ``type``: a comma list of allowed values (bad ones: one sentence, exit 2)."""
+    words = FILTER_OPTIONS[name][1]
+
+    def parse(text: str) -> tuple[str, ...]:
+        allowed = filter_levels(name)
+        vals = [v.strip().lower() for v in str(text).split(",") if v.strip()]
+        bad = [v for v in vals if v not in allowed]
+        if not vals or bad:
+            got = ", ".join(repr(v) for v in bad) if bad else "nothing"
+            raise argparse.ArgumentTypeError(
+                f"unknown {words} {got}: choose from {', '.join(allowed)} "
+                "(repeat the option or separate values with commas)")
+        return tuple(vals)
+
+    return parse
+
+
+def add_filter_options(p: argparse.ArgumentParser) -> None:
+    """``--outcome``, ``--sources``, ``--drug``, ``--age``, ``--sex``: filters of every
+    analysis command (repeatable or comma lists; public/partner: all or one of each)."""
+    g = p.add_argument_group(
+        "filters", "only these overdoses (repeat an option or give a comma list; public and "
+        "partner tiers: one value per filter, the restricted tier may combine)")
+    for name, (flags, words) in FILTER_OPTIONS.items():
+        allowed = ", ".join(filter_levels(name))
+        g.add_argument(*flags, dest=name, action="append", type=_levels_type(name),
+                       default=None, metavar="VALUE", help=f"{words}: {allowed}")
+
+
+def filters_from_args(args: argparse.Namespace) -> dict:
+    """The filter options as :class:`products.query.Query` fields (``None`` = all)."""
+    out = {}
+    for name in FILTER_OPTIONS:
+        given = getattr(args, name, None)
+        if isinstance(given, str):  # a command's own comma-list option
+            given = [_levels_type(name)(given)]
+        if not given:
+            out[name] = None
+            continue
+        allowed = filter_levels(name)
+        chosen = {v for vals in given for v in vals}
+        out[name] = None if chosen >= set(allowed) else tuple(v for v in allowed if v in chosen)
+    return out
+
+
+def query_from_args(args: argparse.Namespace, res: int | None = None):
+    """The command's :class:`products.query.Query`: ``--start``/``--end`` (when the command
+    has them), the filter options and ``res`` (default 8)."""
+    from products.query import Query
+
+    return Query(res=8 if res is None else int(res), start=getattr(args, "start", None),
+                 end=getattr(args, "end", None), **filters_from_args(args))
 
 
 def parse_mapping(items: list[str]) -> dict[str, str]:

@@ -27,12 +27,14 @@ import pandas as pd
 from commands._travel import add_travel_options
 from commands.areas import add_area_options, area_layers_from_args
 from commands.common import (
+    add_filter_options,
     add_incident_options,
     add_res_option,
     add_tier_options,
     add_window_options,
     load_incidents_from_args,
     policy_from_args,
+    query_from_args,
     write_table,
 )
 
@@ -79,6 +81,7 @@ def register(subparsers) -> None:
                    help="study area's IANA time zone for --open-now (default $GAPMAP_TZ, else "
                    "America/New_York)")
     add_window_options(p)
+    add_filter_options(p)  # --outcome/--sources/--drug/--age/--sex
     p.add_argument("--as-of", dest="end", default=None, metavar="DATE",
                    help="old name of --end (first day EXCLUDED)")
     p.add_argument("--weight", action="append", default=[], metavar="NAME=W",
@@ -210,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
     from commands._travel import travel_from_args
     from layers.travel import mode_words
     from products.gaps import gap_sensitivity, gap_table
-    from products.query import Query, check_resolution
+    from products.query import check_resolution
 
     policy = policy_from_args(args)
     check_resolution(args.res, policy)
@@ -223,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
         boundary = boundary_geometry(args.boundary)
     sites = _sites(args, boundary)
     incidents = load_incidents_from_args(args)
-    query = Query(res=args.res, start=args.start, end=args.end)
+    query = query_from_args(args, res=args.res)
     population = None
     if args.population:
         from layers.population import load_population

@@ -26,10 +26,12 @@ import sys
 from commands.areas import add_area_options, geography_from_args
 from commands.common import (
     add_engine_options,
+    add_filter_options,
     add_incident_options,
     add_tier_options,
     load_incidents_from_args,
     policy_from_args,
+    query_from_args,
     write_table,
 )
 
@@ -89,6 +91,7 @@ def register(subparsers) -> None:
     p.add_argument("--min-cluster-size", type=int, default=10, metavar="N",
                    help="hdbscan: smallest cluster (default 10)")
     add_tier_options(p)
+    add_filter_options(p)  # --outcome/--sources/--drug/--age/--sex
     add_area_options(p)  # --areas/--area-name/--places: a label column per cell
     p.add_argument("--out", required=True, metavar="OUT.csv",
                    help="output table (.csv, .parquet; .geojson for gi/emerging cells)")
@@ -133,12 +136,12 @@ def _table(incidents, args: argparse.Namespace, query, policy):
 
 
 def run(args: argparse.Namespace) -> int:
-    from products.query import Query, check_resolution
+    from products.query import check_resolution
 
     policy = policy_from_args(args)
     check_resolution(args.res, policy)
     _check_args(args)
-    query = Query(res=args.res, start=args.start, end=args.end)
+    query = query_from_args(args, res=args.res)
     incidents = load_incidents_from_args(args)
     table = _table(incidents, args, query, policy)
     for warning in table.attrs.get("warnings", []):  # e.g. significance out of reach

@@ -21,11 +21,13 @@ import pandas as pd
 
 from commands._travel import add_travel_options
 from commands.common import (
+    add_filter_options,
     add_incident_options,
     add_res_option,
     add_window_options,
     load_incidents_from_args,
     policy_from_args,
+    query_from_args,
     write_json,
     write_table,
 )
@@ -75,6 +77,7 @@ def register(subparsers) -> None:
     )
     add_res_option(p)
     add_window_options(p)
+    add_filter_options(p)  # --outcome/--sources/--drug/--age/--sex
     p.add_argument(
         "--exact",
         action="store_true",
@@ -165,7 +168,6 @@ def _progress(info: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     from commands._travel import travel_from_args
     from layers.travel import mode_words
-    from products.query import Query
     from products.siting import siting_plan
 
     travel, roads = travel_from_args(args)
@@ -187,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
         incidents,
         _load_existing(args.resources),
         _load_candidates(args.candidates),
-        Query(res=args.res, start=args.start, end=args.end),
+        query_from_args(args, res=args.res),
         policy,
         args.n_sites,
         args.radius_m,
