@@ -5,8 +5,11 @@ imports Streamlit. H3 cells arrive as ``uint64`` and leave as hex strings (via
 :func:`geo.cells.cells_to_str`, the one owner of conversions). Every layer has an ``id`` so a
 keyed ``st.pydeck_chart(on_select="rerun")`` can report which layer was clicked.
 
-The maps draw offline: :func:`make_deck` uses ``map_provider=None`` (a plain background) unless a
-basemap style URL is configured (environment variable ``GAPMAP_BASEMAP``).
+Basemap: :func:`make_deck` asks the viewer's browser for a tokenless public basemap by default
+(CARTO Positron, :data:`DEFAULT_BASEMAP`); ``GAPMAP_BASEMAP`` names another style URL, or ``off``
+/ ``none`` for air-gapped deployments (``map_provider=None``: a plain background, no request
+outside the deployment). The deck.gl layers (cells, outlines, roads, names) are drawn from the
+page's own data whatever the network: an unreachable basemap leaves them on a plain background.
 
 Colour scales are colour-blind safe: Gi* classes use ColorBrewer ``RdBu`` (diverging, safe for
 deuteranopia/protanopia), continuous values use ``viridis``; suppressed cells are grey.
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,6 +31,7 @@ import pandas as pd
 import pydeck as pdk
 
 from geo.cells import cells_to_str
+from layers.basemap import BASEMAP_ENV, DEFAULT_BASEMAP, basemap_style
 
 __all__ = [
     "GI_CLASSES",
@@ -46,6 +49,9 @@ __all__ = [
     "sites_layer",
     "reach_circles_layer",
     "view_for_bounds",
+    "DEFAULT_BASEMAP",
+    "BASEMAP_ENV",
+    "basemap_style",
     "make_deck",
     "legend_html",
     "class_legend",
@@ -358,16 +364,23 @@ def view_for_bounds(
     return pdk.ViewState(latitude=lat, longitude=lon, zoom=round(min(zoom_x, zoom_y) - 0.15, 2))
 
 
-def make_deck(layers: list[pdk.Layer], view: pdk.ViewState, *, height: int = 520) -> pdk.Deck:
-    """A deck that draws offline (``map_provider=None``) unless ``GAPMAP_BASEMAP`` names a style.
+def make_deck(layers: list[pdk.Layer], view: pdk.ViewState, *, height: int = 520,
+              basemap: bool = True) -> pdk.Deck:
+    """A deck over the configured basemap (:func:`layers.basemap.basemap_style`; a misconfigured
+    ``GAPMAP_BASEMAP`` is a ValueError). With the basemap off (configured, or ``basemap=False``)
+    the deck uses ``map_provider=None``: a plain background and no request for a style.
 
-    Every layer must have an id (checked). Tooltips show each object's ``tip`` field.
+    Every layer must have an id (checked). Tooltips show each object's ``tip`` field. Labels
+    that would overlap at the initial view are thinned (:func:`layers.deck_areas.thin_labels`).
     """
     for lyr in layers:
         if not getattr(lyr, "id", None):
             raise ValueError("every layer needs an id (for on_select); pass layer_id=...")
-    basemap = os.environ.get("GAPMAP_BASEMAP", "").strip()
-    kw = {"map_provider": "carto", "map_style": basemap} if basemap else {"map_provider": None}
+    from layers.deck_areas import thin_labels  # (deck_areas imports this module)
+
+    layers = thin_labels(layers, view.zoom)  # no two names drawn over each other
+    style = basemap_style() if basemap else None
+    kw = {"map_provider": "carto", "map_style": style} if style else {"map_provider": None}
     return pdk.Deck(
         layers=layers,
         initial_view_state=view,

@@ -8,6 +8,7 @@ system's fonts; nothing is fetched). Never imports Streamlit; never computes sta
 
 from __future__ import annotations
 
+import copy
 import html
 from collections.abc import Sequence
 
@@ -24,6 +25,7 @@ __all__ = [
     "area_outline_layer",
     "area_fill_layer",
     "text_layer",
+    "thin_labels",
     "area_names_layer",
     "places_layers",
     "context_layers",
@@ -78,18 +80,87 @@ def area_fill_layer(layer: AreaLayer, fill: np.ndarray, tooltip: Sequence[str], 
                      auto_highlight=True)
 
 
+#: Label font: a proportional sans-serif (narrower and easier to read than deck.gl's default
+#: monospace); the browser's own fonts, nothing fetched.
+LABEL_FONT = "Helvetica, Arial, Liberation Sans, DejaVu Sans, sans-serif"
+#: Width of a character in units of the font size (an upper estimate for the label font) and
+#: the gap (pixels) kept around each label by :func:`thin_labels`.
+_CHAR_W = {False: 0.53, True: 0.57}
+_LABEL_GAP = 4.0
+
+
 def text_layer(names: Sequence[str], lat, lon, *, layer_id: str, size: int = 13,
-               color: Sequence[int] = (20, 20, 20)) -> pdk.Layer:
-    """Names drawn at points (``TextLayer`` with a white halo so they read over any fill)."""
+               color: Sequence[int] = (20, 20, 20), priority: int = 0,
+               bold: bool = False) -> pdk.Layer:
+    """Names drawn at points (``TextLayer`` with a white halo so they read over any fill).
+
+    Each label carries its ``priority`` and estimated box (``w``, ``h`` in pixels), so
+    :func:`thin_labels` can drop the lower-priority one of two labels that would overlap.
+    """
     # one "position" field, not lat/lon columns: a label is not an incident point
     xy = np.column_stack([np.asarray(lon, float), np.asarray(lat, float)]).round(6).tolist()
-    data = [{"name": str(n), "position": p} for n, p in zip(names, xy, strict=True)]
+    data = [{"name": str(n), "position": p, "prio": int(priority),
+             "w": round(len(str(n)) * size * _CHAR_W[bool(bold)], 1), "h": round(size * 1.2, 1)}
+            for n, p in zip(names, xy, strict=True)]
+    # pydeck turns a bare string into a JS accessor: a constant string is passed quoted
     return pdk.Layer("TextLayer", id=layer_id, data=data, get_position="position",
                      get_text="name", get_size=size, get_color=list(color)[:3] + [255],
+                     font_family=f'"{LABEL_FONT}"', font_weight=700 if bold else 400,
                      font_settings={"sdf": True}, outline_width=3,
-                     outline_color=[255, 255, 255, 230], pickable=False)
+                     outline_color=[255, 255, 255, 235], pickable=False)
     # deck.gl's defaults already centre the text on the point in pixel units; passing
     # size_units / text-anchor strings through pydeck breaks the layer (blank, blurred map)
+
+
+def _mercator_px(lon, lat, zoom: float) -> tuple[np.ndarray, np.ndarray]:
+    """Web Mercator pixel coordinates at ``zoom`` (deck.gl: a 512-px world at zoom 0)."""
+    scale = 512.0 * 2.0 ** float(zoom)
+    lon = np.asarray(lon, float)
+    lat = np.clip(np.asarray(lat, float), -85.05, 85.05)
+    x = (lon + 180.0) / 360.0 * scale
+    y = (1.0 - np.log(np.tan(np.radians(lat)) + 1.0 / np.cos(np.radians(lat))) / np.pi) / 2 * scale
+    return x, y
+
+
+def thin_labels(layers: Sequence[pdk.Layer], zoom: float) -> list[pdk.Layer]:
+    """Layers with overlapping labels removed at ``zoom`` (the deck's initial view).
+
+    Labels of every ``TextLayer`` built by :func:`text_layer` compete for space: in order of
+    priority (then layer order, then row order) a label is kept unless its box, widened by a
+    small gap, overlaps a label already kept. Other layers pass through unchanged; a text
+    layer is copied, never changed in place. (Zooming in keeps the thinned set, so labels
+    never collide at the first view or closer.)
+    """
+    rows = []  # (prio, order, layer index, row index)
+    for li, lyr in enumerate(layers):
+        if getattr(lyr, "type", None) != "TextLayer" or not isinstance(lyr.data, list):
+            continue
+        for ri, rec in enumerate(lyr.data):
+            if isinstance(rec, dict) and {"position", "w", "h"} <= rec.keys():
+                rows.append((-int(rec.get("prio", 0)), len(rows), li, ri))
+    if not rows:
+        return list(layers)
+    rows.sort()
+    recs = [layers[li].data[ri] for _, _, li, ri in rows]
+    x, y = _mercator_px([r["position"][0] for r in recs], [r["position"][1] for r in recs], zoom)
+    half_w = np.array([r["w"] for r in recs]) / 2 + _LABEL_GAP / 2
+    half_h = np.array([r["h"] for r in recs]) / 2 + _LABEL_GAP / 2
+    kept: list[int] = []
+    keep = {}
+    for i, (_, _, li, ri) in enumerate(rows):
+        k = np.asarray(kept, dtype=int)
+        clash = (np.abs(x[k] - x[i]) < half_w[k] + half_w[i]) & \
+                (np.abs(y[k] - y[i]) < half_h[k] + half_h[i])
+        if not clash.any():
+            kept.append(i)
+            keep.setdefault(li, set()).add(ri)
+    out = []
+    for li, lyr in enumerate(layers):
+        if getattr(lyr, "type", None) == "TextLayer" and li in {r[2] for r in rows}:
+            lyr = copy.copy(lyr)
+            lyr.data = [rec for ri, rec in enumerate(lyr.data) if ri in keep.get(li, set())]
+        out.append(lyr)
+    return out
 
 
 def area_names_layer(layer: AreaLayer, *, layer_id: str, size: int = 13,
@@ -97,7 +168,7 @@ def area_names_layer(layer: AreaLayer, *, layer_id: str, size: int = 13,
     """Each area's name at a point inside it (``representative_point``)."""
     pts = shapely.point_on_surface(layer.geometry)
     return text_layer(layer.names, shapely.get_y(pts), shapely.get_x(pts), layer_id=layer_id,
-                      size=size, color=color)
+                      size=size, color=color, priority=10, bold=True)
 
 
 def places_layers(places: pd.DataFrame, *, layer_id: str = "places") -> list[pdk.Layer]:
@@ -111,7 +182,7 @@ def places_layers(places: pd.DataFrame, *, layer_id: str = "places") -> list[pdk
                   get_radius=60, radius_min_pixels=2, radius_max_pixels=4, pickable=False),
         text_layer(places["name"], places["lat"].to_numpy(float) + 0.004,
                    places["lon"].to_numpy(float), layer_id=f"{layer_id}-names", size=11,
-                   color=(60, 60, 60)),
+                   color=(55, 55, 55), bold=True),
     ]
 
 

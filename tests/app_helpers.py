@@ -214,8 +214,9 @@ def app_env(app_inputs, monkeypatch, tmp_path):
         monkeypatch.setenv(f"GAPMAP_{name.upper()}", str(path))
     monkeypatch.setenv("GAPMAP_CASES_DB", str(tmp_path / "cases.duckdb"))  # accounts, audit
     monkeypatch.delenv("GAPMAP_CASES_KEY", raising=False)
-    for var in ("GAPMAP_STORE", "GAPMAP_PASSWORD_HASH", "GAPMAP_BASEMAP"):
+    for var in ("GAPMAP_STORE", "GAPMAP_PASSWORD_HASH"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GAPMAP_BASEMAP", "off")  # app tests: no basemap (tests/test_deck.py)
     # stores made by a test live in the session's tmp folder, never in the repository
     monkeypatch.setenv("GAPMAP_STORE_DIR", str(app_inputs["incidents"].parent / "stores"))
     st.cache_data.clear()

@@ -73,16 +73,39 @@ def test_sites_layer_requires_coordinates():
         deck.sites_layer(pd.DataFrame({"lon": [1.0]}), layer_id="s", color=(0, 0, 0))
 
 
-def test_make_deck_offline_unless_basemap(monkeypatch):
+def test_make_deck_basemap_by_default_configurable_and_off(monkeypatch):
     v = deck.view_for_bounds(-80, 36, -79.5, 36.3)
+    outline = [deck.outline_layer(shapely.box(-80, 36, -79.5, 36.3))]
     monkeypatch.delenv("GAPMAP_BASEMAP", raising=False)
-    spec = json.loads(
-        deck.make_deck([deck.outline_layer(shapely.box(-80, 36, -79.5, 36.3))], v).to_json()
-    )
-    assert "mapProvider" not in spec  # map_provider=None → no basemap request
-    monkeypatch.setenv("GAPMAP_BASEMAP", "https://tiles.example/style.json")
+    spec = json.loads(deck.make_deck(outline, v).to_json())
+    assert spec["mapProvider"] == "carto"  # tokenless CARTO Positron by default
+    assert spec["mapStyle"] == deck.DEFAULT_BASEMAP
+    assert spec["mapStyle"] == "https://basemaps.cartocdn.com/gl/positron-gl-style/style.json"
+    for off in ("off", "none", " OFF ", "None", "false", "0"):
+        monkeypatch.setenv("GAPMAP_BASEMAP", off)
+        spec = json.loads(deck.make_deck(outline, v).to_json())
+        # no provider, and pydeck's "no style given" sentinel, which Streamlit drops: no request
+        # (the browser test with GAPMAP_BASEMAP=off checks that nothing outside is fetched)
+        assert "mapProvider" not in spec and spec.get("mapStyle") == "__MAP_STYLE__", off
+        assert spec["layers"][0]["id"] == "study-area"  # the layers are unchanged
+    monkeypatch.setenv("GAPMAP_BASEMAP", "  https://tiles.example/style.json ")
     spec = json.loads(deck.make_deck([], v).to_json())
-    assert spec["mapProvider"] == "carto" and spec["mapStyle"].startswith("https://")
+    assert spec["mapProvider"] == "carto" and spec["mapStyle"] == "https://tiles.example/style.json"
+    # basemap=False: no basemap whatever is configured
+    assert "mapProvider" not in json.loads(deck.make_deck([], v, basemap=False).to_json())
+    monkeypatch.setenv("GAPMAP_BASEMAP", "   ")
+    assert json.loads(deck.make_deck([], v).to_json())["mapStyle"] == deck.DEFAULT_BASEMAP
+
+
+def test_bad_basemap_value_is_one_sentence(monkeypatch):
+    from layers.basemap import basemap_style
+
+    monkeypatch.setenv("GAPMAP_BASEMAP", "positron")
+    with pytest.raises(ValueError, match=r"^GAPMAP_BASEMAP='positron' is neither a style URL"):
+        basemap_style()
+    with pytest.raises(ValueError, match="nor 'off'"):
+        basemap_style("ftp://tiles.example/style.json")
+    assert basemap_style("Off") is None and basemap_style("") == deck.DEFAULT_BASEMAP
 
 
 def test_view_fits_bounds():
@@ -95,3 +118,54 @@ def test_view_fits_bounds():
     assert (maxx - minx) * px_per_deg > 0.5 * 740 or (maxy - miny) * px_per_deg > 0.5 * 480
     with pytest.raises(ValueError, match="bad bounds"):
         deck.view_for_bounds(1, 1, 0, 0)
+
+
+def test_text_layer_constants_are_strings_not_accessors():
+    from layers.deck_areas import LABEL_FONT, text_layer
+
+    spec = json.loads(text_layer(["Elm Grove"], [36.0], [-79.8], layer_id="t", bold=True).to_json())
+    assert spec["fontFamily"] == LABEL_FONT and "sans-serif" in LABEL_FONT  # not "@@=..."
+    assert spec["fontWeight"] == 700 and spec["getText"] == "@@=name"
+    row = spec["data"][0]
+    assert row["position"] == [-79.8, 36.0] and row["prio"] == 0
+    assert row["w"] == round(9 * 13 * 0.57, 1) and row["h"] == round(13 * 1.2, 1)
+
+
+def test_thin_labels_keeps_no_two_overlapping_names():
+    """Toy case checked by hand: at zoom 12 one degree of longitude is 512·2¹²/360 ≈ 5825 px,
+    so 0.001° ≈ 5.8 px apart: two labels 60 px wide overlap; 0.05° ≈ 291 px apart do not."""
+    from layers.deck_areas import text_layer, thin_labels
+
+    areas = text_layer(["Area One", "Area Two"], [36.0, 36.0], [-79.8, -79.75], layer_id="a",
+                       priority=10, bold=True)
+    places = text_layer(["Place Near", "Place Far"], [36.0, 36.2], [-79.801, -79.8],
+                        layer_id="p")
+    other = deck.outline_layer(shapely.box(-80, 36, -79.5, 36.3))
+    out = thin_labels([places, other, areas], 12)
+    assert out[1] is other  # other layers pass through
+    assert [r["name"] for r in out[2].data] == ["Area One", "Area Two"]  # higher priority wins
+    assert [r["name"] for r in out[0].data] == ["Place Far"]  # the near one would overlap
+    assert len(places.data) == 2  # the caller's layer is not changed
+    # zoomed far out every label overlaps the first (highest priority) one
+    assert [len(lyr.data) for lyr in thin_labels([places, areas], 3) if lyr.type == "TextLayer"] \
+        == [0, 1]
+    # invariant on the real sample: no two kept boxes overlap at the deck's zoom
+    from layers.deck_areas import _mercator_px
+
+    kept = [r for lyr in out if lyr.type == "TextLayer" for r in lyr.data]
+    x, y = _mercator_px([r["position"][0] for r in kept], [r["position"][1] for r in kept], 12)
+    for i in range(len(kept)):
+        for j in range(i):
+            assert (abs(x[i] - x[j]) >= (kept[i]["w"] + kept[j]["w"]) / 2
+                    or abs(y[i] - y[j]) >= (kept[i]["h"] + kept[j]["h"]) / 2)
+
+
+def test_make_deck_thins_labels(monkeypatch):
+    from layers.deck_areas import text_layer
+
+    monkeypatch.setenv("GAPMAP_BASEMAP", "off")
+    names = text_layer(["A long name", "Another long name"], [36.0, 36.0], [-79.8, -79.8001],
+                       layer_id="names")
+    spec = json.loads(deck.make_deck([names], deck.view_for_bounds(-80, 36, -79.5, 36.3))
+                      .to_json())
+    assert [r["name"] for r in spec["layers"][0]["data"]] == ["A long name"]
