@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import glob as _glob
 import logging
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -110,9 +111,12 @@ def dask_client(scheduler: str | None = None, *, n_workers: int = 2, timeout: st
         finally:
             client.close()
         return
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, host="127.0.0.1",
-                      dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
-            Client(cluster) as client:
+    with warnings.catch_warnings():
+        # the scheduler's health endpoint (loopback) takes another port when 8787 is taken
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, host="127.0.0.1",
+                               dashboard_address=None, silence_logs=logging.ERROR)
+    with cluster, Client(cluster) as client:
         yield client
 
 
