@@ -369,13 +369,25 @@ def view():
 
 
 def show_map(layers: list, key: str, legend: str, caption: str = ""):
-    """One keyed, clickable pydeck chart with the outline under ``layers`` and a legend beside.
+    """One keyed, clickable pydeck chart with the outline under ``layers`` and a legend beside;
+    the offline context (roads, area outlines and names, places) is added unless ``layers`` have
+    area outlines or the area choropleth (id ``areas``).
 
     Returns the selection state (``on_select="rerun"``).
     """
+    from app_pages import _areas
+    from layers.basemap import basemap_style
     from layers.deck import make_deck
 
-    deck = make_deck(layers + base_layers(), view())
+    ids = [str(getattr(lyr, "id", "")) for lyr in layers]  # (the Areas page has its own)
+    if not any(i == "areas" or i.startswith("area-outline") for i in ids):
+        layers, legend = layers + _areas.context(), legend + _areas.context_legend()
+    try:  # a misconfigured GAPMAP_BASEMAP: one sentence, and the map drawn without it
+        on = basemap_style() is not None
+    except ValueError as err:
+        st.warning(f"{err} The maps are drawn without a basemap.")
+        on = False
+    deck = make_deck(layers + base_layers(), view(), basemap=on)
     left, right = st.columns([4, 1])
     with left:
         event = st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object", key=key)
