@@ -9,7 +9,8 @@ the results checked identical in the run:
   source``), generated once into ``--data`` (vectorised numpy/pyarrow) and reused:
 
   - ``cells``: records per H3 cell at res 8 -- read lat/lon + H3 + group-by, per partition;
-    the per-partition counts are summed (on the client).
+    the per-partition counts are summed (on the client). Reference in the same run: one polars
+    query (``scan_parquet`` + polars-h3 + ``group_by``, multi-threaded, one process).
   - ``hotspots``: the Gi* inputs -- records per res-8 cell in a one-year window (reads
     ``occurred_at`` too) per partition, summed; then the same Gi* path on the client
     (``products.hotspots.analysis_cells`` k-ring grid, ``build_neighbourhood``, ``gi_star``).
@@ -223,6 +224,19 @@ def run_job(job: str, files: list[str], client, layer):
     return result, time.perf_counter() - w0, _cpu_now(client) - c0
 
 
+def polars_cells(files: list[str]):
+    """Reference for ``cells``: one polars query (scan + polars-h3 + group-by, all cores)."""
+    import polars as pl
+    import polars_h3 as plh3
+
+    c0, w0 = _cpu_now(None), time.perf_counter()
+    df = (pl.scan_parquet(files).select(plh3.latlng_to_cell("lat", "lon", RES).alias("h3"))
+          .group_by("h3").len().collect())
+    s = pd.Series(df["len"].to_numpy().astype(np.int64),
+                  index=pd.Index(df["h3"].to_numpy().astype(np.uint64))).sort_index()
+    return s, time.perf_counter() - w0, _cpu_now(None) - c0
+
+
 def _same(a, b) -> bool:
     if isinstance(a, np.ndarray):
         return bool(np.array_equal(a, b))
@@ -242,10 +256,12 @@ def bench_aggregations(args, client, layer) -> None:
         print(f"# {n:,} rows in {len(files)} partitions of {args.data} "
               f"(ready in {time.perf_counter() - t:.1f} s)", flush=True)
         for job in args.jobs:
-            runs = {"local": [], "dask": []}
+            runs = {"local": [], "dask": []} | ({"polars": []} if job == "cells" else {})
             for _ in range(args.repeat):
                 for engine, c in (("local", None), ("dask", client)):
                     runs[engine].append(run_job(job, files, c, layer))
+                if job == "cells":
+                    runs["polars"].append(polars_cells(files))
             same = all(_same(r[0], runs["local"][0][0]) for e in runs for r in runs[e])
             med = {e: sorted(r, key=lambda x: x[1])[len(r) // 2] for e, r in runs.items()}
             (_, wl, cl), (_, wd, cd) = med["local"], med["dask"]
@@ -253,6 +269,11 @@ def bench_aggregations(args, client, layer) -> None:
             print(_row(job, n, "dask 2x1", wd, cd,
                        f"wall {wl / wd:.2f}x, CPU {cl.sum() / cd.sum():.2f}x; "
                        f"identical: {same}"), flush=True)
+            if "polars" in med:
+                _, wp, cp = med["polars"]
+                print(_row(job, n, "polars query (reference)", wp, cp,
+                           f"local/polars: wall {wl / wp:.2f}x, CPU {cl.sum() / cp.sum():.2f}x"),
+                      flush=True)
 
 
 def bench_ingest(args, client) -> None:
