@@ -209,8 +209,24 @@ def _when(text: str | None, now: bool = False, tz: str | None = None):
                          ) from None
 
 
+def _since(args: argparse.Namespace, policy):
+    """The first time :func:`products.gaps.gap_table` reads: the start of the period before
+    its burden window (same length), from the store's last event time (``probe``)."""
+    from products.gaps import burden_window
+    from products.query import Query
+
+    query = Query(res=args.res, start=args.start, end=args.end)  # the window (no filters)
+
+    def first(probe):
+        start, end = burden_window(query, probe, policy)
+        return start - (end - start)
+
+    return first
+
+
 def run(args: argparse.Namespace) -> int:
     from commands._travel import travel_from_args
+    from geo.store_read import COUNT_COLUMNS, cells_for
     from layers.travel import mode_words
     from products.gaps import gap_sensitivity, gap_table
     from products.query import check_resolution
@@ -225,7 +241,10 @@ def run(args: argparse.Namespace) -> int:
 
         boundary = boundary_geometry(args.boundary)
     sites = _sites(args, boundary)
-    incidents = load_incidents_from_args(args)
+    # cells: the burden window and the equal period before it, the counting columns (the
+    # store loads only those; geo.store_read)
+    incidents = load_incidents_from_args(args, **({} if getattr(args, "areas", None) else dict(
+        since=_since(args, policy), columns=COUNT_COLUMNS, cell_res=cells_for(args.res))))
     query = query_from_args(args, res=args.res)
     population = None
     if args.population:

@@ -107,11 +107,14 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _table(incidents, args: argparse.Namespace, query, policy):
     """The product of ``--method`` (already published for ``policy``)."""
-    from geo.ingest import load_boundary
     from products.clusters import density_table, emerging_table
     from products.hotspots import hotspot_table
 
-    boundary = load_boundary(args.boundary) if args.boundary else None
+    boundary = None
+    if args.boundary:  # the ingest modules only when a boundary is given (start-up time)
+        from geo.ingest import load_boundary
+
+        boundary = load_boundary(args.boundary)
     if args.method == "gi":
         population = None
         if args.population:
@@ -135,6 +138,26 @@ def _table(incidents, args: argparse.Namespace, query, policy):
     return table
 
 
+def _projection(args: argparse.Namespace) -> dict:
+    """Gi* reads the counting columns and the cells at ``--res`` only (geo.store_read)."""
+    if args.method != "gi":
+        return {}
+    from geo.store_read import COUNT_COLUMNS, cells_for
+
+    return {"columns": COUNT_COLUMNS, "cell_res": cells_for(args.res)}
+
+
+def _since(args: argparse.Namespace, policy):
+    """Gi* reads the events of its window only: from ``--store`` the events from the window's
+    start on are loaded (:func:`geo.store_read.load_since`; the same window and keys)."""
+    if args.method != "gi":
+        return None
+    from products.query import Query, resolve
+
+    query = Query(res=args.res, start=args.start, end=args.end)  # the window (no filters)
+    return lambda probe: resolve(query, probe, policy).start
+
+
 def run(args: argparse.Namespace) -> int:
     from products.query import check_resolution
 
@@ -142,7 +165,8 @@ def run(args: argparse.Namespace) -> int:
     check_resolution(args.res, policy)
     _check_args(args)
     query = query_from_args(args, res=args.res)
-    incidents = load_incidents_from_args(args)
+    incidents = load_incidents_from_args(args, since=_since(args, policy),
+                                         **_projection(args))
     table = _table(incidents, args, query, policy)
     for warning in table.attrs.get("warnings", []):  # e.g. significance out of reach
         print(f"warning: {warning}", file=sys.stderr)

@@ -18,9 +18,6 @@ column). What makes a command on a 1M store fast:
   own window rules (the release date is built from the last event) resolve exactly as on a
   full load; identical-content events share their time, so the record keys (ordinals of
   identical rows included) are unchanged too.
-* **Record keys** (:func:`keyed`): the same :func:`geo.privacy.record_keys`, hashed over
-  categorical copies of the low-cardinality string columns (pandas hashes a categorical's
-  categories once; the keys are identical, tested) — 3× less CPU than over the strings.
 
 This module imports neither the ingest nor the de-duplication code (scipy's spatial and graph
 modules), so a command that only reads the store starts quickly.
@@ -33,11 +30,11 @@ from collections.abc import Callable, Iterable
 import pandas as pd
 import pyarrow as pa
 
-from geo.privacy.cellkey import _IDENTITY, record_keys
+from geo.privacy.cellkey import _IDENTITY, with_record_keys
 from geo.schema import BASE_RES, INCIDENT_COLUMNS
 
-__all__ = ["ANALYSIS_COLUMNS", "KEY_COLUMNS", "STORED_CELL_RES", "read_events", "last_time",
-           "keyed", "load_since", "to_frame"]
+__all__ = ["ANALYSIS_COLUMNS", "COUNT_COLUMNS", "KEY_COLUMNS", "STORED_CELL_RES", "cells_for",
+           "read_events", "last_time", "load_since", "to_frame"]
 
 #: Resolutions whose point-in-hexagon cell is stored with every event (``h3_r<res>``); the
 #: same as :data:`geo.store_events.STORED_CELL_RES` (geo.grid.ANALYSIS_RES).
@@ -46,6 +43,11 @@ STORED_CELL_RES = (6, 7, 8, 9, 10)
 KEY_COLUMNS = tuple(c for c in _IDENTITY if c in INCIDENT_COLUMNS)
 #: Every canonical column except the event and incident ids (no product table reads them).
 ANALYSIS_COLUMNS = tuple(c for c in INCIDENT_COLUMNS if c not in ("incident_id", "event_id"))
+#: What the cell-count products (Gi* hot spots, gaps) read: time and place, every filter
+#: (outcome, source(s), drug, age band, sex), the record-key columns and the columns that mark
+#: a record located only to an area (counted by area, never in a cell).
+COUNT_COLUMNS = ("occurred_at", "lat", "lon", "outcome", "source", "agency", "suspected_drug",
+                 "age_band", "sex", "location_precision", "area", "sources", "h3")
 
 _DUCK = {"string": "VARCHAR", "datetime64[us]": "TIMESTAMP", "float64": "DOUBLE",
          "Int64": "BIGINT", "boolean": "BOOLEAN", "uint64": "UBIGINT"}
@@ -133,26 +135,16 @@ def read_events(con, start=None, end=None, cell_res=STORED_CELL_RES,
     return out
 
 
+def cells_for(res: int) -> tuple[int, ...]:
+    """The stored cell column a product at ``res`` reads (none when ``res`` is not stored:
+    the cells are then indexed from ``lat``/``lon``, as on a full load)."""
+    return (int(res),) if int(res) in STORED_CELL_RES else ()
+
+
 def last_time(con) -> pd.Timestamp | None:
     """The last event time in the ``incidents`` table (None when it is empty)."""
     last = con.execute("SELECT max(occurred_at) FROM incidents").fetchall()[0][0]
     return None if last is None else pd.Timestamp(last)
-
-
-def keyed(incidents: pd.DataFrame) -> pd.DataFrame:
-    """:func:`geo.privacy.with_record_keys`, hashing the string columns as categoricals.
-
-    The keys are exactly :func:`geo.privacy.record_keys` of ``incidents`` (pandas hashes a
-    categorical through its categories, with the same values as the strings themselves).
-    """
-    if "rkey" in incidents.columns:
-        return incidents
-    cols = [c for c in KEY_COLUMNS if c in incidents.columns]
-    view = incidents[cols].copy() if cols else incidents
-    for c in cols:
-        if isinstance(view[c].dtype, pd.StringDtype):
-            view[c] = view[c].astype("category")
-    return incidents.assign(rkey=record_keys(view))
 
 
 def load_since(store, since: Callable[[pd.DataFrame], object] | None = None, *,
@@ -173,4 +165,4 @@ def load_since(store, since: Callable[[pd.DataFrame], object] | None = None, *,
             first = since(probe)
             if first is not None and pd.Timestamp(first) <= last:
                 start = pd.Timestamp(first)
-    return keyed(store.load(start=start, cell_res=cell_res, columns=columns))
+    return with_record_keys(store.load(start=start, cell_res=cell_res, columns=columns))

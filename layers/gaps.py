@@ -38,7 +38,6 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
 from layers.access import DEFAULT_GROUPS, AccessGroup, cell_access, cell_e2sfca
 from layers.burden import TREND_FALLING, TREND_RISING, burden_table
@@ -322,6 +321,8 @@ def sensitivity(
     recent = _public_counts(table, suppress_below)
     none = _no_events(table)
     base = _combine(pct, w, none)["gap_score"]
+    from scipy.stats import spearmanr  # here: scipy.stats costs ~0.5 s to import
+
     k = min(top_n, len(table))
     top = set(np.flatnonzero(_rank(base, recent) <= k))
     rows = []

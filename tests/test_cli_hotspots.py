@@ -33,7 +33,7 @@ def sample():
 @pytest.fixture()
 def cached(sample, monkeypatch):
     """Skip re-reading the sample file in every run (one test reads it end to end)."""
-    monkeypatch.setattr(hs, "load_incidents_from_args", lambda args: sample[0])
+    monkeypatch.setattr(hs, "load_incidents_from_args", lambda args, **kw: sample[0])
     return sample
 
 
