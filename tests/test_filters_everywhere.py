@@ -323,3 +323,25 @@ def test_cli_bad_filter_value_is_one_sentence(argv, words, tmp_path, capsys):
         err = capsys.readouterr().err
         assert words in err, (cmd, err)
         assert "Traceback" not in err
+
+
+def test_levels_of_maps_spellings_blanks_and_missing_values():
+    """Hand-checkable: each distinct spelling is mapped once, then spread to its rows."""
+    from products.breakdowns import LEVELS, levels_of
+
+    df = pd.DataFrame({
+        "suspected_drug": ["Fentanyl", " meth ", None, "", "kratom", "fentanyl + xylazine",
+                           "Fentanyl", np.nan],
+        "age_band": ["65 +", "<15", None, "25-34", "25-34", "", "abc", "65+"],
+        "sex": pd.Series(["M", "f", None, "Other", "male", "", "M", "x"], dtype="category"),
+    })
+    name = {fam: [LEVELS[fam][c] for c in levels_of(df, fam)] for fam in LEVELS}
+    assert name["drug"] == ["fentanyl", "methamphetamine", "unknown", "unknown", "other",
+                            "fentanyl+xylazine", "fentanyl", "unknown"]
+    assert name["age"] == ["65+", "0-14", "unknown", "25-34", "25-34", "unknown", "unknown",
+                           "65+"]
+    assert name["sex"] == ["male", "female", "unknown", "other", "male", "unknown", "male",
+                           "unknown"]
+    empty = pd.DataFrame({"suspected_drug": [None, None], "sex": [np.nan, np.nan]})
+    assert levels_of(empty, "drug").tolist() == [LEVELS["drug"].index("unknown")] * 2
+    assert levels_of(empty.iloc[:0], "sex").tolist() == []
