@@ -70,3 +70,35 @@ def test_areas_page_table_follows_the_drug_filter(sample_env):
     v = pd.to_numeric(shown["count"]).to_numpy(float, na_value=np.nan)
     assert np.isnan(v[(exact >= 1) & (exact <= 9)]).all()  # 1-9 fentanyl overdoses: hidden
     assert (np.abs(v - exact)[~np.isnan(v)] <= 3).all()
+
+
+def test_public_pages_with_one_drug_show_no_small_counts_or_times(sample_env):
+    """The public sweep's checks on every page with the sidebar narrowed to one drug."""
+    import json
+    import re
+
+    from app_helpers import ROOT
+    from test_app_public_sweep import _check_deck, _check_vega
+    from test_public_sweep import TIME, check_public_table
+
+    pages = sorted(p.stem for p in (ROOT / "app_pages").glob("*.py") if not p.stem.startswith("_"))
+    for page in pages:
+        at = run_page(page, session={"public_drugs": "heroin", "scan_on": False})
+        if page not in ("data", "evaluation"):
+            assert any("Filtered to suspected drug: heroin" in i.value for i in at.info), page
+        for i, df in enumerate(at.dataframe):
+            check_public_table(df.value, f"{page} table {i}")
+        for i, el in enumerate(at.get("deck_gl_json_chart")):
+            spec = json.loads(el.proto.json)
+            # named places (towns from the places file) are public places, like sites
+            spec["layers"] = [lyr for lyr in spec["layers"]
+                              if not str(lyr.get("id", "")).endswith("places-dots")]
+            _check_deck(spec, f"{page} map {i}")
+        for i, el in enumerate(at.get("arrow_vega_lite_chart") + at.get("vega_lite_chart")):
+            _check_vega(el, f"{page} chart {i}")
+        for t in [m.value for m in at.markdown] + [c.value for c in at.caption]:
+            assert not TIME.search(str(t)), f"{page}: time of day in {t!r}"
+        for m in at.metric:
+            if re.search(r"overdose|fatal|death|event|incident|case", m.label, re.I):
+                v = str(m.value).replace(",", "")
+                assert not re.fullmatch(r"[1-9]", v), f"{page}: metric {m.label} shows {v}"
