@@ -58,8 +58,8 @@ _PEOPLE = (("drugs", "suspected drug"), ("age_bands", "age band"), ("sexes", "se
 def people_words(f) -> str:
     """The active drug / age band / sex filters in words ("suspected drug: fentanyl; sex:
     male"), or "" when none is set (``f``: the sidebar's Filters or a Query)."""
-    return "; ".join(f"{label}: {', '.join(getattr(f, name))}" for name, label in _PEOPLE
-                     if getattr(f, name, None))
+    return "; ".join(f"{label}: {', '.join(getattr(f, name)) or 'none selected'}"
+                     for name, label in _PEOPLE if getattr(f, name, None) is not None)
 
 
 def people_note(f) -> None:

@@ -128,9 +128,10 @@ def _levels_type(name: str):
         vals = [v.strip().lower() for v in str(text).split(",") if v.strip()]
         bad = [v for v in vals if v not in allowed]
         if not vals or bad:
-            got = ", ".join(repr(v) for v in bad) if bad else "nothing"
+            got = f"unknown {words} {', '.join(repr(v) for v in bad)}" if bad else \
+                f"no {words} given"
             raise argparse.ArgumentTypeError(
-                f"unknown {words} {got}: choose from {', '.join(allowed)} "
+                f"{got}: choose from {', '.join(allowed)} "
                 "(repeat the option or separate values with commas)")
         return tuple(vals)
 
