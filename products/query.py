@@ -90,8 +90,9 @@ class Query:
             window = f"{a} to {b}"
         out = "all outcomes" if self.outcomes is None else "outcome " + "/".join(self.outcomes)
         src = "all sources" if self.sources is None else "source " + "/".join(self.sources)
-        extra = "".join(f" · {name.replace('_', ' ')} " + "/".join(getattr(self, name))
-                        for name in ("drugs", "age_bands", "sexes")
+        extra = "".join(f" · {words} " + ("/".join(getattr(self, name)) or "none")
+                        for name, words in (("drugs", "suspected drug"), ("age_bands", "age band"),
+                                            ("sexes", "sex"))
                         if getattr(self, name) is not None)
         return f"{window} · {out} · {src}{extra} · H3 res {self.res}"
 

@@ -197,7 +197,7 @@ def test_restricted_briefing_honours_the_filters(inc, window):
     f = {"drugs": ("fentanyl",), "age_bands": ("25-34", "35-44")}
     c = briefing_content(inc, tier="restricted", end=end, **f)
     assert c.query.drugs == ("fentanyl",) and c.query.age_bands == ("25-34", "35-44")
-    assert "drugs fentanyl" in c.query.describe()
+    assert "suspected drug fentanyl · age band 25-34/35-44" in c.query.describe()
     sub = inc.loc[people_mask(inc, **f)]
     k0 = kpi_table(sub, Query(end=end), "restricted")
     assert np.array_equal(_num(c.kpis["overdoses"]), _num(k0["overdoses"]))
