@@ -157,12 +157,14 @@ def source_key() -> tuple[str, str, float]:
 @st.cache_resource(max_entries=2, show_spinner="Loading incidents…")
 def _load_incidents(kind: str, path: str, mtime: float) -> pd.DataFrame:
     """Canonical incidents with their record keys (``rkey``, for the privacy gate), once."""
-    from geo.ingest import read_incidents
     from geo.privacy import with_record_keys
-    from geo.store import IncidentStore
 
-    if kind == "store":
+    if kind == "store":  # one query into Arrow (geo.store_read); no ingest code imported
+        from geo.store import IncidentStore
+
         return with_record_keys(IncidentStore(path).load())
+    from geo.ingest import read_incidents
+
     return with_record_keys(read_incidents(path).incidents)
 
 

@@ -15,6 +15,9 @@ Usage::
   start, median of ``--runs``, alternating with the ``--base`` checkout's ``cli.py`` when given
   (``git worktree add /tmp/h3_base <rev>``), so both see the same machine load. Outputs of
   the two checkouts are compared byte for byte.
+* ``--dashboard``: the dashboard's first page (Overview) from process start in a fresh child
+  (Streamlit's AppTest: imports, store load, KPIs, alerts, map), wall and CPU, alternating with
+  ``--base``.
 
 The machine is shared: compare CPU seconds and the same-run ratios.
 """
@@ -65,6 +68,32 @@ print(json.dumps({{"wall": time.perf_counter() - t0, "cpu": cpu() - c0, "rows": 
 """
 
 
+_DASH = r"""
+import os, sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, {root!r})
+os.environ["GAPMAP_STORE"] = {store!r}
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({script!r}, default_timeout=900)
+at.run()
+assert not at.exception, [e.value for e in at.exception]
+print("ready", time.perf_counter() - t0)
+"""
+
+
+def child_dashboard(root: Path, store: str) -> tuple[float, float]:
+    """Wall (from process start to the Overview rendered) and CPU seconds of one child."""
+    code = _DASH.format(root=str(root), store=store, script=str(root / "dashboard.py"))
+    c = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    wall = time.perf_counter() - t0
+    d = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if r.returncode:
+        raise RuntimeError(r.stderr[-2000:])
+    return wall, (d.ru_utime + d.ru_stime) - (c.ru_utime + c.ru_stime)
+
+
 def child_load(root: Path, store: str, case: str) -> dict:
     code = _CHILD.format(root=str(root), store=store, case=case)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
@@ -96,6 +125,9 @@ def main(argv=None) -> int:
     ap.add_argument("--base", default=None, help="an older checkout (git worktree) to compare")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--skip-load", action="store_true")
+    ap.add_argument("--skip-cli", action="store_true")
+    ap.add_argument("--dashboard", action="store_true",
+                    help="also time the dashboard's first page from process start")
     args = ap.parse_args(argv)
     store = str(Path(args.store).resolve())
     base = Path(args.base).resolve() if args.base else None
@@ -121,7 +153,7 @@ def main(argv=None) -> int:
             "hotspots": ["hotspots", "--store", store, "--out", "{out}"],
             "gaps": ["gaps", "--store", store, "--resources", res_csv, "--out", "{out}"],
         }
-        for name, cmd in cmds.items():
+        for name, cmd in ({} if args.skip_cli else cmds).items():
             roots = {"new": ROOT} | ({"base": base} if base else {})
             runs = {k: [] for k in roots}
             for _ in range(args.runs):
@@ -140,6 +172,18 @@ def main(argv=None) -> int:
                                        shallow=False)
                     line += f"; outputs {'identical' if same else 'DIFFER'}"
             print(line, flush=True)
+    if args.dashboard:
+        roots = {"new": ROOT} | ({"base": base} if base else {})
+        runs = {k: [] for k in roots}
+        for _ in range(args.runs):
+            for k, root in roots.items():
+                runs[k].append(child_dashboard(root, store))
+        line = "dashboard Overview ready from process start: " + "; ".join(
+            f"{k} median {_med(r, 0):.2f} s wall, {_med(r, 1):.2f} s cpu "
+            f"(cpu {[round(c, 2) for _, c in r]})" for k, r in runs.items())
+        if base:
+            line += f"; cpu base/new {_med(runs['base'], 1) / _med(runs['new'], 1):.2f}x"
+        print(line, flush=True)
     print(f"load average at end {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -141,13 +141,15 @@ def _weights(given: dict[str, float]) -> dict[str, float]:
 
 
 def _sites(args: argparse.Namespace, boundary=None) -> pd.DataFrame:
-    from layers.samhsa import read_samhsa
     from layers.sites import load_resources
 
     if not args.resources and not args.samhsa:
         raise ValueError("give resource sites with --resources FILE and/or --samhsa FILE")
-    results = ([load_resources(args.resources, boundary=boundary)] if args.resources else []) + [
-        read_samhsa(p, boundary=boundary) for p in args.samhsa]
+    results = [load_resources(args.resources, boundary=boundary)] if args.resources else []
+    if args.samhsa:  # the SAMHSA reader only when asked for
+        from layers.samhsa import read_samhsa
+
+        results += [read_samhsa(p, boundary=boundary) for p in args.samhsa]
     for r in results:
         if r.summary["rejected"]:
             files = ", ".join(r.summary["files"])
@@ -160,6 +162,12 @@ def _sites(args: argparse.Namespace, boundary=None) -> pd.DataFrame:
     if sites.empty:
         raise ValueError("no usable resource sites in --resources / --samhsa")
     return sites
+
+
+def _mode_words(travel) -> str:
+    from layers.travel import mode_words  # the street-network modules only with --travel
+
+    return mode_words(travel)
 
 
 def _hotspots(args: argparse.Namespace):
@@ -227,7 +235,6 @@ def _since(args: argparse.Namespace, policy):
 def run(args: argparse.Namespace) -> int:
     from commands._travel import travel_from_args
     from geo.store_read import COUNT_COLUMNS, cells_for
-    from layers.travel import mode_words
     from products.gaps import gap_sensitivity, gap_table
     from products.query import check_resolution
 
@@ -276,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
                     policy)
     top = written.iloc[0] if len(written) else None
     print(f"{len(written)} cell(s) at res {args.res} scored against {len(sites)} site(s) "
-          f"({policy.tier} tier{'' if travel is None else ', ' + mode_words(travel)}) -> "
+          f"({policy.tier} tier{'' if travel is None else ', ' + _mode_words(travel)}) -> "
           f"{args.out}"
           + (f"\n  rank 1: {top['h3']}: {top['reason']}" if top is not None else ""),
           file=sys.stderr)

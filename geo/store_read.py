@@ -154,15 +154,24 @@ def load_since(store, since: Callable[[pd.DataFrame], object] | None = None, *,
 
     ``since(probe)`` gets a one-row frame holding the store's last event time (what the
     products' window rules read) and returns the first time the query needs (or None: all);
-    the events from then on are loaded. The products then resolve the same window as on a
-    full load (the last event is kept) and count the same events with the same keys.
+    the events from then on are loaded (one read-only connection for both). The products then
+    resolve the same window as on a full load (the last event is kept) and count the same
+    events with the same keys.
     """
-    start = None
-    if since is not None:
-        last = store.last_time()
-        if last is not None:
-            probe = pd.DataFrame({"occurred_at": pd.Series([last], dtype="datetime64[us]")})
-            first = since(probe)
-            if first is not None and pd.Timestamp(first) <= last:
-                start = pd.Timestamp(first)
-    return with_record_keys(store.load(start=start, cell_res=cell_res, columns=columns))
+    from geo.store import LAYOUT
+
+    con = store._connect(read_only=True)
+    try:
+        if store._has_incidents(con) and store._meta(con, "layout") == LAYOUT:
+            start = None
+            last = last_time(con) if since is not None else None
+            if last is not None:
+                probe = pd.DataFrame({"occurred_at": pd.Series([last], dtype="datetime64[us]")})
+                first = since(probe)
+                if first is not None and pd.Timestamp(first) <= last:
+                    start = pd.Timestamp(first)
+            return with_record_keys(read_events(con, start, None, cell_res, columns))
+    finally:
+        con.close()
+    # a store from an older layout: its events are built on load (all of them)
+    return with_record_keys(store.load(cell_res=cell_res, columns=columns))

@@ -175,6 +175,7 @@ def gap_scores(
     suppress_below: int | None = None,
     period: str = "in the last 12 months",
     absent: Mapping[str, str] | None = None,
+    explain: bool = True,
 ) -> pd.DataFrame:
     """Score, rank and explain every cell (see the module docstring for the definition).
 
@@ -197,6 +198,9 @@ def gap_scores(
         Words naming the burden window, used in ``reason``.
     absent : mapping, optional
         Group name → the words used when the group has no site (see :func:`explain_gaps`).
+    explain : bool
+        Write ``reason`` (default); False leaves it out, for a caller that writes its own
+        (the products word the published counts, not the scored values).
 
     Returns
     -------
@@ -211,8 +215,9 @@ def gap_scores(
     comb = _combine(pct, w, _no_events(table))
     out = pd.concat([pct.add_prefix("score_"), comb], axis=1)
     out["gap_rank"] = _rank(comb["gap_score"], _public_counts(table, suppress_below))
-    out["reason"] = explain_gaps(table, w, hot_column=hot_column, groups=groups,
-                                 suppress_below=suppress_below, period=period, absent=absent)
+    if explain:
+        out["reason"] = explain_gaps(table, w, hot_column=hot_column, groups=groups,
+                                     suppress_below=suppress_below, period=period, absent=absent)
     return out
 
 

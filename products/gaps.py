@@ -270,7 +270,8 @@ def _build(incidents, resources, query, policy, *, boundary, hotspots, populatio
     score_in = table.assign(count_12m=v_now)
     period = period_words(start, end)
     absent = absent_words(resources, groups, open_at, all_resources, tz)
-    scores = gap_scores(score_in, w, hot_column=hot_column, groups=groups, period=period)
+    scores = gap_scores(score_in, w, hot_column=hot_column, groups=groups, period=period,
+                        explain=False)  # the reason is worded from the published counts below
     scores["reason"] = explain_gaps(
         table.assign(count_12m=pd.to_numeric(table["count"]).astype("Float64")), w,
         hot_column=hot_column, groups=groups, period=period,

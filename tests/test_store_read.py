@@ -181,3 +181,23 @@ def test_cli_parser_for_one_command_and_the_full_help(capsys):
         cli.main(["hotspot", "--out", "x.csv"])  # a typo: argparse's message with the choices
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_a_store_of_an_older_layout_loads_the_same(store, tmp_path):
+    import shutil
+
+    import duckdb
+
+    old = tmp_path / "old.duckdb"
+    shutil.copy(store.path, old)
+    con = duckdb.connect(str(old))
+    con.execute("DROP TABLE incidents")
+    con.execute("DELETE FROM meta WHERE key = 'layout'")
+    con.close()
+    legacy = IncidentStore(old)
+    assert legacy.last_time() is None  # events are only built on load: no lower bound
+    q = Query(res=8)
+    got = load_since(legacy, lambda p: resolve(q, p, "public").start, columns=COUNT_COLUMNS,
+                     cell_res=(8,))
+    ref = load_since(store, None, columns=COUNT_COLUMNS, cell_res=(8,))
+    pd.testing.assert_frame_equal(got, ref)
