@@ -193,16 +193,15 @@ def load_incidents_from_args(args: argparse.Namespace, *, since=None, columns=No
     """Canonical, de-duplicated incidents (with uint64 ``h3`` at the base resolution).
 
     From ``--store``, a command that knows its query passes ``since`` (``since(probe)``: the
-    first time its product reads, see :func:`geo.store_read.load_since`) and may pass
-    ``columns`` (default :data:`geo.store_read.ANALYSIS_COLUMNS`: all but the ids) and the
-    stored ``cell_res`` to read (default all).
+    first time its product reads, see :func:`geo.store_read.load_since`) and may pass the
+    ``columns`` its product reads (default all, e.g. :data:`geo.store_read.COUNT_COLUMNS`) and
+    the stored ``cell_res`` (default all).
     """
     if getattr(args, "store", None):
         from geo.store import IncidentStore
-        from geo.store_read import ANALYSIS_COLUMNS, STORED_CELL_RES, load_since
+        from geo.store_read import STORED_CELL_RES, load_since
 
-        return load_since(IncidentStore(args.store), since,
-                          columns=ANALYSIS_COLUMNS if columns is None else columns,
+        return load_since(IncidentStore(args.store), since, columns=columns,
                           cell_res=STORED_CELL_RES if cell_res is None else cell_res)
     from geo.distributed import is_dataset, read_dataset
     from geo.ingest import read_incidents

@@ -1,23 +1,24 @@
-"""Reading the incident store fast: column projection, a lower time bound, cheap record keys.
+"""Reading the incident store fast: column projection, a lower time bound, one connection.
 
 :meth:`geo.store.IncidentStore.load` reads the ``incidents`` table (one row per event, written
 at ingest by :mod:`geo.store_events`) with :func:`read_events`: one DuckDB query into Arrow
-and a zero-copy-ish conversion to pandas (Arrow-backed strings; DuckDB is asked for
-``large_string`` buffers, which pandas keeps as they are instead of casting every string
-column). What makes a command on a 1M store fast:
+and a conversion to pandas without copies of the strings (Arrow-backed strings; DuckDB is
+asked for ``large_string`` buffers, which pandas keeps as they are — with ``string`` buffers
+every string column was cast, a third of the load). What makes a command on a 1M store fast:
 
-* **Column projection** (``columns=``): the CLI products never read the event and incident ids
-  (the two high-cardinality strings that are most of the query's cost), nor the cells at other
-  resolutions. :data:`ANALYSIS_COLUMNS` is every canonical column but those ids. The record-key
-  columns (:data:`KEY_COLUMNS`) are always read, so the record keys of a projected load are
-  those of a full load.
+* **Column projection** (``columns=``): the Gi* and gap products read only
+  :data:`COUNT_COLUMNS` (time, place, filters, the record-key and area-location columns) and
+  the cells at their resolution, never the event and incident ids nor the other columns.
+  The record-key columns (:data:`KEY_COLUMNS`) are always read, so the record keys of a
+  projected load are those of a full load. Commands that have not been checked column by
+  column load everything (the default).
 * **A lower time bound** (:func:`load_since`): a command that knows its query asks the store
-  for its last event time (:func:`last_time`), lets the product resolve its window from it
-  (public: the fixed release window; gaps: also the equal period before) and loads the events
-  from that window's start on. Loading ``[start, ∞)`` keeps the last event, so the products'
-  own window rules (the release date is built from the last event) resolve exactly as on a
-  full load; identical-content events share their time, so the record keys (ordinals of
-  identical rows included) are unchanged too.
+  for its last event time, lets the product resolve its window from it (public: the fixed
+  release window; gaps: also the equal period before) and loads the events from that window's
+  start on. Loading ``[start, ∞)`` keeps the last event, so the products' own window rules
+  (the release date is built from the last event) resolve exactly as on a full load;
+  identical-content events share their time, so the record keys (ordinals of identical rows
+  included) are unchanged too.
 
 This module imports neither the ingest nor the de-duplication code (scipy's spatial and graph
 modules), so a command that only reads the store starts quickly.
@@ -148,7 +149,7 @@ def last_time(con) -> pd.Timestamp | None:
 
 
 def load_since(store, since: Callable[[pd.DataFrame], object] | None = None, *,
-               columns: Iterable[str] | None = ANALYSIS_COLUMNS, cell_res=STORED_CELL_RES
+               columns: Iterable[str] | None = None, cell_res=STORED_CELL_RES
                ) -> pd.DataFrame:
     """Keyed events of ``store`` (an :class:`~geo.store.IncidentStore`) for one query.
 
