@@ -67,6 +67,9 @@ def register(subparsers) -> None:
     p.add_argument("--same-source-radius-m", type=float, default=None, metavar="M",
                    help="radius of the same-source rule in metres (default 300 when the rule "
                    "is on)")
+    p.add_argument("--chunk-rows", type=int, default=None, metavar="N",
+                   help="read, validate and store CSV/Parquet files N rows at a time (memory "
+                   "stays bounded by N; default 250000)")
     add_engine_options(p)  # FILE may be a Parquet folder / glob (geo.distributed)
     p.set_defaults(func=run)
 
@@ -112,7 +115,6 @@ def _progress(stage: str, done: int, total) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from geo.distributed import ingest_dataset, is_dataset
-    from geo.ingest import read_incidents
     from geo.store import IncidentStore
 
     store = IncidentStore(args.store)
@@ -128,23 +130,20 @@ def run(args: argparse.Namespace) -> int:
             same_source_radius_m=args.same_source_radius_m)
         print(format_summary({**summary, "path": args.file}))
         return 0
-    # read (and fail with one sentence) before touching the store
-    result = read_incidents(
-        args.file, preset=args.preset, mapping=parse_mapping(args.map), source=args.source,
-        boundary=args.boundary, drop_outside=args.drop_outside, dedup=False,
-        progress=_progress, exclude=args.exclude, drop_identical=args.drop_identical,
-        same_source_window_min=args.same_source_window_min,
-        same_source_radius_m=args.same_source_radius_m,
-    )
     if not rejects.parent.exists():
         rejects.parent.mkdir(parents=True, exist_ok=True)
-    summary = store.ingest(result, window_min=args.window_min, radius_m=args.radius_m,
-                           rejects_path=rejects)
+    # CSV/Parquet are streamed chunk by chunk (geo.ingest_stream); a bad file fails with one
+    # sentence before the store is touched
+    summary = store.ingest(
+        args.file, preset=args.preset, mapping=parse_mapping(args.map), source=args.source,
+        boundary=args.boundary, drop_outside=args.drop_outside, window_min=args.window_min,
+        radius_m=args.radius_m, rejects_path=rejects, progress=_progress,
+        exclude=args.exclude, drop_identical=args.drop_identical,
+        same_source_window_min=args.same_source_window_min,
+        same_source_radius_m=args.same_source_radius_m, chunk_rows=args.chunk_rows,
+    )
     summary = {**summary, "path": args.file}
-    if not summary.get("skipped"):
-        for k in ("excluded", "identical", "dropped_identical", "near_duplicates"):
-            summary[k] = int(result.summary.get(k, 0))
     print(format_summary(summary))
-    for w in result.summary.get("warnings", []):  # e.g. a placeholder coordinate
+    for w in summary.get("warnings", []):  # e.g. a placeholder coordinate
         print(f"warning: {w}", file=sys.stderr)
     return 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
@@ -32,6 +33,9 @@ import pyarrow as pa
 
 from geo.store_open import connect, reclaim
 from geo.store_read import STORED_CELL_RES, last_time, read_events
+
+if TYPE_CHECKING:  # annotations only: geo.ingest is imported where it is used
+    from geo.ingest import IngestResult
 
 # The ingest and de-duplication modules (geo.ingest, geo.store_events: scipy's spatial and
 # graph code) are imported where they are used, so reading the store starts quickly.
@@ -175,6 +179,11 @@ class IncidentStore:
         rejects_path: str | Path | None = None,
         progress=None,
         received_at=None,
+        exclude=None,
+        drop_identical: bool = False,
+        same_source_window_min: float | None = None,
+        same_source_radius_m: float | None = None,
+        chunk_rows: int | None = None,
     ) -> dict:
         """Append a file (or an :class:`~geo.ingest.IngestResult`) to the store.
 
@@ -182,8 +191,13 @@ class IncidentStore:
         ----------
         source_data : path or IngestResult
             An export (read with :func:`geo.ingest.read_incidents`) or an already-read result.
-        preset, mapping, source, boundary, drop_outside, progress
+        preset, mapping, source, boundary, drop_outside, progress, exclude, drop_identical, \
+        same_source_window_min, same_source_radius_m
             As in :func:`geo.ingest.read_incidents` (ignored for an ``IngestResult``).
+        chunk_rows : int, optional
+            A CSV/TXT/TSV or Parquet file is read, validated and stored this many rows at a
+            time (:mod:`geo.ingest_stream`; default 250,000), so memory does not grow with the
+            file; other files (and the same-source rule) are read whole.
         window_min, radius_m : float
             De-duplication rule, applied to the whole store (and remembered).
         rejects_path : path, optional
@@ -207,10 +221,13 @@ class IncidentStore:
             fps = np.sort(result.records["fingerprint"].to_numpy(np.uint64))
             digest = "rows:" + hashlib.sha256(fps.tobytes()).hexdigest()
         else:
-            path = Path(source_data)
-            if not path.exists():
-                raise FileNotFoundError(f"incident file {path} does not exist")
+            from geo.readers import check_readable
+
+            path = check_readable(source_data, "incident file")  # one sentence: missing, folder
             label, digest, result = str(path), _sha256(path), None
+            from geo.ingest_stream import check_header
+
+            check_header(path, dict(preset=preset, mapping=mapping, exclude=exclude))
         if self.path.exists():  # the same bytes again: nothing to do (and nothing read)
             con = self._connect()
             try:
@@ -218,14 +235,27 @@ class IncidentStore:
                     return self._skipped(con, label)
             finally:
                 con.close()
-        if result is None:  # read before touching the store: a bad file creates nothing
-            result = read_incidents(
-                label, preset=preset, mapping=mapping, source=source, boundary=boundary,
-                drop_outside=drop_outside, dedup=False, progress=progress,
-            )
+        if result is None:  # a bad file fails before the store is touched: it creates nothing
+            from geo.ingest_stream import stream_into_store
+
+            options = dict(preset=preset, mapping=mapping, source=source, boundary=boundary,
+                           drop_outside=drop_outside, exclude=exclude,
+                           drop_identical=drop_identical,
+                           same_source_window_min=same_source_window_min,
+                           same_source_radius_m=same_source_radius_m)
+            out = stream_into_store(self, path, label, digest, options=options,
+                                    window_min=window_min, radius_m=radius_m,
+                                    rejects_path=rejects_path, progress=progress,
+                                    received_at=received_at, chunk_rows=chunk_rows)
+            if out is not None:
+                return out
+            result = read_incidents(label, dedup=False, progress=progress, **options)
         summary = {"path": label, "skipped": False, "preset": result.summary.get("preset")}
-        for k in ("read", "accepted", "rejected", "outside_area"):
+        for k in ("read", "accepted", "rejected", "outside_area", "excluded", "identical",
+                  "dropped_identical", "near_duplicates"):
             summary[k] = int(result.summary.get(k, 0))
+        summary["warnings"] = list(result.summary.get("warnings", []))
+        summary["unrecognised"] = dict(result.summary.get("unrecognised", {}))
         summary["reasons"] = dict(result.summary.get("reasons", {}))
         written = None
         if rejects_path is not None and len(result.rejects):

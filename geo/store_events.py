@@ -30,11 +30,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from geo.dedup import _source_codes, candidate_pairs, collapse_events
+from geo.dedup import candidate_pairs, collapse_events
 from geo.grid import ANALYSIS_RES, add_cells
 from geo.ingest import to_canonical
 from geo.schema import INCIDENT_COLUMNS, SOURCES
@@ -76,34 +75,46 @@ def _new_range(con, file_id=None):
     return (None, None) if not n else (pd.Timestamp(lo), pd.Timestamp(hi))
 
 
-def _read_window(con, lo, hi) -> pa.Table:
+_SRC_CODE = ("CASE source " + " ".join(f"WHEN '{x}' THEN {k}" for k, x in enumerate(SOURCES))
+             + f" ELSE {len(SOURCES) - 1} END")
+#: Records per block when the events of the touched records are written (memory bound).
+BLOCK_RECORDS = 500_000
+
+
+def _read_window(con, lo, hi) -> dict:
+    """The matching inputs of the records in ``[lo, hi]``, in record order, as numpy arrays."""
     return con.sql(
-        "SELECT r.fingerprint, r.incident_id, r.occurred_at, r.time_precision, r.lat, r.lon, "
-        "r.source, e.event_id FROM records r LEFT JOIN events e USING (fingerprint) "
+        f"SELECT r.fingerprint, r.occurred_at, r.lat, r.lon, {_SRC_CODE}::TINYINT AS src, "
+        "coalesce(r.time_precision = 'day', false) AS day, e.event_id IS NULL AS is_new "
+        "FROM records r LEFT JOIN events e USING (fingerprint) "
         "WHERE r.occurred_at BETWEEN $lo AND $hi ORDER BY r.occurred_at, r.fingerprint",
-        params={"lo": lo.to_pydatetime(), "hi": hi.to_pydatetime()}).to_arrow_table()
+        params={"lo": lo.to_pydatetime(), "hi": hi.to_pydatetime()}).fetchnumpy()
 
 
-def _components(tbl: pa.Table, window_min: float, radius_m: float):
-    t = tbl["occurred_at"].to_numpy().astype("datetime64[us]")
-    src = _source_codes(to_frame(tbl.select(["source"]))["source"])
-    day = pc.fill_null(pc.equal(tbl["time_precision"], "day"), False)
-    mergeable = ~day.to_numpy(zero_copy_only=False)
-    i, j, score = candidate_pairs(t, tbl["lat"].to_numpy(), tbl["lon"].to_numpy(),
-                                  np.asarray(SOURCES, object)[src], mergeable,
+def _components(w: dict, window_min: float, radius_m: float):
+    t = np.asarray(w["occurred_at"]).astype("datetime64[us]")
+    src = np.asarray(w["src"], np.int64)
+    lat, lon = np.asarray(w["lat"], float), np.asarray(w["lon"], float)
+    i, j, score = candidate_pairs(t, lat, lon, np.asarray(SOURCES, object)[src],
+                                  ~np.asarray(w["day"], bool),
                                   window_min=window_min, radius_m=radius_m)
-    n = tbl.num_rows
+    n = t.size
     g = sp.coo_matrix((np.ones(i.size), (i, j)), shape=(n, n))
     _, comp = connected_components(g, directed=False)
-    return t, src, comp, i, j, score  # src: source codes
+    return t, src, comp, i, j, score
 
 
-def update_events(con, window_min: float, radius_m: float, file_id=None) -> None:
+def update_events(con, window_min: float, radius_m: float, file_id=None,
+                  block_records: int | None = None) -> None:
     """De-duplicate the records that have no event yet against the stored ones (incremental).
 
     Run inside the ingest transaction, after the new records are inserted. With an empty
     ``events`` table this is a full rebuild (the first ingest, or a changed rule). ``file_id``
     (optional) is the ingest's file: its records are the new ones (found without a join).
+
+    The pairs and components use only the matching columns (time, location, source, day-only
+    flag: ~35 bytes a record); the events of the touched records are then collapsed in SQL
+    (:func:`_write_events`) ``block_records`` records at a time, so memory stays bounded.
     """
     from geo.dedup import assign_events
 
@@ -115,9 +126,9 @@ def update_events(con, window_min: float, radius_m: float, file_id=None) -> None
     pad = pd.Timedelta(minutes=float(window_min))
     a, b = lo - pad, hi + pad
     while True:
-        tbl = _read_window(con, a, b)
-        t, src, comp, i, j, score = _components(tbl, window_min, radius_m)
-        is_new = tbl["event_id"].is_null().to_numpy(zero_copy_only=False)
+        w = _read_window(con, a, b)
+        t, src, comp, i, j, score = _components(w, window_min, radius_m)
+        is_new = np.asarray(w["is_new"], bool)
         touched = np.zeros(comp.max() + 1, bool)
         touched[comp[is_new]] = True
         sel = touched[comp]
@@ -130,41 +141,52 @@ def update_events(con, window_min: float, radius_m: float, file_id=None) -> None
     pos = np.cumsum(sel) - 1
     keep = sel[i]
     m = int(sel.sum())
-    codes = src[sel]  # source codes (priority order)
+    codes = src[sel]
     labels = assign_events(m, pos[i[keep]], pos[j[keep]], score[keep],
                            np.asarray(SOURCES, object)[codes])
-    # each event's id is its representative's (source priority, then record order)
+    fp = np.asarray(w["fingerprint"], np.uint64)[sel]
+    del w, t, comp, i, j, score, keep
+    # the representative of each event: source priority, then record order
     order = np.lexsort((codes, labels))
     starts = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
-    rep = pa.array(np.flatnonzero(sel)[order[starts]])
-    rep_id = pc.binary_join_element_wise(tbl["source"].take(rep), tbl["incident_id"].take(rep),
-                                         ":")
-    new_id = rep_id.take(pa.array(labels))
-    stored = pa.array(np.flatnonzero(sel & ~is_new))
-    affected = pc.unique(pa.chunked_array([new_id, tbl["event_id"].take(stored)],
-                                          pa.string()).combine_chunks())
-    touched_tbl = pa.table({"fingerprint": tbl["fingerprint"].take(pa.array(np.flatnonzero(sel))),
-                            "event_id": new_id})
-    con.register("_touched", touched_tbl)
-    con.register("_affected", pa.table({"event_id": affected}))
+    rep_fp = fp[order[starts]][labels]
+    # events in order of their first record; a block holds whole events
+    step = max(int(block_records or BLOCK_RECORDS), 1)
+    block = (np.arange(m) // step)[np.unique(labels, return_index=True)[1]]
+    _write_events(con, pa.table({"fingerprint": fp, "rep_fp": rep_fp, "blk": block[labels]}),
+                  int(block.max()) + 1 if m else 0)
+
+
+def _write_events(con, touched: pa.Table, n_blocks: int) -> None:
+    """Replace the events of the touched records: ``events`` rows, then ``incidents`` rows
+    collapsed one block of events at a time (:func:`geo.store_collapse.collapse_records`;
+    cells at :data:`STORED_CELL_RES` added)."""
+    from geo.cells import latlng_to_cells
+    from geo.store_collapse import RECORDS_SQL, collapse_records
+
+    con.register("_touched", touched)
     try:
+        con.execute("CREATE OR REPLACE TEMP TABLE _evblk AS SELECT event_id, min(blk) AS blk "
+                    "FROM (SELECT e.event_id, t.blk FROM events e JOIN _touched t USING "
+                    "(fingerprint) UNION ALL SELECT r.source || ':' || r.incident_id, t.blk "
+                    "FROM _touched t JOIN records r ON r.fingerprint = t.rep_fp) GROUP BY event_id")
+        con.execute("DELETE FROM incidents WHERE event_id IN (SELECT event_id FROM _evblk)")
         con.execute("DELETE FROM events WHERE fingerprint IN (SELECT fingerprint FROM _touched)")
-        con.execute("INSERT INTO events SELECT fingerprint, event_id FROM _touched")
-        con.execute("DELETE FROM incidents WHERE event_id IN (SELECT event_id FROM _affected)")
-        rec = to_frame(con.sql(
-            "SELECT r.*, e.event_id AS _event FROM records r JOIN events e USING (fingerprint) "
-            "WHERE e.event_id IN (SELECT event_id FROM _affected) "
-            "ORDER BY r.occurred_at, r.fingerprint").to_arrow_table())
-        ev = pa.Table.from_pandas(build_incidents(rec), preserve_index=False)
-        con.register("_events", ev)
-        cols = ", ".join(ev.column_names)  # by name: an older store has ``area`` last
-        con.execute(f"INSERT INTO incidents ({cols}) SELECT {cols} FROM _events")
+        con.execute("INSERT INTO events SELECT t.fingerprint, r.source || ':' || r.incident_id "
+                    "FROM _touched t JOIN records r ON r.fingerprint = t.rep_fp")
+        for blk in range(n_blocks):
+            ev = collapse_records(con.sql(RECORDS_SQL, params={"blk": blk}).to_arrow_table())
+            lat = ev["lat"].to_numpy(zero_copy_only=False)
+            lon = ev["lon"].to_numpy(zero_copy_only=False)
+            for r in STORED_CELL_RES:
+                ev = ev.append_column(f"h3_r{r}", pa.array(latlng_to_cells(lat, lon, r)))
+            con.register("_events", ev)
+            cols = ", ".join(ev.column_names)  # by name: an older store has ``area`` last
+            con.execute(f"INSERT INTO incidents ({cols}) SELECT {cols} FROM _events")
+            con.unregister("_events")
     finally:
-        for name in ("_touched", "_affected", "_events"):
-            try:
-                con.unregister(name)
-            except Exception:  # noqa: BLE001 - not registered when an earlier step failed
-                pass
+        con.unregister("_touched")
+        con.execute("DROP TABLE IF EXISTS _evblk")
 
 
 def build_incidents(rec: pd.DataFrame) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 
 from geo.schema import SOURCES
@@ -65,6 +66,8 @@ _FALLBACK_FORMATS = (
     "%Y/%m/%d", "%d-%b-%Y %H:%M", "%d-%b-%Y",
 )
 _TZ = re.compile(r"(?<=\d)(?:Z|[+-]\d{2}:?\d{2})$")
+#: the same test without a look-behind: vectorised by Arrow (RE2), not Python's re per value
+_TZ_FIND = r"\d(?:Z|[+-]\d{2}:?\d{2})$"
 
 
 @dataclass
@@ -95,6 +98,24 @@ def _clean(s: pd.Series) -> pd.Series:
     return s.astype("string").fillna("").str.strip()
 
 
+def _isin(low: pd.Series, values) -> np.ndarray:
+    """Membership of cleaned text in a set of values (a hash lookup on Arrow strings)."""
+    return low.isin(list(values)).to_numpy(dtype=bool)
+
+
+def _lookup(low: pd.Series, fn) -> np.ndarray:
+    """``fn`` of every value, called once per distinct value (object array)."""
+    codes, uniq = pd.factorize(low)
+    table = np.array([fn(v) for v in uniq] + [fn("")], dtype=object)
+    return table[codes]  # codes -1 (missing) take fn("")
+
+
+def _text_array(values, index) -> pd.Series:
+    """Object array of str/None → Arrow-backed ``string`` Series (no per-value Python)."""
+    return pd.Series(pd.arrays.ArrowStringArray(pa.array(values, pa.string(), from_pandas=True)),
+                     index=index)
+
+
 def parse_datetimes(date: pd.Series, time: pd.Series | None = None):
     """Parse date (and optional time) text.
 
@@ -119,7 +140,7 @@ def parse_datetimes(date: pd.Series, time: pd.Series | None = None):
         s = (s + " " + t).str.strip()
     blank = (s == "").to_numpy()
     has_colon = s.str.contains(":", regex=False).to_numpy()
-    tz = has_colon & s.str.contains(_TZ, regex=True).fillna(False).to_numpy(bool)
+    tz = has_colon & s.str.contains(_TZ_FIND, regex=True).fillna(False).to_numpy(bool)
     if tz.any():  # only rows that carry an offset pay for the replacement
         s = s.copy()
         s[tz] = s[tz].str.replace(_TZ, "", regex=True)
@@ -161,26 +182,25 @@ def parse_bool(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     bad : numpy.ndarray of bool
         True where the value was not recognised.
     """
-    low = _clean(s).str.lower().to_numpy(dtype=object)
-    out = np.full(low.size, "unknown", dtype=object)
-    yes = np.isin(low, list(_TRUE))
-    no = np.isin(low, list(_FALSE))
+    low = _clean(s).str.lower()
+    out = np.full(len(low), "unknown", dtype=object)
+    yes = _isin(low, _TRUE)
+    no = _isin(low, _FALSE)
     out[yes] = "yes"
     out[no] = "no"
-    bad = ~(yes | no | np.isin(low, list(_NA)))
+    bad = ~(yes | no | _isin(low, _NA))
     return out, bad
 
 
 def normalize_outcome(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Text → fatal / nonfatal / unknown; booleans read as "fatal?" (yes → fatal)."""
     low = _clean(s).str.lower()
-    arr = low.to_numpy(dtype=object)
-    out = np.full(arr.size, "unknown", dtype=object)
-    fatal = np.isin(arr, list(_FATAL | _TRUE)) | low.str.contains("dead", regex=False).to_numpy()
-    nonfatal = np.isin(arr, list(_NONFATAL | _FALSE))
+    out = np.full(len(low), "unknown", dtype=object)
+    fatal = _isin(low, _FATAL | _TRUE) | low.str.contains("dead", regex=False).to_numpy(bool)
+    nonfatal = _isin(low, _NONFATAL | _FALSE)
     out[nonfatal] = "nonfatal"
     out[fatal] = "fatal"
-    bad = ~(fatal | nonfatal | np.isin(arr, list(_NA)))
+    bad = ~(fatal | nonfatal | _isin(low, _NA))
     return out, bad
 
 
@@ -202,9 +222,9 @@ def normalize_naloxone(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def normalize_source(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Text → one of :data:`geo.schema.SOURCES`; blank → ``""`` (to be filled), other → other."""
-    low = _clean(s).str.lower().to_numpy(dtype=object)
-    out = np.array([_SOURCE_ALIASES.get(v, "other") if v else "" for v in low], dtype=object)
-    bad = (out == "other") & (low != "other")
+    low = _clean(s).str.lower()
+    out = _lookup(low, lambda v: _SOURCE_ALIASES.get(v, "other") if v else "")
+    bad = (out == "other") & (low != "other").to_numpy(bool)
     return out, bad
 
 
@@ -386,8 +406,7 @@ def validate_rows(
     src, bad = normalize_source(col("source"))
     unrec["source"] = int(bad.sum())
     src[src == ""] = source or default_source or "other"
-    sex_low = _clean(col("sex")).str.lower().to_numpy(object)
-    sex = np.array([_SEX.get(v, "unknown") for v in sex_low], dtype=object)
+    sex = _lookup(_clean(col("sex")).str.lower(), lambda v: _SEX.get(v, "unknown"))
 
     def text(key):
         s = _clean(col(key))
@@ -397,17 +416,17 @@ def validate_rows(
         {
             "incident_id": text("incident_id"),
             "occurred_at": pd.Series(tsv, index=raw.index).astype("datetime64[us]"),
-            "time_precision": pd.Series(precision, index=raw.index, dtype="string"),
+            "time_precision": _text_array(precision, raw.index),
             "lat": lat,
             "lon": lon,
-            "outcome": pd.Series(outcome, index=raw.index, dtype="string"),
-            "naloxone": pd.Series(nalox, index=raw.index, dtype="string"),
+            "outcome": _text_array(outcome, raw.index),
+            "naloxone": _text_array(nalox, raw.index),
             "naloxone_doses": doses.to_numpy(),
-            "source": pd.Series(src, index=raw.index, dtype="string"),
+            "source": _text_array(src, raw.index),
             "agency": text("agency"),
             "suspected_drug": text("suspected_drug"),
-            "age_band": pd.Series(age_to_band(col("age_band")), index=raw.index, dtype="string"),
-            "sex": pd.Series(sex, index=raw.index, dtype="string"),
+            "age_band": _text_array(age_to_band(col("age_band")), raw.index),
+            "sex": _text_array(sex, raw.index),
             "location_precision": text("location_precision"),
             "area": text("area"),  # stripped; blank → missing
             "in_study_area": pd.array(in_area, dtype="boolean"),

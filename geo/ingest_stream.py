@@ -1,0 +1,483 @@
+"""Streaming ingest into the store: an export read, validated, indexed and stored chunk by chunk.
+
+:meth:`geo.store.IncidentStore.ingest` of a file goes through :func:`stream_into_store`, so
+memory is bounded by the chunk size (``chunk_rows``, default :data:`DEFAULT_CHUNK_ROWS`), not
+by the file:
+
+* **UTF-8 / Latin-1 text** (``.csv``/``.tsv``/``.txt``): the bytes are scanned once for record
+  boundaries (:func:`geo.textfiles._scan_records`: quotes, multi-line fields, blank lines), then
+  each run of ``chunk_rows`` records is parsed by pandas' C reader from its byte range, under
+  the file's header. Line numbers are the file's (header = 1); ragged lines are rejects with
+  their line, as in :func:`geo.readers.read_table`.
+* **Parquet**: record batches of ``chunk_rows`` rows (``pyarrow.parquet.ParquetFile``), the
+  pandas conversion of ``pandas.read_parquet``; row ``k`` is line ``k + 2``.
+
+Every chunk goes through the same steps as :func:`geo.ingest.read_incidents_frame` (column
+mapping, :func:`geo.validate.validate_rows`, exclusions, identical rows, ids, H3) and its
+records are inserted into the store inside the ingest's one transaction; rejects are appended
+to the rejects file. What spans chunks is carried exactly:
+
+* exact repeats (``duplicate of line N`` / identical rows and their k-th fingerprints): the
+  fingerprints kept so far, sorted, with their count and first line (:class:`_Seen`);
+* "a date-only export written with 00:00 times" (text times all at midnight): chunks are held
+  until a time off midnight is seen (the first chunk, in practice) or the file ends;
+* the summary (counts, reasons in order of first appearance, shared-coordinate warnings).
+
+De-duplication runs once over the stored records afterwards
+(:func:`geo.store_events.update_events`). The result is the same as reading the whole file
+(tests compare both paths on the sample and on generated files, CSV and Parquet).
+
+Not streamed (the whole-file path, :func:`geo.ingest.read_incidents`, is used): Excel,
+GeoJSON, UTF-16 text, text whose quotes do not balance or that pandas splits differently from
+the scan, and the same-source near-duplicate rule (a greedy pass over the whole file in time
+order).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from geo.areas import area_located
+from geo.boundary import boundary_geometry
+from geo.cells import latlng_to_cells
+from geo.ingest import _fingerprint, _reason_kind, to_canonical
+from geo.presets import resolve_columns
+from geo.readers import TEXT_SUFFIXES
+from geo.rowrules import excluded_rows, parse_exclusions, repeat_index
+from geo.schema import BASE_RES
+from geo.textfiles import (
+    RawTable,
+    _first_line,
+    _no_bad,
+    _ragged_values,
+    _scan_records,
+    detect_encoding,
+    sniff_delimiter,
+)
+from geo.validate import validate_rows
+
+__all__ = ["DEFAULT_CHUNK_ROWS", "NotStreamable", "check_header", "iter_chunks",
+           "stream_into_store"]
+
+#: Rows per chunk: ~0.3 GB of working memory per 250k rows of a typical export.
+DEFAULT_CHUNK_ROWS = int(os.environ.get("GAPMAP_CHUNK_ROWS", 250_000))
+
+
+class NotStreamable(Exception):
+    """This file needs the whole-file reader (the caller falls back to it)."""
+
+
+# ------------------------------------------------------------------------------ reading
+def iter_chunks(path: str | Path, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[RawTable]:
+    """The rows of a UTF-8/Latin-1 text or Parquet export, ``chunk_rows`` at a time.
+
+    Raises :class:`NotStreamable` (before yielding anything) for files that need the
+    whole-file reader, and possibly later when pandas splits a chunk differently from the scan.
+    """
+    path = Path(path)
+    if chunk_rows < 1:
+        raise ValueError(f"the chunk size (chunk_rows, --chunk-rows) must be at least 1 row, "
+                         f"got {chunk_rows}")
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        return _text_chunks(path, chunk_rows)
+    if suffix in (".parquet", ".pq") and path.is_file():
+        return _parquet_chunks(path, chunk_rows)
+    raise NotStreamable(path.name)
+
+
+def _text_chunks(path: Path, chunk_rows: int) -> Iterator[RawTable]:
+    encoding = detect_encoding(path)
+    if encoding.startswith("utf-16"):
+        raise NotStreamable("UTF-16")
+    header, _ = _first_line(path, encoding)
+    if not header:
+        raise NotStreamable("empty")
+    sep = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(header)
+    rec = _scan_records(path, sep)
+    if rec is None or rec.line.size < 2:
+        raise NotStreamable("unbalanced quotes or no data")
+    return _text_gen(path, encoding, sep, rec, chunk_rows)
+
+
+def _text_gen(path, encoding, sep, rec, chunk_rows) -> Iterator[RawTable]:
+    n = int(rec.fields[0])
+    with open(path, "rb") as f:
+        f.seek(int(rec.start[0]))
+        head = f.read(int(rec.end[0] - rec.start[0])) + b"\n"
+        for a in range(1, rec.line.size, chunk_rows):
+            b = min(rec.line.size, a + chunk_rows)
+            f.seek(int(rec.start[a]))
+            body = f.read(int(rec.end[b - 1] - rec.start[a]))
+            line, fields = rec.line[a:b], rec.fields[a:b]
+            width = max(n, int(fields[0]))  # pandas: the wider of header and first data line
+            in_frame = fields <= width
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", pd.errors.ParserWarning)
+                frame = pd.read_csv(io.BytesIO(head + body), dtype=str, keep_default_na=False,
+                                    na_filter=False, sep=sep, encoding=encoding,
+                                    index_col=False, on_bad_lines="skip")
+            if len(frame.columns) != n or len(frame) != int(in_frame.sum()):
+                raise NotStreamable("pandas and the scan disagree")
+            frame.columns = [str(c).strip() for c in frame.columns]
+            good = fields[in_frame] == n
+            lines = line[in_frame]
+            if not good.all():
+                frame = frame.loc[good].reset_index(drop=True)
+                lines = lines[good]
+            bad_idx = np.flatnonzero(fields != n)
+            if bad_idx.size:
+                values = _ragged_values(path, encoding, sep, rec, bad_idx + a, n)
+                bad = pd.concat([
+                    pd.DataFrame({"line": line[bad_idx].astype(np.int64), "reason": [
+                        f"ragged line: {k} field(s) where the header has {n}"
+                        for k in fields[bad_idx].tolist()]}),
+                    pd.DataFrame(values, columns=list(frame.columns), dtype=object)], axis=1)
+            else:
+                bad = _no_bad()
+            yield RawTable(frame, lines.astype(np.int64), bad, "csv", encoding, sep)
+
+
+def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[RawTable]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception:  # noqa: BLE001 - the whole-file reader words the error
+        raise NotStreamable("unreadable Parquet") from None
+    if pf.metadata.num_rows == 0:
+        raise NotStreamable("no rows")
+    return _parquet_gen(pf, chunk_rows)
+
+
+def _parquet_gen(pf, chunk_rows) -> Iterator[RawTable]:
+    meta = pf.schema_arrow.metadata
+    k = 2
+    for batch in pf.iter_batches(batch_size=chunk_rows):
+        frame = pa.Table.from_batches([batch]).replace_schema_metadata(meta).to_pandas()
+        frame = frame.reset_index(drop=True)
+        yield RawTable(frame, np.arange(k, k + len(frame), dtype=np.int64), _no_bad(), "parquet")
+        k += len(frame)
+
+
+def check_header(path: Path, options: dict) -> None:
+    """The column choices (preset, ``--map``, ``--exclude``) against the header alone, so a
+    wrong option fails in one sentence even when the file was ingested before."""
+    from geo.readers import read_columns
+
+    if path.suffix.lower() not in (*TEXT_SUFFIXES, ".parquet", ".pq") or not path.is_file():
+        return
+    try:
+        cols = read_columns(path)
+    except Exception:  # noqa: BLE001 - reading the file says what is wrong with it
+        return
+    if not cols:
+        return
+    resolve_columns([str(c) for c in cols], options.get("preset"),
+                    dict(options.get("mapping") or {}), location_given=False)
+    excluded_rows(pd.DataFrame(columns=cols), parse_exclusions(options.get("exclude")))
+
+
+# ------------------------------------------------------------------------------ repeats
+class _Seen:
+    """Fingerprints of the rows seen so far (sorted), with their count and first line."""
+
+    def __init__(self) -> None:
+        self.fp = np.empty(0, np.uint64)
+        self.count = np.empty(0, np.int64)
+        self.line = np.empty(0, np.int64)
+
+    def repeats(self, fp: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(k: equal fingerprints before each row in the file, line of the first), then adds."""
+        k, first = repeat_index(fp)
+        first_line = lines[first]
+        if fp.size:
+            uniq, idx, cnt = np.unique(fp, return_index=True, return_counts=True)
+            pos = np.searchsorted(self.fp, uniq)
+            found = pos < self.fp.size
+            found[found] = self.fp[pos[found]] == uniq[found]
+            if found.any():
+                before = np.zeros(uniq.size, np.int64)
+                old_line = np.zeros(uniq.size, np.int64)
+                before[found] = self.count[pos[found]]
+                old_line[found] = self.line[pos[found]]
+                at = np.searchsorted(uniq, fp)
+                k = k + before[at]
+                first_line = np.where(found[at], old_line[at], first_line)
+                self.count[pos[found]] += cnt[found]
+            new = ~found
+            if new.any():
+                ins = pos[new]
+                self.fp = np.insert(self.fp, ins, uniq[new])
+                self.count = np.insert(self.count, ins, cnt[new])
+                self.line = np.insert(self.line, ins, lines[idx[new]])
+        return k, first_line
+
+
+# ------------------------------------------------------------------------------ chunks
+class _Chunks:
+    """The per-chunk steps of :func:`geo.ingest.read_incidents_frame` and the file's totals."""
+
+    def __init__(self, *, preset, mapping, source, boundary, drop_outside, exclude,
+                 drop_identical, now):
+        self.preset, self.mapping, self.source = preset, dict(mapping or {}), source
+        self.boundary = boundary_geometry(boundary)
+        self.drop_outside, self.drop_identical = drop_outside, drop_identical
+        self.rules = parse_exclusions(exclude)
+        self.now = pd.Timestamp.now() if now is None else pd.Timestamp(now)
+        self.colmap = None
+        self.seen = _Seen()
+        self.kinds: Counter = Counter()
+        self.unrec: Counter = Counter()
+        self.n = Counter()
+        self.coords: list[np.ndarray] = []
+
+    def setup(self, raw: pd.DataFrame) -> None:
+        self.visible = list(raw.columns)
+        self.name, self.colmap, self.default_source = resolve_columns(
+            [str(c) for c in self.visible], self.preset, self.mapping, location_given=False)
+
+    def validate(self, table: RawTable, midnight_day):
+        if self.colmap is None:
+            self.setup(table.frame)
+        raw = table.frame
+        excluded, why = excluded_rows(raw, self.rules)
+        val = validate_rows(raw, self.colmap, source=self.source,
+                            default_source=self.default_source, boundary=self.boundary,
+                            drop_outside=self.drop_outside, now=self.now,
+                            midnight_day=midnight_day)
+        return val, excluded, why
+
+    def finish(self, table: RawTable, val, excluded, why) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(canonical records with ``fingerprint``, rejects) of one validated chunk."""
+        raw, line_no = table.frame, table.lines
+        for k, v in val.unrecognised.items():
+            self.unrec[k] += v
+        reasons = val.reasons.to_numpy(object).copy()
+        reasons[excluded] = ""
+        ok = (reasons == "") & ~excluded
+        set_aside = np.full(len(raw), "", dtype=object)
+        set_aside[excluded] = ["excluded by " + w for w in why[excluded]]
+        ok_pos = np.flatnonzero(ok)
+        rec = val.records.loc[ok].copy()
+        fp = _fingerprint(rec)
+        missing_id = rec["incident_id"].isna().to_numpy()
+        k, first_line = self.seen.repeats(fp, line_no[ok_pos])
+        repeat = k > 0
+        dup_id = repeat & ~missing_id
+        identical = repeat & missing_id
+        for j in np.flatnonzero(dup_id):
+            reasons[ok_pos[j]] = f"duplicate of line {first_line[j]}"
+        if self.drop_identical:
+            for j in np.flatnonzero(identical):
+                set_aside[ok_pos[j]] = (f"identical to line {first_line[j]} "
+                                        "(dropped: --drop-identical)")
+        if identical.any():
+            fp = fp.copy()
+            fp[identical] = pd.util.hash_pandas_object(
+                pd.DataFrame({"fp": fp[identical], "k": k[identical]}), index=False
+            ).to_numpy(np.uint64)
+        keep = ~dup_id & ~(identical & self.drop_identical)
+        rec, fp, ok_pos, missing_id = rec.loc[keep], fp[keep], ok_pos[keep], missing_id[keep]
+        if missing_id.any():
+            gen = [f"{s}-{h:016x}" for s, h in zip(rec["source"].to_numpy(object)[missing_id],
+                                                    fp[missing_id].tolist(), strict=True)]
+            rec.loc[missing_id, "incident_id"] = gen
+        ok = np.zeros(len(raw), dtype=bool)
+        ok[ok_pos] = True
+        rec["h3"] = latlng_to_cells(rec["lat"].to_numpy(float), rec["lon"].to_numpy(float),
+                                    BASE_RES)
+        records = to_canonical(rec.assign(n_sources=1, sources=rec["source"]))
+        records["fingerprint"] = fp
+        bad = (reasons != "") & ~ok
+        aside = (set_aside != "") & ~bad & ~ok
+        out = bad | aside
+        rejects = pd.concat(
+            [pd.DataFrame({"line": line_no[out], "reason": np.where(bad, reasons, set_aside)[out]}),
+             raw.loc[out, self.visible].reset_index(drop=True)], axis=1)
+        n_bad = len(table.bad)
+        if n_bad:
+            rejects = pd.concat([rejects, table.bad], ignore_index=True).sort_values(
+                "line", kind="stable").reset_index(drop=True)
+        self.kinds.update(kk for r in reasons[bad] for kk in _reason_kind(r))
+        if n_bad:
+            self.kinds["ragged line"] += n_bad
+        self.n.update(read=len(raw) + n_bad, accepted=int(ok.sum()),
+                      rejected=int(bad.sum()) + n_bad, excluded=int(excluded.sum()),
+                      identical=int(identical.sum()),
+                      outside=int((~records["in_study_area"].fillna(True)).sum()))
+        located = ~area_located(records)
+        lat = np.round(records["lat"].to_numpy(float)[located], 6)
+        lon = np.round(records["lon"].to_numpy(float)[located], 6)
+        self.coords.append(np.column_stack([lat, lon]))
+        return records, rejects
+
+    def summary(self) -> dict:
+        from geo.areas import shared_coordinate_warnings
+
+        kinds = self.kinds
+        coords = np.concatenate(self.coords) if self.coords else np.empty((0, 2))
+        warn = shared_coordinate_warnings(pd.DataFrame({"lat": coords[:, 0], "lon": coords[:, 1]}))
+        outside = self.n["outside"] if self.boundary is not None else 0
+        if self.drop_outside and self.boundary is not None:
+            outside = int(kinds.get("outside the study area", 0))
+        return {
+            "preset": self.name,
+            "columns": {k: v for k, v in self.colmap.items() if not v.startswith("__")},
+            "read": self.n["read"], "accepted": self.n["accepted"],
+            "rejected": self.n["rejected"], "excluded": self.n["excluded"],
+            "identical": self.n["identical"],
+            "dropped_identical": self.n["identical"] if self.drop_identical else 0,
+            "near_duplicates": 0, "outside_area": outside,
+            "unrecognised": {k: v for k, v in self.unrec.items() if v},
+            "reasons": dict(kinds.most_common()),
+            "warnings": warn,
+        }
+
+
+def processed_chunks(chunks: Iterator[RawTable], steps: _Chunks):
+    """(records, rejects) per chunk, the 00:00-throughout rule decided for the whole file."""
+    held: list = []  # chunks validated while every text time so far is at midnight
+    n_clock = 0
+    decided = False
+    for table in chunks:
+        val, excluded, why = steps.validate(table, midnight_day=False)
+        if decided:
+            yield steps.finish(table, val, excluded, why)
+            continue
+        n_clock += val.n_clock
+        held.append((table, val, excluded, why))
+        if val.off_midnight:  # a time off midnight: the file is not date-only
+            decided = True
+            for item in held:
+                yield steps.finish(*item)
+            held = []
+    if held:  # every time of day in the file is 00:00
+        day = n_clock >= 2
+        for table, val, excluded, why in held:
+            if day:
+                val, excluded, why = steps.validate(table, midnight_day=True)
+            yield steps.finish(table, val, excluded, why)
+
+
+# ------------------------------------------------------------------------------ the store
+_REJECT_CHUNK = "rejects"
+
+
+def stream_into_store(store, path: Path, label: str, digest: str, *, options: dict,
+                      window_min: float, radius_m: float, rejects_path, progress, received_at,
+                      chunk_rows: int | None = None) -> dict | None:
+    """Ingest ``path`` into ``store`` chunk by chunk; ``None`` when the file is not streamable
+    (nothing was written: the caller reads it whole). See the module docstring."""
+    from geo.store import _RECORD_COLUMNS
+    from geo.store_open import reclaim
+
+    if options.get("same_source_window_min") is not None or \
+            options.get("same_source_radius_m") is not None:
+        return None  # the same-source rule is a greedy pass over the whole file
+    chunk_rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else int(chunk_rows)
+    try:
+        chunks = iter_chunks(path, chunk_rows)
+    except NotStreamable:
+        return None
+    steps = _Chunks(preset=options.get("preset"), mapping=options.get("mapping"),
+                    source=options.get("source"), boundary=options.get("boundary"),
+                    drop_outside=options.get("drop_outside", False),
+                    exclude=options.get("exclude"),
+                    drop_identical=options.get("drop_identical", False), now=None)
+    parts = processed_chunks(chunks, steps)
+    try:
+        first = next(parts)  # a bad file fails here, before the store is touched
+    except NotStreamable:
+        return None
+    except StopIteration:
+        return None
+    written = None
+    tmp_rejects = None
+    if rejects_path is not None:
+        written = Path(rejects_path)
+        tmp_rejects = written.with_name(written.name + ".part")
+    n_rejects = 0
+    con = store._connect()
+    try:
+        con = reclaim(con, store.path)
+        if store._seen(con, digest):
+            return store._skipped(con, label)
+        now = datetime.now() if received_at is None else pd.Timestamp(
+            received_at).to_pydatetime()
+        con.execute("BEGIN TRANSACTION")
+        try:
+            before_rec, before_ev = store._counts(con)
+            file_id = con.execute(
+                "SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchall()[0][0]
+            cols = ", ".join(_RECORD_COLUMNS)
+            added = kept = done = 0
+            part = first
+            while part is not None:
+                records, rejects = part
+                if len(rejects) and tmp_rejects is not None:
+                    rejects.to_csv(tmp_rejects, index=False, header=n_rejects == 0,
+                                   mode="w" if n_rejects == 0 else "a")
+                    n_rejects += len(rejects)
+                new = records[[c for c in _RECORD_COLUMNS if c != "file_id"]]
+                new = new.assign(file_id=np.int32(file_id))
+                con.register("_new_records", pa.Table.from_pandas(new, preserve_index=False))
+                got = con.execute(
+                    f"INSERT INTO records ({cols}, received_at) SELECT {cols}, $now "
+                    "FROM _new_records n WHERE NOT EXISTS "
+                    "(SELECT 1 FROM records r WHERE r.fingerprint = n.fingerprint)",
+                    {"now": now}).fetchall()
+                con.unregister("_new_records")
+                added += int(got[0][0]) if got else 0
+                kept += len(records)
+                done += steps.n["read"] - done
+                if progress:
+                    progress("read", done, None)
+                part = next(parts, None)
+            summary = steps.summary()
+            con.execute(
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [file_id, label, digest, now, summary["read"], summary["accepted"],
+                 summary["rejected"], added, summary["preset"]])
+            store._update_events(con, window_min, radius_m, file_id)
+            store._set_meta(con, "window_min", float(window_min))
+            store._set_meta(con, "radius_m", float(radius_m))
+            after_rec, after_ev = store._counts(con)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            try:
+                reclaim(con, store.path).close()
+            except Exception:  # noqa: BLE001 - the original error matters more
+                pass
+            raise
+        if progress:
+            progress("dedup", after_ev, after_rec)
+        con.execute("CHECKPOINT")
+    except NotStreamable:  # a later chunk: nothing was committed; read the file whole
+        if tmp_rejects is not None and tmp_rejects.exists():
+            tmp_rejects.unlink()
+        return None
+    finally:
+        con.close()
+    if n_rejects:
+        tmp_rejects.replace(written)
+    else:
+        written = None
+    extra = {"format": "parquet" if path.suffix.lower() in (".parquet", ".pq") else "csv"}
+    out = {"path": label, "skipped": False, **summary, **extra,
+           "rejects_path": str(written) if written else None,
+           "added": added, "already_stored": kept - added,
+           "merged": int((after_rec - after_ev) - (before_rec - before_ev)),
+           "records": after_rec, "events": after_ev}
+    return out
