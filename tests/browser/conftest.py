@@ -82,10 +82,12 @@ def dashboard_server(env: dict, log: Path):
 
 @pytest.fixture(scope="session")
 def app_url(chromium_path, tmp_path_factory):
-    """Start the dashboard on the bundled sample, wait for /_stcore/health, stop it at the end."""
+    """Start the dashboard on the bundled sample with the basemap off, wait for /_stcore/health,
+    stop it at the end (test_offline_maps_browser.py starts one with the default basemap)."""
     env = dict(os.environ)
     env["GAPMAP_PASSWORD_HASH"] = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
     env.pop("GAPMAP_STORE", None)
+    env["GAPMAP_BASEMAP"] = "off"  # no basemap: nothing outside the app is requested
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     with dashboard_server(env, tmp_path_factory.mktemp("streamlit") / "server.log") as url:
         yield url
