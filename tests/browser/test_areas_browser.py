@@ -73,5 +73,5 @@ def test_area_names_drawn_offline(app_page, app_url, shots):
         v = pd.to_numeric(csv[c], errors="coerce").dropna()
         assert not v.between(1, 9).any(), c
     assert "Northgate Downtown" in set(csv["area"])
-    # nothing outside the deployment is fetched (no basemap configured; local favicon)
+    # nothing outside the deployment is fetched (conftest: GAPMAP_BASEMAP=off; local favicon)
     assert not outside, sorted(set(outside))
