@@ -20,7 +20,8 @@ Prints, in one run on the same machine:
 Usage::
 
     .venv/bin/python bench/bench_ingest.py --n 1000000 --big 10000000
-    .venv/bin/python bench/bench_ingest.py --store --sizes 1000000 2000000
+    .venv/bin/python bench/bench_ingest.py --store --sizes 1000000 2000000 5000000 \
+        --parquet-sizes 1000000 2000000
 
 Nothing is downloaded; the data are generated with a fixed seed in a temporary folder.
 """
@@ -155,6 +156,8 @@ def main(argv=None) -> None:
     p.add_argument("--skip-ingest", action="store_true")
     p.add_argument("--store", action="store_true", help="the incident-store benchmark only")
     p.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 2_000_000])
+    p.add_argument("--parquet-sizes", type=int, nargs="*", default=[1_000_000, 2_000_000],
+                   help="sizes also ingested from Parquet (--store)")
     p.add_argument("--case", nargs="+", help=argparse.SUPPRESS)  # child process
     a = p.parse_args(argv)
     if a.case:
@@ -166,7 +169,7 @@ def main(argv=None) -> None:
     if a.store:
         from bench_ingest_store import bench_store
 
-        bench_store(a.sizes, synthetic_export)
+        bench_store(a.sizes, synthetic_export, a.parquet_sizes)
     else:
         bench_index(a.n, a.big)
         if not a.skip_ingest:

@@ -52,7 +52,8 @@ def _polars(path, store):
     import polars as pl
     import polars_h3 as plh3
 
-    df = pl.read_csv(path, infer_schema=False)
+    df = (pl.read_parquet(path).with_columns(pl.all().cast(pl.String))
+          if str(path).endswith(".parquet") else pl.read_csv(path, infer_schema=False))
     t = pl.col("occurred_at").str.to_datetime(strict=False, time_unit="us")
     lat = pl.col("lat").cast(pl.Float64, strict=False)
     lon = pl.col("lon").cast(pl.Float64, strict=False)
@@ -211,33 +212,43 @@ def _fmt(r: dict, n: int) -> str:
             f"peak RSS {r['rss_peak_mb']:,.0f} MB (after imports {r['rss_base_mb']:,.0f})")
 
 
-def bench_store(sizes, synthetic_export) -> None:
+def bench_store(sizes, synthetic_export, parquet_sizes=()) -> None:
     """Parent side: write the files, run every case, print the figures."""
     tmp = Path(tempfile.mkdtemp(prefix="gapmap_bench_"))
     try:
         per_row = {}
         for n in sizes:
             csv = tmp / f"x{n}.csv"
-            synthetic_export(n).to_csv(csv, index=False)
-            print(f"store ingest, CSV, {n:,} rows (3 years, ~23% of records a second report):",
-                  flush=True)
-            store = tmp / f"s{n}.duckdb"
-            r = child("ingest", csv, store)
-            per_row[n] = r["cpu"] / n
-            print(f"  gapmap ingest (dedup on) : {_fmt(r, n)}; records {r['records']:,}, "
-                  f"events {r['events']:,}", flush=True)
-            for name in ("polars", "duckdb"):
-                q = child(name, csv, tmp / f"{name}{n}.duckdb")
-                print(f"  {name}-only, no dedup    : {_fmt(q, n)}; accepted {q['accepted']:,} "
-                      f"rejected {q['rejected']:,}; gapmap/{name} cpu {r['cpu'] / q['cpu']:.1f}x",
+            df = synthetic_export(n)
+            df.to_csv(csv, index=False)
+            files = [("CSV", csv)]
+            if n in parquet_sizes:
+                df.to_parquet(tmp / f"x{n}.parquet", index=False)
+                files.append(("Parquet", tmp / f"x{n}.parquet"))
+            del df
+            for kind, path in files:
+                print(f"store ingest, {kind}, {n:,} rows (3 years, ~23% of records a second "
+                      "report):", flush=True)
+                store = tmp / f"s{n}{kind}.duckdb"
+                r = child("ingest", path, store)
+                if kind == "CSV":
+                    per_row[n] = r["cpu"] / n
+                print(f"  gapmap ingest (dedup on) : {_fmt(r, n)}, {n / r['cpu'] / 1e3:.0f}k "
+                      f"rows per cpu-second; records {r['records']:,}, events {r['events']:,}",
                       flush=True)
+                for name in ("polars", "duckdb") if kind == "CSV" else ("polars",):
+                    q = child(name, path, tmp / f"{name}{n}{kind}.duckdb")
+                    print(f"  {name}-only, no dedup    : {_fmt(q, n)}; accepted "
+                          f"{q['accepted']:,} rejected {q['rejected']:,}; gapmap/{name} cpu "
+                          f"{r['cpu'] / q['cpu']:.1f}x", flush=True)
+            store = tmp / f"s{n}CSV.duckdb"
             bench_dedup(str(store), n, old=n <= 2_000_000)
         if len(sizes) > 1:
             a, b = min(sizes), max(sizes)
             print(f"  cpu per row {b:,} / {a:,}: {per_row[b] / per_row[a]:.2f} (total cpu "
                   f"ratio {per_row[b] * b / (per_row[a] * a):.2f} for {b / a:.0f}x rows)")
         n = min(sizes)
-        store = tmp / f"s{n}.duckdb"
+        store = tmp / f"s{n}CSV.duckdb"
         new = synthetic_export(10_000, seed=9)
         t = np.datetime64("2024-12-18T00:00") + np.random.default_rng(9).integers(
             0, 14 * 1440, len(new)).astype("timedelta64[m]")

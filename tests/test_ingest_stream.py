@@ -280,3 +280,15 @@ def test_block_dedup_equals_the_whole_window_reference(tmp_path, monkeypatch, bl
         pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(stores["new"].load(), stores["ref"].load())
     assert (stores["new"].load()["n_sources"] > 1).sum() > 100
+
+
+def test_crlf_quoted_and_bom_csv_stream_equals_whole_file(tmp_path):
+    """CRLF line ends and quoted fields (polars parses clean chunks), a BOM (pandas does)."""
+    df = export(seed=8)
+    text = df.to_csv(index=False, lineterminator="\r\n", quoting=1)  # every field quoted
+    (tmp_path / "crlf.csv").write_bytes(text.encode())
+    assert_same(tmp_path, tmp_path / "crlf.csv", 64)
+    for p in tmp_path.glob("*.duckdb"):
+        p.unlink()
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + df.to_csv(index=False).encode())
+    assert_same(tmp_path, tmp_path / "bom.csv", 64)
