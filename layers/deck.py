@@ -32,6 +32,7 @@ import pydeck as pdk
 
 from geo.cells import cells_to_str
 from layers.basemap import BASEMAP_ENV, DEFAULT_BASEMAP, basemap_style
+from layers.deck_json import CompactDeck
 
 __all__ = [
     "GI_CLASSES",
@@ -381,7 +382,7 @@ def make_deck(layers: list[pdk.Layer], view: pdk.ViewState, *, height: int = 520
     layers = thin_labels(layers, view.zoom)  # no two names drawn over each other
     style = basemap_style() if basemap else None
     kw = {"map_provider": "carto", "map_style": style} if style else {"map_provider": None}
-    return pdk.Deck(
+    return CompactDeck(
         layers=layers,
         initial_view_state=view,
         tooltip={"html": "{tip}", "style": {"fontSize": "13px"}},
