@@ -176,18 +176,41 @@ def _tips(texts: Sequence[str]) -> list[str]:
     return [html.escape(str(t)).replace("\n", "<br/>") for t in texts]
 
 
+def _plain(v):
+    """One JSON-safe cell value: numpy scalars and arrays as Python ones."""
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return v
+
+
+def _column(s: pd.Series) -> list:
+    """A column as JSON-safe Python values, NA → None (column-wise: no per-row dict work)."""
+    na = s.isna().to_numpy()
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":  # tolist: Python scalars
+        vals = s.to_numpy().tolist()
+    else:
+        vals = s.astype(object).to_numpy().tolist()  # (an object array: the values as they are)
+        if pd.api.types.infer_dtype(vals, skipna=True) not in ("string", "empty"):
+            vals = [_plain(v) for v in vals]  # numpy scalars / arrays inside
+    if na.any():
+        for i in np.flatnonzero(na).tolist():
+            vals[i] = None
+    return vals
+
+
 def _records(df: pd.DataFrame) -> list[dict]:
     """JSON-safe records (plain Python scalars; NA → None)."""
-    recs = df.astype(object).where(df.notna(), None).to_dict("records")
-    for r in recs:
-        for key, val in r.items():
-            if isinstance(val, np.integer):
-                r[key] = int(val)
-            elif isinstance(val, np.floating):
-                r[key] = float(val)
-            elif isinstance(val, np.ndarray):
-                r[key] = val.tolist()
-    return recs
+    cols = list(df.columns)
+    if not cols:
+        return [{} for _ in range(len(df))]
+    values = [_column(df.iloc[:, j]) for j in range(len(cols))]
+    return [dict(zip(cols, row)) for row in zip(*values, strict=True)]
 
 
 def hex_layer(
@@ -222,7 +245,7 @@ def hex_layer(
             f"({len(tooltip)}) must have the same length"
         )
     data = pd.DataFrame({"h3": cells_to_str(cells), "tip": _tips(tooltip)})
-    data["fill"] = [list(map(int, row)) for row in fill]
+    data["fill"] = fill.astype(np.int64).tolist()  # lists of Python ints
     if extra is not None:
         for c in extra.columns:
             if c not in data.columns:
