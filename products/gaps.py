@@ -45,7 +45,7 @@ from layers.reach import (
     travel_profile,
 )
 from products.counting import keyed_cell_counts
-from products.hotspots import analysis_cells, hotspot_table, published_total
+from products.hotspots import analysis_cells, hotspot_table, occupied_cells, published_total
 from products.query import Query, data_end, resolve, select
 
 __all__ = ["gap_table", "gap_sensitivity", "burden_window", "DEFAULT_DAYS", "period_words",
@@ -219,8 +219,8 @@ def _build(incidents, resources, query, policy, *, boundary, hotspots, populatio
     qp = replace(q, start=start - span, end=start)
     recent = with_record_keys(select(incidents, q))
     prior = with_record_keys(select(incidents, qp))
-    occupied = np.union1d(keyed_cell_counts(recent, q.res, breakdown=())["h3"],
-                          keyed_cell_counts(prior, q.res, breakdown=())["h3"]).astype(np.uint64)
+    occupied = np.union1d(occupied_cells(recent, q.res),
+                          occupied_cells(prior, q.res)).astype(np.uint64)
     grid = analysis_cells(occupied, q.res, boundary, 1)
     now = keyed_cell_counts(recent, q.res, breakdown=(), cells=grid)
     before = keyed_cell_counts(prior, q.res, breakdown=(), cells=grid)

@@ -32,7 +32,7 @@ import pandas as pd
 
 from clustering.gistar import gi_star
 from clustering.neighbours import build_neighbourhood, ring_hull
-from geo.grid import analysis_grid
+from geo.grid import analysis_grid, cells_at
 from geo.privacy import (
     KEY_SUFFIX,
     PrivacyPolicy,
@@ -46,8 +46,8 @@ from geo.privacy.cellkey import key_sum
 from products.counting import keyed_cell_counts
 from products.query import Query, resolve, select
 
-__all__ = ["hotspot_table", "cell_table", "analysis_cells", "published_total", "stat_values",
-           "MIN_POPULATION", "permutations_needed", "significance_warning"]
+__all__ = ["hotspot_table", "cell_table", "analysis_cells", "occupied_cells", "published_total",
+           "stat_values", "MIN_POPULATION", "permutations_needed", "significance_warning"]
 
 #: Cells with fewer residents than this get class ``population_too_small`` (rate blank).
 MIN_POPULATION = 100
@@ -73,6 +73,13 @@ def significance_warning(permutations: int, cells: int, alpha: float = _ALPHA) -
             f"{cells:,} cells a lone cell needs p ≤ {alpha / cells:.2g}, so few or no cells can "
             f"be significant. Use at least {permutations_needed(cells, alpha):,} permutations, "
             "or the analytic test (permutations 0).")
+
+
+def occupied_cells(incidents: pd.DataFrame, res: int) -> np.ndarray:
+    """The cells holding at least one of ``incidents`` at ``res``, sorted: the ``h3`` column of
+    :func:`products.counting.keyed_cell_counts` without a grid, without counting anything."""
+    at = cells_at(incidents, res)
+    return np.unique(at[at != 0]).astype(np.uint64)
 
 
 def analysis_cells(occupied: np.ndarray, res: int, boundary=None, k_ring: int = 1) -> np.ndarray:
@@ -152,8 +159,7 @@ def hotspot_table(
     warnings: list[str] = []
     q = resolve(query, incidents, pol)
     sub = with_record_keys(select(incidents, q))
-    occupied = keyed_cell_counts(sub, q.res, breakdown=())["h3"].to_numpy(np.uint64)
-    grid = analysis_cells(occupied, q.res, boundary, k_ring)
+    grid = analysis_cells(occupied_cells(sub, q.res), q.res, boundary, k_ring)
     counts = keyed_cell_counts(sub, q.res, breakdown=(), cells=grid)
     pub = publish(counts, pol, count_columns=["count"])
     values = pub[["h3", "in_grid"]].assign(

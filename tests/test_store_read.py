@@ -201,3 +201,15 @@ def test_a_store_of_an_older_layout_loads_the_same(store, tmp_path):
                      cell_res=(8,))
     ref = load_since(store, None, columns=COUNT_COLUMNS, cell_res=(8,))
     pd.testing.assert_frame_equal(got, ref)
+
+
+def test_occupied_cells_are_the_cells_keyed_counts_list(store):
+    from products.counting import keyed_cell_counts
+    from products.hotspots import occupied_cells
+
+    ev = with_record_keys(store.load())
+    for res in (6, 8, 9, 12):
+        ref = keyed_cell_counts(ev, res, breakdown=())["h3"].to_numpy(np.uint64)
+        got = occupied_cells(ev, res)
+        assert got.dtype == np.uint64 and len(got) > 10
+        np.testing.assert_array_equal(got, ref)
