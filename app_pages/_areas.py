@@ -59,11 +59,11 @@ def geography():
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def _labels(cells: tuple, areas_spec: str, places_spec: str, sample: bool) -> list[str]:
+def _labels(cells: bytes, areas_spec: str, places_spec: str, sample: bool) -> list[str]:
     from geo.labels import cell_labels
 
     layers, places = _geography(areas_spec, places_spec, sample)
-    return cell_labels(np.array(cells, dtype=np.uint64), layers, places).tolist()
+    return cell_labels(np.frombuffer(cells, dtype=np.uint64), layers, places).tolist()
 
 
 def labels(cells) -> list[str]:
@@ -74,8 +74,9 @@ def labels(cells) -> list[str]:
     cells = np.asarray(cells, dtype=np.uint64)
     if not layers and places is None:
         return [""] * cells.size
-    return _labels(tuple(int(c) for c in cells), areas_spec(), os.environ.get(PLACES_ENV, ""),
-                   is_sample())
+    # the cells as one bytes key: hashing a tuple of thousands of ints costs more than labelling
+    return _labels(np.ascontiguousarray(cells).tobytes(), areas_spec(),
+                   os.environ.get(PLACES_ENV, ""), is_sample())
 
 
 @st.cache_data(max_entries=8, show_spinner="Counting by area…")

@@ -51,9 +51,10 @@ def _num(v, fmt: str) -> str:
 counts_txt = deck.count_text(pub["count"], pol.k)
 labels = [deck.GI_LABELS.get(c, c) for c in pub["class"]]
 places = _areas.labels(pub["h3"].to_numpy(np.uint64))  # "Area · ZIP (near place)"
+period = f.label  # (a property: computed once, not per cell)
 tips = [
     f"Cell {h}" + (f" · {p}" if p else "")
-    + f"\n{n} ({f.label})\n{lab}, z = {_num(z, '.2f')}, q = {_num(q, '.3f')}"
+    + f"\n{n} ({period})\n{lab}, z = {_num(z, '.2f')}, q = {_num(q, '.3f')}"
     for p, h, n, lab, z, q in zip(
         places,
         cells_to_str(pub["h3"].to_numpy(np.uint64)),

@@ -139,7 +139,8 @@ if network:
 demand = out.demand  # published cell counts the plan ran on
 vals = pd.to_numeric(demand["count"]).astype("Float64")
 vmax = float(vals.max()) if vals.notna().any() else 1.0
-tips = [f"{t} ({f.label})" for t in deck.count_text(demand["count"], pol.k)]
+period = f.label  # (a property: computed once, not per cell)
+tips = [f"{t} ({period})" for t in deck.count_text(demand["count"], pol.k)]
 layers = [
     deck.hex_layer(
         demand["h3"].to_numpy(np.uint64),
