@@ -381,7 +381,13 @@ def show_map(layers: list, key: str, legend: str, caption: str = ""):
 
     ids = [str(getattr(lyr, "id", "")) for lyr in layers]  # (the Areas page has its own)
     if not any(i == "areas" or i.startswith("area-outline") for i in ids):
-        layers, legend = layers + _areas.context(), legend + _areas.context_legend()
+        # lines over the first (cell / fill) layer and under the page's markers; names over
+        # the markers, under the page's own labels (e.g. order numbers)
+        ctx, rest = _areas.context(), layers[1:]
+        text = [getattr(lyr, "type", "") == "TextLayer" for lyr in ctx + rest]
+        layers = layers[:1] + [lyr for lyr, t in zip(ctx + rest, text, strict=True) if not t] \
+            + [lyr for lyr, t in zip(ctx + rest, text, strict=True) if t]
+        legend += _areas.context_legend()
     try:  # a misconfigured GAPMAP_BASEMAP: one sentence, and the map drawn without it
         on = basemap_style() is not None
     except ValueError as err:

@@ -26,6 +26,7 @@ __all__ = [
     "area_fill_layer",
     "text_layer",
     "thin_labels",
+    "DATA_LABEL_PRIORITY",
     "area_names_layer",
     "places_layers",
     "context_layers",
@@ -87,15 +88,20 @@ LABEL_FONT = "Helvetica, Arial, Liberation Sans, DejaVu Sans, sans-serif"
 #: the gap (pixels) kept around each label by :func:`thin_labels`.
 _CHAR_W = {False: 0.53, True: 0.57}
 _LABEL_GAP = 4.0
+#: Labels of at least this priority carry data (e.g. the order numbers of recommended sites):
+#: :func:`thin_labels` always keeps them; context names give way to them.
+DATA_LABEL_PRIORITY = 100
 
 
 def text_layer(names: Sequence[str], lat, lon, *, layer_id: str, size: int = 13,
-               color: Sequence[int] = (20, 20, 20), priority: int = 0,
+               color: Sequence[int] = (20, 20, 20), priority: int = DATA_LABEL_PRIORITY,
                bold: bool = False) -> pdk.Layer:
     """Names drawn at points (``TextLayer`` with a white halo so they read over any fill).
 
     Each label carries its ``priority`` and estimated box (``w``, ``h`` in pixels), so
-    :func:`thin_labels` can drop the lower-priority one of two labels that would overlap.
+    :func:`thin_labels` can drop the lower-priority one of two labels that would overlap. The
+    default priority marks data labels (always kept); context names pass a lower one (area
+    names 10, places 0).
     """
     # one "position" field, not lat/lon columns: a label is not an incident point
     xy = np.column_stack([np.asarray(lon, float), np.asarray(lat, float)]).round(6).tolist()
@@ -127,7 +133,8 @@ def thin_labels(layers: Sequence[pdk.Layer], zoom: float) -> list[pdk.Layer]:
 
     Labels of every ``TextLayer`` built by :func:`text_layer` compete for space: in order of
     priority (then layer order, then row order) a label is kept unless its box, widened by a
-    small gap, overlaps a label already kept. Other layers pass through unchanged; a text
+    small gap, overlaps a label already kept. Data labels (priority ≥
+    :data:`DATA_LABEL_PRIORITY`) are always kept. Other layers pass through unchanged; a text
     layer is copied, never changed in place. (Zooming in keeps the thinned set, so labels
     never collide at the first view or closer.)
     """
@@ -151,7 +158,7 @@ def thin_labels(layers: Sequence[pdk.Layer], zoom: float) -> list[pdk.Layer]:
         k = np.asarray(kept, dtype=int)
         clash = (np.abs(x[k] - x[i]) < half_w[k] + half_w[i]) & \
                 (np.abs(y[k] - y[i]) < half_h[k] + half_h[i])
-        if not clash.any():
+        if not clash.any() or -rows[i][0] >= DATA_LABEL_PRIORITY:
             kept.append(i)
             keep.setdefault(li, set()).add(ri)
     out = []
@@ -182,7 +189,7 @@ def places_layers(places: pd.DataFrame, *, layer_id: str = "places") -> list[pdk
                   get_radius=60, radius_min_pixels=2, radius_max_pixels=4, pickable=False),
         text_layer(places["name"], places["lat"].to_numpy(float) + 0.004,
                    places["lon"].to_numpy(float), layer_id=f"{layer_id}-names", size=11,
-                   color=(55, 55, 55), bold=True),
+                   color=(55, 55, 55), priority=0, bold=True),
     ]
 
 

@@ -127,7 +127,7 @@ def test_text_layer_constants_are_strings_not_accessors():
     assert spec["fontFamily"] == LABEL_FONT and "sans-serif" in LABEL_FONT  # not "@@=..."
     assert spec["fontWeight"] == 700 and spec["getText"] == "@@=name"
     row = spec["data"][0]
-    assert row["position"] == [-79.8, 36.0] and row["prio"] == 0
+    assert row["position"] == [-79.8, 36.0] and row["prio"] == 100  # a data label by default
     assert row["w"] == round(9 * 13 * 0.57, 1) and row["h"] == round(13 * 1.2, 1)
 
 
@@ -139,7 +139,7 @@ def test_thin_labels_keeps_no_two_overlapping_names():
     areas = text_layer(["Area One", "Area Two"], [36.0, 36.0], [-79.8, -79.75], layer_id="a",
                        priority=10, bold=True)
     places = text_layer(["Place Near", "Place Far"], [36.0, 36.2], [-79.801, -79.8],
-                        layer_id="p")
+                        layer_id="p", priority=0)
     other = deck.outline_layer(shapely.box(-80, 36, -79.5, 36.3))
     out = thin_labels([places, other, areas], 12)
     assert out[1] is other  # other layers pass through
@@ -149,7 +149,12 @@ def test_thin_labels_keeps_no_two_overlapping_names():
     # zoomed far out every label overlaps the first (highest priority) one
     assert [len(lyr.data) for lyr in thin_labels([places, areas], 3) if lyr.type == "TextLayer"] \
         == [0, 1]
-    # invariant on the real sample: no two kept boxes overlap at the deck's zoom
+    # data labels (default priority, e.g. order numbers) are always kept; names give way
+    order = text_layer(["1", "2"], [36.0, 36.0], [-79.8, -79.8], layer_id="order")
+    kept = thin_labels([areas, order], 12)
+    assert [r["name"] for r in kept[1].data] == ["1", "2"]
+    assert [r["name"] for r in kept[0].data] == ["Area Two"]
+    # invariant: no two kept boxes overlap at the deck's zoom
     from layers.deck_areas import _mercator_px
 
     kept = [r for lyr in out if lyr.type == "TextLayer" for r in lyr.data]
@@ -165,7 +170,7 @@ def test_make_deck_thins_labels(monkeypatch):
 
     monkeypatch.setenv("GAPMAP_BASEMAP", "off")
     names = text_layer(["A long name", "Another long name"], [36.0, 36.0], [-79.8, -79.8001],
-                       layer_id="names")
+                       layer_id="names", priority=10)
     spec = json.loads(deck.make_deck([names], deck.view_for_bounds(-80, 36, -79.5, 36.3))
                       .to_json())
     assert [r["name"] for r in spec["layers"][0]["data"]] == ["A long name"]
