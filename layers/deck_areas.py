@@ -3,7 +3,10 @@
 Every layer here is built from local files (area layers, a places file) and draws with no
 network: outlines are ``PathLayer``\\ s, area fills ``PolygonLayer``\\ s and names
 ``TextLayer``\\ s (deck.gl renders text from a font atlas it builds in the browser with the
-system's fonts; nothing is fetched). Never imports Streamlit; never computes statistics.
+system's fonts; nothing is fetched), whatever the basemap (:mod:`layers.basemap`) does.
+Names use a proportional sans-serif with a white halo; :func:`thin_labels` (called by
+:func:`layers.deck.make_deck`) drops a context name that would overlap a more important label
+at the deck's first view. Never imports Streamlit; never computes statistics.
 """
 
 from __future__ import annotations
