@@ -59,14 +59,27 @@ def add_incident_options(p: argparse.ArgumentParser, required: bool = True) -> N
                    help="source of every row of a file without a source column (ems, police, ...)")
 
 
+class _EngineAction(argparse.Action):
+    """``--engine``/``--scheduler``: a scheduler implies ``dask``; with ``local`` it is an error."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        setattr(namespace, self.dest, value)
+        if self.dest == "engine":
+            namespace._engine_given = True
+        elif not getattr(namespace, "_engine_given", False):
+            namespace.engine = "dask"
+        if namespace.engine == "local" and namespace.scheduler is not None:
+            parser.error("--scheduler needs --engine dask (it names a Dask cluster)")
+
+
 def add_engine_options(p: argparse.ArgumentParser) -> None:
     """``--engine local|dask`` and ``--scheduler ADDRESS`` (see :mod:`geo.distributed`)."""
-    p.add_argument("--engine", choices=("local", "dask"), default="local",
-                   help="local (default) or dask: read a partitioned Parquet dataset (folder or "
-                   "glob) on a Dask cluster; same results")
-    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                   help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (default with --engine dask: "
-                   "a local cluster of 2 worker processes)")
+    p.add_argument("--engine", choices=("local", "dask"), default="local", action=_EngineAction,
+                   help="local (default) or dask: read, index and de-duplicate a partitioned "
+                   "Parquet dataset (folder or glob) on a Dask cluster; same results")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None, action=_EngineAction,
+                   help="Dask scheduler, e.g. tcp://10.0.0.5:8786; implies --engine dask "
+                   "(default with --engine dask: a local cluster of 2 worker processes)")
 
 
 def add_tier_options(p: argparse.ArgumentParser) -> None:

@@ -114,3 +114,27 @@ def test_missing_dataset_is_one_sentence(tmp_path, capsys):
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no file matches" in err[0]
+
+
+def test_scheduler_implies_dask_and_refuses_local(dataset, tmp_path, scheduler, capsys):
+    from distributed import Client
+
+    root, whole = dataset
+    out = tmp_path / "s.csv"
+    with Client(scheduler) as c:
+        def count(dask_scheduler):
+            return dask_scheduler.transition_counter
+
+        before = c.run_on_scheduler(count)
+        assert _cells("--incidents", whole, "--scheduler", scheduler, "--out", out) == 0
+        assert c.run_on_scheduler(count) > before  # the cluster ran the reading
+    ref = tmp_path / "ref.csv"
+    assert _cells("--incidents", whole, "--out", ref) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out), pd.read_csv(ref))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        _cells("--incidents", root, "--engine", "local", "--scheduler", scheduler,
+               "--out", tmp_path / "x.csv")
+    assert exc.value.code == 2
+    assert "--scheduler needs --engine dask" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()
