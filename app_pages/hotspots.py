@@ -16,186 +16,199 @@ st.title("Hotspots")
 
 tier = _app.tier()
 pol = _app.policy()
-c1, c2 = st.columns([2, 1])
-colour_by = c1.radio(
-    "Colour cells by",
-    ["Gi* class", "Overdose count", "Rate per 10,000"],
-    horizontal=True,
-    key="hot_colour",
-    help="Rate: overdoses per 10,000 residents, population area-weighted onto "
-    "cells, empirical-Bayes smoothed (Marshall 1991) so sparse cells are not "
-    "extreme. Cells without residents have no rate.",
-)
-show_sites = c2.toggle("Show naloxone sites", value=False, key="hot_sites")
-
-# the hot-spot product (products.hotspots.hotspot_table), already published for this tier
-pub = _app.hotspots(f)
-people_note(f)  # every figure below (map, table, history, emerging, clusters) is filtered
-st.caption(
-    f"{len(pub):,} analysis cells at H3 resolution {f.res} · {f.label} · Gi* with k-ring 1 "
-    "neighbours, Benjamini–Hochberg FDR q-values. "
-    + (
-        "Public tier: counts 1–9 are suppressed and other counts perturbed by at most ±3; "
-        "z and q are computed from the published counts (hidden ones imputed), so they "
-        "reveal no suppressed count."
-        if tier != "restricted"
-        else "Restricted tier: exact counts."
-    )
-)
 
 
-def _num(v, fmt: str) -> str:
-    return "–" if pd.isna(v) else format(float(v), fmt)
+@st.fragment
+def _map_section() -> None:
+    """Colour-by and sites controls, the map, its downloads and figures, the clicked cell.
 
+    A fragment: changing a control or clicking a cell reruns only this part of the page,
+    not the emerging hot spots and density clusters below (they do not depend on it).
+    """
+    c1, c2 = st.columns([2, 1])
+    colour_by = c1.radio(
+        "Colour cells by",
+        ["Gi* class", "Overdose count", "Rate per 10,000"],
+        horizontal=True,
+        key="hot_colour",
+        help="Rate: overdoses per 10,000 residents, population area-weighted onto "
+        "cells, empirical-Bayes smoothed (Marshall 1991) so sparse cells are not "
+        "extreme. Cells without residents have no rate.",
+    )
+    show_sites = c2.toggle("Show naloxone sites", value=False, key="hot_sites")
 
-counts_txt = deck.count_text(pub["count"], pol.k)
-labels = [deck.GI_LABELS.get(c, c) for c in pub["class"]]
-places = _areas.labels(pub["h3"].to_numpy(np.uint64))  # "Area · ZIP (near place)"
-period = f.label  # (a property: computed once, not per cell)
-tips = [
-    f"Cell {h}" + (f" · {p}" if p else "")
-    + f"\n{n} ({period})\n{lab}, z = {_num(z, '.2f')}, q = {_num(q, '.3f')}"
-    for p, h, n, lab, z, q in zip(
-        places,
-        cells_to_str(pub["h3"].to_numpy(np.uint64)),
-        counts_txt,
-        labels,
-        pub["z"].to_numpy(float),
-        pub["q"].to_numpy(float),
-        strict=True,
-    )
-]
-if colour_by == "Gi* class":
-    fill = deck.class_colors(pub["class"])
-    legend = deck.class_legend()
-elif colour_by == "Rate per 10,000" and (rpub := _app.rates(f)) is not None:
-    # rates of suppressed cells are blanked by the product
-    rate = pd.Series(
-        rpub["rate"].astype("Float64").to_numpy(), index=rpub["h3"].to_numpy(np.uint64)
-    )
-    vals = rate.reindex(pub["h3"].to_numpy(np.uint64)).astype("Float64")
-    vmax = float(vals.max()) if vals.notna().any() else 1.0
-    fill = deck.sequential_colors(vals, 0, vmax, zero_clear=True)
-    small = set(rpub.loc[rpub["class"] == "population_too_small", "h3"].to_numpy(np.uint64))
-    rate_txt = [("population too small" if h in small else "no rate") if pd.isna(v)
-                else f"{v:,.1f} per 10,000 residents"
-                for h, v in zip(pub["h3"].to_numpy(np.uint64), vals, strict=True)]
-    for w in rpub.attrs.get("warnings", []):
-        st.caption(w + " Rates are empirical-Bayes smoothed (Marshall 1991).")
-    tips = [f"{t}\n{r}" for t, r in zip(tips, rate_txt, strict=True)]
-    legend = deck.sequential_legend(
-        0,
-        vmax,
-        f"Overdoses per 10,000 residents ({f.label}, EB-smoothed)",
-        "",
-        None if pol.restricted else pol.k,
-        zero_clear=True,
-    )
-else:
-    if colour_by == "Rate per 10,000":
-        st.info("No population layer: showing counts instead of rates.")
-    vals = pd.to_numeric(pub["count"]).astype("Float64")
-    vmax = float(vals.max()) if vals.notna().any() else 1.0
-    fill = deck.sequential_colors(vals, 0, vmax, log=True, zero_clear=True)
-    legend = deck.sequential_legend(
-        0, vmax, f"Overdoses per cell ({f.label})", "", None if pol.restricted else pol.k,
-        log=True, zero_clear=True,
-    )
-layers = [
-    deck.hex_layer(
-        pub["h3"].to_numpy(np.uint64),
-        fill,
-        tips,
-        layer_id="cells",
-        extra=pd.DataFrame({"cls": pub["class"].to_numpy(), "label": places}),
-    )
-] + _areas.context()  # area outlines, names and places from local files (offline)
-legend += _areas.context_legend()
-sites = _app.resources()
-if show_sites and sites is not None:
-    nal = sites[sites["kind"].astype(str) == "naloxone"]
-    layers.append(
-        deck.sites_layer(nal, layer_id="naloxone-sites", color=deck.SITE_COLORS["naloxone"])
-    )
-    legend += deck.sites_legend(["naloxone"], {"naloxone": "Naloxone site"})
-_app.show_map(layers, "hotspot_map", legend, "Click a cell for its history.")
-ex = st.columns(2)
-with ex[0]:
-    _ui.download_table(pub.assign(place=places), "hotspots", "Download hot-spot table (CSV)")
-with ex[1]:
-    _ui.download_map(pub["h3"].to_numpy(np.uint64), "hotspot_map", classes=pub["class"],
-                     title=f"Gi* hot spots, {f.label}")
-
-for w in pub.attrs.get("warnings", []):  # e.g. significance out of reach (products.hotspots)
-    st.warning(w)
-n_hot = int(pub["class"].astype(str).str.startswith("hot").sum())
-n_cold = int(pub["class"].astype(str).str.startswith("cold").sum())
-m = st.columns(3)
-m[0].metric(f"Hot-spot cells ({f.label})", f"{n_hot:,}")
-m[1].metric(f"Cold-spot cells ({f.label})", f"{n_cold:,}")
-m[2].metric("Analysis cells", f"{len(pub):,}")
-
-# ---- click-to-inspect
-sel = _app.selected_object("hotspot_map")
-if sel and sel.get("h3"):
-    cell = int(str_to_cells(np.array([sel["h3"]]))[0])
-    st.subheader(f"Cell {sel['h3']}")
-    if sel.get("label"):
-        st.caption(sel["label"])
-    row = pub[pub["h3"].to_numpy(np.uint64) == np.uint64(cell)]
-    if len(row):
-        r = row.iloc[0]
-        st.write(
-            f"**{deck.GI_LABELS.get(r['class'], r['class'])}** (z = {_num(r['z'], '.2f')}, "
-            f"q = {_num(r['q'], '.3f')}); {deck.count_text([r['count']], pol.k)[0]} in "
-            f"{f.label}."
+    # the hot-spot product (products.hotspots.hotspot_table), already published for this tier
+    pub = _app.hotspots(f)
+    people_note(f)  # every figure below (map, table, history, emerging, clusters) is filtered
+    st.caption(
+        f"{len(pub):,} analysis cells at H3 resolution {f.res} · {f.label} · Gi* with k-ring 1 "
+        "neighbours, Benjamini–Hochberg FDR q-values. "
+        + (
+            "Public tier: counts 1–9 are suppressed and other counts perturbed by at most ±3; "
+            "z and q are computed from the published counts (hidden ones imputed), so they "
+            "reveal no suppressed count."
+            if tier != "restricted"
+            else "Restricted tier: exact counts."
         )
-    # the cell-history product: public 28-day periods ending at the release date, else months
-    hist = _app.cell_history(f, cell)
-    unit = "month" if pol.restricted else "28-day period"
-    if len(hist):
-        chart = hist.set_index("period")["count"].astype("Float64").astype(float)
-        if chart.notna().any() and chart.fillna(0).sum() > 0:
-            st.bar_chart(chart, y_label=f"overdoses per {unit}", x_label=f"{unit} starting")
-            _ui.download_table(hist, "cell_history", "Download cell history (CSV)")
-            _ui.download_chart(chart.to_frame("overdoses"), "cell_history", kind="bar",
-                               title=f"Cell {sel['h3']}", ylabel=f"overdoses per {unit}")
-        if pol.restricted:
-            st.caption(f"All dates: {int(hist['count'].sum()):,} overdoses in this cell, "
-                       "by month.")
-        elif not chart.notna().any():
-            st.caption("Every 28-day period of this cell is suppressed in the public tier "
-                       "(1–9 overdoses, or hidden to protect one).")
-        else:
-            st.caption(
-                "All dates, in fixed 28-day periods ending "
-                f"{hist['period_end'].max():%Y-%m-%d} (the release date). Periods with 1–9 "
-                "overdoses are suppressed (no bar); shown counts are perturbed by at most ±3. "
-                "No all-dates total is shown in public (it would reveal the hidden periods)."
-            )
-    if sites is not None:
-        from layers.outreach import nearest_site_names
+    )
 
-        lat, lon = cells_to_latlng(np.array([cell], dtype=np.uint64))
-        near = nearest_site_names(lat, lon, sites).iloc[0]
-        st.table(
-            pd.DataFrame(
-                {
-                    "kind": ["naloxone", "treatment", "syringe services"],
-                    "nearest site": [
-                        near["nearest_naloxone"],
-                        near["nearest_treatment"],
-                        near["nearest_ssp"],
-                    ],
-                    "distance from cell centre (km)": [
-                        "–" if pd.isna(near[f"dist_m_{k}"]) else f"{near[f'dist_m_{k}'] / 1000:.2f}"
-                        for k in ("naloxone", "treatment", "ssp")
-                    ],
-                }
-            )
+
+    def _num(v, fmt: str) -> str:
+        return "–" if pd.isna(v) else format(float(v), fmt)
+
+
+    counts_txt = deck.count_text(pub["count"], pol.k)
+    labels = [deck.GI_LABELS.get(c, c) for c in pub["class"]]
+    places = _areas.labels(pub["h3"].to_numpy(np.uint64))  # "Area · ZIP (near place)"
+    period = f.label  # (a property: computed once, not per cell)
+    tips = [
+        f"Cell {h}" + (f" · {p}" if p else "")
+        + f"\n{n} ({period})\n{lab}, z = {_num(z, '.2f')}, q = {_num(q, '.3f')}"
+        for p, h, n, lab, z, q in zip(
+            places,
+            cells_to_str(pub["h3"].to_numpy(np.uint64)),
+            counts_txt,
+            labels,
+            pub["z"].to_numpy(float),
+            pub["q"].to_numpy(float),
+            strict=True,
         )
-else:
-    st.caption("Select a cell on the map to see its history, class and nearest resources.")
+    ]
+    if colour_by == "Gi* class":
+        fill = deck.class_colors(pub["class"])
+        legend = deck.class_legend()
+    elif colour_by == "Rate per 10,000" and (rpub := _app.rates(f)) is not None:
+        # rates of suppressed cells are blanked by the product
+        rate = pd.Series(
+            rpub["rate"].astype("Float64").to_numpy(), index=rpub["h3"].to_numpy(np.uint64)
+        )
+        vals = rate.reindex(pub["h3"].to_numpy(np.uint64)).astype("Float64")
+        vmax = float(vals.max()) if vals.notna().any() else 1.0
+        fill = deck.sequential_colors(vals, 0, vmax, zero_clear=True)
+        small = set(rpub.loc[rpub["class"] == "population_too_small", "h3"].to_numpy(np.uint64))
+        rate_txt = [("population too small" if h in small else "no rate") if pd.isna(v)
+                    else f"{v:,.1f} per 10,000 residents"
+                    for h, v in zip(pub["h3"].to_numpy(np.uint64), vals, strict=True)]
+        for w in rpub.attrs.get("warnings", []):
+            st.caption(w + " Rates are empirical-Bayes smoothed (Marshall 1991).")
+        tips = [f"{t}\n{r}" for t, r in zip(tips, rate_txt, strict=True)]
+        legend = deck.sequential_legend(
+            0,
+            vmax,
+            f"Overdoses per 10,000 residents ({f.label}, EB-smoothed)",
+            "",
+            None if pol.restricted else pol.k,
+            zero_clear=True,
+        )
+    else:
+        if colour_by == "Rate per 10,000":
+            st.info("No population layer: showing counts instead of rates.")
+        vals = pd.to_numeric(pub["count"]).astype("Float64")
+        vmax = float(vals.max()) if vals.notna().any() else 1.0
+        fill = deck.sequential_colors(vals, 0, vmax, log=True, zero_clear=True)
+        legend = deck.sequential_legend(
+            0, vmax, f"Overdoses per cell ({f.label})", "", None if pol.restricted else pol.k,
+            log=True, zero_clear=True,
+        )
+    layers = [
+        deck.hex_layer(
+            pub["h3"].to_numpy(np.uint64),
+            fill,
+            tips,
+            layer_id="cells",
+            extra=pd.DataFrame({"cls": pub["class"].to_numpy(), "label": places}),
+        )
+    ] + _areas.context()  # area outlines, names and places from local files (offline)
+    legend += _areas.context_legend()
+    sites = _app.resources()
+    if show_sites and sites is not None:
+        nal = sites[sites["kind"].astype(str) == "naloxone"]
+        layers.append(
+            deck.sites_layer(nal, layer_id="naloxone-sites", color=deck.SITE_COLORS["naloxone"])
+        )
+        legend += deck.sites_legend(["naloxone"], {"naloxone": "Naloxone site"})
+    _app.show_map(layers, "hotspot_map", legend, "Click a cell for its history.")
+    ex = st.columns(2)
+    with ex[0]:
+        _ui.download_table(pub.assign(place=places), "hotspots", "Download hot-spot table (CSV)")
+    with ex[1]:
+        _ui.download_map(pub["h3"].to_numpy(np.uint64), "hotspot_map", classes=pub["class"],
+                         title=f"Gi* hot spots, {f.label}")
+
+    for w in pub.attrs.get("warnings", []):  # e.g. significance out of reach (products.hotspots)
+        st.warning(w)
+    n_hot = int(pub["class"].astype(str).str.startswith("hot").sum())
+    n_cold = int(pub["class"].astype(str).str.startswith("cold").sum())
+    m = st.columns(3)
+    m[0].metric(f"Hot-spot cells ({f.label})", f"{n_hot:,}")
+    m[1].metric(f"Cold-spot cells ({f.label})", f"{n_cold:,}")
+    m[2].metric("Analysis cells", f"{len(pub):,}")
+
+    # ---- click-to-inspect
+    sel = _app.selected_object("hotspot_map")
+    if sel and sel.get("h3"):
+        cell = int(str_to_cells(np.array([sel["h3"]]))[0])
+        st.subheader(f"Cell {sel['h3']}")
+        if sel.get("label"):
+            st.caption(sel["label"])
+        row = pub[pub["h3"].to_numpy(np.uint64) == np.uint64(cell)]
+        if len(row):
+            r = row.iloc[0]
+            st.write(
+                f"**{deck.GI_LABELS.get(r['class'], r['class'])}** (z = {_num(r['z'], '.2f')}, "
+                f"q = {_num(r['q'], '.3f')}); {deck.count_text([r['count']], pol.k)[0]} in "
+                f"{f.label}."
+            )
+        # the cell-history product: public 28-day periods ending at the release date, else months
+        hist = _app.cell_history(f, cell)
+        unit = "month" if pol.restricted else "28-day period"
+        if len(hist):
+            chart = hist.set_index("period")["count"].astype("Float64").astype(float)
+            if chart.notna().any() and chart.fillna(0).sum() > 0:
+                st.bar_chart(chart, y_label=f"overdoses per {unit}", x_label=f"{unit} starting")
+                _ui.download_table(hist, "cell_history", "Download cell history (CSV)")
+                _ui.download_chart(chart.to_frame("overdoses"), "cell_history", kind="bar",
+                                   title=f"Cell {sel['h3']}", ylabel=f"overdoses per {unit}")
+            if pol.restricted:
+                st.caption(f"All dates: {int(hist['count'].sum()):,} overdoses in this cell, "
+                           "by month.")
+            elif not chart.notna().any():
+                st.caption("Every 28-day period of this cell is suppressed in the public tier "
+                           "(1–9 overdoses, or hidden to protect one).")
+            else:
+                st.caption(
+                    "All dates, in fixed 28-day periods ending "
+                    f"{hist['period_end'].max():%Y-%m-%d} (the release date). Periods with 1–9 "
+                    "overdoses are suppressed (no bar); shown counts are perturbed by at most ±3. "
+                    "No all-dates total is shown in public (it would reveal the hidden periods)."
+                )
+        if sites is not None:
+            from layers.outreach import nearest_site_names
+
+            lat, lon = cells_to_latlng(np.array([cell], dtype=np.uint64))
+            near = nearest_site_names(lat, lon, sites).iloc[0]
+            st.table(
+                pd.DataFrame(
+                    {
+                        "kind": ["naloxone", "treatment", "syringe services"],
+                        "nearest site": [
+                            near["nearest_naloxone"],
+                            near["nearest_treatment"],
+                            near["nearest_ssp"],
+                        ],
+                        "distance from cell centre (km)": [
+                            "–" if pd.isna(near[f"dist_m_{k}"])
+                            else f"{near[f'dist_m_{k}'] / 1000:.2f}"
+                            for k in ("naloxone", "treatment", "ssp")
+                        ],
+                    }
+                )
+            )
+    else:
+        st.caption("Select a cell on the map to see its history, class and nearest resources.")
+
+
+_map_section()
 
 # ---- emerging hot spots (products.clusters.emerging_table)
 st.subheader("Emerging hot spots")
@@ -257,6 +270,7 @@ c = st.columns(2)
 eps = c[0].select_slider("Neighbourhood radius (m)", [100, 250, 500], value=250, key="db_eps")
 mins = c[1].select_slider("Minimum overdoses per cluster", [5, 10, 20, 50], value=10, key="db_min")
 # workload guard only (not a disclosure rule): the window's size from the published counts
+pub = _app.hotspots(f)  # (cached: the same table the map section drew)
 n_points = int(pd.to_numeric(pub["count"]).astype("Float64").fillna(0).sum())
 if n_points > _app.DENSITY_MAX_POINTS:
     clusters = None
