@@ -113,9 +113,8 @@ def _roads(path: str, mtime: float):
     return g.to_crs(4326) if g.crs is not None and g.crs.to_epsg() != 4326 else g
 
 
-def roads():
-    """Road lines drawn as map context: ``GAPMAP_ROADS``, else the bundled sample's roads when
-    the sample is shown; None otherwise (or when the file cannot be read)."""
+def _roads_key() -> tuple[str, float] | None:
+    """(path, mtime) of the roads drawn as context (see :func:`roads`), None for none."""
     from pathlib import Path
 
     from app_pages._planning import ROADS_ENV, roads_path
@@ -126,17 +125,48 @@ def roads():
     if p is None:
         return None
     try:
-        return _roads(str(p), Path(p).stat().st_mtime)
+        return str(p), Path(p).stat().st_mtime
+    except OSError:
+        return None
+
+
+def _read_roads(key: tuple[str, float] | None):
+    if key is None:
+        return None
+    try:
+        return _roads(*key)
     except Exception:  # noqa: BLE001  (context only: a bad file is reported by the siting page)
         return None
 
 
-def context(names_of: int | None = 0) -> list:
-    """Offline map context: roads, area outlines, names of one layer, named places."""
+def roads():
+    """Road lines drawn as map context: ``GAPMAP_ROADS``, else the bundled sample's roads when
+    the sample is shown; None otherwise (or when the file cannot be read)."""
+    return _read_roads(_roads_key())
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _context(areas_spec: str, places_spec: str, sample: bool, names_of: int | None,
+             roads_key: tuple[str, float] | None) -> list:
     from layers.deck_areas import context_layers
 
-    layers, places = geography()
-    return context_layers(layers, places, names_of=names_of, roads=roads())
+    layers, places = _geography(areas_spec, places_spec, sample)
+    return context_layers(layers, places, names_of=names_of, roads=_read_roads(roads_key))
+
+
+def context(names_of: int | None = 0) -> list:
+    """Offline map context: roads, area outlines, names of one layer, named places.
+
+    Built once per configuration (the layers are shared and never changed: labels are thinned
+    on copies), not on every rerun of every map page."""
+    from geo.labels import PLACES_ENV
+    from layers.deck_areas import context_layers
+
+    layers, places = geography()  # (an unreadable layer: one warning, no outlines)
+    if not layers and places is None:
+        return context_layers([], None, names_of=names_of, roads=roads())
+    return list(_context(areas_spec(), os.environ.get(PLACES_ENV, ""), is_sample(), names_of,
+                         _roads_key()))
 
 
 def context_legend() -> str:

@@ -86,7 +86,7 @@ def route_sheet(q: pd.DataFrame, now: pd.Timestamp) -> bytes:
 
 def kits() -> tuple[pd.DataFrame | None, str]:
     """The naloxone distribution log (cases database; synthetic on the bundled sample)."""
-    from cases.naloxone import load_kits, synthetic_kits
+    from cases.naloxone import load_kits
 
     if cases_db.exists():
         k = load_kits()
@@ -95,5 +95,14 @@ def kits() -> tuple[pd.DataFrame | None, str]:
     if is_bundled_sample():
         from app_pages._data import resources
 
-        return synthetic_kits(resources(), data_range()[1]), "a synthetic distribution log"
+        return _synthetic_kits(resources(), data_range()[1]), "a synthetic distribution log"
     return None, ""
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _synthetic_kits(sites: pd.DataFrame, end) -> pd.DataFrame:
+    """:func:`cases.naloxone.synthetic_kits`, once per resources table and data end (it
+    loops over sites × weeks in Python: a third of a Gaps rerun on the sample)."""
+    from cases.naloxone import synthetic_kits
+
+    return synthetic_kits(sites, end)
