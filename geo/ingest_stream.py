@@ -461,11 +461,13 @@ def stream_into_store(store, path: Path, label: str, digest: str, *, options: di
                 new = records[[c for c in _RECORD_COLUMNS if c != "file_id"]]
                 new = new.assign(file_id=np.int32(file_id))
                 con.register("_new_records", pa.Table.from_pandas(new, preserve_index=False))
+                # records already stored by an earlier file are skipped (an empty store holds
+                # only this file's earlier chunks, whose rows are distinct: nothing to check)
+                skip = ("" if before_rec == 0 else " WHERE NOT EXISTS (SELECT 1 FROM records r "
+                        "WHERE r.fingerprint = n.fingerprint)")
                 got = con.execute(
                     f"INSERT INTO records ({cols}, received_at) SELECT {cols}, $now "
-                    "FROM _new_records n WHERE NOT EXISTS "
-                    "(SELECT 1 FROM records r WHERE r.fingerprint = n.fingerprint)",
-                    {"now": now}).fetchall()
+                    f"FROM _new_records n{skip}", {"now": now}).fetchall()
                 con.unregister("_new_records")
                 added += int(got[0][0]) if got else 0
                 kept += len(records)

@@ -91,13 +91,46 @@ def _read_window(con, lo, hi) -> dict:
         params={"lo": lo.to_pydatetime(), "hi": hi.to_pydatetime()}).fetchnumpy()
 
 
+def _pairs_by_block(t, lat, lon, src, mergeable, window_min, radius_m, block):
+    """:func:`geo.dedup.candidate_pairs` over records in time order, ``block`` at a time.
+
+    Block ``[s, e)`` is searched together with the records up to ``window_min`` after its
+    last one and keeps the pairs whose first record is in it, so every pair is found once and
+    memory is bounded by the block. The pairs are exact (the search is a hair wide, then an
+    exact filter), so they are those of one search over all records, in the same order.
+    """
+    n = t.size
+    names = np.asarray(SOURCES, object)
+    if n <= block:
+        return candidate_pairs(t, lat, lon, names[src], mergeable, window_min=window_min,
+                               radius_m=radius_m)
+    reach = np.timedelta64(int(np.ceil(float(window_min) * 60e6)) + 1000, "us")  # + 1 ms
+    out_i, out_j, out_s = [], [], []
+    for s in range(0, n, block):
+        e = min(n, s + block)
+        stop = int(np.searchsorted(t, t[e - 1] + reach, side="right"))
+        sl = slice(s, stop)
+        i, j, sc = candidate_pairs(t[sl], lat[sl], lon[sl], names[src[sl]], mergeable[sl],
+                                   window_min=window_min, radius_m=radius_m)
+        mine = i < e - s  # i < j: the pair's first record is in this block
+        out_i.append(i[mine] + s)
+        out_j.append(j[mine] + s)
+        out_s.append(sc[mine])
+    i, j, sc = np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s)
+    order = np.lexsort((j, i))
+    return i[order], j[order], sc[order]
+
+
+#: Records per block of the candidate-pair search (memory bound).
+PAIR_BLOCK = 500_000
+
+
 def _components(w: dict, window_min: float, radius_m: float):
     t = np.asarray(w["occurred_at"]).astype("datetime64[us]")
     src = np.asarray(w["src"], np.int64)
     lat, lon = np.asarray(w["lat"], float), np.asarray(w["lon"], float)
-    i, j, score = candidate_pairs(t, lat, lon, np.asarray(SOURCES, object)[src],
-                                  ~np.asarray(w["day"], bool),
-                                  window_min=window_min, radius_m=radius_m)
+    i, j, score = _pairs_by_block(t, lat, lon, src, ~np.asarray(w["day"], bool), window_min,
+                                  radius_m, PAIR_BLOCK)
     n = t.size
     g = sp.coo_matrix((np.ones(i.size), (i, j)), shape=(n, n))
     _, comp = connected_components(g, directed=False)

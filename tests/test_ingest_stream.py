@@ -265,6 +265,7 @@ def test_block_dedup_equals_the_whole_window_reference(tmp_path, monkeypatch, bl
     parts = [df[t < "2024-01-20"], df[t >= "2024-01-20"], df[t.isna()]]
     parts = [parts[1], parts[0], parts[2]]  # later records first, then the earlier ones
     monkeypatch.setattr(se, "BLOCK_RECORDS", block)
+    monkeypatch.setattr(se, "PAIR_BLOCK", block)
     stores = {}
     for name in ("new", "ref"):
         if name == "ref":
@@ -292,3 +293,26 @@ def test_crlf_quoted_and_bom_csv_stream_equals_whole_file(tmp_path):
         p.unlink()
     (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + df.to_csv(index=False).encode())
     assert_same(tmp_path, tmp_path / "bom.csv", 64)
+
+
+@pytest.mark.parametrize("block", [1, 17, 250])
+def test_pairs_by_time_block_equal_one_search(block):
+    from geo.dedup import candidate_pairs
+    from geo.schema import SOURCES
+    from geo.store_events import _pairs_by_block
+
+    rng = np.random.default_rng(block)
+    n = 1200
+    t = np.sort(np.datetime64("2024-01-01T00:00") + rng.integers(0, 3 * 1440, n).astype(
+        "timedelta64[m]")).astype("datetime64[us]")
+    t[::50] = t[::50] + np.timedelta64(60, "m") - np.timedelta64(1, "us")  # window edges
+    t = np.sort(t)
+    lat = 36.0 + rng.uniform(0, 0.01, n)
+    lon = -79.8 + rng.uniform(0, 0.01, n)
+    src = rng.integers(0, 3, n)
+    ok = rng.random(n) > 0.05
+    ref = candidate_pairs(t, lat, lon, np.asarray(SOURCES, object)[src], ok)
+    got = _pairs_by_block(t, lat, lon, src, ok, 60, 300, block)
+    assert ref[0].size > 1000
+    for a, b in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(a, b)
