@@ -6,10 +6,12 @@ Usage::
         [--base /tmp/h3_base] [--runs 5]
 
 * ``load()``: each run in a fresh child process, wall and CPU seconds of the call itself
-  (imports excluded), median of ``--runs``: the full load (every column, keys added as the
-  dashboard does), the projected load a Gi* command makes (:data:`geo.store_read.COUNT_COLUMNS`,
-  cells at res 8, record keys) for all time and for the default public window, and — with
-  ``--base`` — the same full load (+ ``with_record_keys``) in the older checkout.
+  (imports excluded), median of ``--runs``: ``load`` (``IncidentStore.load()`` alone), ``full``
+  (the same plus record keys, as the dashboard and every door do), the projected load a Gi*
+  command makes (:data:`geo.store_read.COUNT_COLUMNS`, cells at res 8, record keys) for all
+  time (``gi_all``) and from the default public window's start (``gi_window``), and — with
+  ``--base`` — ``load()`` alone (``base_load``) and with record keys (``base``) in the older
+  checkout.
 * ``gapmap --help``, ``gapmap hotspots --store S`` and ``gapmap gaps --store S --resources
   data/sample_resources.csv`` (public tier): wall and CPU (children) seconds from process
   start, median of ``--runs``, alternating with the ``--base`` checkout's ``cli.py`` when given
@@ -49,10 +51,12 @@ from geo.store import IncidentStore
 from geo.privacy import with_record_keys
 store = IncidentStore({store!r})
 case = {case!r}
-if case != "base":
+if not case.startswith("base"):
     from geo.store_read import COUNT_COLUMNS, load_since
 c0, t0 = cpu(), time.perf_counter()
-if case == "base":
+if case in ("base_load", "load"):
+    df = store.load()
+elif case == "base":
     df = with_record_keys(store.load())
 elif case == "full":
     df = with_record_keys(store.load())
@@ -134,11 +138,11 @@ def main(argv=None) -> int:
     print(f"store {store}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average "
           f"{os.getloadavg()[0]:.1f}; {args.runs} runs each", flush=True)
     if not args.skip_load:
-        cases = ["full", "gi_all", "gi_window"] + (["base"] if base else [])
+        cases = ["load", "full", "gi_all", "gi_window"] + (["base_load", "base"] if base else [])
         res = {c: [] for c in cases}
         for _ in range(args.runs):  # interleaved: every case sees the same machine
             for c in cases:
-                res[c].append(child_load(base if c == "base" else ROOT, store, c))
+                res[c].append(child_load(base if c.startswith("base") else ROOT, store, c))
         for c in cases:
             rs = res[c]
             print(f"load {c:9s}: median {_med([(r['wall'], r['cpu']) for r in rs], 0):.3f} s "

@@ -2,9 +2,10 @@
 
 :meth:`geo.store.IncidentStore.load` reads the ``incidents`` table (one row per event, written
 at ingest by :mod:`geo.store_events`) with :func:`read_events`: one DuckDB query into Arrow
-and a conversion to pandas without copies of the strings (Arrow-backed strings; DuckDB is
-asked for ``large_string`` buffers, which pandas keeps as they are — with ``string`` buffers
-every string column was cast, a third of the load). What makes a command on a 1M store fast:
+and a conversion to pandas (Arrow-backed strings; DuckDB is asked for ``large_string``
+buffers, the type pandas keeps, so no string column is cast). A full load of 1M events is
+mostly DuckDB's scan into Arrow of 25 columns (bench/bench_open.py). What makes a command on
+a 1M store fast is reading less:
 
 * **Column projection** (``columns=``): the Gi* and gap products read only
   :data:`COUNT_COLUMNS` (time, place, filters, the record-key and area-location columns) and
