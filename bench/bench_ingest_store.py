@@ -242,7 +242,7 @@ def bench_store(sizes, synthetic_export, parquet_sizes=()) -> None:
                           f"{q['accepted']:,} rejected {q['rejected']:,}; gapmap/{name} cpu "
                           f"{r['cpu'] / q['cpu']:.1f}x", flush=True)
             store = tmp / f"s{n}CSV.duckdb"
-            bench_dedup(str(store), n, old=n <= 2_000_000)
+            bench_dedup(str(store), n, old=n <= 1_000_000)
         if len(sizes) > 1:
             a, b = min(sizes), max(sizes)
             print(f"  cpu per row {b:,} / {a:,}: {per_row[b] / per_row[a]:.2f} (total cpu "

@@ -73,6 +73,10 @@ __all__ = ["DEFAULT_CHUNK_ROWS", "NotStreamable", "check_header", "iter_chunks",
 DEFAULT_CHUNK_ROWS = int(os.environ.get("GAPMAP_CHUNK_ROWS", 250_000))
 
 
+#: DuckDB's memory limit during a streaming ingest (``GAPMAP_INGEST_DUCKDB_MEMORY``).
+_DUCKDB_MEMORY = os.environ.get("GAPMAP_INGEST_DUCKDB_MEMORY", "512MB")
+
+
 class NotStreamable(Exception):
     """This file needs the whole-file reader (the caller falls back to it)."""
 
@@ -440,6 +444,9 @@ def stream_into_store(store, path: Path, label: str, digest: str, *, options: di
     con = store._connect()
     try:
         con = reclaim(con, store.path)
+        # DuckDB's own memory (the transaction's new rows, join and sort buffers) within a
+        # bound too: beyond it, it writes to the database file or spills to a temp file
+        con.execute(f"SET memory_limit = '{_DUCKDB_MEMORY}'")
         if store._seen(con, digest):
             return store._skipped(con, label)
         now = datetime.now() if received_at is None else pd.Timestamp(
