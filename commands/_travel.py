@@ -26,8 +26,6 @@ def add_travel_options(p: argparse.ArgumentParser, minutes: bool = False) -> Non
 
 def travel_from_args(args: argparse.Namespace) -> tuple[str | None, str | None]:
     """``(travel, roads)`` checked (a network mode needs --roads)."""
-    from layers.reach import check_travel
-
     travel = getattr(args, "travel", None)
     roads = getattr(args, "roads", None)
     if travel is None and roads is not None:
@@ -38,5 +36,7 @@ def travel_from_args(args: argparse.Namespace) -> tuple[str | None, str | None]:
     if store and not os.environ.get("GAPMAP_CACHE_DIR"):
         # the road graph is cached next to the incident store it serves
         os.environ["GAPMAP_CACHE_DIR"] = str(Path(store).resolve().parent / "cache")
+    from layers.reach import check_travel  # the street-network code only with --travel
+
     check_travel(travel, roads)
     return travel, roads

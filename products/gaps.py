@@ -37,13 +37,9 @@ from geo.privacy import PrivacyPolicy, as_policy, impute_hidden, publish, with_r
 from layers.access import DEFAULT_GROUPS, AccessGroup, cell_access, cell_e2sfca
 from layers.gaps import DEFAULT_WEIGHTS, TREND_FALLING, TREND_RISING, explain_gaps, gap_scores
 from layers.gaps import sensitivity as _sensitivity
-from layers.reach import (
-    TRAVEL_GROUPS,
-    WITHIN_MIN,
-    cell_travel_minutes,
-    check_travel,
-    travel_profile,
-)
+
+# layers.reach (the street-network code: scipy's graph module) is imported only when a travel
+# mode is asked for, so the straight-line gap table starts quickly.
 from products.counting import keyed_cell_counts
 from products.hotspots import analysis_cells, hotspot_table, occupied_cells, published_total
 from products.query import Query, data_end, resolve, select
@@ -101,6 +97,8 @@ def _travel_columns(cells, resources, mode: str, roads, within_min: float) -> pd
     """``travel_min_naloxone, travel_min_treatment, travel_min_ssp`` (minutes from the cell
     centre on the road network, NaN = no route; NaN throughout for straight line),
     ``sites_within_min_<group>`` and ``travel_mode`` (issue 11)."""
+    from layers.reach import TRAVEL_GROUPS, cell_travel_minutes, travel_profile
+
     n = len(cells)
     graph = travel_profile(mode, roads)
     if graph is None:
@@ -120,6 +118,7 @@ def _travel_2sfca(cells, resources, demand, mode: str, roads, catchment_min: flo
     (:func:`layers.travel.travel_2sfca`; supply = ``capacity``, 1 where missing, as
     ``e2sfca_treatment``); NaN throughout for straight line."""
     from layers.access import select_sites
+    from layers.reach import travel_profile
     from layers.travel import travel_2sfca
 
     graph = travel_profile(mode, roads)
@@ -139,7 +138,10 @@ def travel_notes(resources: pd.DataFrame, travel: str | None, roads) -> list[str
     """One sentence per access group whose sites partly lie on an island of the road network
     (:func:`layers.travel.island_note`); empty for straight line. The CLI prints them, the Gaps
     page shows them."""
+    if travel in (None, ""):  # straight line
+        return []
     from layers.access import DEFAULT_GROUPS, select_sites
+    from layers.reach import TRAVEL_GROUPS, travel_profile
     from layers.travel import island_note
 
     graph = travel_profile(travel, roads)
@@ -203,11 +205,20 @@ def absent_words(resources: pd.DataFrame, groups, open_at=None, all_resources=No
 
 def _build(incidents, resources, query, policy, *, boundary, hotspots, population, groups,
            weights, open_at, catchment_m, population_column="population", travel=None,
-           roads=None, all_resources=None, tz=None, within_min=WITHIN_MIN,
+           roads=None, all_resources=None, tz=None, within_min=None,
            catchment_min=CATCHMENT_MIN):
     pol = as_policy(policy)
-    mode = check_travel(travel, roads)
-    within_min = _positive(within_min, "within_min")
+    mode = "straight"
+    if travel not in (None, ""):
+        from layers.reach import check_travel
+
+        mode = check_travel(travel, roads)
+    if within_min is None and mode != "straight":
+        from layers.reach import WITHIN_MIN
+
+        within_min = WITHIN_MIN
+    if within_min is not None:  # used by the travel columns only
+        within_min = _positive(within_min, "within_min")
     catchment_min = _positive(catchment_min, "catchment_min")
     if resources is None or not len(resources):
         raise ValueError("no resource sites: the gap score needs naloxone, syringe-service "
@@ -305,7 +316,7 @@ def gap_table(
     roads=None,
     all_resources: pd.DataFrame | None = None,
     tz: str | None = None,
-    within_min: float = WITHIN_MIN,
+    within_min: float | None = None,
     catchment_min: float = CATCHMENT_MIN,
 ) -> pd.DataFrame:
     """Burden, access and the explainable gap score per analysis cell, published for the tier.
@@ -348,7 +359,8 @@ def gap_table(
         Study-area time zone deciding whether ``open_at`` is "now" (:func:`layers.hours.
         study_tz`).
     within_min : float
-        Minutes of ``sites_within_min_<group>`` (default :data:`layers.reach.WITHIN_MIN`, 10).
+        Minutes of ``sites_within_min_<group>`` (default None: :data:`layers.reach.WITHIN_MIN`,
+        10).
     catchment_min : float
         Travel-time catchment of ``travel_2sfca_treatment`` (default :data:`CATCHMENT_MIN`).
 

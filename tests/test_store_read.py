@@ -213,3 +213,18 @@ def test_occupied_cells_are_the_cells_keyed_counts_list(store):
         got = occupied_cells(ev, res)
         assert got.dtype == np.uint64 and len(got) > 10
         np.testing.assert_array_equal(got, ref)
+
+
+def test_gaps_without_travel_imports_no_street_network_code(store, tmp_path):
+    code = (
+        "import json, sys, cli\n"
+        f"cli.main(['gaps', '--store', {str(store.path)!r}, '--resources', {str(RESOURCES)!r}, "
+        f"'--out', {str(tmp_path / 'g.csv')!r}])\n"
+        "print(json.dumps({m: m in sys.modules for m in ('layers.reach', 'layers.travel', "
+        "'scipy.sparse.csgraph', 'scipy.stats', 'layers.samhsa', 'geo.ingest', 'geo.dedup')}))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    loaded = json.loads(r.stdout.strip().splitlines()[-1])
+    assert not any(loaded.values()), loaded
+    assert (tmp_path / "g.csv").stat().st_size > 0
