@@ -12,7 +12,9 @@ Pages: Overview, Hotspots, Gaps, Siting, Outreach, Briefing, Data — each opene
 visit after server start = cold caches; second = warm caches, what later users get); controls:
 the Hotspots colour-by radio and its "Show naloxone sites" toggle; per control also the seconds
 the app's script ran as the browser saw it (``data-test-script-state`` running → notRunning),
-so the server's share and the drawing's can be told apart.
+so the server's share and the drawing's can be told apart. The server is started through
+``bench/_timed_server.py``, which logs each script run's wall and CPU seconds on the server:
+printed per control and per 2nd page visit (a fragment rerun is marked).
 
 Usage::
 
@@ -26,7 +28,9 @@ Goal (issue 13): page ≤ 2 s, control ≤ 1 s. Nothing is downloaded.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_capacity import build_store, start_server, stop_server  # noqa: E402
+from bench.bench_capacity import _free_port, build_store, stop_server  # noqa: E402
 
 PAGES = ("overview", "hotspots", "gaps", "siting", "outreach", "briefing", "data")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -65,6 +69,58 @@ _RERUN_DONE = """(t0) => {
   const i = runs.findIndex(r => r[0] === 'running' && r[1] >= t0);
   return i >= 0 && runs.slice(i).some(r => r[0] === 'notRunning');
 }"""
+
+
+def start_timed_server(store: str | None, log: Path):
+    """``streamlit run dashboard.py`` through ``bench/_timed_server.py`` (each script run's
+    server wall and CPU seconds appended to ``log``); (process, port) once healthy."""
+    import urllib.request
+
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("GAPMAP_STORE", None)
+    if store:
+        env["GAPMAP_STORE"] = str(store)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "_timed_server.py"), str(log),
+         str(ROOT / "dashboard.py"), "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1):
+                return proc, port
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("streamlit exited") from None
+            time.sleep(0.2)
+    stop_server(proc)
+    raise RuntimeError("streamlit not healthy after 120 s")
+
+
+class ServerRuns:
+    """The server's script runs (``bench/_timed_server.py`` log) since :meth:`mark`."""
+
+    def __init__(self, log: Path):
+        self.log, self.n = log, 0
+
+    def _lines(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+    def mark(self) -> None:
+        self.n = len(self._lines())
+
+    def since(self) -> tuple[float, float, int]:
+        """(wall s, CPU s, runs) of the runs since the mark; waits (≤ 5 s) for the first, which
+        is logged just after the browser is told the run finished."""
+        deadline = time.monotonic() + 5
+        while len(self._lines()) <= self.n and time.monotonic() < deadline:
+            time.sleep(0.02)
+        recs = [json.loads(x) for x in self._lines()[self.n:]]
+        return sum(r["wall"] for r in recs), sum(r["cpu"] for r in recs), len(recs)
 
 
 def open_page(page, url: str, name: str) -> float:
@@ -108,10 +164,15 @@ def run(store: str | None, label: str, cycles: int = 1) -> None:
     from playwright.sync_api import sync_playwright
 
     t = time.perf_counter()
-    proc, port = start_server(store)
+    tmp = tempfile.TemporaryDirectory()
+    runs = ServerRuns(Path(tmp.name) / "runs.jsonl")
+    proc, port = start_timed_server(store, runs.log)
     url = f"http://127.0.0.1:{port}"
     print(f"\n## {label} (server healthy in {time.perf_counter() - t:.1f} s)")
-    print(f"{'page / control':34s} {'1st visit s':>11s} {'2nd visit s':>11s}   goal")
+    print("server = the script runs on the server during the 2nd visit / the control: wall s "
+          "(CPU s of the running thread)")
+    print(f"{'page / control':34s} {'1st visit s':>11s} {'2nd visit s':>11s} "
+          f"{'server s':>14s}   goal")
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
@@ -119,9 +180,12 @@ def run(store: str | None, label: str, cycles: int = 1) -> None:
             page = ctx.new_page()
             for name in PAGES:
                 first = open_page(page, url, name)
+                runs.mark()
                 second = open_page(page, url, name)
+                wall, cpu, _ = runs.since()
                 flag = "ok" if second <= 2 else "over"
-                print(f"{'page ' + name:34s} {first:11.2f} {second:11.2f}   ≤ 2 s {flag}")
+                print(f"{'page ' + name:34s} {first:11.2f} {second:11.2f} "
+                      f"{f'{wall:.2f} ({cpu:.2f})':>14s}   ≤ 2 s {flag}")
             open_page(page, url, "hotspots")
             main = page.locator('[data-testid="stMain"]')
 
@@ -136,19 +200,30 @@ def run(store: str | None, label: str, cycles: int = 1) -> None:
                 ("hotspots: naloxone sites on", toggle),
                 ("hotspots: naloxone sites off", toggle),
             ]
-            print(f"{'control':34s} {'total s':>11s} {'script s':>11s}   goal"
+            print(f"{'control':34s} {'total s':>11s} {'script s':>11s} {'server s':>14s}   goal"
                   "   (script: running → notRunning as the browser saw it)")
             for cycle, (what, loc) in enumerate(controls * cycles):
                 what += f" ({cycle // len(controls) + 1})" if cycles > 1 else ""
+                runs.mark()
                 try:
                     dt, run_s, _ = change(page, loc)
                 except Exception as exc:  # a control that never reran: say so, go on
                     print(f"{what:34s} failed: {type(exc).__name__}")
                     continue
-                print(f"{what:34s} {dt:11.2f} {run_s:11.2f}   ≤ 1 s {'ok' if dt <= 1 else 'over'}")
+                wall, cpu, n = runs.since()
+                frag = " fragment" if n and _fragment_only(runs) else ""
+                print(f"{what:34s} {dt:11.2f} {run_s:11.2f} {f'{wall:.2f} ({cpu:.2f})':>14s}"
+                      f"   ≤ 1 s {'ok' if dt <= 1 else 'over'}{frag}")
             browser.close()
     finally:
         stop_server(proc)
+        tmp.cleanup()
+
+
+def _fragment_only(runs: ServerRuns) -> bool:
+    """The runs since the mark were all fragment reruns."""
+    recs = [json.loads(x) for x in runs._lines()[runs.n:]]
+    return bool(recs) and all(r["fragment"] for r in recs)
 
 
 def main(argv=None) -> None:

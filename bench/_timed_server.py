@@ -1,0 +1,39 @@
+"""``streamlit run`` with each script run timed on the server (for ``bench_browser.py``).
+
+Usage: ``python bench/_timed_server.py LOG dashboard.py [streamlit run options]``. Every script
+run (a page, a rerun or a fragment rerun) appends one JSON line to LOG: its wall seconds and
+the CPU seconds of the thread that ran it (``time.thread_time``), so a benchmark can tell the
+server's share of what a user waits for from the browser's.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from streamlit.runtime.scriptrunner import script_runner
+
+_LOG = sys.argv.pop(1)
+_run = script_runner.ScriptRunner._run_script
+
+
+def _timed(self, rerun_data):
+    t0, c0 = time.perf_counter(), time.thread_time()
+    try:
+        return _run(self, rerun_data)
+    finally:
+        rec = {"end": time.time(), "wall": time.perf_counter() - t0,
+               "cpu": time.thread_time() - c0,
+               "fragment": bool(getattr(rerun_data, "fragment_id_list", None))}
+        with open(_LOG, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(rec) + "\n")
+
+
+script_runner.ScriptRunner._run_script = _timed
+
+if __name__ == "__main__":
+    from streamlit.web.cli import main
+
+    sys.argv = ["streamlit", "run", *sys.argv[1:]]
+    sys.exit(main())
