@@ -343,8 +343,7 @@ class _Chunks:
             rejects = pd.concat([rejects, table.bad], ignore_index=True).sort_values(
                 "line", kind="stable").reset_index(drop=True)
         self.kinds.update(kk for r in reasons[bad] for kk in _reason_kind(r))
-        if n_bad:
-            self.kinds["ragged line"] += n_bad
+        self.n.update(ragged=n_bad)  # counted last, as when the file is read whole
         self.n.update(read=len(raw) + n_bad, accepted=int(ok.sum()),
                       rejected=int(bad.sum()) + n_bad, excluded=int(excluded.sum()),
                       identical=int(identical.sum()),
@@ -358,7 +357,9 @@ class _Chunks:
     def summary(self) -> dict:
         from geo.areas import shared_coordinate_warnings
 
-        kinds = self.kinds
+        kinds = Counter(self.kinds)
+        if self.n["ragged"]:
+            kinds["ragged line"] += self.n["ragged"]
         coords = np.concatenate(self.coords) if self.coords else np.empty((0, 2))
         warn = shared_coordinate_warnings(pd.DataFrame({"lat": coords[:, 0], "lon": coords[:, 1]}))
         outside = self.n["outside"] if self.boundary is not None else 0

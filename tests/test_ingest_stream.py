@@ -105,6 +105,7 @@ def assert_same(tmp_path, path, chunk_rows, **kw):
         path, rejects_path=tmp_path / "new.rejects.csv", chunk_rows=chunk_rows, **kw)
     for k in SUMMARY_KEYS:
         assert got[k] == ref[k], k
+    assert list(got["reasons"].items()) == list(ref["reasons"].items())  # order as printed
     for k in ("excluded", "identical", "dropped_identical", "warnings", "unrecognised"):
         assert got[k] == res.summary[k], k
     if ref["rejects_path"]:
@@ -316,3 +317,22 @@ def test_pairs_by_time_block_equal_one_search(block):
     assert ref[0].size > 1000
     for a, b in zip(got, ref, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_cli_chunk_rows(tmp_path, capsys):
+    from cli import main
+
+    df = export(seed=9)
+    path = write_csv(df, tmp_path / "x.csv", ragged=(5,))
+    outs = []
+    for k, extra in enumerate(([], ["--chunk-rows", "13"])):
+        code = main(["ingest", str(path), "--store", str(tmp_path / f"{'ab'[k]}.duckdb"),
+                     "--exclude", "disposition=cancelled", *extra])
+        out = capsys.readouterr().out
+        assert code == 0
+        outs.append(out)
+    assert outs[0] == outs[1] and "excluded" in outs[0] and "ragged line 1" in outs[0]
+    code = main(["ingest", str(path), "--store", str(tmp_path / "s9.duckdb"),
+                 "--chunk-rows", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "at least 1 row" in err and "Traceback" not in err
