@@ -19,13 +19,15 @@ _run = script_runner.ScriptRunner._run_script
 
 
 def _timed(self, rerun_data):
+    frag = bool(getattr(rerun_data, "fragment_id_queue", None)
+                or getattr(rerun_data, "fragment_id", None))
     t0, c0 = time.perf_counter(), time.thread_time()
     try:
         return _run(self, rerun_data)
     finally:
         rec = {"end": time.time(), "wall": time.perf_counter() - t0,
                "cpu": time.thread_time() - c0,
-               "fragment": bool(getattr(rerun_data, "fragment_id_list", None))}
+               "fragment": frag}
         with open(_LOG, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(rec) + "\n")
 
