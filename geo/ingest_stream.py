@@ -484,6 +484,9 @@ def stream_into_store(store, path: Path, label: str, digest: str, *, options: di
                     progress("read", done, None)
                 part = next(parts, None)
             summary = steps.summary()
+            steps.coords.clear()
+            steps.seen = None
+            pa.default_memory_pool().release_unused()  # the chunks' buffers, before dedup
             con.execute(
                 "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [file_id, label, digest, now, summary["read"], summary["accepted"],
