@@ -459,7 +459,7 @@ def stream_into_store(store, path: Path, label: str, digest: str, *, options: di
                 "SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchall()[0][0]
             cols = ", ".join(_RECORD_COLUMNS)
             added = kept = done = 0
-            part = first
+            part, first = first, None  # (no reference kept to the first chunk)
             while part is not None:
                 records, rejects = part
                 if len(rejects) and tmp_rejects is not None:
