@@ -10,8 +10,8 @@ See the README's Privacy section for the scheme and its limits.
 
 from geo.privacy.cellkey import (
     KEY_SUFFIX,
-    keyed_counts,
     key_sum,
+    keyed_counts,
     perturb,
     record_keys,
     with_record_keys,
