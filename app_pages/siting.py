@@ -188,10 +188,11 @@ layers.append(
 )
 from layers.deck_areas import text_layer  # noqa: E402
 
-# order numbers beside the recommended sites (1 = add first)
+# order numbers on the recommended sites (1 = add first): dark bold digits with the white
+# halo, so they read on the orange marker and on any cell colour
 layers.append(text_layer([f"{o}" for o in sites["order"]], sites["site_lat"].to_numpy(float),
                          sites["site_lon"].to_numpy(float), layer_id="order-chosen", size=16,
-                         color=deck.SITE_COLORS["chosen"]))
+                         color=(20, 20, 20), bold=True))
 if not network and len(sites):
     layers.insert(1, deck.reach_circles_layer(
         sites.rename(columns={"site_lat": "lat", "site_lon": "lon"}), float(radius),

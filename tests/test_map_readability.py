@@ -58,6 +58,16 @@ def test_siting_map_numbers_sites_and_draws_reach_circles():
     table = next(d.value for d in at.dataframe if "order" in d.value.columns)
     texts = [r["name"] for r in by_id["order-chosen"]["data"]]
     assert texts == [str(o) for o in table["order"]]
+    # the numbers sit on the recommended-site markers: they must contrast with them (an orange
+    # number on the orange marker could not be read)
+    from layers.deck import SITE_COLORS
+
+    def lum(c):
+        r, g, b = (float(x) for x in list(c)[:3])
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    ink = by_id["order-chosen"]["getColor"]
+    assert lum(SITE_COLORS["chosen"]) - lum(ink) > 80, (ink, SITE_COLORS["chosen"])
     circles = by_id["reach-circles-chosen"]
     radius = at.session_state["site_radius"]
     assert len(circles["data"]) == len(table)
