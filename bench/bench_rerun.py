@@ -119,7 +119,8 @@ def main(argv=None) -> None:
         for t in trees[::-1]:
             runs[t].append(_child(t, args.repeat, args.store))
     load = os.getloadavg()[0]
-    print(f"# CPU s per rerun (median of {args.repeat}{' per round, best round' if args.compare else ''}); "
+    rounds = " per round, best round" if args.compare else ""
+    print(f"# CPU s per rerun (median of {args.repeat}{rounds}); "
           f"data: {args.store or 'bundled sample'}; load {load:.1f}")
 
     def best(t, k):

@@ -128,7 +128,6 @@ def test_gi_z_solved_back_gives_public_figures_only(incidents):
     from clustering.gistar import gi_star_z
     from clustering.neighbours import build_neighbourhood
     from geo.privacy import impute_hidden
-
     from products.hotspots import published_total
 
     q = Query(res=8)
