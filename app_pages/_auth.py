@@ -2,7 +2,7 @@
 
 Session state keys: ``tier`` (``public`` / ``partner`` / ``restricted``), ``user``, ``role``
 and ``_last_seen`` (epoch seconds of the last run). The login form itself is
-:func:`app_pages._ui._login_box`; accounts live in :mod:`cases.accounts`.
+:func:`app_pages._login.login_box`; accounts live in :mod:`cases.accounts`.
 """
 
 from __future__ import annotations
