@@ -8,7 +8,8 @@
   ``first_fp`` (the fingerprint of the event's first record, for a stable order).
 
 Both are written in the ingest transaction (:func:`update_events`), so loading never rebuilds
-events (:func:`read_events`: one SQL query into Arrow, no per-row Python objects).
+events (:func:`geo.store_read.read_events`: one SQL query into Arrow, no per-row Python
+objects).
 
 Incremental de-duplication
 --------------------------
@@ -37,16 +38,13 @@ from geo.dedup import candidate_pairs, collapse_events
 from geo.grid import ANALYSIS_RES, add_cells
 from geo.ingest import to_canonical
 from geo.schema import INCIDENT_COLUMNS, SOURCES
+from geo.store_read import _EVENT_COLUMNS, to_frame  # one definition (the read path)
 
-__all__ = ["STORED_CELL_RES", "INCIDENTS_DDL", "update_events", "build_incidents", "read_events",
-           "to_frame"]
+__all__ = ["STORED_CELL_RES", "INCIDENTS_DDL", "update_events", "build_incidents", "to_frame"]
 
 #: Resolutions whose point-in-hexagon cell is stored with every event (``h3_r<res>``).
 STORED_CELL_RES = tuple(ANALYSIS_RES)
 
-_DUCK = {"string": "VARCHAR", "datetime64[us]": "TIMESTAMP", "float64": "DOUBLE",
-         "Int64": "BIGINT", "boolean": "BOOLEAN", "uint64": "UBIGINT"}
-_EVENT_COLUMNS = {c: _DUCK[t] for c, t in INCIDENT_COLUMNS.items()}
 _CELL_COLUMNS = [f"h3_r{r}" for r in STORED_CELL_RES]
 
 INCIDENTS_DDL = (
@@ -54,15 +52,6 @@ INCIDENTS_DDL = (
     + ", ".join(f"{c} {t}" for c, t in _EVENT_COLUMNS.items())
     + ", " + ", ".join(f"{c} UBIGINT" for c in _CELL_COLUMNS) + ", first_fp UBIGINT)"
 )
-
-_ARROW_TO_PANDAS = {pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype(),
-                    pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
-
-
-def to_frame(table: pa.Table) -> pd.DataFrame:
-    """Arrow → pandas with the canonical dtypes (Arrow-backed strings, nullable Int64/boolean)."""
-    return table.to_pandas(types_mapper=_ARROW_TO_PANDAS.get)
-
 
 def _new_range(con, file_id=None):
     if file_id is None:
@@ -241,55 +230,3 @@ def build_incidents(rec: pd.DataFrame) -> pd.DataFrame:
     events = add_cells(events, STORED_CELL_RES)
     events["first_fp"] = fp
     return events
-
-
-def _in_event_order(tbl: pa.Table) -> pa.Table:
-    """Rows by ``(occurred_at, first_fp)``, re-sorting only what follows the sorted prefix.
-
-    Rows come back in insertion order: one sorted run per ingest, the newest at the end. The
-    longest sorted prefix is kept as a zero-copy slice from the first row at or after the
-    tail's earliest time; only the rows after it are sorted and copied (for a daily export of
-    recent records, a few days of events).
-    """
-    if tbl.num_rows < 2:
-        return tbl
-    ts = tbl["occurred_at"].to_numpy().astype("datetime64[us]").view(np.int64)
-    fp = tbl["first_fp"].to_numpy()
-    down = (ts[1:] < ts[:-1]) | ((ts[1:] == ts[:-1]) & (fp[1:] < fp[:-1]))
-    if not down.any():
-        return tbl
-    d = int(np.argmax(down)) + 1  # rows [0, d) are sorted
-    q = int(np.searchsorted(ts[:d], ts[d:].min(), side="left"))
-    rest = np.arange(q, ts.size)
-    rest = rest[np.lexsort((fp[rest], ts[rest]))]
-    return pa.concat_tables([tbl.slice(0, q), tbl.take(pa.array(rest))])
-
-
-def read_events(con, start=None, end=None, cell_res=STORED_CELL_RES) -> pd.DataFrame:
-    """Events with ``occurred_at`` in ``[start, end)`` from the ``incidents`` table, via Arrow."""
-    from geo.schema import BASE_RES
-
-    want = sorted({int(r) for r in cell_res} - {BASE_RES})
-    stored = [f"h3_r{r}" for r in want if r in STORED_CELL_RES]
-    cols = list(INCIDENT_COLUMNS) + stored
-    where, params = [], {}
-    if start is not None:
-        where.append("occurred_at >= $start")
-        params["start"] = pd.Timestamp(start).to_pydatetime()
-    if end is not None:
-        where.append("occurred_at < $end")
-        params["end"] = pd.Timestamp(end).to_pydatetime()
-    have = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'incidents'"
-    ).fetchall()}
-    # a store written before a column existed (e.g. ``area``) loads it as missing
-    sel = [c if c in have else f"NULL::{_EVENT_COLUMNS[c]} AS {c}" for c in cols]
-    sql = f"SELECT {', '.join(sel)}, first_fp FROM incidents"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    tbl = _in_event_order(con.sql(sql, params=params).to_arrow_table())
-    out = to_frame(tbl.drop_columns(["first_fp"]))
-    missing = [r for r in want if r not in STORED_CELL_RES]
-    if missing:
-        out = add_cells(out, missing)[list(INCIDENT_COLUMNS) + [f"h3_r{r}" for r in want]]
-    return out
