@@ -27,10 +27,10 @@ from geo.textfiles import (
     RawTable,
     _first_line,
     _no_bad,
-    _ragged_values,
     _scan_records,
     detect_encoding,
     sniff_delimiter,
+    split_ragged,
 )
 
 __all__ = ["NotStreamable", "iter_chunks", "DEFAULT_CHUNK_ROWS"]
@@ -124,22 +124,8 @@ def _text_gen(path, encoding, sep, rec, chunk_rows) -> Iterator[RawTable]:
                                     index_col=False, on_bad_lines="skip")
             if len(frame.columns) != n or len(frame) != int(in_frame.sum()):
                 raise NotStreamable("pandas and the scan disagree")
-            frame.columns = [str(c).strip() for c in frame.columns]
-            good = fields[in_frame] == n
-            lines = line[in_frame]
-            if not good.all():
-                frame = frame.loc[good].reset_index(drop=True)
-                lines = lines[good]
-            bad_idx = np.flatnonzero(fields != n)
-            if bad_idx.size:
-                values = _ragged_values(path, encoding, sep, rec, bad_idx + a, n)
-                bad = pd.concat([
-                    pd.DataFrame({"line": line[bad_idx].astype(np.int64), "reason": [
-                        f"ragged line: {k} field(s) where the header has {n}"
-                        for k in fields[bad_idx].tolist()]}),
-                    pd.DataFrame(values, columns=list(frame.columns), dtype=object)], axis=1)
-            else:
-                bad = _no_bad()
+            frame, lines, bad = split_ragged(frame, line, fields, in_frame, n, path, encoding,
+                                             sep, rec, first=a)
             yield RawTable(frame, lines.astype(np.int64), bad, "csv", encoding, sep)
 
 

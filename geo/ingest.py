@@ -332,13 +332,7 @@ def read_incidents_frame(
         far = near == 0
         n_near = int((~far).sum())
         rec, fp, ok_pos, missing_id = rec.loc[far], fp[far], ok_pos[far], missing_id[far]
-    if missing_id.any():
-        gen = [f"{s}-{h:016x}" for s, h in zip(rec["source"].to_numpy(object)[missing_id],
-                                                fp[missing_id].tolist(), strict=True)]
-        rec.loc[missing_id, "incident_id"] = gen
-    ok = np.zeros(len(raw), dtype=bool)
-    ok[ok_pos] = True
-    rec["h3"] = latlng_to_cells(rec["lat"].to_numpy(float), rec["lon"].to_numpy(float), BASE_RES)
+    ok = finish_records(rec, fp, ok_pos, missing_id, len(raw))
     if progress:
         progress("index", len(rec), len(rec))
     if dedup:
@@ -389,3 +383,18 @@ def read_incidents_frame(
     if drop_outside and boundary is not None:
         summary["outside_area"] = int(kinds.get("outside the study area", 0))
     return IngestResult(incidents, rejects, summary, records)
+
+
+def finish_records(rec: pd.DataFrame, fp: np.ndarray, ok_pos: np.ndarray,
+                   missing_id: np.ndarray, n_rows: int) -> np.ndarray:
+    """The last steps of every read (whole file or chunk), in place on ``rec``: an id for each
+    record without one (``<source>-<fingerprint hex>``) and its base-resolution H3 cell.
+    Returns the mask of accepted rows among the ``n_rows`` read."""
+    if missing_id.any():
+        gen = [f"{s}-{h:016x}" for s, h in zip(rec["source"].to_numpy(object)[missing_id],
+                                                fp[missing_id].tolist(), strict=True)]
+        rec.loc[missing_id, "incident_id"] = gen
+    ok = np.zeros(n_rows, dtype=bool)
+    ok[ok_pos] = True
+    rec["h3"] = latlng_to_cells(rec["lat"].to_numpy(float), rec["lon"].to_numpy(float), BASE_RES)
+    return ok

@@ -47,13 +47,11 @@ import pyarrow as pa
 
 from geo.areas import area_located
 from geo.boundary import boundary_geometry
-from geo.cells import latlng_to_cells
 from geo.chunk_readers import DEFAULT_CHUNK_ROWS, NotStreamable, iter_chunks
-from geo.ingest import _fingerprint, _reason_kind, to_canonical
+from geo.ingest import _fingerprint, _reason_kind, finish_records, to_canonical
 from geo.presets import resolve_columns
 from geo.readers import TEXT_SUFFIXES
 from geo.rowrules import excluded_rows, parse_exclusions, repeat_index
-from geo.schema import BASE_RES
 from geo.textfiles import (
     RawTable,
 )
@@ -187,14 +185,7 @@ class _Chunks:
             ).to_numpy(np.uint64)
         keep = ~dup_id & ~(identical & self.drop_identical)
         rec, fp, ok_pos, missing_id = rec.loc[keep], fp[keep], ok_pos[keep], missing_id[keep]
-        if missing_id.any():
-            gen = [f"{s}-{h:016x}" for s, h in zip(rec["source"].to_numpy(object)[missing_id],
-                                                    fp[missing_id].tolist(), strict=True)]
-            rec.loc[missing_id, "incident_id"] = gen
-        ok = np.zeros(len(raw), dtype=bool)
-        ok[ok_pos] = True
-        rec["h3"] = latlng_to_cells(rec["lat"].to_numpy(float), rec["lon"].to_numpy(float),
-                                    BASE_RES)
+        ok = finish_records(rec, fp, ok_pos, missing_id, len(raw))
         records = to_canonical(rec.assign(n_sources=1, sources=rec["source"]))
         records["fingerprint"] = fp
         bad = (reasons != "") & ~ok

@@ -266,6 +266,19 @@ def read_text(path: Path, progress=None, delimiter: str | None = None) -> RawTab
     frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
     if len(frame.columns) != n or len(frame) != int(in_frame.sum()):
         return _read_text_exact(path, encoding, delimiter, progress)  # scan and pandas disagree
+    frame, lines, bad = split_ragged(frame, line, fields, in_frame, n, path, encoding,
+                                     delimiter, rec, first=1)
+    return RawTable(frame.reset_index(drop=True), lines.astype(np.int64), bad, "csv",
+                    encoding, delimiter)
+
+
+def split_ragged(frame, line, fields, in_frame, n, path, encoding, delimiter, rec, first):
+    """The well-formed rows of a parsed run of records and its ragged lines as rejects.
+
+    ``frame`` holds what pandas parsed (rows with at most the header's width, ``in_frame``);
+    ``line``/``fields`` are the scan's line numbers and field counts of the run, whose first
+    record is record ``first`` of the file. Returns (frame of rows with exactly ``n`` fields,
+    their line numbers, rejects of the other lines with their values and reason)."""
     frame.columns = [str(c).strip() for c in frame.columns]
     good = fields[in_frame] == n
     lines = line[in_frame]
@@ -273,15 +286,12 @@ def read_text(path: Path, progress=None, delimiter: str | None = None) -> RawTab
         frame = frame.loc[good].reset_index(drop=True)
         lines = lines[good]
     bad_idx = np.flatnonzero(fields != n)
-    if bad_idx.size:
-        names = list(frame.columns)
-        values = _ragged_values(path, encoding, delimiter, rec, bad_idx + 1, n)
-        bad = pd.concat([
-            pd.DataFrame({"line": line[bad_idx].astype(np.int64), "reason": [
-                f"ragged line: {k} field(s) where the header has {n}"
-                for k in fields[bad_idx].tolist()]}),
-            pd.DataFrame(values, columns=names, dtype=object)], axis=1)
-    else:
-        bad = _no_bad()
-    return RawTable(frame.reset_index(drop=True), lines.astype(np.int64), bad, "csv",
-                    encoding, delimiter)
+    if not bad_idx.size:
+        return frame, lines, _no_bad()
+    values = _ragged_values(path, encoding, delimiter, rec, bad_idx + first, n)
+    bad = pd.concat([
+        pd.DataFrame({"line": line[bad_idx].astype(np.int64), "reason": [
+            f"ragged line: {k} field(s) where the header has {n}"
+            for k in fields[bad_idx].tolist()]}),
+        pd.DataFrame(values, columns=list(frame.columns), dtype=object)], axis=1)
+    return frame, lines, bad
