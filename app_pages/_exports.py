@@ -12,14 +12,20 @@ __all__ = ["download_table", "download_map", "download_chart", "download_png"]
 
 def download_table(df: pd.DataFrame, name: str, label: str = "Download CSV") -> None:
     """A CSV download button for a table the page shows (already published by its product:
-    the same rows and values as on screen; H3 cells as hex ids)."""
-    out = df.copy()
-    if "h3" in out.columns and out["h3"].dtype.kind == "u":
-        from geo.cells import cells_to_str
+    the same rows and values as on screen; H3 cells as hex ids). The CSV is written when the
+    button is pressed, not on every rerun of the page (as the PNG buttons)."""
+    table = df.copy()  # the rows shown now, whatever the page does with ``df`` afterwards
 
-        out["h3"] = cells_to_str(out["h3"].to_numpy(np.uint64))
-    st.download_button(label, out.to_csv(index=False).encode("utf-8"),
-                       file_name=f"gapmap_{name}.csv", mime="text/csv", key=f"dl_{name}")
+    def render() -> bytes:
+        out = table
+        if "h3" in out.columns and out["h3"].dtype.kind == "u":
+            from geo.cells import cells_to_str
+
+            out = out.assign(h3=cells_to_str(out["h3"].to_numpy(np.uint64)))
+        return out.to_csv(index=False).encode("utf-8")
+
+    st.download_button(label, render, file_name=f"gapmap_{name}.csv", mime="text/csv",
+                       key=f"dl_{name}")
 
 
 def download_map(cells, name: str, *, counts=None, classes=None, title: str | None = None,
