@@ -123,3 +123,21 @@ def app_page(chromium):
 def shots() -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     return SHOTS
+
+
+def block_outside(page, app_url: str) -> list[str]:
+    """Abort every request of ``page`` that leaves the app; the list fills with their URLs
+    (a deployment with no network, and a record of what the page tried to fetch)."""
+    from urllib.parse import urlparse
+
+    app_host = urlparse(app_url).netloc
+    outside: list[str] = []
+
+    def block(route):
+        if urlparse(route.request.url).netloc != app_host:
+            outside.append(route.request.url)
+            return route.abort()
+        return route.continue_()
+
+    page.route("**/*", block)
+    return outside

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import io
 import time
-from urllib.parse import urlparse
 
 import pandas as pd
 import pytest
 
+from tests.browser.conftest import block_outside
 from tests.browser.test_dashboard_browser import _idle
 
 pytestmark = pytest.mark.browser
@@ -40,16 +40,7 @@ def _chart_png(page, want_more_than: int | None = None, timeout: float = 25.0) -
 
 
 def test_area_names_drawn_offline(app_page, app_url, shots):
-    app_host = urlparse(app_url).netloc
-    outside: list[str] = []
-
-    def block(route):
-        if urlparse(route.request.url).netloc != app_host:
-            outside.append(route.request.url)
-            return route.abort()
-        return route.continue_()
-
-    app_page.route("**/*", block)
+    outside = block_outside(app_page, app_url)
     app_page.goto(f"{app_url}/areas")
     _idle(app_page)
     assert app_page.locator('[data-testid="stException"]').count() == 0

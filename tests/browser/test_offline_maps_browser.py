@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from layers.basemap import DEFAULT_BASEMAP
-from tests.browser.conftest import PASSWORD, ROOT, dashboard_server
+from tests.browser.conftest import PASSWORD, ROOT, block_outside, dashboard_server
 from tests.browser.test_dashboard_browser import _coloured_pixels, _hot_pixels, _idle
 
 pytestmark = pytest.mark.browser
@@ -160,24 +160,9 @@ def default_url(chromium_path, tmp_path_factory):
         yield url
 
 
-def _no_network(page, app_url: str) -> list[str]:
-    """Abort every request that leaves the app; the list fills with their URLs."""
-    app_host = urlparse(app_url).netloc
-    outside: list[str] = []
-
-    def block(route):
-        if urlparse(route.request.url).netloc != app_host:
-            outside.append(route.request.url)
-            return route.abort()
-        return route.continue_()
-
-    page.route("**/*", block)
-    return outside
-
-
 def test_default_basemap_requested_unreachable_and_the_map_still_draws(app_page, default_url,
                                                                        shots):
-    outside = _no_network(app_page, default_url)
+    outside = block_outside(app_page, default_url)
     app_page.goto(f"{default_url}/hotspots")
     _idle(app_page)
     info = _deck(app_page)
@@ -194,8 +179,8 @@ def test_default_basemap_requested_unreachable_and_the_map_still_draws(app_page,
 
 
 @pytest.mark.parametrize("name", list(MAP_PAGES), ids=[p or "overview" for p in MAP_PAGES])
-def test_map_pages_draw_names_and_roads_with_no_network(app_page, default_url, shots, name):
-    outside = _no_network(app_page, default_url)
+def test_map_pages_draw_names_and_roads_withblock_outside(app_page, default_url, shots, name):
+    outside = block_outside(app_page, default_url)
     app_page.goto(f"{default_url}/{name}")
     _idle(app_page)
     title = app_page.locator('[data-testid="stMain"] h1').first.inner_text()
@@ -243,7 +228,7 @@ def test_map_pages_draw_names_and_roads_with_no_network(app_page, default_url, s
 
 def test_basemap_off_requests_nothing_outside(app_page, app_url, shots):
     """The session server runs with GAPMAP_BASEMAP=off (tests/browser/conftest.py)."""
-    outside = _no_network(app_page, app_url)
+    outside = block_outside(app_page, app_url)
     app_page.goto(f"{app_url}/hotspots")
     _idle(app_page)
     info = _deck(app_page)
