@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_capacity import _free_port, build_store, stop_server  # noqa: E402
+from bench.bench_capacity import build_store, start_server, stop_server  # noqa: E402
 
 PAGES = ("overview", "hotspots", "gaps", "siting", "outreach", "briefing", "data")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -74,31 +73,8 @@ _RERUN_DONE = """(t0) => {
 def start_timed_server(store: str | None, log: Path):
     """``streamlit run dashboard.py`` through ``bench/_timed_server.py`` (each script run's
     server wall and CPU seconds appended to ``log``); (process, port) once healthy."""
-    import urllib.request
-
-    port = _free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.pop("GAPMAP_STORE", None)
-    if store:
-        env["GAPMAP_STORE"] = str(store)
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "_timed_server.py"), str(log),
-         str(ROOT / "dashboard.py"), "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1):
-                return proc, port
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError("streamlit exited") from None
-            time.sleep(0.2)
-    stop_server(proc)
-    raise RuntimeError("streamlit not healthy after 120 s")
+    return start_server(store, [sys.executable, str(ROOT / "bench" / "_timed_server.py"),
+                                str(log)])
 
 
 class ServerRuns:

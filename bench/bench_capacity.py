@@ -61,14 +61,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(store: str | None) -> tuple[subprocess.Popen, int]:
+def start_server(store: str | None, launcher: list[str] | None = None
+                 ) -> tuple[subprocess.Popen, int]:
+    """``streamlit run dashboard.py`` on a free local port (``GAPMAP_STORE`` = ``store``);
+    (process, port) once healthy. ``launcher`` replaces ``python -m streamlit`` (e.g. the
+    timing wrapper of bench_browser)."""
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("GAPMAP_STORE", None)
     if store:
         env["GAPMAP_STORE"] = str(store)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
+        [*(launcher or [sys.executable, "-m", "streamlit", "run"]), str(ROOT / "dashboard.py"),
          "--server.headless", "true", "--server.port", str(port), "--server.address",
          "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
