@@ -10,7 +10,8 @@ import streamlit as st
 __all__ = ["download_table", "download_map", "download_chart", "download_png"]
 
 
-def download_table(df: pd.DataFrame, name: str, label: str = "Download CSV") -> None:
+def download_table(df: pd.DataFrame, name: str, label: str = "Download CSV", *,
+                   key: str | None = None) -> None:
     """A CSV download button for a table the page shows (already published by its product:
     the same rows and values as on screen; H3 cells as hex ids). The CSV is written when the
     button is pressed, not on every rerun of the page (as the PNG buttons)."""
@@ -25,7 +26,7 @@ def download_table(df: pd.DataFrame, name: str, label: str = "Download CSV") -> 
         return out.to_csv(index=False).encode("utf-8")
 
     st.download_button(label, render, file_name=f"gapmap_{name}.csv", mime="text/csv",
-                       key=f"dl_{name}")
+                       key=key or f"dl_{name}")
 
 
 def download_map(cells, name: str, *, counts=None, classes=None, title: str | None = None,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages import _app, _areas
+from app_pages import _app, _areas, _ui
 from app_pages._filters import people_note
 from layers import deck
 from layers.deck_areas import area_fill_layer
@@ -85,9 +85,7 @@ st.caption(
        "change and Gi* come from the published counts." if not pol.restricted
        else "Restricted tier: exact counts.")
 )
-st.download_button("Download table (CSV)", show.to_csv(index=False).encode(),
-                   file_name=f"gapmap_areas_{unit}.csv", mime="text/csv",
-                   key="areas_download")
+_ui.download_table(show, f"areas_{unit}", "Download table (CSV)", key="areas_download")
 
 
 @st.cache_data(max_entries=8, show_spinner="Scoring gaps by area…")
@@ -126,6 +124,5 @@ else:
     st.caption(f"Same score as the cell gap table (burden × access deficit), per {unit}: "
                "distances from a point inside each area to the nearest site; sites_in_*: "
                "sites inside the area. Public tier: score and reason from published counts.")
-    st.download_button("Download gaps by area (CSV)", gaps.to_csv(index=False).encode(),
-                       file_name=f"gapmap_area_gaps_{unit}.csv", mime="text/csv",
+    _ui.download_table(gaps, f"area_gaps_{unit}", "Download gaps by area (CSV)",
                        key="area_gaps_download")

@@ -115,13 +115,7 @@ _ui.download_map(pub["h3"].to_numpy(np.uint64), "outreach_map", counts=pub["n_72
 
 st.subheader("Areas to visit")
 st.dataframe(disp, hide_index=True)
-st.download_button(
-    "Download areas (CSV)",
-    disp.to_csv(index=False).encode(),
-    file_name="gapmap_outreach_areas.csv",
-    mime="text/csv",
-    key="outreach_csv",
-)
+_ui.download_table(disp, "outreach_areas", "Download areas (CSV)", key="outreach_csv")
 
 st.subheader("Follow-up line list")
 if tier != "restricted":

@@ -54,7 +54,8 @@ def test_public_exports_of_every_page_pass_the_gate(downloads):
                 assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{page}: {name} is not a PNG"
     want = {"gapmap_kpis.csv", "gapmap_weekly_trend.png", "gapmap_breakdown_drug.csv",
             "gapmap_hotspots.csv", "gapmap_hotspot_map.png", "gapmap_siting_map.png",
-            "gapmap_gap_map.png", "gapmap_outreach_map.png", "gapmap_briefing_map.png"}
+            "gapmap_gap_map.png", "gapmap_outreach_map.png", "gapmap_briefing_map.png",
+            "gapmap_outreach_areas.csv"}
     assert want <= seen, sorted(want - seen)
 
 
