@@ -1,0 +1,42 @@
+# ruff: noqa: F811  (pytest fixtures imported from app_helpers are re-bound as arguments)
+"""The dashboard's first page (Overview) does not import the slow optional modules.
+
+``scipy.stats`` costs about 1 s to import (the detectors use ``scipy.special``'s Student t);
+the check runs the router in a fresh process, as a cold server start does.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from app_helpers import DASHBOARD, ROOT, app_env, app_inputs  # noqa: F401
+
+SLOW = ("scipy.stats",)
+
+
+def test_overview_cold_start_does_not_import_slow_modules(app_inputs):
+    code = (
+        "import json, sys\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({DASHBOARD!r}, default_timeout=120)\n"
+        "at.run()\n"
+        "assert not at.exception, [e.value for e in at.exception]\n"
+        "assert any(m.label.startswith('Overdoses, ') for m in at.metric), 'Overview not drawn'\n"
+        f"print(json.dumps({{m: m in sys.modules for m in {SLOW!r}}}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    loaded = json.loads(out.stdout.strip().splitlines()[-1])
+    assert loaded == {m: False for m in SLOW}
+
+
+def test_alert_products_do_not_import_scipy_stats():
+    code = ("import sys, products.alerts, clustering.alerts, clustering.ears\n"
+            "print('scipy.stats' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == "False"
