@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages import _app, _ui
+from app_pages import _app, _linechart, _ui
 from app_pages._filters import people_note, people_words
 
 f = _app.filters()
@@ -118,7 +118,8 @@ chart = trend[cols].astype("Float64").astype(float).rename(columns={"overdoses":
 chart.index.name = "week starting"
 if (kpi.get("outcome_status", pd.Series(dtype=str)) == "not recorded").all() and len(kpi):
     chart = chart[["all overdoses"]]  # an unrecorded outcome is not a line of zeros
-st.line_chart(chart, y_label="overdoses per week", x_label="week starting")
+_linechart.line_chart(chart, y_label="overdoses per week", x_label="week starting",
+                      name="weekly_trend")  # st.line_chart's chart without importing altair
 ex = st.columns(2)
 with ex[0]:
     _ui.download_table(chart.reset_index(), "weekly_trend", "Download weekly trend (CSV)")

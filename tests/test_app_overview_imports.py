@@ -1,8 +1,10 @@
 # ruff: noqa: F811  (pytest fixtures imported from app_helpers are re-bound as arguments)
 """The dashboard's first page (Overview) does not import the slow optional modules.
 
-``scipy.stats`` costs about 1 s to import (the detectors use ``scipy.special``'s Student t);
-the check runs the router in a fresh process, as a cold server start does.
+``scipy.stats`` costs about 1 s to import (the detectors use ``scipy.special``'s Student t) and
+altair about 1 s with its chart generation (the weekly trend is a plain Vega-Lite spec,
+:mod:`app_pages._linechart`); the check runs the router in a fresh process, as a cold server
+start does.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 
 from app_helpers import DASHBOARD, ROOT, app_env, app_inputs  # noqa: F401
 
-SLOW = ("scipy.stats",)
+SLOW = ("scipy.stats", "altair")
 
 
 def test_overview_cold_start_does_not_import_slow_modules(app_inputs):

@@ -1,0 +1,78 @@
+"""A line chart drawn from a plain Vega-Lite spec: ``st.line_chart``'s look without altair.
+
+``st.line_chart`` builds its chart with altair, whose import and chart generation cost about
+1 s of a cold dashboard start (the Overview's weekly trend is on the first page). This module
+writes the same Vega-Lite spec that Streamlit 1.67's ``st.line_chart`` produces (line, hover
+points, nearest-point highlight, zoom/pan bound to the scales, legend at the bottom for several
+series) as a dict and hands it to ``st.vega_lite_chart``, which does not import altair. The
+chart data is the same table: wide (x, one column) for one series; long (x, series name,
+value, with Streamlit's generated column names) for several, as ``st.line_chart`` melts it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+__all__ = ["line_chart", "line_chart_spec"]
+
+#: the names st.line_chart gives the melted columns of a several-series chart
+COLOR = "color -- streamlit-generated"
+VALUE = "value -- streamlit-generated"
+
+
+def _x_type(s: pd.Series) -> str:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "temporal"
+    return "quantitative" if pd.api.types.is_numeric_dtype(s) else "ordinal"
+
+
+def line_chart_spec(data: pd.DataFrame, *, x_label: str | None = None,
+                    y_label: str | None = None, name: str = "line_chart_data") -> dict:
+    """The Vega-Lite spec (with its dataset under ``datasets[name]``) of ``st.line_chart(data,
+    x_label=…, y_label=…)``: x = the index, one line per column."""
+    x = str(data.index.name or "index")
+    table = data.reset_index(names=x)
+    table.columns = [str(c) for c in table.columns]
+    ys = [str(c) for c in data.columns]
+    xenc = {"axis": {"grid": False}, "field": x, "scale": {}, "title": x_label or x,
+            "type": _x_type(table[x])}
+    tip_x = {"field": x, "type": xenc["type"]}
+    if len(ys) == 1:
+        y_field, tips, color = ys[0], [tip_x, {"field": ys[0], "type": "quantitative"}], None
+    else:
+        table = pd.melt(table, id_vars=[x], value_vars=ys, var_name=COLOR, value_name=VALUE)
+        y_field = VALUE
+        tips = [tip_x, {"field": VALUE, "title": "value", "type": "quantitative"},
+                {"field": COLOR, "title": "color", "type": "nominal"}]
+        color = {"field": COLOR, "legend": {"titlePadding": 5, "offset": 5, "orient": "bottom"},
+                 "title": " ", "type": "nominal"}
+    yenc = {"axis": {"grid": True}, "field": y_field, "scale": {},
+            "title": y_label or (y_field if color is None else "value"), "type": "quantitative"}
+
+    def enc() -> dict:
+        e = {"tooltip": [dict(t) for t in tips], "x": dict(xenc), "y": dict(yenc)}
+        return ({"color": dict(color)} if color else {}) | e
+
+    layers = [
+        {"mark": {"type": "line"}, "encoding": enc(), "name": "view_1"},
+        {"mark": {"type": "point", "opacity": 0}, "encoding": enc(), "name": "view_2"},
+        {"mark": {"type": "point", "filled": True, "size": 65}, "encoding": enc(),
+         "transform": [{"filter": {"param": "param_1", "empty": False}}]},
+    ]
+    params = [
+        {"name": "param_1", "select": {"type": "point", "clear": "mouseleave", "fields": [x],
+                                       "nearest": True, "on": "mousemove"}, "views": ["view_2"]},
+        {"name": "param_2", "select": {"type": "interval", "encodings": ["x", "y"]},
+         "bind": "scales", "views": ["view_1"]},
+    ]
+    return {"layer": layers, "config": {"legend": {"symbolType": "stroke"}},
+            "data": {"name": name}, "height": 0, "params": params, "width": 0,
+            "datasets": {name: table}}
+
+
+def line_chart(data: pd.DataFrame, *, x_label: str | None = None, y_label: str | None = None,
+               name: str = "line_chart_data"):
+    """Draw ``data`` as ``st.line_chart(data, x_label=…, y_label=…)`` does, without altair."""
+    return st.vega_lite_chart(spec=line_chart_spec(data, x_label=x_label, y_label=y_label,
+                                                   name=name), width="stretch")
