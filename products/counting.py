@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geo.grid import cells_at
+from geo.grid import cells_at, unique_cells
 from geo.privacy import KEY_SUFFIX, keyed_counts, with_record_keys
 from geo.schema import NALOXONE_VALUES, OUTCOMES, SOURCES
 
@@ -71,9 +71,12 @@ def keyed_cell_counts(incidents: pd.DataFrame, res: int, *, breakdown=("outcome"
     inc = with_record_keys(incidents)
     at = cells_at(inc, res)
     ok = at != 0
-    occupied = np.unique(at[ok])
-    grid = occupied if cells is None else np.union1d(np.asarray(cells, dtype=np.uint64), occupied)
-    idx = np.searchsorted(grid, at[ok])
+    occupied, idx = unique_cells(at[ok])  # idx: each incident's position in ``occupied``
+    if cells is not None:
+        grid = np.union1d(np.asarray(cells, dtype=np.uint64), occupied)
+        idx = np.searchsorted(grid, occupied)[idx]
+    else:
+        grid = occupied
     rk = inc["rkey"].to_numpy()[ok]
     out = pd.DataFrame({"h3": grid})
     tot = keyed_group_counts(idx, rk, grid.size)

@@ -70,3 +70,19 @@ def test_unsorted_nat_and_tz_frames_fall_back_to_the_mask(sort):
     for start, end in WINDOWS:
         pd.testing.assert_frame_equal(filter_incidents(df, start=start, end=end),
                                       _by_mask(df, start=start, end=end))
+
+
+@pytest.mark.parametrize("n,distinct", [(0, 1), (1, 1), (5000, 40), (20000, 3000)])
+def test_unique_cells_is_np_unique_with_inverse(n, distinct):
+    from geo.grid import unique_cells
+
+    rng = np.random.default_rng(n)
+    pool = np.sort(rng.integers(0x8828308281FFFFF, 0x882830829BFFFFF, distinct,
+                                dtype=np.int64)).astype(np.uint64)
+    cells = rng.choice(pool, n) if n else np.empty(0, np.uint64)
+    got_u, got_inv = unique_cells(cells)
+    want_u, want_inv = np.unique(cells, return_inverse=True)
+    assert got_u.dtype == want_u.dtype == np.uint64
+    np.testing.assert_array_equal(got_u, want_u)
+    np.testing.assert_array_equal(got_inv, want_inv)
+    np.testing.assert_array_equal(got_u[got_inv], cells)
