@@ -32,6 +32,8 @@ import os
 import numpy as np
 import pandas as pd
 
+from geo.privacy.rowhash import hash_rows, ordinals
+
 __all__ = [
     "KEY_BITS",
     "KEY_MOD",
@@ -79,15 +81,30 @@ def record_keys(incidents: pd.DataFrame) -> np.ndarray:
     Rows with identical content (several people at one scene, a file without ids) get distinct
     keys through an ordinal. Never mutates ``incidents``.
     """
+    h = content_hashes(incidents)
+    return keys_from_hashes(h, ordinals(h))
+
+
+def content_hashes(incidents: pd.DataFrame) -> np.ndarray:
+    """The salted content hash (uint64) of every row: :func:`record_keys` before the ordinal.
+
+    Row by row, so a partitioned frame can be keyed part by part (:mod:`geo.distributed_events`
+    adds the ordinals of identical rows across parts).
+    """
     cols = [c for c in _IDENTITY if c in incidents.columns]
     if not cols:
         raise ValueError(
             "cannot key records: none of the columns "
             f"{list(_IDENTITY)} is present (found {list(incidents.columns)})"
         )
-    frame = incidents[cols].reset_index(drop=True)
-    h = pd.util.hash_pandas_object(frame, index=False, hash_key=_salt()).to_numpy(np.uint64)
-    ordinal = pd.Series(h).groupby(h, sort=False).cumcount().to_numpy(np.uint64)
+    # pd.util.hash_pandas_object(incidents[cols], index=False, hash_key=_salt()), faster
+    return hash_rows(incidents[cols], _salt())
+
+
+def keys_from_hashes(h: np.ndarray, ordinal: np.ndarray) -> np.ndarray:
+    """Record keys from content hashes and the ordinal of each row among identical ones."""
+    h = np.asarray(h, dtype=np.uint64)
+    ordinal = np.asarray(ordinal, dtype=np.uint64)
     with np.errstate(over="ignore"):
         h = _mix(h ^ (ordinal * np.uint64(0xD6E8FEB86659FD93)))
     return (h >> np.uint64(64 - KEY_BITS)).astype(np.int64)
