@@ -75,9 +75,11 @@ def _runs(flags: pd.DataFrame) -> pd.DataFrame:
     run = np.cumsum(new) - 1
     f["run_day"] = (np.arange(len(f)) - np.flatnonzero(new)[run] + 1).astype(np.int64)
     obs = f["observed"].to_numpy(float)
-    prior_max = pd.Series(obs).groupby(run).transform(
-        lambda s: s.cummax().shift(1, fill_value=-np.inf)
-    ).to_numpy()
+    # the largest count earlier in the same run (-inf on its first day): a run's cumulative
+    # maximum (one grouped pass, not a Python call per run) shifted one day down
+    cm = pd.Series(obs).groupby(run).cummax().to_numpy(float)
+    prior_max = np.r_[-np.inf, cm[:-1]]
+    prior_max[new] = -np.inf
     f["emit"] = new | (obs > prior_max)
     return f
 

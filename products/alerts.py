@@ -87,6 +87,21 @@ def _selected(incidents: pd.DataFrame, query: Query) -> pd.DataFrame:
     return select(with_record_keys(incidents), replace(query, start=None, end=None))
 
 
+def _series_rows(sub: pd.DataFrame, first, last) -> pd.DataFrame:
+    """The rows of ``sub`` that the series from ``first`` to ``last`` (days) can count, with
+    the evening before ``first`` (the 24-hour counts look back one day), in their order: the
+    series and their keys are the same as from ``sub``, built from a few months of rows
+    instead of every day of the data. Left whole when the times carry a time zone."""
+    t = sub["occurred_at"]
+    if not len(sub) or not (pd.api.types.is_datetime64_dtype(t)
+                            and getattr(t.dt, "tz", None) is None):
+        return sub
+    lo = pd.Timestamp(first).floor("D") - _DAY
+    hi = pd.Timestamp(last).floor("D") + _DAY
+    keep = ((t >= lo) & (t < hi)).to_numpy(bool)
+    return sub if keep.all() else sub[keep]
+
+
 def _key_series(sub, area, res, polygons, id_column, start, last, series) -> np.ndarray:
     """Days × areas cell keys aligned with ``series`` (sum of the record keys counted)."""
     rows, d, j, labels, _ = _assign(sub, area, res, polygons, id_column, None, start, last)
@@ -204,12 +219,13 @@ def current_alerts(
     start, end = alert_window(incidents, query, pol, days)
     sub = _selected(incidents, query)
     first, last = start - _HISTORY_DAYS * _DAY, end - _DAY
+    win = _series_rows(sub, first, last)
     build = incidents_to_rolling_24h if method == "threshold" else incidents_to_daily
     parts = []
     for area in areas:
         kw = {"res": res if area == "h3" else None, "polygons": polygons,
               "id_column": id_column}
-        series = build(sub, area=area, start=first, end=last, **kw)
+        series = build(win, area=area, start=first, end=last, **kw)
         if method == "threshold":
             from clustering.ears import suggest_threshold
 
@@ -224,7 +240,7 @@ def current_alerts(
         if "baseline_days" not in tab.columns:
             tab["baseline_days"] = np.nan
         tab = tab.rename(columns={"area": "area_raw"})
-        keys = (_key_series(sub, area, kw["res"], polygons, id_column, first, last, series)
+        keys = (_key_series(win, area, kw["res"], polygons, id_column, first, last, series)
                 if method != "threshold" else np.zeros(series.shape, np.int64))
         di = series.index.get_indexer(pd.DatetimeIndex(tab["date"]))
         ai = series.columns.get_indexer(pd.Index(tab["area_raw"].tolist()))
