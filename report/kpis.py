@@ -98,7 +98,6 @@ class PreparedEvents:
 
 def prepare_events(incidents: pd.DataFrame) -> PreparedEvents:
     """:class:`PreparedEvents` of canonical incidents (with record keys)."""
-    from geo.grid import incident_mask
     from geo.schema import SOURCES
 
     if isinstance(incidents, PreparedEvents):
@@ -112,8 +111,25 @@ def prepare_events(incidents: pd.DataFrame) -> PreparedEvents:
     last = last.tz_localize(None) if getattr(last, "tz", None) is not None else last
     masks = None
     if len(ev) == len(incidents) and "source" in incidents.columns:
-        masks = {s: incident_mask(incidents, sources=(s,)) for s in SOURCES}
+        masks = _source_masks(incidents, SOURCES)
     return PreparedEvents(ev, masks, pd.Timestamp(last), incidents)
+
+
+def _source_masks(incidents: pd.DataFrame, sources) -> dict:
+    """``{s: incident_mask(incidents, sources=(s,))}`` for every source, deciding each source
+    on the few distinct source (combination) values once instead of on every row per source."""
+    from geo.grid import incident_mask
+
+    col = (incidents["sources"].fillna(incidents["source"]) if "sources" in incidents.columns
+           else incidents["source"])
+    codes, distinct = pd.factorize(col)
+    few = pd.DataFrame({c: pd.Series(distinct, dtype=col.dtype) for c in ("source", "sources")
+                        if c in incidents.columns})
+    ok = codes >= 0
+    pos = np.maximum(codes, 0)
+    return {s: ok & incident_mask(few, sources=(s,))[pos] if len(few) else np.zeros(len(codes),
+                                                                                     bool)
+            for s in sources}
 
 
 def _has_people(query) -> bool:
