@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -76,15 +77,30 @@ def _columns(columns: Iterable[str] | None) -> list[str]:
     return [c for c in INCIDENT_COLUMNS if c in want]
 
 
+def _after_prefix(pts, pfp, tts, tfp):
+    """For each tail row ``(tts, tfp)``: how many rows of the sorted prefix ``(pts, pfp)``
+    sort before it or equal to it (so a stable sort keeps prefix rows first on ties)."""
+    lo = np.searchsorted(pts, tts, side="left")
+    hi = np.searchsorted(pts, tts, side="right")
+    while True:  # binary search on first_fp among the prefix rows of the same time
+        act = np.flatnonzero(lo < hi)
+        if not act.size:
+            return lo
+        mid = (lo[act] + hi[act]) // 2
+        right = pfp[mid] <= tfp[act]
+        lo[act[right]] = mid[right] + 1
+        hi[act[~right]] = mid[~right]
+
+
 def _in_event_order(tbl: pa.Table) -> pa.Table:
-    """Rows by ``(occurred_at, first_fp)``, re-sorting only what follows the sorted prefix.
+    """Rows by ``(occurred_at, first_fp)`` (a stable sort), touching only what must move.
 
     Rows come back in insertion order: one sorted run per ingest, the newest at the end. The
-    longest sorted prefix is kept as a zero-copy slice from the first row at or after the
-    tail's earliest time; only the rows after it are sorted and copied.
+    longest sorted prefix stays as it is; only the rows after it (the tail) are sorted, and
+    merged into the prefix by binary search, so an append costs a sort of the appended rows,
+    not of the store. The prefix rows before the first merged tail row are kept as a
+    zero-copy slice; the rest is one ``take``.
     """
-    import numpy as np
-
     if tbl.num_rows < 2:
         return tbl
     ts = tbl["occurred_at"].to_numpy().astype("datetime64[us]").view(np.int64)
@@ -93,10 +109,17 @@ def _in_event_order(tbl: pa.Table) -> pa.Table:
     if not down.any():
         return tbl
     d = int(np.argmax(down)) + 1  # rows [0, d) are sorted
-    q = int(np.searchsorted(ts[:d], ts[d:].min(), side="left"))
-    rest = np.arange(q, ts.size)
-    rest = rest[np.lexsort((fp[rest], ts[rest]))]
-    return pa.concat_tables([tbl.slice(0, q), tbl.take(pa.array(rest))])
+    tail = np.arange(d, ts.size)
+    tail = tail[np.lexsort((fp[d:], ts[d:]))]
+    before = _after_prefix(ts[:d], fp[:d], ts[tail], fp[tail])
+    q = int(before[0])  # before is non-decreasing: rows [0, q) stay where they are
+    at = before - q + np.arange(tail.size)  # where each sorted tail row goes in [q, n)
+    order = np.empty(ts.size - q, dtype=np.int64)
+    moved = np.zeros(order.size, dtype=bool)
+    moved[at] = True
+    order[at] = tail
+    order[~moved] = np.arange(q, d)
+    return pa.concat_tables([tbl.slice(0, q), tbl.take(pa.array(order))])
 
 
 def read_events(con, start=None, end=None, cell_res=STORED_CELL_RES,
