@@ -5,7 +5,9 @@ writes what the product returns: one row per cell (point-in-hexagon at ``--res``
 ``count``, the breakdowns (``n_fatal`` … ``n_naloxone_yes`` … ``n_ems`` …) and ``suppressed``;
 with ``--boundary`` every cell of the study area (zero-filled, ``in_grid``). The window is
 ``[--start, --end)``; in the public tier it is a fixed release window and every count is
-perturbed and gated by the product. This module only parses and writes.
+perturbed and gated by the product. With ``--engine dask`` the events stay on the workers and
+are counted there (:func:`geo.distributed_counts.dask_cell_table`, the same table). This module
+only parses and writes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from commands.common import (
     add_res_option,
     add_tier_options,
     load_incidents_from_args,
+    parse_mapping,
     policy_from_args,
     query_from_args,
     write_table,
@@ -65,8 +68,15 @@ def run(args: argparse.Namespace) -> int:
     check_resolution(args.res, policy)
     query = query_from_args(args, res=args.res)
     boundary = load_boundary(args.boundary) if args.boundary else None
-    incidents = load_incidents_from_args(args)
-    table = cell_table(incidents, query, policy, boundary=boundary)
+    if getattr(args, "engine", "local") == "dask" and args.incidents:
+        # counted on the workers: only count tables come back (geo.distributed_counts)
+        from geo.distributed_counts import dask_cell_table
+
+        table = dask_cell_table(args.incidents, query, policy, boundary=boundary,
+                                scheduler=args.scheduler, preset=args.preset,
+                                mapping=parse_mapping(args.map), source=args.source)
+    else:
+        table = cell_table(load_incidents_from_args(args), query, policy, boundary=boundary)
     written = write_table(table, args.out, policy, geography=geography_from_args(args))
     n_sup = int(np.sum(written["suppressed"])) if "suppressed" in written else 0
     total = pd.to_numeric(written["count"]).sum() if policy.restricted else None

@@ -10,7 +10,9 @@ engines give the same result:
 - ``engine="dask"``: the partitions are read, validated and indexed on the cluster's workers
   (one task each, the records stay on the workers); the candidate pairs of the de-duplication
   are searched on the workers in **time bins with an overlap of the matching window**; the
-  client then labels events (:func:`geo.dedup.assign_events`) and collapses them.
+  client labels the records that take part in a pair, and the workers collapse them into
+  events and key them (:mod:`geo.distributed_events`; :func:`dask_events` leaves the events
+  on the workers, e.g. for counting there: :mod:`geo.distributed_counts`).
 
 Why the time bins are exact. Bin ``k`` *owns* the instants ``[e_k, e_{k+1})`` and its task
 receives every mergeable record with ``e_k <= t <= e_{k+1} + W`` (``W`` = the matching window)
@@ -38,11 +40,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from geo.dedup import assign_events, candidate_pairs, collapse_events, dedup_incidents
+from geo.dedup import candidate_pairs, dedup_incidents
 from geo.ingest import IngestResult, read_incidents, to_canonical
 
 __all__ = ["ENGINES", "is_dataset", "dataset_files", "read_dataset", "ingest_dataset",
-           "dask_client"]
+           "dask_client", "dask_events"]
 
 ENGINES = ("local", "dask")
 _GLOB_CHARS = set("*?[")
@@ -159,7 +161,8 @@ def _keys(part, offset: int, lo: int, hi: int) -> pd.DataFrame:
 def _bin_pairs(core_lo: int, core_hi: int, window_min: float, radius_m: float, *slices):
     """Candidate pairs whose earlier record lies in ``[core_lo, core_hi)`` (global positions)."""
     keys = pd.concat(slices, ignore_index=True) if slices else pd.DataFrame()
-    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0), np.empty(0, object),
+             np.empty(0, object))
     if len(keys) < 2:
         return empty
     a, b, score = candidate_pairs(keys["t"].to_numpy(), keys["lat"].to_numpy(),
@@ -169,7 +172,9 @@ def _bin_pairs(core_lo: int, core_hi: int, window_min: float, radius_m: float, *
     first = np.minimum(t[a], t[b])
     own = (first >= core_lo) & (first < core_hi)
     g = keys["g"].to_numpy(np.int64)  # slices arrive in partition order: g ascends with a < b
-    return g[a[own]], g[b[own]], score[own]
+    src = keys["source"].to_numpy(object)
+    a, b = a[own], b[own]
+    return g[a], g[b], score[own], src[a], src[b]
 
 
 # --- assembly ------------------------------------------------------------------------------
@@ -247,7 +252,8 @@ def _as_events(records: pd.DataFrame) -> pd.DataFrame:
         event_id=records["source"].astype("string") + ":" + records["incident_id"].astype("string"))
 
 
-def _read_dask(files, client, window_min, radius_m, dedup, n_bins, options) -> IngestResult:
+def _dask_pairs(files, client, window_min, radius_m, dedup, n_bins, options):
+    """Partition futures, their (size, t_min, t_max) and the pair futures of the time bins."""
     parts = client.map(_read_partition, files, options=options, pure=False)
     ranges = client.gather(client.map(_time_range, parts))
     pairs: list = []
@@ -267,22 +273,43 @@ def _read_dask(files, client, window_min, radius_m, dedup, n_bins, options) -> I
                           if r[2] >= lo and r[1] <= hi + w]
                 pairs.append(client.submit(_bin_pairs, lo, hi, window_min, radius_m, *slices,
                                            pure=False))
+    return parts, ranges, pairs
+
+
+def dask_events(spec, client, *, window_min: float = 60, radius_m: float = 300,
+                n_bins: int | None = None, **options) -> tuple[list, list]:
+    """Futures of the de-duplicated, keyed events of each partition, kept on the workers.
+
+    The events (with ``rkey``) are those of the local engine followed by
+    :func:`geo.privacy.with_record_keys`, row for row and in the same order when the partitions
+    are concatenated (:mod:`geo.distributed_events`). Also returns the partition futures
+    (records, rejects, summary). Only the candidate pairs pass through the client.
+    """
+    from geo.distributed_events import events_on_workers
+
+    files = [str(f) for f in dataset_files(spec)]
+    parts, ranges, pairs = _dask_pairs(files, client, window_min, radius_m, True, n_bins,
+                                       options)
+    events = events_on_workers(client, parts, [r[0] for r in ranges], client.gather(pairs))
+    return events, parts
+
+
+def _read_dask(files, client, window_min, radius_m, dedup, n_bins, options) -> IngestResult:
+    if dedup:
+        from geo.distributed_events import events_on_workers
+
+        parts, ranges, pairs = _dask_pairs(files, client, window_min, radius_m, dedup, n_bins,
+                                           options)
+        events = events_on_workers(client, parts, [r[0] for r in ranges], client.gather(pairs))
+        got = client.gather(parts)
+        records = _concat_records([p[0] for p in got])
+        frames = [f for f in client.gather(events) if len(f)] or [records.iloc[:0]]
+        incidents = pd.concat(frames).drop(columns="rkey", errors="ignore")  # index: positions
+        return _assemble(got, records, incidents)
+    parts, _, _ = _dask_pairs(files, client, window_min, radius_m, dedup, n_bins, options)
     got = client.gather(parts)
     records = _concat_records([p[0] for p in got])
-    if not dedup:
-        return _assemble(got, records, _as_events(records))
-    found = client.gather(pairs)
-    if found:
-        i = np.concatenate([f[0] for f in found])
-        j = np.concatenate([f[1] for f in found])
-        s = np.concatenate([f[2] for f in found])
-        order = np.lexsort((j, i))  # the order of the global search
-        i, j, s = i[order], j[order], s[order]
-    else:
-        i = j = np.empty(0, np.int64)
-        s = np.empty(0)
-    labels = assign_events(len(records), i, j, s, records["source"].to_numpy(object))
-    return _assemble(got, records, collapse_events(records, labels))
+    return _assemble(got, records, _as_events(records))
 
 
 def ingest_dataset(store, spec, *, engine: str = "local", scheduler: str | None = None,

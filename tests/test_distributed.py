@@ -188,3 +188,88 @@ def test_dask_merges_pairs_on_bin_edges_as_local(client, tmp_path, n_bins):
         assert len(chain) == 1 and int(chain["n_sources"].iloc[0]) == 3
     assert local.summary["read"] == 2 + 3 * (4 * 2 + 3)
     assert len(ev) == 2 + 3 * (4 + 1)
+
+
+# --- events and counts on the workers ---------------------------------------------------------
+
+def _with_repeats(tmp_path):
+    """The bin-edge straddlers (one file per source) plus three lone EMS reports and, in a
+    later file, three rows identical to them in content (time, place, outcome, source, agency;
+    other ids): their record keys need the ordinal among identical rows across partitions."""
+    _edge_straddlers(tmp_path)
+    solo = pd.DataFrame({"incident_id": ["S1", "S2", "S3"],
+                         "occurred_at": ["2024-01-02T12:00:00", "2024-01-03T00:00:00",
+                                         "2024-01-04T06:30:00"],
+                         "lat": [34.0, 34.1, 34.2], "lon": [-80.0, -80.0, -80.0],
+                         "source": "ems", "outcome": "fatal"})
+    solo.to_parquet(tmp_path / "solo.parquet", index=False)
+    solo.assign(incident_id=solo["incident_id"] + "-again").to_parquet(
+        tmp_path / "zz-repeats.parquet", index=False)
+
+
+@pytest.mark.parametrize("n_bins", [2, 4])
+def test_worker_events_and_record_keys_equal_local(client, tmp_path, n_bins):
+    """The events kept on the workers, concatenated in partition order, are the local engine's
+    events row for row (order and index too) with the keys `with_record_keys` gives them."""
+    from geo.distributed import dask_events
+    from geo.privacy import with_record_keys
+    from geo.privacy.cellkey import content_hashes
+
+    _with_repeats(tmp_path)
+    local = with_record_keys(read_dataset(tmp_path).incidents)
+    futures, _ = dask_events(tmp_path, client, n_bins=n_bins)
+    frames = client.gather(futures)
+    assert len(frames) == 5  # ems, hospital (all merged into EMS-owned events), police, ...
+    pd.testing.assert_frame_equal(pd.concat(frames), local)
+    h = content_hashes(local)
+    assert pd.Series(h).duplicated().sum() == 3  # identical rows in two partitions...
+    assert local["rkey"].nunique() == len(local)  # ...still get distinct keys
+    assert len(local) == 2 + 3 * (4 + 1) + 6  # merged events span the partitions
+
+
+@pytest.mark.parametrize("tier", ["restricted", "public"])
+def test_dask_cell_table_counts_on_workers_equal_local(client, tmp_path, tier):
+    """Events that straddle a bin edge and a partition boundary are counted once: the cell
+    table counted on the workers is the local engine's, and no event frame reaches the client."""
+    from geo.distributed_counts import dask_cell_table
+    from geo.ingest import load_boundary
+    from products.hotspots import cell_table
+    from products.query import Query
+
+    _with_repeats(tmp_path)
+    boundary = load_boundary("data/sample_boundary.geojson") if tier == "public" else None
+    local = cell_table(read_dataset(tmp_path).incidents, Query(res=8), tier, boundary=boundary)
+    gathered = []
+    gather = client.gather
+
+    def spy(futures, *args, **kwargs):
+        out = gather(futures, *args, **kwargs)
+        gathered.extend(out if isinstance(out, list) else [out])
+        return out
+
+    client.gather = spy
+    try:
+        dist = dask_cell_table(tmp_path, Query(res=8), tier, boundary=boundary, client=client,
+                               n_bins=4)
+    finally:
+        del client.gather
+    pd.testing.assert_frame_equal(dist, local)
+    if tier == "restricted":
+        assert int(local["count"].sum()) == 2 + 3 * (4 + 1) + 6
+        assert int(local["n_fatal"].sum()) == 6
+    frames = [g for g in gathered if isinstance(g, pd.DataFrame)]
+    assert frames and all("lat" not in f.columns and "rkey" not in f.columns for f in frames)
+
+
+def test_merge_keyed_counts_adds_keys_modulo():
+    from geo.distributed_counts import merge_keyed_counts
+    from geo.privacy.cellkey import KEY_MOD
+
+    a = pd.DataFrame({"h3": np.array([5, 9], np.uint64), "count": [1, 2],
+                      "count__ckey": [KEY_MOD - 1, 7]})
+    b = pd.DataFrame({"h3": np.array([9], np.uint64), "count": [3], "count__ckey": [KEY_MOD - 2]})
+    out = merge_keyed_counts([a, b], cells=np.array([1, 9], np.uint64))
+    assert out["h3"].tolist() == [1, 5, 9] and out["h3"].dtype == np.uint64
+    assert out["count"].tolist() == [0, 1, 5]
+    assert out["count__ckey"].tolist() == [0, KEY_MOD - 1, 5]
+    assert out["in_grid"].tolist() == [True, False, True]
