@@ -55,6 +55,22 @@ def test_cells_folder_glob_and_dask_equal_one_file(dataset, tmp_path, scheduler)
         pd.testing.assert_frame_equal(outs[name], outs["file"])
 
 
+def test_cells_public_with_boundary_counted_on_workers_equal_local(dataset, tmp_path, scheduler):
+    """Public tier (release window, perturbation, suppression) and the zero-filled study-area
+    grid: `cells --engine dask` (counted on the workers) writes the local engine's file."""
+    root, whole = dataset
+    outs = {}
+    for name, extra in {"file": ["--incidents", whole],
+                        "dask": ["--incidents", f"{root}/year-*.parquet", "--engine", "dask",
+                                 "--scheduler", scheduler]}.items():
+        out = tmp_path / f"{name}.csv"
+        assert cli.main(["cells", "--res", "8", "--boundary", "data/sample_boundary.geojson",
+                         *map(str, extra), "--out", str(out)]) == 0
+        outs[name] = pd.read_csv(out)
+    assert outs["file"]["suppressed"].any() and (outs["file"]["in_grid"]).sum() > 100
+    pd.testing.assert_frame_equal(outs["dask"], outs["file"])
+
+
 @pytest.mark.parametrize("tier", ["restricted", "public"])
 def test_areas_with_dask_equal_local(dataset, tmp_path, scheduler, tier):
     """Point-in-polygon counts per area (two layers), prior period and Gi*: the same table."""
