@@ -4,6 +4,7 @@ words a coalition member reads ("38 overdoses in the last 12 months, rising; nea
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -57,12 +58,17 @@ def explain_gaps(
     trend = table["trend"].astype(str).to_numpy() if "trend" in table.columns else None
     hot = (table[hot_column].astype("string").str.lower().str.startswith("hot").fillna(False)
            .to_numpy(bool) if hot_column else None)
-    dists = {g.name: table[f"dist_m_{g.name}"].to_numpy(float) for g in shown}
+    # plain Python floats and lists in the per-cell loop (numpy scalars cost ~10x per use)
+    dists = {g.name: table[f"dist_m_{g.name}"].to_numpy(float).tolist() for g in shown}
+    recent = None if recent is None else recent.tolist()
+    trend = None if trend is None else trend.tolist()
+    hot = None if hot is None else hot.tolist()
+    words = {g.name: (g.label or g.name, _fmt_m(g.reach_m)) for g in shown}
     reasons = []
     for i in range(len(table)):
         parts = []
         if recent is not None:
-            if np.isnan(recent[i]):  # hidden by the privacy gate
+            if math.isnan(recent[i]):  # hidden by the privacy gate
                 head = f"{hidden_text} {period}"
             elif (n := int(round(recent[i]))) == 0:
                 head = f"no overdoses {period}"
@@ -77,11 +83,11 @@ def explain_gaps(
             parts.append("Gi* hot spot")
         for g in shown:
             d = dists[g.name][i]
-            label = g.label or g.name
+            label, reach = words[g.name]
             if g.name.endswith("_24_7"):
-                parts.append(f"no {label} within {_fmt_m(g.reach_m)}" if d > g.reach_m
+                parts.append(f"no {label} within {reach}" if d > g.reach_m
                              else f"{label} {_fmt_m(d)} away")
-            elif not np.isfinite(d):
+            elif not math.isfinite(d):
                 parts.append(absent.get(g.name, f"no {label} site in the data"))
             else:
                 parts.append(f"nearest {label} {_fmt_m(d)}")

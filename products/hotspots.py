@@ -79,7 +79,8 @@ def occupied_cells(incidents: pd.DataFrame, res: int) -> np.ndarray:
     """The cells holding at least one of ``incidents`` at ``res``, sorted: the ``h3`` column of
     :func:`products.counting.keyed_cell_counts` without a grid, without counting anything."""
     at = cells_at(incidents, res)
-    return np.unique(at[at != 0]).astype(np.uint64)
+    # hash the distinct cells, sort only those (np.unique sorts every incident: ~4x the CPU)
+    return np.sort(pd.unique(at[at != 0])).astype(np.uint64)
 
 
 def analysis_cells(occupied: np.ndarray, res: int, boundary=None, k_ring: int = 1) -> np.ndarray:

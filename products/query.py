@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 from geo.grid import filter_incidents
@@ -101,7 +102,12 @@ def data_end(incidents: pd.DataFrame) -> pd.Timestamp:
     """Last incident time in the data (the release date and defaults are built from it)."""
     if "occurred_at" not in incidents.columns:
         raise ValueError("incidents have no 'occurred_at' column; load them through geo.ingest")
-    t = pd.to_datetime(incidents["occurred_at"])
+    col = incidents["occurred_at"]
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind == "M" and len(col):
+        last = col.to_numpy().max()  # naive datetime64 (a store's): one pass, no copy
+        if not np.isnat(last):  # NaT anywhere makes numpy's max NaT: pandas skips them
+            return pd.Timestamp(last)
+    t = pd.to_datetime(col)
     if t.notna().sum() == 0:
         raise ValueError("incidents have no valid occurred_at values")
     last = t.max()
