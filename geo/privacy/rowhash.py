@@ -31,50 +31,51 @@ __all__ = ["hash_rows", "ordinals"]
 _U64MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-def _spread(v: np.ndarray) -> np.ndarray:
-    """pandas' redistribution of 64-bit ints (the end of ``hash_array``), in place."""
+def _spread(v: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """pandas' redistribution of 64-bit ints (the end of ``hash_array``), in place in ``v``
+    (``tmp``: scratch of the same size)."""
     with np.errstate(over="ignore"):
-        v ^= v >> np.uint64(30)
-        v *= np.uint64(0xBF58476D1CE4E5B9)
-        v ^= v >> np.uint64(27)
-        v *= np.uint64(0x94D049BB133111EB)
-        v ^= v >> np.uint64(31)
+        for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+            np.bitwise_xor(v, np.right_shift(v, np.uint64(shift), out=tmp), out=v)
+            np.multiply(v, np.uint64(mult), out=v)
+        np.bitwise_xor(v, np.right_shift(v, np.uint64(31), out=tmp), out=v)
     return v
 
 
-def _hash_strings(chunked: pa.ChunkedArray, key: str) -> np.ndarray:
+def _hash_strings(chunked: pa.ChunkedArray, key: str, out: np.ndarray) -> np.ndarray:
     """pandas' hash of an Arrow string column: its dictionary hashed, then taken by code."""
     enc = pc.dictionary_encode(chunked)  # one dictionary shared by all chunks
     if enc.num_chunks == 0:
-        return np.empty(0, dtype=np.uint64)
+        return out
     dictionary = enc.chunk(0).dictionary.to_numpy(zero_copy_only=False)
     hashed = hash_array(dictionary, "utf8", key, categorize=False)
     idx = [c.indices for c in enc.iterchunks()]
     codes = idx[0] if len(idx) == 1 else pa.concat_arrays(idx)
     if codes.null_count == 0:
-        return hashed.take(codes.to_numpy())
-    out = hashed.take(codes.fill_null(0).to_numpy()) if len(hashed) else (
-        np.zeros(len(codes), dtype=np.uint64))
+        return np.take(hashed, codes.to_numpy(), out=out)
+    if len(hashed):
+        np.take(hashed, codes.fill_null(0).to_numpy(), out=out)
+    else:
+        out[:] = 0
     out[codes.is_null().to_numpy(zero_copy_only=False)] = _U64MAX
     return out
 
 
-def _hash_column(col: pd.Series, key: str) -> np.ndarray:
-    """``pandas.util.hash_array`` of one column (a fresh uint64 array)."""
+def _hash_column(col: pd.Series, key: str, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """``pandas.util.hash_array`` of one column, written to ``out`` when its type is one of
+    the fast ones (``tmp``: scratch), else a fresh array."""
     values, dtype = col.array, col.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
         data = values._pa_array
         if pa.types.is_string(data.type) or pa.types.is_large_string(data.type):
-            return _hash_strings(data, key)
-    if isinstance(dtype, np.dtype):
+            return _hash_strings(data, key, out)
+    if isinstance(dtype, np.dtype) and (dtype.kind == "M" or dtype == np.float64):
         raw = col.to_numpy(copy=False)
-        if dtype.kind == "M":
-            return _spread(raw.view(np.uint64).copy())
-        if dtype == np.float64:
-            v = raw.view(np.uint64).copy()
-            v[np.isnan(raw)] = np.array(np.nan).view(np.uint64)
-            v[v == np.array(-0.0).view(np.uint64)] = 0
-            return _spread(v)
+        np.copyto(out, raw.view(np.uint64))
+        if dtype.kind == "f":  # one bit pattern for NaN, and -0.0 hashed as 0.0 (as pandas)
+            out[np.isnan(raw)] = np.array(np.nan).view(np.uint64)
+            out[out == np.array(-0.0).view(np.uint64)] = 0
+        return _spread(out, tmp)
     return hash_array(col._values, "utf8", key, categorize=True)
 
 
@@ -84,10 +85,11 @@ def hash_rows(frame: pd.DataFrame, key: str) -> np.ndarray:
     if num == 0:
         return np.full(len(frame), 0x345678 + 97531, dtype=np.uint64)
     out = np.full(len(frame), 0x345678, dtype=np.uint64)
+    col, tmp = np.empty_like(out), np.empty_like(out)
     mult = np.uint64(1000003)
     with np.errstate(over="ignore"):
         for i in range(num):
-            out ^= _hash_column(frame.iloc[:, i], key)
+            out ^= _hash_column(frame.iloc[:, i], key, col, tmp)
             out *= mult
             mult += np.uint64(82520 + 2 * (num - i))
         out += np.uint64(97531)
