@@ -89,7 +89,7 @@ def dask_cell_table(spec, query, policy="public", *, boundary=None, breakdown: b
             return dask_cell_table(spec, query, policy, boundary=boundary, breakdown=breakdown,
                                    client=c, **options)
     pol = as_policy(policy)
-    events, _ = dask_events(spec, client, **options)
+    events = dask_events(spec, client, **options)[0]  # the records are released once used
     q = resolve(query, window_probe(client, events), pol)
     cells = None if boundary is None else analysis_grid(boundary, q.res)
     fams = ("outcome", "naloxone", "source") if breakdown else ()

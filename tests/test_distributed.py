@@ -227,8 +227,9 @@ def test_worker_events_and_record_keys_equal_local(client, tmp_path, n_bins):
     assert len(local) == 2 + 3 * (4 + 1) + 6  # merged events span the partitions
 
 
-@pytest.mark.parametrize("tier", ["restricted", "public"])
-def test_dask_cell_table_counts_on_workers_equal_local(client, tmp_path, tier):
+@pytest.mark.parametrize("tier,outcomes", [("restricted", None), ("public", None),
+                                           ("restricted", ("fatal",))])
+def test_dask_cell_table_counts_on_workers_equal_local(client, tmp_path, tier, outcomes):
     """Events that straddle a bin edge and a partition boundary are counted once: the cell
     table counted on the workers is the local engine's, and no event frame reaches the client."""
     from geo.distributed_counts import dask_cell_table
@@ -238,7 +239,8 @@ def test_dask_cell_table_counts_on_workers_equal_local(client, tmp_path, tier):
 
     _with_repeats(tmp_path)
     boundary = load_boundary("data/sample_boundary.geojson") if tier == "public" else None
-    local = cell_table(read_dataset(tmp_path).incidents, Query(res=8), tier, boundary=boundary)
+    query = Query(res=8, outcomes=outcomes)
+    local = cell_table(read_dataset(tmp_path).incidents, query, tier, boundary=boundary)
     gathered = []
     gather = client.gather
 
@@ -249,13 +251,13 @@ def test_dask_cell_table_counts_on_workers_equal_local(client, tmp_path, tier):
 
     client.gather = spy
     try:
-        dist = dask_cell_table(tmp_path, Query(res=8), tier, boundary=boundary, client=client,
+        dist = dask_cell_table(tmp_path, query, tier, boundary=boundary, client=client,
                                n_bins=4)
     finally:
         del client.gather
     pd.testing.assert_frame_equal(dist, local)
     if tier == "restricted":
-        assert int(local["count"].sum()) == 2 + 3 * (4 + 1) + 6
+        assert int(local["count"].sum()) == (6 if outcomes else 2 + 3 * (4 + 1) + 6)
         assert int(local["n_fatal"].sum()) == 6
     frames = [g for g in gathered if isinstance(g, pd.DataFrame)]
     assert frames and all("lat" not in f.columns and "rkey" not in f.columns for f in frames)
