@@ -270,6 +270,7 @@ def stream_into_store(store, path: Path, label: str, digest: str, *, options: di
     """Ingest ``path`` into ``store`` chunk by chunk; ``None`` when the file is not streamable
     (nothing was written: the caller reads it whole). See the module docstring."""
     from geo.store import _RECORD_COLUMNS
+    from geo.store_events import insert_records
     from geo.store_open import reclaim
 
     if options.get("same_source_window_min") is not None or \
@@ -313,7 +314,6 @@ def stream_into_store(store, path: Path, label: str, digest: str, *, options: di
             before_rec, before_ev = store._counts(con)
             file_id = con.execute(
                 "SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchall()[0][0]
-            cols = ", ".join(_RECORD_COLUMNS)
             added = kept = done = 0
             part, first = first, None  # (no reference kept to the first chunk)
             while part is not None:
@@ -322,18 +322,10 @@ def stream_into_store(store, path: Path, label: str, digest: str, *, options: di
                     rejects.to_csv(tmp_rejects, index=False, header=n_rejects == 0,
                                    mode="w" if n_rejects == 0 else "a")
                     n_rejects += len(rejects)
-                new = records[[c for c in _RECORD_COLUMNS if c != "file_id"]]
-                new = new.assign(file_id=np.int32(file_id))
-                con.register("_new_records", pa.Table.from_pandas(new, preserve_index=False))
                 # records already stored by an earlier file are skipped (an empty store holds
                 # only this file's earlier chunks, whose rows are distinct: nothing to check)
-                skip = ("" if before_rec == 0 else " WHERE NOT EXISTS (SELECT 1 FROM records r "
-                        "WHERE r.fingerprint = n.fingerprint)")
-                got = con.execute(
-                    f"INSERT INTO records ({cols}, received_at) SELECT {cols}, $now "
-                    f"FROM _new_records n{skip}", {"now": now}).fetchall()
-                con.unregister("_new_records")
-                added += int(got[0][0]) if got else 0
+                added += insert_records(con, records.assign(file_id=np.int32(file_id)),
+                                        _RECORD_COLUMNS, now, skip_stored=before_rec > 0)
                 kept += len(records)
                 done += steps.n["read"] - done
                 if progress:

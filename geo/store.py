@@ -297,18 +297,10 @@ class IncidentStore:
             before_rec, before_ev = self._counts(con)
             file_id = con.execute(
                 "SELECT coalesce(max(file_id), 0) + 1 FROM files").fetchall()[0][0]
-            new = rec[[c for c in _RECORD_COLUMNS if c != "file_id"]].copy()
-            new["file_id"] = np.int32(file_id)
-            con.register("_new_records", pa.Table.from_pandas(new, preserve_index=False))
-            cols = ", ".join(_RECORD_COLUMNS)
-            con.execute(
-                f"INSERT INTO records ({cols}, received_at) SELECT {cols}, $now "
-                "FROM _new_records n WHERE NOT EXISTS "
-                "(SELECT 1 FROM records r WHERE r.fingerprint = n.fingerprint)",
-                {"now": now},
-            )
-            con.unregister("_new_records")
-            added = con.execute("SELECT count(*) FROM records").fetchall()[0][0] - before_rec
+            from geo.store_events import insert_records
+
+            added = insert_records(con, rec.assign(file_id=np.int32(file_id)),
+                                   _RECORD_COLUMNS, now)
             con.execute(
                 "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [file_id, label, digest, now, int(result.summary.get("read", len(rec))),

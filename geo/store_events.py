@@ -40,7 +40,8 @@ from geo.ingest import to_canonical
 from geo.schema import INCIDENT_COLUMNS, SOURCES
 from geo.store_read import _EVENT_COLUMNS, to_frame  # one definition (the read path)
 
-__all__ = ["STORED_CELL_RES", "INCIDENTS_DDL", "update_events", "build_incidents", "to_frame"]
+__all__ = ["STORED_CELL_RES", "INCIDENTS_DDL", "arrow_sql", "insert_records", "update_events",
+           "build_incidents", "to_frame"]
 
 #: Resolutions whose point-in-hexagon cell is stored with every event (``h3_r<res>``).
 STORED_CELL_RES = tuple(ANALYSIS_RES)
@@ -52,6 +53,31 @@ INCIDENTS_DDL = (
     + ", ".join(f"{c} {t}" for c, t in _EVENT_COLUMNS.items())
     + ", " + ", ".join(f"{c} UBIGINT" for c in _CELL_COLUMNS) + ", first_fp UBIGINT)"
 )
+
+def arrow_sql(con, tbl: pa.Table, name: str, sql: str):
+    """Run ``sql`` with the Arrow table ``tbl`` readable as ``name``; returns its result.
+
+    Not ``con.register``: inside a transaction, DuckDB keeps every registered Python object
+    (and so its Arrow buffers) alive until the transaction ends, so a streamed ingest held
+    every chunk's records until its commit (~120 bytes a record). A relation's query lets
+    go of the table when it returns.
+    """
+    return con.from_arrow(tbl).query(name, sql)
+
+
+def insert_records(con, new: pd.DataFrame, columns, now, *, skip_stored: bool = True) -> int:
+    """Insert ``new`` (the record ``columns``) into ``records`` with ``received_at = now``;
+    those whose fingerprint is already stored are skipped unless ``skip_stored`` is False
+    (nothing can be). Returns the number inserted."""
+    stamp = con.execute("SELECT $now::TIMESTAMP", {"now": now}).fetchall()[0][0]
+    cols = ", ".join(columns)
+    skip = (" WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.fingerprint = n.fingerprint)"
+            if skip_stored else "")
+    got = arrow_sql(con, pa.Table.from_pandas(new[list(columns)], preserve_index=False), "n",
+                    f"INSERT INTO records ({cols}, received_at) SELECT {cols}, "
+                    f"TIMESTAMP '{stamp.isoformat(sep=' ')}' FROM n{skip}").fetchall()
+    return int(got[0][0]) if got else 0
+
 
 def _new_range(con, file_id=None):
     if file_id is None:
@@ -202,10 +228,9 @@ def _write_events(con, touched: pa.Table, n_blocks: int) -> None:
             lon = ev["lon"].to_numpy(zero_copy_only=False)
             for r in STORED_CELL_RES:
                 ev = ev.append_column(f"h3_r{r}", pa.array(latlng_to_cells(lat, lon, r)))
-            con.register("_events", ev)
             cols = ", ".join(ev.column_names)  # by name: an older store has ``area`` last
-            con.execute(f"INSERT INTO incidents ({cols}) SELECT {cols} FROM _events")
-            con.unregister("_events")
+            arrow_sql(con, ev, "_events", f"INSERT INTO incidents ({cols}) SELECT {cols} "
+                      "FROM _events")
     finally:
         con.unregister("_touched")
         con.execute("DROP TABLE IF EXISTS _evblk")
