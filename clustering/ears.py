@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import special  # Student t via stdtr/stdtrit: scipy.stats costs ~1 s to import
 
 from clustering.detector_table import (
     RESULT_COLUMNS,
@@ -250,6 +249,10 @@ def ewma(
     mean[~ok] = np.nan
     sd[~ok] = np.nan
     dof = np.where(ok, L - 1, np.nan)[:, None]
+    # Student t via scipy.special (stdtr/stdtrit: the same floats as scipy.stats.t, which costs
+    # ~1 s to import), imported here: C1-C3, the dashboard's default detectors, need no scipy
+    from scipy import special
+
     with np.errstate(invalid="ignore"):
         t_warn = np.round(special.stdtrit(dof, 1 - 0.05), 5)  # = stats.t.ppf(0.95, dof)
         t_alert = np.round(special.stdtrit(dof, 1 - 0.01), 5)

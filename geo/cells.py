@@ -22,15 +22,18 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import TYPE_CHECKING
 
 import h3
 import h3.api.basic_int as h3int
 import numpy as np
 import polars as pl
 import polars_h3 as plh3
-import scipy.sparse as sp
 import shapely
 from h3ronpy.vector import coordinates_to_cells as _h3ronpy_cells
+
+if TYPE_CHECKING:  # imported where used: the dashboard's first page needs no scipy
+    import scipy.sparse as sp
 
 __all__ = [
     "EARTH_RADIUS_M",
@@ -281,6 +284,8 @@ def disk_matrix(cells, k: int = 1, include_self: bool = True) -> sp.csr_matrix:
 
     ``include_self=True`` gives the Gi* (star) neighbourhood; ``False`` drops the diagonal.
     """
+    import scipy.sparse as sp
+
     arr = _as_cells(cells)
     i, j = disk_pairs(arr, k)
     if not include_self:

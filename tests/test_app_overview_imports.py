@@ -10,6 +10,7 @@ start does.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -18,21 +19,34 @@ from app_helpers import DASHBOARD, ROOT, app_env, app_inputs  # noqa: F401
 SLOW = ("scipy.stats", "altair")
 
 
-def test_overview_cold_start_does_not_import_slow_modules(app_inputs):
+def test_overview_cold_start_does_not_import_slow_modules(app_inputs, tmp_path):
+    """From a store with the scan off (the default at 1M incidents) not even scipy is imported
+    (C2 needs none; EWMA's Student t, the scan and the file ingest do); with the scan, still no
+    scipy.stats."""
+    from geo.store import IncidentStore
+
+    store = tmp_path / "s.duckdb"
+    IncidentStore(store).ingest(app_inputs["incidents"], boundary=app_inputs["boundary"])
     code = (
         "import json, sys\n"
         "from streamlit.testing.v1 import AppTest\n"
         f"at = AppTest.from_file({DASHBOARD!r}, default_timeout=120)\n"
+        "at.session_state['scan_on'] = False\n"
         "at.run()\n"
         "assert not at.exception, [e.value for e in at.exception]\n"
         "assert any(m.label.startswith('Overdoses, ') for m in at.metric), 'Overview not drawn'\n"
-        f"print(json.dumps({{m: m in sys.modules for m in {SLOW!r}}}))\n"
+        "loaded = {'scipy (scan off)': 'scipy' in sys.modules}\n"
+        "at.toggle(key='scan_on').set_value(True).run()\n"
+        "assert not at.exception, [e.value for e in at.exception]\n"
+        "assert any('space-time permutation scan' in c.value for c in at.caption), 'no scan'\n"
+        f"loaded |= {{m: m in sys.modules for m in {SLOW!r}}}\n"
+        "print(json.dumps(loaded))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         timeout=300)
+                         timeout=300, env=dict(os.environ, GAPMAP_STORE=str(store)))
     assert out.returncode == 0, out.stderr[-3000:]
     loaded = json.loads(out.stdout.strip().splitlines()[-1])
-    assert loaded == {m: False for m in SLOW}
+    assert loaded == {"scipy (scan off)": False} | {m: False for m in SLOW}
 
 
 def test_alert_products_do_not_import_scipy_stats():
