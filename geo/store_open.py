@@ -127,14 +127,23 @@ def connect(path: Path, *, read_only: bool, wait_s: float | None = None, on_wait
                 waited = True
             time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
             pause = min(pause * 2, 1.0)
-    tables = {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables "
-        "WHERE table_catalog = current_database()").fetchall()}
-    if tables and "records" not in tables:
-        con.close()
-        raise ValueError(f"{path} is a DuckDB database but not a gapmap incident store (it has "
-                         "no 'records' table); give --store a new path or an existing store")
+    if not _has_records(con):  # a new store, or not a gapmap store
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_catalog = current_database()").fetchall()}
+        if tables and "records" not in tables:
+            con.close()
+            raise ValueError(f"{path} is a DuckDB database but not a gapmap incident store (it "
+                             "has no 'records' table); give --store a new path or an existing "
+                             "store")
     return con
+
+
+def _has_records(con) -> bool:
+    """The database has a ``records`` table (``duckdb_tables()``: ~10x less CPU than
+    ``information_schema``, paid by every load)."""
+    return bool(con.execute("SELECT 1 FROM duckdb_tables() WHERE database_name = "
+                            "current_database() AND table_name = 'records'").fetchall())
 
 
 def _foreign(path: Path, msg: str, key: str | None = None) -> str:

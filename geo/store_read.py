@@ -140,9 +140,8 @@ def read_events(con, start=None, end=None, cell_res=STORED_CELL_RES,
     if end is not None:
         where.append("occurred_at < $end")
         params["end"] = pd.Timestamp(end).to_pydatetime()
-    have = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'incidents'"
-    ).fetchall()}
+    have = {r[0] for r in con.execute("SELECT name FROM pragma_table_info('incidents')")
+            .fetchall()}
     # a store written before a column existed (e.g. ``area``) loads it as missing
     sel = [c if c in have else f"NULL::{_EVENT_COLUMNS[c]} AS {c}" for c in canon + stored]
     sql = f"SELECT {', '.join(sel)}, first_fp FROM incidents"
