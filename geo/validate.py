@@ -27,12 +27,18 @@ import pyarrow as pa
 import shapely
 
 from geo.schema import SOURCES
+from geo.textparse import blank_text, iso_datetimes, stripped_or_missing, to_float
 from geo.values import (  # noqa: F401  (re-exported: the one yes/no parser lives here too)
     _NA,
     _SEX,
+    _age_rule,
     _clean,
+    _coded,
     _isin,
     _lookup,
+    _naloxone_rule,
+    _outcome_rule,
+    _source_rule,
     age_to_band,
     normalize_naloxone,
     normalize_outcome,
@@ -85,10 +91,13 @@ class ValidationResult:
     off_midnight: bool = False
 
 
-def _text_array(values, index) -> pd.Series:
-    """Object array of str/None → Arrow-backed ``string`` Series (no per-value Python)."""
-    return pd.Series(pd.arrays.ArrowStringArray(pa.array(values, pa.string(), from_pandas=True)),
-                     index=index)
+def _text_array(values, index, codes=None) -> pd.Series:
+    """Object array of str/None (``values[codes]`` when codes are given: a label per distinct
+    value) → Arrow-backed ``string`` Series (no per-value Python)."""
+    arr = pa.array(values, pa.string(), from_pandas=True)
+    if codes is not None:
+        arr = arr.take(pa.array(codes))
+    return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
 
 
 def parse_datetimes(date: pd.Series, time: pd.Series | None = None):
@@ -115,6 +124,23 @@ def parse_datetimes(date: pd.Series, time: pd.Series | None = None):
         s = (s + " " + t).str.strip()
     blank = (s == "").to_numpy()
     has_colon = s.str.contains(":", regex=False).to_numpy()
+    fast, fast_ts = iso_datetimes(s)  # plain ISO values, read from their bytes
+    if not fast.any():
+        return _text_dates(s, has_colon, blank), has_colon, blank
+    ts = np.full(len(s), np.datetime64("NaT"), "datetime64[us]")
+    ts[fast] = fast_ts
+    rest = ~fast & ~blank
+    if rest.any():  # the others as before, beside one plain value (pandas' mixed-zone check)
+        sub = pd.concat([s[rest], pd.Series(["2000-01-01 00:00:00"], dtype=s.dtype)],
+                        ignore_index=True)
+        got = _text_dates(sub, np.append(has_colon[rest], True), np.zeros(len(sub), bool))
+        ts[rest] = got.to_numpy()[:-1]
+    return pd.Series(ts, index=s.index), has_colon, blank
+
+
+def _text_dates(s: pd.Series, has_colon: np.ndarray, blank: np.ndarray) -> pd.Series:
+    """Cleaned date text → ``datetime64[us]`` (NaT where unparsable): ISO 8601 (offset
+    dropped), then each of :data:`_FALLBACK_FORMATS` on what is left."""
     tz = has_colon & s.str.contains(_TZ_FIND, regex=True).fillna(False).to_numpy(bool)
     if tz.any():  # only rows that carry an offset pay for the replacement
         s = s.copy()
@@ -132,18 +158,27 @@ def parse_datetimes(date: pd.Series, time: pd.Series | None = None):
             idx = np.flatnonzero(todo)[got]
             ts.iloc[idx] = sub[got].to_numpy()
             todo[idx] = False
-    ts = ts.astype("datetime64[us]")
-    return ts, has_colon, blank
+    return ts.astype("datetime64[us]")
 
 
 def _number(s: pd.Series):
-    """(text for blank checks and messages, float values) of a text or numeric column."""
+    """(text for blank checks and messages, float values) of a text or numeric column.
+
+    The text is an object array or the cleaned text's array (read only where a value is not a
+    number: :func:`_texts`)."""
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         v = s.to_numpy(dtype=float, na_value=np.nan)
         txt = np.where(np.isnan(v), "", None).astype(object)  # None: "use the number itself"
         return txt, v
     t = _clean(s)
-    return t.to_numpy(object), pd.to_numeric(t, errors="coerce").to_numpy(float)
+    return t.array, to_float(t)
+
+
+def _texts(txt, idx: np.ndarray) -> np.ndarray:
+    """The texts at positions ``idx`` (object array) of a :func:`_number` text."""
+    if isinstance(txt, np.ndarray):
+        return txt[idx]
+    return np.asarray(txt.take(idx), dtype=object)
 
 
 def _coord(raw: pd.DataFrame, colmap: dict[str, str]):
@@ -155,9 +190,7 @@ def _coord(raw: pd.DataFrame, colmap: dict[str, str]):
         parts = _clean(raw[pair]).str.split(r"[,;\s]+", n=1, regex=True, expand=True)
         parts = parts.reindex(columns=[0, 1]).fillna("")
         lat_txt, lon_txt = _clean(parts[0]), _clean(parts[1])
-        lat = pd.to_numeric(lat_txt, errors="coerce").to_numpy(float)
-        lon = pd.to_numeric(lon_txt, errors="coerce").to_numpy(float)
-        return lat_txt.to_numpy(object), lon_txt.to_numpy(object), lat, lon
+        return lat_txt.array, lon_txt.array, to_float(lat_txt), to_float(lon_txt)
     lat_txt, lat = _number(raw[colmap["lat"]])
     lon_txt, lon = _number(raw[colmap["lon"]])
     return lat_txt, lon_txt, lat, lon
@@ -168,7 +201,7 @@ def _missing_text(txt: np.ndarray, value: np.ndarray) -> np.ndarray:
     out = np.zeros(len(txt), dtype=bool)
     todo = np.flatnonzero(~np.isfinite(value))  # only values that are not numbers are looked at
     if todo.size:
-        low = [str(t).strip().lower() if t is not None else "#" for t in txt[todo]]
+        low = [str(t).strip().lower() if t is not None else "#" for t in _texts(txt, todo)]
         out[todo] = np.isin(np.asarray(low, dtype=object), list(_NA))
     return out
 
@@ -287,26 +320,39 @@ def validate_rows(
         checks.append((usable_loc & ~inside, lambda i: "outside the study area"))
 
     # --- other columns
+    # each rule runs once per distinct value (codes: the value of each row)
     def col(key):
-        return raw[colmap[key]] if key in colmap else pd.Series([""] * n, index=raw.index)
+        return raw[colmap[key]] if key in colmap else blank_text(n, raw.index)
 
-    outcome, bad = normalize_outcome(col("outcome"))
-    unrec["outcome"] = int(bad.sum())
-    nalox, bad = normalize_naloxone(col("naloxone"))
-    unrec["naloxone"] = int(bad.sum())
-    doses = pd.to_numeric(_clean(col("naloxone_doses")), errors="coerce")
-    doses = doses.where((doses >= 0) & (doses == np.floor(doses))).astype("Int64")
+    def coded(key, rule):
+        codes, (label, bad) = _coded(col(key), rule)
+        unrec[key] = int(np.count_nonzero(bad[codes]))
+        return codes, label
+
+    out_codes, outcome = coded("outcome", _outcome_rule)
+    nal_codes, nalox = coded("naloxone", _naloxone_rule)
+    if "naloxone_doses" in colmap:
+        doses = pd.to_numeric(_clean(col("naloxone_doses")), errors="coerce")
+        doses = doses.where((doses >= 0) & (doses == np.floor(doses))).astype("Int64")
+    else:
+        doses = pd.Series(pd.array(np.zeros(n, np.int64), dtype="Int64", copy=False),
+                          index=raw.index).where(np.zeros(n, dtype=bool))
     dv = doses.to_numpy(dtype=float, na_value=np.nan)
-    nalox[(nalox == "unknown") & (dv > 0)] = "yes"
-    nalox[(nalox == "unknown") & (dv == 0)] = "no"
-    src, bad = normalize_source(col("source"))
-    unrec["source"] = int(bad.sum())
+    unknown = (nalox == "unknown")[nal_codes]
+    nalox = np.append(nalox, ["yes", "no"]).astype(object)  # the doses decide "unknown"
+    nal_codes = np.where(unknown & (dv > 0), len(nalox) - 2,
+                         np.where(unknown & (dv == 0), len(nalox) - 1, nal_codes))
+    src_codes, src = coded("source", _source_rule)
     src[src == ""] = source or default_source or "other"
-    sex = _lookup(_clean(col("sex")).str.lower(), lambda v: _SEX.get(v, "unknown"))
+    sex_codes, (sex,) = _coded(col("sex"), lambda c: (
+        _lookup(c.str.lower(), lambda v: _SEX.get(v, "unknown")),))
+    age_codes, (age,) = _coded(col("age_band"), _age_rule)
 
     def text(key):
-        s = _clean(col(key))
-        return s.where(s != "").astype("string")
+        if key not in colmap:
+            return pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.string())),
+                             index=raw.index)
+        return stripped_or_missing(col(key))
 
     records = pd.DataFrame(
         {
@@ -315,14 +361,14 @@ def validate_rows(
             "time_precision": _text_array(precision, raw.index),
             "lat": lat,
             "lon": lon,
-            "outcome": _text_array(outcome, raw.index),
-            "naloxone": _text_array(nalox, raw.index),
+            "outcome": _text_array(outcome, raw.index, out_codes),
+            "naloxone": _text_array(nalox, raw.index, nal_codes),
             "naloxone_doses": doses.to_numpy(),
-            "source": _text_array(src, raw.index),
+            "source": _text_array(src, raw.index, src_codes),
             "agency": text("agency"),
             "suspected_drug": text("suspected_drug"),
-            "age_band": _text_array(age_to_band(col("age_band")), raw.index),
-            "sex": _text_array(sex, raw.index),
+            "age_band": _text_array(age, raw.index, age_codes),
+            "sex": _text_array(sex, raw.index, sex_codes),
             "location_precision": text("location_precision"),
             "area": text("area"),  # stripped; blank → missing
             "in_study_area": pd.array(in_area, dtype="boolean"),

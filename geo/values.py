@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from geo.textparse import clean_text as _clean
+from geo.textparse import to_float  # noqa: F401  (the number reader of the value rules)
+
 __all__ = ["parse_bool", "normalize_outcome", "normalize_naloxone", "normalize_source",
            "age_to_band"]
 
@@ -34,8 +37,25 @@ _SEX = {"m": "male", "male": "male", "f": "female", "female": "female",
         "x": "other", "other": "other", "nonbinary": "other", "non-binary": "other"}
 _AGE_EDGES = [0, 18, 25, 35, 45, 55, 65, 200]
 _AGE_LABELS = ["0-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
-def _clean(s: pd.Series) -> pd.Series:
-    return s.astype("string").fillna("").str.strip()
+
+
+def _distinct(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(code per row, the distinct cleaned values) of a column: rules run once per value."""
+    codes, uniq = pd.factorize(_clean(s))
+    return codes, pd.Series(uniq, dtype="string")
+
+
+def _coded(s: pd.Series, rule) -> tuple[np.ndarray, tuple]:
+    """(code per row, ``rule`` of each distinct value): ``rule`` is vectorised and element-wise
+    over cleaned text, so ``result[codes]`` is ``rule(_clean(s))``."""
+    codes, uniq = _distinct(s)
+    return codes, tuple(np.asarray(r) for r in rule(uniq))
+
+
+def _per_value(s: pd.Series, rule) -> tuple[np.ndarray, ...]:
+    """``rule(_clean(s))``, computed once per distinct value."""
+    codes, res = _coded(s, rule)
+    return tuple(r[codes] for r in res)
 
 
 def _isin(low: pd.Series, values) -> np.ndarray:
@@ -71,7 +91,11 @@ def parse_bool(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     bad : numpy.ndarray of bool
         True where the value was not recognised.
     """
-    low = _clean(s).str.lower()
+    return _per_value(s, _bool_rule)
+
+
+def _bool_rule(clean: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    low = clean.str.lower()
     out = np.full(len(low), "unknown", dtype=object)
     yes = _isin(low, _TRUE)
     no = _isin(low, _FALSE)
@@ -83,7 +107,11 @@ def parse_bool(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def normalize_outcome(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Text → fatal / nonfatal / unknown; booleans read as "fatal?" (yes → fatal)."""
-    low = _clean(s).str.lower()
+    return _per_value(s, _outcome_rule)
+
+
+def _outcome_rule(clean: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    low = clean.str.lower()
     out = np.full(len(low), "unknown", dtype=object)
     fatal = _isin(low, _FATAL | _TRUE) | low.str.contains("dead", regex=False).to_numpy(bool)
     nonfatal = _isin(low, _NONFATAL | _FALSE)
@@ -95,9 +123,13 @@ def normalize_outcome(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def normalize_naloxone(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Booleans, or RxNorm code lists (NEMSIS eMedications.03: RxCUI 7242 = naloxone)."""
-    out, bad = parse_bool(s)
+    return _per_value(s, _naloxone_rule)
+
+
+def _naloxone_rule(clean: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    out, bad = _bool_rule(clean)
     if bad.any():
-        low = _clean(s).str.lower()
+        low = clean.str.lower()
         codes = low.str.fullmatch(r"[\d\s|,;]+").fillna(False).to_numpy(bool)
         has_7242 = low.str.contains(r"(?:^|\D)7242(?:\D|$)", regex=True).fillna(False)
         named = low.str.contains("naloxone|narcan", regex=True).fillna(False).to_numpy(bool)
@@ -111,7 +143,11 @@ def normalize_naloxone(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def normalize_source(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Text → one of :data:`geo.schema.SOURCES`; blank → ``""`` (to be filled), other → other."""
-    low = _clean(s).str.lower()
+    return _per_value(s, _source_rule)
+
+
+def _source_rule(clean: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    low = clean.str.lower()
     out = _lookup(low, lambda v: _SOURCE_ALIASES.get(v, "other") if v else "")
     bad = (out == "other") & (low != "other").to_numpy(bool)
     return out, bad
@@ -119,11 +155,14 @@ def normalize_source(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def age_to_band(s: pd.Series) -> np.ndarray:
     """Exact ages become bands (``"25-34"``); text bands pass through; blank → missing."""
-    txt = _clean(s)
+    return _per_value(s, _age_rule)[0]
+
+
+def _age_rule(txt: pd.Series) -> tuple[np.ndarray]:
     num = pd.to_numeric(txt, errors="coerce").to_numpy(float)
     out = txt.where(txt != "").to_numpy(dtype=object)
     ok = np.isfinite(num) & (num >= 0) & (num < 130)
     band = np.searchsorted(_AGE_EDGES, num[ok], "right") - 1
     out[ok] = np.asarray(_AGE_LABELS, dtype=object)[band]
     out[np.isfinite(num) & ~ok] = None
-    return out
+    return (out,)
