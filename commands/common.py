@@ -33,6 +33,7 @@ __all__ = [
     "add_filter_options",
     "filters_from_args",
     "query_from_args",
+    "count_columns",
     "parse_mapping",
     "load_incidents_from_args",
     "policy_from_args",
@@ -186,6 +187,17 @@ def query_from_args(args: argparse.Namespace, res: int | None = None):
 
     return Query(res=8 if res is None else int(res), start=getattr(args, "start", None),
                  end=getattr(args, "end", None), **filters_from_args(args))
+
+
+def count_columns(query) -> tuple[str, ...]:
+    """The store columns a cell-count product (Gi*, gaps) reads for ``query``:
+    :data:`geo.store_read.COUNT_COLUMNS` without the suspected-drug, age-band and sex columns
+    the query does not filter on (three text columns, ~15 % of the read)."""
+    from geo.store_read import COUNT_COLUMNS
+    from products.breakdowns import COLUMNS, FILTERS
+
+    unused = {COLUMNS[fam] for name, fam in FILTERS.items() if getattr(query, name) is None}
+    return tuple(c for c in COUNT_COLUMNS if c not in unused)
 
 
 def parse_mapping(items: list[str]) -> dict[str, str]:

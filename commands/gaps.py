@@ -32,6 +32,7 @@ from commands.common import (
     add_res_option,
     add_tier_options,
     add_window_options,
+    count_columns,
     load_incidents_from_args,
     policy_from_args,
     query_from_args,
@@ -234,7 +235,7 @@ def _since(args: argparse.Namespace, policy):
 
 def run(args: argparse.Namespace) -> int:
     from commands._travel import travel_from_args
-    from geo.store_read import COUNT_COLUMNS, cells_for
+    from geo.store_read import cells_for
     from products.gaps import gap_sensitivity, gap_table
     from products.query import check_resolution
 
@@ -250,9 +251,10 @@ def run(args: argparse.Namespace) -> int:
     sites = _sites(args, boundary)
     # cells: the burden window and the equal period before it, the counting columns (the
     # store loads only those; geo.store_read)
-    incidents = load_incidents_from_args(args, **({} if getattr(args, "areas", None) else dict(
-        since=_since(args, policy), columns=COUNT_COLUMNS, cell_res=cells_for(args.res))))
     query = query_from_args(args, res=args.res)
+    incidents = load_incidents_from_args(args, **({} if getattr(args, "areas", None) else dict(
+        since=_since(args, policy), columns=count_columns(query),
+        cell_res=cells_for(args.res))))
     population = None
     if args.population:
         from layers.population import load_population

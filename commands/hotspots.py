@@ -29,6 +29,7 @@ from commands.common import (
     add_filter_options,
     add_incident_options,
     add_tier_options,
+    count_columns,
     load_incidents_from_args,
     policy_from_args,
     query_from_args,
@@ -138,13 +139,14 @@ def _table(incidents, args: argparse.Namespace, query, policy):
     return table
 
 
-def _projection(args: argparse.Namespace) -> dict:
-    """Gi* reads the counting columns and the cells at ``--res`` only (geo.store_read)."""
+def _projection(args: argparse.Namespace, query) -> dict:
+    """Gi* reads the counting columns of its query and the cells at ``--res`` only
+    (:func:`commands.common.count_columns`, geo.store_read)."""
     if args.method != "gi":
         return {}
-    from geo.store_read import COUNT_COLUMNS, cells_for
+    from geo.store_read import cells_for
 
-    return {"columns": COUNT_COLUMNS, "cell_res": cells_for(args.res)}
+    return {"columns": count_columns(query), "cell_res": cells_for(args.res)}
 
 
 def _since(args: argparse.Namespace, policy):
@@ -166,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     _check_args(args)
     query = query_from_args(args, res=args.res)
     incidents = load_incidents_from_args(args, since=_since(args, policy),
-                                         **_projection(args))
+                                         **_projection(args, query))
     table = _table(incidents, args, query, policy)
     for warning in table.attrs.get("warnings", []):  # e.g. significance out of reach
         print(f"warning: {warning}", file=sys.stderr)
