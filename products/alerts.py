@@ -87,11 +87,17 @@ def _selected(incidents: pd.DataFrame, query: Query) -> pd.DataFrame:
     return select(with_record_keys(incidents), replace(query, start=None, end=None))
 
 
+#: the columns the daily series, their cells (geo.grid.cells_at, geo.areas.area_located) and
+#: their keys read; plus every precomputed ``h3_r<res>`` column
+_SERIES_COLUMNS = ("occurred_at", "h3", "lat", "lon", "location_precision", "area", "rkey")
+
+
 def _series_rows(sub: pd.DataFrame, first, last) -> pd.DataFrame:
     """The rows of ``sub`` that the series from ``first`` to ``last`` (days) can count, with
-    the evening before ``first`` (the 24-hour counts look back one day), in their order: the
-    series and their keys are the same as from ``sub``, built from a few months of rows
-    instead of every day of the data. Left whole when the times carry a time zone."""
+    the evening before ``first`` (the 24-hour counts look back one day), in their order, and
+    only the columns the series read: the series and their keys are the same as from ``sub``,
+    built from a few months of rows instead of every day of the data. Left whole when the
+    times carry a time zone."""
     t = sub["occurred_at"]
     if not len(sub) or not (pd.api.types.is_datetime64_dtype(t)
                             and getattr(t.dt, "tz", None) is None):
@@ -99,7 +105,9 @@ def _series_rows(sub: pd.DataFrame, first, last) -> pd.DataFrame:
     lo = pd.Timestamp(first).floor("D") - _DAY
     hi = pd.Timestamp(last).floor("D") + _DAY
     keep = ((t >= lo) & (t < hi)).to_numpy(bool)
-    return sub if keep.all() else sub[keep]
+    cols = [c for c in sub.columns if c in _SERIES_COLUMNS
+            or (isinstance(c, str) and c.startswith("h3_r"))]
+    return sub[cols][keep]
 
 
 def _key_series(sub, area, res, polygons, id_column, start, last, series) -> np.ndarray:
