@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import shapely
+
+# shapely is imported where used: counting stored cells (cells_at → area_located) needs none
 
 __all__ = [
     "AreaLayer",
@@ -116,6 +117,8 @@ def areas_from_frame(gdf, name_column: str, *, kind: str = "area",
         Missing name/population column, empty names, no polygons, or coordinates that are not
         degrees without a CRS.
     """
+    import shapely
+
     if name_column not in gdf.columns:
         raise ValueError(f"{what} has no column {name_column!r} for area names; its columns are "
                          f"{[c for c in gdf.columns if c != 'geometry']} (use --area-name)")
@@ -162,6 +165,8 @@ def areas_from_frame(gdf, name_column: str, *, kind: str = "area",
 
 
 def _polygonal(g):
+    import shapely
+
     if g.geom_type == "GeometryCollection":
         return shapely.union_all([p for p in shapely.get_parts(g) if p.geom_type in _POLYGONAL])
     return g
@@ -199,6 +204,8 @@ def points_to_areas(lat, lon, layer: AreaLayer) -> np.ndarray:
     (``shapely.intersects_xy``), so the cost is ~``n log n`` plus the candidates, not
     ``n × areas``. A point on an edge shared by two areas goes to the first in file order.
     """
+    import shapely
+
     lat = np.asarray(lat, dtype=float)
     lon = np.asarray(lon, dtype=float)
     out = np.full(lat.size, -1, dtype=np.int64)

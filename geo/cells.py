@@ -24,15 +24,13 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
-import h3
-import h3.api.basic_int as h3int
 import numpy as np
 import polars as pl
 import polars_h3 as plh3
-import shapely
-from h3ronpy.vector import coordinates_to_cells as _h3ronpy_cells
 
-if TYPE_CHECKING:  # imported where used: the dashboard's first page needs no scipy
+if TYPE_CHECKING:  # imported where used: the dashboard's first page needs no scipy; a
+    # command counting stored cells needs neither h3-py, h3ronpy nor shapely (~0.05 s CPU)
+    import h3
     import scipy.sparse as sp
 
 __all__ = [
@@ -120,6 +118,8 @@ _CHUNK_MIN = 200_000  # below this one thread is faster than starting two
 
 def _index_points(lat: np.ndarray, lon: np.ndarray, res: int) -> np.ndarray:
     """Finite points → cells with h3ronpy, in up to ``os.cpu_count()`` threads of equal chunks."""
+    from h3ronpy.vector import coordinates_to_cells as _h3ronpy_cells  # before the threads
+
     n = lat.size
     threads = max(1, min(os.cpu_count() or 1, n // _CHUNK_MIN))
     out = np.empty(n, dtype=np.uint64)
@@ -191,6 +191,8 @@ def cells_to_str(cells) -> np.ndarray:
 
 def str_to_cells(strings) -> np.ndarray:
     """Hex strings → uint64 cells. Raises ``ValueError`` naming the first bad string."""
+    import h3.api.basic_int as h3int
+
     vals = list(np.asarray(strings, dtype=object).ravel())
     out = np.empty(len(vals), dtype=np.uint64)
     for i, s in enumerate(vals):
@@ -216,6 +218,9 @@ def cells_to_latlng(cells) -> tuple[np.ndarray, np.ndarray]:
 
 def cells_to_polygons(cells) -> np.ndarray:
     """Cell outlines as shapely Polygons in ``(lng, lat)`` order (GeoJSON / shapely axis order)."""
+    import h3
+    import shapely
+
     arr = _as_cells(cells)
     polys = []
     for c in arr.tolist():
@@ -226,6 +231,7 @@ def cells_to_polygons(cells) -> np.ndarray:
 
 def _polygon_to_h3shape(geom) -> h3.H3Shape:
     """shapely (lng, lat) polygon / multipolygon → h3 LatLngPoly / LatLngMultiPoly."""
+    import h3
 
     def one(poly) -> h3.LatLngPoly:
         outer = [(y, x) for x, y in poly.exterior.coords[:-1]]
@@ -247,6 +253,8 @@ def polygon_to_cells(geom, res: int) -> np.ndarray:
     geom : shapely Polygon or MultiPolygon in WGS84 ``(lng, lat)``.
     res : int
     """
+    import h3
+
     res = _check_res(res)
     shape = _polygon_to_h3shape(geom)
     cells = h3.polygon_to_cells_experimental(shape, res, contain="overlap")

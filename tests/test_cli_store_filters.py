@@ -65,3 +65,24 @@ def test_store_commands_with_filters_equal_the_products_on_a_full_load(store, tm
         if query:  # the filter really selects fewer overdoses than no filter
             unfiltered = hotspot_table(full, Query(res=8), pol)["count"].sum()
             assert 0 < hotspot_table(full, q, pol)["count"].sum() < unfiltered
+
+
+def test_store_hotspots_import_no_h3py_h3ronpy_or_shapely(store, tmp_path):
+    """Counting stored cells needs no point indexing (h3ronpy), no hex-string or polygon
+    conversion (h3-py) and no geometry (shapely): those are imported where used."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, cli\n"
+        f"cli.main(['hotspots', '--store', {str(store.path)!r}, '--out', "
+        f"{str(tmp_path / 'h.csv')!r}])\n"
+        "print(json.dumps({m: m in sys.modules for m in ('h3', 'h3ronpy', 'shapely', "
+        "'commands.hotspots')}))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    loaded = json.loads(r.stdout.strip().splitlines()[-1])
+    assert loaded.pop("commands.hotspots") is True
+    assert not any(loaded.values()), loaded
