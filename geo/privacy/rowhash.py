@@ -64,9 +64,9 @@ def _hash_strings(chunked: pa.ChunkedArray, key: str, out: np.ndarray) -> np.nda
 def _hash_column(col: pd.Series, key: str, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
     """``pandas.util.hash_array`` of one column, written to ``out`` when its type is one of
     the fast ones (``tmp``: scratch), else a fresh array."""
-    values, dtype = col.array, col.dtype
+    dtype = col.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        data = values._pa_array
+        data = col.array.__arrow_array__()  # its Arrow data, not a copy
         if pa.types.is_string(data.type) or pa.types.is_large_string(data.type):
             return _hash_strings(data, key, out)
     if isinstance(dtype, np.dtype) and (dtype.kind == "M" or dtype == np.float64):
