@@ -45,6 +45,10 @@ __all__ = ["candidate_pairs", "assign_events", "collapse_events", "dedup_inciden
 
 
 def _source_codes(source) -> np.ndarray:
+    """Index of each source in :data:`geo.schema.SOURCES` (missing or unknown: the last);
+    an integer array is taken as such codes already (no strings are built)."""
+    if isinstance(source, np.ndarray) and source.dtype.kind in "iu":
+        return np.minimum(source.astype(np.int64), len(SOURCES) - 1)
     cat = pd.Categorical(pd.Series(source, dtype="string").fillna("other"), categories=SOURCES)
     codes = np.asarray(cat.codes, dtype=np.int64)
     codes[codes < 0] = len(SOURCES) - 1
@@ -152,18 +156,23 @@ def assign_events(n: int, i, j, score, source) -> np.ndarray:
     if conflicted.any():
         bad_pair = conflicted[comp[i]]
         bi, bj, bs = i[bad_pair], j[bad_pair], score[bad_pair]  # masked once, not per pass
-        parent = list(range(n))
-        nodes = np.unique(np.concatenate([bi, bj]))
-        mask = {int(x): 1 << int(codes[x]) for x in nodes}
         order = np.lexsort((bj, bi, bs))
-        for a, b in zip(bi[order].tolist(), bj[order].tolist(), strict=True):
+        # union-find over the records of conflicted components only, numbered 0..k-1 in
+        # record order (the same unions as over all n records, without n Python objects)
+        members = np.flatnonzero(conflicted[comp])
+        parent = list(range(members.size))
+        mask = [1 << c for c in codes[members].tolist()]
+        ci, cj = np.searchsorted(members, bi[order]), np.searchsorted(members, bj[order])
+        del bi, bj, bs, order
+        for a, b in zip(ci.tolist(), cj.tolist(), strict=True):
             ra, rb = _find(parent, a), _find(parent, b)
             if ra == rb or mask[ra] & mask[rb]:
                 continue
             parent[rb] = ra
             mask[ra] |= mask[rb]
-        members = np.flatnonzero(conflicted[comp])
-        sub_root = np.array([_find(parent, int(x)) for x in members], dtype=np.int64)
+        del ci, cj, mask
+        sub_root = np.fromiter((_find(parent, x) for x in range(members.size)), np.int64,
+                               count=members.size)
         comp = comp.astype(np.int64)
         comp[members] = comp.max() + 1 + sub_root  # fresh labels for the rebuilt pieces
     # relabel 0..m-1 in order of first appearance

@@ -115,9 +115,8 @@ def _pairs_by_block(t, lat, lon, src, mergeable, window_min, radius_m, block):
     exact filter), so they are those of one search over all records, in the same order.
     """
     n = t.size
-    names = np.asarray(SOURCES, object)
-    if n <= block:
-        return candidate_pairs(t, lat, lon, names[src], mergeable, window_min=window_min,
+    if n <= block:  # ``src``: source codes (no strings are built)
+        return candidate_pairs(t, lat, lon, src, mergeable, window_min=window_min,
                                radius_m=radius_m)
     reach = np.timedelta64(int(np.ceil(float(window_min) * 60e6)) + 1000, "us")  # + 1 ms
     out_i, out_j, out_s = [], [], []
@@ -125,7 +124,7 @@ def _pairs_by_block(t, lat, lon, src, mergeable, window_min, radius_m, block):
         e = min(n, s + block)
         stop = int(np.searchsorted(t, t[e - 1] + reach, side="right"))
         sl = slice(s, stop)
-        i, j, sc = candidate_pairs(t[sl], lat[sl], lon[sl], names[src[sl]], mergeable[sl],
+        i, j, sc = candidate_pairs(t[sl], lat[sl], lon[sl], src[sl], mergeable[sl],
                                    window_min=window_min, radius_m=radius_m)
         mine = i < e - s  # i < j: the pair's first record is in this block
         out_i.append(i[mine] + s)
@@ -190,8 +189,7 @@ def update_events(con, window_min: float, radius_m: float, file_id=None,
     keep = sel[i]
     m = int(sel.sum())
     codes = src[sel]
-    labels = assign_events(m, pos[i[keep]], pos[j[keep]], score[keep],
-                           np.asarray(SOURCES, object)[codes])
+    labels = assign_events(m, pos[i[keep]], pos[j[keep]], score[keep], codes)
     fp = np.asarray(w["fingerprint"], np.uint64)[sel]
     del w, t, comp, i, j, score, keep
     # the representative of each event: source priority, then record order
