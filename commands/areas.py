@@ -52,10 +52,12 @@ def add_area_options(p: argparse.ArgumentParser, required: bool = False) -> None
 
 def geography_from_args(args: argparse.Namespace):
     """``(area layers, places)`` for cell labels, or ``None`` when none are given."""
-    from geo.labels import load_places
-
     layers = area_layers_from_args(args)
-    places = load_places(args.places) if getattr(args, "places", None) else None
+    places = None
+    if getattr(args, "places", None):  # geo.labels only when places are given
+        from geo.labels import load_places
+
+        places = load_places(args.places)
     return (layers, places) if layers or places is not None else None
 
 

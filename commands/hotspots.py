@@ -107,16 +107,16 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def _table(incidents, args: argparse.Namespace, query, policy):
-    """The product of ``--method`` (already published for ``policy``)."""
-    from products.clusters import density_table, emerging_table
-    from products.hotspots import hotspot_table
-
+    """The product of ``--method`` (already published for ``policy``); the module of that
+    product only (Gi* needs no products.clusters)."""
     boundary = None
     if args.boundary:  # the ingest modules only when a boundary is given (start-up time)
         from geo.ingest import load_boundary
 
         boundary = load_boundary(args.boundary)
     if args.method == "gi":
+        from products.hotspots import hotspot_table
+
         population = None
         if args.population:
             import geopandas as gpd
@@ -126,6 +126,8 @@ def _table(incidents, args: argparse.Namespace, query, policy):
                              population=population, population_column=args.population_column,
                              rate=args.rate, permutations=args.permutations, seed=args.seed,
                              min_population=args.min_population)
+    from products.clusters import density_table, emerging_table
+
     if args.method == "emerging":
         return emerging_table(incidents, query, policy, boundary=boundary, k_ring=args.k_ring,
                               slice=args.slice, window=args.window)

@@ -69,7 +69,8 @@ def test_store_commands_with_filters_equal_the_products_on_a_full_load(store, tm
 
 def test_store_hotspots_import_no_h3py_h3ronpy_or_shapely(store, tmp_path):
     """Counting stored cells needs no point indexing (h3ronpy), no hex-string or polygon
-    conversion (h3-py) and no geometry (shapely): those are imported where used."""
+    conversion (h3-py) and no geometry (shapely): those are imported where used; Gi* needs
+    neither the other hot-spot methods (products.clusters) nor cell labels (geo.labels)."""
     import json
     import subprocess
     import sys
@@ -79,7 +80,7 @@ def test_store_hotspots_import_no_h3py_h3ronpy_or_shapely(store, tmp_path):
         f"cli.main(['hotspots', '--store', {str(store.path)!r}, '--out', "
         f"{str(tmp_path / 'h.csv')!r}])\n"
         "print(json.dumps({m: m in sys.modules for m in ('h3', 'h3ronpy', 'shapely', "
-        "'commands.hotspots')}))\n"
+        "'products.clusters', 'geo.labels', 'commands.hotspots')}))\n"
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
