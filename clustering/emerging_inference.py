@@ -60,8 +60,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import ndtr
-from scipy.stats import poisson
+from scipy.special import ndtr, pdtr, pdtrc  # Poisson tails: scipy.stats costs ~1 s to import
 
 from clustering.gistar import gi_star_permutation
 from clustering.neighbours import Neighbourhood
@@ -183,8 +182,28 @@ def count_tail_pvalues(s, w, mean: float) -> np.ndarray:
     lam = np.asarray(w, dtype=float) * float(mean)
     if not mean > 0:
         raise ValueError(f"mean must be positive, got {mean!r}")
-    ge, le = poisson.sf(s - 1, lam), poisson.cdf(s, lam)
+    ge, le = _poisson_tail(s - 1, lam, upper=True), _poisson_tail(s, lam, upper=False)
     return np.minimum(np.minimum(ge, le), 1.0)
+
+
+def _poisson_tail(k, mu, *, upper: bool) -> np.ndarray:
+    """``scipy.stats.poisson.sf(k, mu)`` (``upper``) or ``.cdf(k, mu)``, the same floats, by its
+    own rules (NaN for a NaN ``k`` or a ``mu`` < 0; 1 / 0 outside the support; else
+    ``pdtrc`` / ``pdtr`` of ``floor(k)`` clipped to [0, 1]) without importing scipy.stats."""
+    k, mu = np.broadcast_arrays(np.asarray(k, dtype=float), np.asarray(mu, dtype=float))
+    ok = mu >= 0
+    good = ok & (k >= 0) & np.isfinite(k)
+    out = np.zeros(k.shape)
+    if upper:
+        out[~ok | np.isnan(k)] = np.nan
+        out[(k < 0) & ok] = 1.0  # below the support (incl. -inf)
+        f = pdtrc
+    else:
+        out[k == np.inf] = 1.0
+        out[~ok | np.isnan(k)] = np.nan
+        f = pdtr
+    out[good] = np.clip(f(np.floor(k[good]), mu[good]), 0, 1)
+    return out[()] if out.ndim == 0 else out
 
 
 def exact_randomisation_pvalues(values, rest_sum, m) -> np.ndarray:

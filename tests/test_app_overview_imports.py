@@ -49,8 +49,9 @@ def test_overview_cold_start_does_not_import_slow_modules(app_inputs, tmp_path):
     assert loaded == {"scipy (scan off)": False} | {m: False for m in SLOW}
 
 
-def test_alert_products_do_not_import_scipy_stats():
-    code = ("import sys, products.alerts, clustering.alerts, clustering.ears\n"
+def test_alert_and_emerging_products_do_not_import_scipy_stats():
+    code = ("import sys, products.alerts, clustering.alerts, clustering.ears, "
+            "clustering.emerging_inference, products.clusters\n"
             "print('scipy.stats' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          timeout=120)
