@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["clean_text", "arrow_text", "to_float", "iso_datetimes", "blank_text",
+__all__ = ["clean_text", "arrow_text", "arrow_codes", "to_float", "iso_datetimes", "blank_text",
            "stripped_or_missing"]
 
 #: text every float reader reads alike (correctly rounded): what Arrow's cast reads here
@@ -36,6 +36,15 @@ def arrow_text(s: pd.Series):
     """The Arrow array behind an Arrow-backed text Series (``None`` for other storage)."""
     arr = s.array
     return pa.array(arr) if isinstance(arr, pd.arrays.ArrowStringArray) else None
+
+
+def arrow_codes(data) -> tuple[np.ndarray, list]:
+    """(code per value, the distinct values, ``None`` last for missing values) of Arrow text."""
+    if isinstance(data, pa.ChunkedArray):
+        data = data.combine_chunks()
+    enc = pc.dictionary_encode(data)
+    values = enc.dictionary.to_pylist() + [None]
+    return enc.indices.fill_null(len(values) - 1).to_numpy(zero_copy_only=False), values
 
 
 def to_float(t: pd.Series) -> np.ndarray:
@@ -137,5 +146,8 @@ def stripped_or_missing(s: pd.Series) -> pd.Series:
     data = arrow_text(c)
     if data is None:
         return c.where(c != "").astype("string")
-    out = pc.if_else(pc.equal(data, ""), pa.scalar(None, data.type), data)
+    blank = pc.equal(data, "")
+    if not pc.any(blank).as_py():
+        return c
+    out = pc.if_else(blank, pa.scalar(None, data.type), data)
     return pd.Series(pd.arrays.ArrowStringArray(out), index=s.index)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from geo.textparse import arrow_codes, arrow_text
 from geo.textparse import clean_text as _clean
-from geo.textparse import to_float  # noqa: F401  (the number reader of the value rules)
 
 __all__ = ["parse_bool", "normalize_outcome", "normalize_naloxone", "normalize_source",
            "age_to_band"]
@@ -40,9 +40,16 @@ _AGE_LABELS = ["0-17", "18-24", "25-34", "35-44", "45-54", "55-64", "65+"]
 
 
 def _distinct(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
-    """(code per row, the distinct cleaned values) of a column: rules run once per value."""
-    codes, uniq = pd.factorize(_clean(s))
-    return codes, pd.Series(uniq, dtype="string")
+    """(code per row, the distinct cleaned values) of a column: rules run once per value.
+
+    Arrow-backed text is cleaned per distinct raw value (cleaning is element-wise)."""
+    data = arrow_text(s)
+    if data is None:
+        codes, uniq = pd.factorize(_clean(s))
+        return codes, pd.Series(uniq, dtype="string")
+    raw_codes, raw = arrow_codes(data)
+    codes, uniq = pd.factorize(_clean(pd.Series(raw, dtype=s.dtype)))
+    return codes[raw_codes], pd.Series(uniq, dtype="string")
 
 
 def _coded(s: pd.Series, rule) -> tuple[np.ndarray, tuple]:
