@@ -49,15 +49,12 @@ def _source_codes(source) -> np.ndarray:
     an integer array is taken as such codes already (no strings are built)."""
     if isinstance(source, np.ndarray) and source.dtype.kind in "iu":
         return np.minimum(source.astype(np.int64), len(SOURCES) - 1)
-    cat = pd.Categorical(pd.Series(source, dtype="string").fillna("other"), categories=SOURCES)
-    codes = np.asarray(cat.codes, dtype=np.int64)
-    codes[codes < 0] = len(SOURCES) - 1
-    return codes
+    return _level_codes(source, SOURCES)
 
 
 def _level_codes(values, levels) -> np.ndarray:
-    cat = pd.Categorical(pd.Series(values, dtype="string").fillna(levels[-1]), categories=levels)
-    codes = np.asarray(cat.codes, dtype=np.int64)
+    """Index of each value in ``levels``; missing or other values: the last level."""
+    codes = pd.Index(levels).get_indexer(pd.Series(values, dtype="string")).astype(np.int64)
     codes[codes < 0] = len(levels) - 1
     return codes
 
