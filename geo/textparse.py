@@ -68,17 +68,19 @@ def to_float(t: pd.Series) -> np.ndarray:
     return out
 
 
-def _byte_reader(data: pa.Array):
-    """``at(start, pos)``: byte ``pos`` of the values starting at byte offsets ``start``
-    (uint8), and the start offset of every value."""
+def _byte_columns(data: pa.Array, rows: np.ndarray, length: np.ndarray):
+    """``at(pos)``: byte ``pos`` of each value at ``rows`` (uint8; any byte where the value is
+    shorter). Values all of one length are read as a 2-D view of the buffer."""
     off_type = np.int64 if pa.types.is_large_string(data.type) else np.int32
     offsets = np.frombuffer(data.buffers()[1], off_type)[data.offset:data.offset + len(data) + 1]
     buf = np.frombuffer(data.buffers()[2], np.uint8)
-
-    def at(start: np.ndarray, pos: int) -> np.ndarray:
-        return buf[start + pos]
-
-    return at, offsets[:-1].astype(np.int64)
+    start = offsets[rows].astype(np.int64)
+    if rows.size == len(data) and rows.size and np.all(length == length[0]):
+        width = int(length[0])  # consecutive values: offsets are start + k * width
+        mat = buf[start[0]:start[0] + rows.size * width].reshape(rows.size, width)
+        return lambda pos: mat[:, pos] if pos < width else np.zeros(rows.size, np.uint8)
+    last = max(buf.size - 1, 0)
+    return lambda pos: buf[np.minimum(start + pos, last)]
 
 
 def iso_datetimes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -97,40 +99,52 @@ def iso_datetimes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         data = data.combine_chunks()
     length = pc.binary_length(data).to_numpy(zero_copy_only=False)
     rows = np.flatnonzero((length == 10) | (length == 16) | (length == 19))
-    at, starts = _byte_reader(data)
-    start, length = starts[rows], length[rows]
+    if not rows.size:
+        return fast, np.empty(0, "datetime64[us]")
+    length = length[rows]
+    at = _byte_columns(data, rows, length)
 
-    def two(pos, sel=slice(None)):  # (value, both bytes ASCII digits) at byte pos
-        a, b = at(start[sel], pos) - np.uint8(48), at(start[sel], pos + 1) - np.uint8(48)
-        return a.astype(np.int64) * 10 + b, (a <= 9) & (b <= 9)
+    def two(pos):  # (value, both bytes ASCII digits) at byte pos
+        a, b = at(pos) - np.uint8(48), at(pos + 1) - np.uint8(48)
+        return a.astype(np.int32) * 10 + b, (a <= 9) & (b <= 9)
 
     (cent, c_ok), (yy, y_ok) = two(0), two(2)
     (month, m_ok), (day, d_ok) = two(5), two(8)
     year = cent * 100 + yy
-    ok = (c_ok & y_ok & m_ok & d_ok & (at(start, 4) == 45) & (at(start, 7) == 45)
+    ok = (c_ok & y_ok & m_ok & d_ok & (at(4) == 45) & (at(7) == 45)
           & (year >= _YEARS[0]) & (year <= _YEARS[1]) & (month >= 1) & (month <= 12) & (day >= 1))
-    secs = np.zeros(rows.size, np.int64)
-    timed = np.flatnonzero(length >= 16)
-    if timed.size:
-        sep = at(start[timed], 10)
-        t_ok = ((sep == 84) | (sep == 32)) & (at(start[timed], 13) == 58)  # "T" or " ", ":"
-        for pos, unit, limit in ((11, 3600, 24), (14, 60, 60)):
-            v, v_ok = two(pos, timed)
-            t_ok &= v_ok & (v < limit)
-            secs[timed] += v * unit
-        ok[timed] &= t_ok
-        full = np.flatnonzero(length == 19)
-        if full.size:
-            v, v_ok = two(17, full)
-            ok[full] &= v_ok & (v < 60) & (at(start[full], 16) == 58)
-            secs[full] += v
-    months = (year - 1970) * 12 + np.clip(month, 1, 12) - 1
-    first = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    after = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    ok &= day <= after - first
+    timed, full = length >= 16, length == 19
+    secs = np.zeros(rows.size, np.int32)
+    if timed.any():
+        (hour, h_ok), (minute, mi_ok) = two(11), two(14)
+        sep = at(10)
+        t_ok = (((sep == 84) | (sep == 32)) & (at(13) == 58)  # "T" or " ", ":"
+                & h_ok & mi_ok & (hour < 24) & (minute < 60))
+        if full.any():
+            sec, s_ok = two(17)
+            t_ok &= ~full | (s_ok & (sec < 60) & (at(16) == 58))
+            secs = np.where(full, sec, 0)
+        ok &= ~timed | t_ok
+        secs += np.where(timed, hour * 3600 + minute * 60, 0)
+    month = np.clip(month, 1, 12)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    ok &= day <= _MONTH_DAYS[month - 1] + (leap & (month == 2))
     fast[rows[ok]] = True
-    us = ((first + day - 1) * 86_400 + secs) * 1_000_000
+    us = (_days_since_1970(year, month, day).astype(np.int64) * 86_400 + secs) * 1_000_000
     return fast, us[ok].astype("datetime64[us]")
+
+
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int32)
+
+
+def _days_since_1970(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Proleptic Gregorian date → days since 1970-01-01 (H. Hinnant's ``days_from_civil``,
+    for years ≥ 0)."""
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    return era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468
 
 
 def blank_text(n: int, index) -> pd.Series:
