@@ -31,6 +31,7 @@ from commands.common import (
     add_tier_options,
     count_columns,
     load_incidents_from_args,
+    parse_mapping,
     policy_from_args,
     query_from_args,
     write_table,
@@ -122,10 +123,18 @@ def _table(incidents, args: argparse.Namespace, query, policy):
             import geopandas as gpd
 
             population = gpd.read_file(args.population)
+        gi = dict(population=population, population_column=args.population_column,
+                  rate=args.rate, permutations=args.permutations, seed=args.seed,
+                  min_population=args.min_population)
+        if incidents is None:  # --engine dask: the Gi* inputs are counted on the workers
+            from geo.distributed_counts import dask_hotspot_table
+
+            return dask_hotspot_table(args.incidents, query, policy, boundary=boundary,
+                                      k_ring=args.k_ring, scheduler=args.scheduler,
+                                      options=dict(preset=args.preset, source=args.source,
+                                                   mapping=parse_mapping(args.map)), **gi)
         return hotspot_table(incidents, query, policy, boundary=boundary, k_ring=args.k_ring,
-                             population=population, population_column=args.population_column,
-                             rate=args.rate, permutations=args.permutations, seed=args.seed,
-                             min_population=args.min_population)
+                             **gi)
     from products.clusters import density_table, emerging_table
 
     if args.method == "emerging":
@@ -169,8 +178,10 @@ def run(args: argparse.Namespace) -> int:
     check_resolution(args.res, policy)
     _check_args(args)
     query = query_from_args(args, res=args.res)
-    incidents = load_incidents_from_args(args, since=_since(args, policy),
-                                         **_projection(args, query))
+    on_workers = (args.method == "gi" and getattr(args, "engine", "local") == "dask"
+                  and bool(args.incidents))
+    incidents = None if on_workers else load_incidents_from_args(
+        args, since=_since(args, policy), **_projection(args, query))
     table = _table(incidents, args, query, policy)
     for warning in table.attrs.get("warnings", []):  # e.g. significance out of reach
         print(f"warning: {warning}", file=sys.stderr)

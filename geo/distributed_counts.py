@@ -15,10 +15,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geo.privacy import KEY_SUFFIX, as_policy, publish
+from geo.privacy import KEY_SUFFIX, as_policy, key_sum, publish, publish_counts
 from geo.privacy.cellkey import KEY_MOD
 
-__all__ = ["merge_keyed_counts", "window_probe", "dask_cell_counts", "dask_cell_table"]
+__all__ = ["merge_keyed_counts", "window_probe", "dask_cell_counts", "dask_cell_table",
+           "dask_hotspot_table"]
 
 
 def _last_time(events: pd.DataFrame):
@@ -34,11 +35,14 @@ def window_probe(client, events: list) -> pd.DataFrame:
     return pd.DataFrame({"occurred_at": pd.to_datetime([max(last)] if last else [pd.NaT])})
 
 
-def _cell_counts(events: pd.DataFrame, query, fams: tuple) -> pd.DataFrame:
+def _cell_counts(events: pd.DataFrame, query, fams: tuple) -> tuple[pd.DataFrame, int, int]:
+    """Keyed counts per cell of the partition's events in ``query``, and their number and key
+    sum (cell-less events included: the published total of the window)."""
     from products.counting import keyed_cell_counts
     from products.query import select
 
-    return keyed_cell_counts(select(events, query), query.res, breakdown=fams)
+    sub = select(events, query)
+    return keyed_cell_counts(sub, query.res, breakdown=fams), len(sub), key_sum(sub["rkey"])
 
 
 def merge_keyed_counts(tables: list[pd.DataFrame], key: str = "h3", cells=None
@@ -64,13 +68,15 @@ def merge_keyed_counts(tables: list[pd.DataFrame], key: str = "h3", cells=None
 
 
 def dask_cell_counts(client, events: list, query, cells=None, breakdown=("outcome",)
-                     ) -> pd.DataFrame:
+                     ) -> tuple[pd.DataFrame, int, int]:
     """Keyed counts per H3 cell at ``query.res`` of the events in the (resolved) ``query``:
-    counted per partition on the workers, summed here."""
+    counted per partition on the workers, summed here; with the number of those events and
+    their cell key (for a published total)."""
     fams = tuple(breakdown or ())
-    tables = client.gather([client.submit(_cell_counts, ev, query, fams, pure=False)
-                            for ev in events])
-    return merge_keyed_counts(tables, cells=cells)
+    got = client.gather([client.submit(_cell_counts, ev, query, fams, pure=False)
+                         for ev in events])
+    return (merge_keyed_counts([g[0] for g in got], cells=cells), sum(g[1] for g in got),
+            sum(g[2] for g in got) % KEY_MOD)
 
 
 def dask_cell_table(spec, query, policy="public", *, boundary=None, breakdown: bool = True,
@@ -93,5 +99,33 @@ def dask_cell_table(spec, query, policy="public", *, boundary=None, breakdown: b
     q = resolve(query, window_probe(client, events), pol)
     cells = None if boundary is None else analysis_grid(boundary, q.res)
     fams = ("outcome", "naloxone", "source") if breakdown else ()
-    counts = dask_cell_counts(client, events, q, cells=cells, breakdown=fams)
+    counts = dask_cell_counts(client, events, q, cells=cells, breakdown=fams)[0]
     return publish(counts, pol).reset_index(drop=True)
+
+
+def dask_hotspot_table(spec, query, policy="public", *, boundary=None, k_ring: int = 1,
+                       client=None, scheduler: str | None = None, options: dict | None = None,
+                       **gi) -> pd.DataFrame:
+    """:func:`products.hotspots.hotspot_table` (Gi*) of a partitioned dataset, its inputs
+    counted on the workers: keyed counts per occupied cell and the window's total come back,
+    the client lists the analysis grid (the one grid rule) and runs Gi* on the counts
+    (:func:`products.hotspots.gi_table`). ``gi``: ``population``, ``rate``, ``permutations``,
+    ``seed``, ... as for ``hotspot_table``; ``options`` go to
+    :func:`geo.distributed.dask_events`. Same table as the local engine's."""
+    from geo.distributed import dask_client, dask_events
+    from products.hotspots import analysis_cells, check_gi_args, gi_table
+    from products.query import resolve
+
+    check_gi_args(k_ring, gi.get("permutations", 0), gi.get("min_population", 0))
+    if client is None:
+        with dask_client(scheduler) as c:
+            return dask_hotspot_table(spec, query, policy, boundary=boundary, k_ring=k_ring,
+                                      client=c, options=options, **gi)
+    pol = as_policy(policy)
+    events = dask_events(spec, client, **(options or {}))[0]
+    q = resolve(query, window_probe(client, events), pol)
+    occupied, n, key = dask_cell_counts(client, events, q, breakdown=())
+    grid = analysis_cells(occupied["h3"].to_numpy(np.uint64), q.res, boundary, k_ring)
+    counts = merge_keyed_counts([occupied], cells=grid)
+    total = float(publish_counts([n], [key], pol)[0][0])
+    return gi_table(counts, total, pol, k_ring=k_ring, **gi)

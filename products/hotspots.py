@@ -46,8 +46,9 @@ from geo.privacy.cellkey import key_sum
 from products.counting import keyed_cell_counts
 from products.query import Query, resolve, select
 
-__all__ = ["hotspot_table", "cell_table", "analysis_cells", "occupied_cells", "published_total",
-           "stat_values", "MIN_POPULATION", "permutations_needed", "significance_warning"]
+__all__ = ["hotspot_table", "gi_table", "check_gi_args", "cell_table", "analysis_cells",
+           "occupied_cells", "published_total", "stat_values", "MIN_POPULATION",
+           "permutations_needed", "significance_warning"]
 
 #: Cells with fewer residents than this get class ``population_too_small`` (rate blank).
 MIN_POPULATION = 100
@@ -150,6 +151,18 @@ def hotspot_table(
         lists sentences for the user (significance out of reach, cells left out).
     """
     pol = as_policy(policy)
+    check_gi_args(k_ring, permutations, min_population)
+    q = resolve(query, incidents, pol)
+    sub = with_record_keys(select(incidents, q))
+    grid = analysis_cells(occupied_cells(sub, q.res), q.res, boundary, k_ring)
+    counts = keyed_cell_counts(sub, q.res, breakdown=(), cells=grid)
+    return gi_table(counts, published_total(sub, pol), pol, k_ring=k_ring,
+                    population=population, population_column=population_column, rate=rate,
+                    permutations=permutations, seed=seed, min_population=min_population)
+
+
+def check_gi_args(k_ring, permutations, min_population) -> None:
+    """The parameter checks of :func:`hotspot_table` (one sentence each)."""
     if isinstance(k_ring, bool) or not isinstance(k_ring, int | np.integer) or k_ring < 0:
         raise ValueError(f"k_ring must be 0 or more, got {k_ring!r}")
     if permutations < 0:
@@ -157,14 +170,22 @@ def hotspot_table(
     if isinstance(min_population, bool) or not np.isfinite(float(min_population)) \
             or float(min_population) < 0:
         raise ValueError(f"min_population must be 0 or more, got {min_population!r}")
+
+
+def gi_table(counts: pd.DataFrame, total: float, policy: PrivacyPolicy | str = "public", *,
+             k_ring: int = 1, population=None, population_column: str = "population",
+             rate: str = "eb", permutations: int = 0, seed: int = 0,
+             min_population: float = MIN_POPULATION) -> pd.DataFrame:
+    """:func:`hotspot_table` from its counts: keyed counts per analysis cell (``h3, count,
+    count__ckey, in_grid``, see :func:`products.counting.keyed_cell_counts`) and the
+    published number of the window's events (:func:`published_total`). The counts may come
+    from anywhere (e.g. summed over Dask workers, :mod:`geo.distributed_counts`)."""
+    pol = as_policy(policy)
+    check_gi_args(k_ring, permutations, min_population)
     warnings: list[str] = []
-    q = resolve(query, incidents, pol)
-    sub = with_record_keys(select(incidents, q))
-    grid = analysis_cells(occupied_cells(sub, q.res), q.res, boundary, k_ring)
-    counts = keyed_cell_counts(sub, q.res, breakdown=(), cells=grid)
     pub = publish(counts, pol, count_columns=["count"])
     values = pub[["h3", "in_grid"]].assign(
-        value=stat_values(pub, counts["count"], pol, published_total(sub, pol)))
+        value=stat_values(pub, counts["count"], pol, total))
     cols = ["h3", "count"]
     column = "value"
     analysed = values

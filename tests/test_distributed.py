@@ -7,6 +7,8 @@ find every one of them and return exactly the local engine's events.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -241,26 +243,51 @@ def test_dask_cell_table_counts_on_workers_equal_local(client, tmp_path, tier, o
     boundary = load_boundary("data/sample_boundary.geojson") if tier == "public" else None
     query = Query(res=8, outcomes=outcomes)
     local = cell_table(read_dataset(tmp_path).incidents, query, tier, boundary=boundary)
+    with _no_events_to_client(client):
+        dist = dask_cell_table(tmp_path, query, tier, boundary=boundary, client=client,
+                               n_bins=4)
+    pd.testing.assert_frame_equal(dist, local)
+    if tier == "restricted":
+        assert int(local["count"].sum()) == (6 if outcomes else 2 + 3 * (4 + 1) + 6)
+        assert int(local["n_fatal"].sum()) == 6
+
+
+@contextlib.contextmanager
+def _no_events_to_client(client):
+    """Asserts that what the client gathers holds count tables, never events or points."""
     gathered = []
     gather = client.gather
 
     def spy(futures, *args, **kwargs):
         out = gather(futures, *args, **kwargs)
-        gathered.extend(out if isinstance(out, list) else [out])
+        for item in out if isinstance(out, list) else [out]:
+            gathered.extend(item if isinstance(item, tuple) else [item])
         return out
 
     client.gather = spy
     try:
-        dist = dask_cell_table(tmp_path, query, tier, boundary=boundary, client=client,
-                               n_bins=4)
+        yield
     finally:
         del client.gather
-    pd.testing.assert_frame_equal(dist, local)
-    if tier == "restricted":
-        assert int(local["count"].sum()) == (6 if outcomes else 2 + 3 * (4 + 1) + 6)
-        assert int(local["n_fatal"].sum()) == 6
     frames = [g for g in gathered if isinstance(g, pd.DataFrame)]
     assert frames and all("lat" not in f.columns and "rkey" not in f.columns for f in frames)
+
+
+@pytest.mark.parametrize("tier", ["restricted", "public"])
+def test_dask_hotspot_table_counts_on_workers_equal_local(client, dataset, tier):
+    """Gi* from the cell counts and total summed over the workers = the local engine's Gi*."""
+    from geo.distributed_counts import dask_hotspot_table
+    from products.hotspots import hotspot_table
+    from products.query import Query
+
+    kw = dict(k_ring=1, permutations=0)
+    local = hotspot_table(read_dataset(dataset).incidents, Query(res=8), tier, **kw)
+    with _no_events_to_client(client):
+        dist = dask_hotspot_table(dataset, Query(res=8), tier, client=client,
+                                  options={"n_bins": 3}, **kw)
+    pd.testing.assert_frame_equal(dist, local)
+    assert dist.attrs["warnings"] == local.attrs["warnings"]
+    assert len(local) > 100 and local["class"].nunique() > 1
 
 
 def test_merge_keyed_counts_adds_keys_modulo():
