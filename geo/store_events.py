@@ -73,9 +73,9 @@ def insert_records(con, new: pd.DataFrame, columns, now, *, skip_stored: bool = 
     cols = ", ".join(columns)
     skip = (" WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.fingerprint = n.fingerprint)"
             if skip_stored else "")
-    got = arrow_sql(con, pa.Table.from_pandas(new[list(columns)], preserve_index=False), "n",
-                    f"INSERT INTO records ({cols}, received_at) SELECT {cols}, "
-                    f"TIMESTAMP '{stamp.isoformat(sep=' ')}' FROM n{skip}").fetchall()
+    got = arrow_sql(con, pa.Table.from_pandas(new[list(columns)], preserve_index=False),
+                    "_new_records", f"INSERT INTO records ({cols}, received_at) SELECT {cols}, "
+                    f"TIMESTAMP '{stamp.isoformat(sep=' ')}' FROM _new_records n{skip}").fetchall()
     return int(got[0][0]) if got else 0
 
 
