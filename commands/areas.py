@@ -23,6 +23,7 @@ from commands.common import (
     add_tier_options,
     add_window_options,
     load_incidents_from_args,
+    parse_mapping,
     policy_from_args,
     query_from_args,
     write_table,
@@ -127,9 +128,17 @@ def run(args: argparse.Namespace) -> int:
     layers = area_layers_from_args(args)
     population = (load_population(args.population, args.population_column)
                   if args.population else None)
-    incidents = load_incidents_from_args(args)
-    table = area_tables(incidents, layers, query, policy, population,
-                        population_column=args.population_column)
+    if getattr(args, "engine", "local") == "dask" and args.incidents:  # counted on the workers
+        from geo.distributed_counts import dask_area_tables
+
+        table = dask_area_tables(args.incidents, layers, query, policy, population,
+                                 population_column=args.population_column,
+                                 scheduler=args.scheduler,
+                                 options=dict(preset=args.preset, source=args.source,
+                                              mapping=parse_mapping(args.map)))
+    else:
+        table = area_tables(load_incidents_from_args(args), layers, query, policy, population,
+                            population_column=args.population_column)
     if len(layers) == 1:
         table = table.drop(columns="unit")
     # one writer for every command: atomic, audited in the restricted tier

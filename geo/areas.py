@@ -35,6 +35,7 @@ __all__ = [
     "incident_areas",
     "area_located",
     "area_located_note",
+    "area_located_sentence",
     "shared_coordinates",
     "shared_coordinate_warnings",
 ]
@@ -272,7 +273,11 @@ def area_located_note(incidents: pd.DataFrame, kind: str = "area") -> str | None
 
     E.g. "214 records located only to a town are counted by town and left out of cell maps".
     """
-    n = int(area_located(incidents).sum())
+    return area_located_sentence(int(area_located(incidents).sum()), kind)
+
+
+def area_located_sentence(n: int, kind: str = "area") -> str | None:
+    """:func:`area_located_note` for ``n`` area-located records."""
     if n == 0:
         return None
     article = "an" if str(kind)[:1].lower() in "aeiou" else "a"

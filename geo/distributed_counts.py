@@ -19,7 +19,7 @@ from geo.privacy import KEY_SUFFIX, as_policy, key_sum, publish, publish_counts
 from geo.privacy.cellkey import KEY_MOD
 
 __all__ = ["merge_keyed_counts", "window_probe", "dask_cell_counts", "dask_cell_table",
-           "dask_hotspot_table"]
+           "dask_hotspot_table", "dask_area_tables"]
 
 
 def _last_time(events: pd.DataFrame):
@@ -129,3 +129,44 @@ def dask_hotspot_table(spec, query, policy="public", *, boundary=None, k_ring: i
     counts = merge_keyed_counts([occupied], cells=grid)
     total = float(publish_counts([n], [key], pol)[0][0])
     return gi_table(counts, total, pol, k_ring=k_ring, **gi)
+
+
+def _area_counts(events: pd.DataFrame, layer, query, breakdown: tuple) -> dict:
+    from products.areas import area_counts
+
+    return area_counts(events, layer, query, breakdown)
+
+
+def dask_area_tables(spec, layers, query, policy="public", population=None, *,
+                     population_column: str = "population",
+                     breakdown=("outcome", "naloxone", "source"), gi: bool = True,
+                     client=None, scheduler: str | None = None, options: dict | None = None
+                     ) -> pd.DataFrame:
+    """:func:`products.areas.area_tables` of a partitioned dataset, counted on the workers.
+
+    Each worker counts its events per area of every layer (:func:`products.areas.area_counts`:
+    keyed counts, breakdowns, area-located, prior period); the client adds the counts up
+    (:func:`products.areas.add_area_counts`) and makes the table from them: the gate, rates,
+    change and Gi* (:func:`products.areas.area_table_from_counts`). Same table as the local
+    engine's. ``options`` go to :func:`geo.distributed.dask_events`.
+    """
+    from geo.distributed import dask_client, dask_events
+    from products.areas import add_area_counts, area_table_from_counts, stack_area_tables
+    from products.query import resolve
+
+    if client is None:
+        with dask_client(scheduler) as c:
+            return dask_area_tables(spec, layers, query, policy, population,
+                                    population_column=population_column, breakdown=breakdown,
+                                    gi=gi, client=c, options=options)
+    pol = as_policy(policy)
+    events = dask_events(spec, client, **(options or {}))[0]
+    q = resolve(query, window_probe(client, events), pol)
+    tables = []
+    for layer in layers:
+        shared = client.scatter(layer, broadcast=True)
+        parts = client.gather([client.submit(_area_counts, ev, shared, q, tuple(breakdown or ()),
+                                             pure=False) for ev in events])
+        tables.append(area_table_from_counts(add_area_counts(parts), layer, q, pol, population,
+                                             population_column=population_column, gi=gi))
+    return stack_area_tables(tables, layers)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from clustering.contiguity import contiguity_neighbourhood
 from clustering.gistar import gi_star
-from geo.areas import AreaLayer, area_located, area_located_note, incident_areas
+from geo.areas import AreaLayer, area_located, area_located_sentence, incident_areas
 from geo.privacy import (
     KEY_SUFFIX,
     PrivacyPolicy,
@@ -33,11 +33,12 @@ from geo.privacy import (
     publish_counts,
     with_record_keys,
 )
-from geo.privacy.cellkey import key_sum
+from geo.privacy.cellkey import KEY_MOD, key_sum
 from products.counting import BREAKDOWNS, _codes
 from products.query import Query, resolve, select
 
-__all__ = ["area_table", "area_population", "area_tables"]
+__all__ = ["area_table", "area_population", "area_tables", "area_counts", "add_area_counts",
+           "area_table_from_counts", "stack_area_tables"]
 
 #: Minimum number of areas for Gi*.
 MIN_GI_AREAS = 3
@@ -110,7 +111,11 @@ def _keyed_area_counts(inc: pd.DataFrame, idx: np.ndarray, n: int, name: str,
 
 def _published_total(inc: pd.DataFrame, idx: np.ndarray, pol: PrivacyPolicy) -> float:
     rk = inc["rkey"].to_numpy()[idx >= 0]
-    v, _ = publish_counts([rk.size], [key_sum(rk)], pol)
+    return _published_count(rk.size, key_sum(rk), pol)
+
+
+def _published_count(n: int, key: int, pol: PrivacyPolicy) -> float:
+    v, _ = publish_counts([n], [key], pol)
     return float(v[0])
 
 
@@ -155,29 +160,67 @@ def area_table(
     if not isinstance(areas, AreaLayer):
         raise TypeError("areas must be an AreaLayer (geo.areas.load_areas)")
     q = resolve(query, incidents, pol)
+    return area_table_from_counts(area_counts(incidents, areas, q, breakdown), areas, q, pol,
+                                  population, population_column=population_column, gi=gi)
+
+
+def area_counts(incidents: pd.DataFrame, areas: AreaLayer, q: Query,
+                breakdown=("outcome", "naloxone", "source")) -> dict:
+    """The additive part of :func:`area_table` for a resolved query ``q``.
+
+    Returns ``{"counts": {column: array per area}`` (keyed counts, breakdowns,
+    ``n_area_located``, ``count_prior`` when the window is closed), ``"inside": (records in an
+    area, their key sum)``, ``"located"`` (area-located records) and ``"outside"`` (records in
+    no area)``}``. The counts of a union of incident sets are the sums
+    (:func:`add_area_counts`), so they can be counted part by part (e.g. on Dask workers).
+    """
     sub = with_record_keys(select(incidents, q))
     idx = incident_areas(sub, areas)
     n = areas.n
-    data = {"area": areas.names.astype(object)}
-    data.update(_keyed_area_counts(sub, idx, n, "count", tuple(breakdown or ())))
+    data = _keyed_area_counts(sub, idx, n, "count", tuple(breakdown or ()))
     located = area_located(sub)
-    loc_idx = np.where(located, idx, -1)
-    data.update(_keyed_area_counts(sub, loc_idx, n, "n_area_located"))
-    prior = None
+    data.update(_keyed_area_counts(sub, np.where(located, idx, -1), n, "n_area_located"))
     if q.start is not None and q.end is not None:
         span = q.end - q.start
-        qp = replace(q, start=q.start - span, end=q.start)
-        prior = with_record_keys(select(incidents, qp))
+        prior = with_record_keys(select(incidents, replace(q, start=q.start - span, end=q.start)))
         data.update(_keyed_area_counts(prior, incident_areas(prior, areas), n, "count_prior"))
-    counts = pd.DataFrame(data)
+    rk = sub["rkey"].to_numpy()[idx >= 0]
+    return {"counts": data, "inside": (int(rk.size), key_sum(rk)),
+            "located": int(located.sum()), "outside": int((idx < 0).sum())}
+
+
+def add_area_counts(parts: list[dict]) -> dict:
+    """The :func:`area_counts` of the union of the parts' incidents: counts add, cell keys
+    add modulo 2^20."""
+    def add(name, arrays):
+        total = np.sum(arrays, axis=0)
+        return np.mod(total, KEY_MOD) if name.endswith(KEY_SUFFIX) else total
+
+    first = parts[0]
+    return {"counts": {c: add(c, [p["counts"][c] for p in parts]) for c in first["counts"]},
+            "inside": (sum(p["inside"][0] for p in parts),
+                       sum(p["inside"][1] for p in parts) % KEY_MOD),
+            "located": sum(p["located"] for p in parts),
+            "outside": sum(p["outside"] for p in parts)}
+
+
+def area_table_from_counts(counted: dict, areas: AreaLayer, q: Query,
+                           policy: PrivacyPolicy | str = "public", population=None, *,
+                           population_column: str = "population", gi: bool = True
+                           ) -> pd.DataFrame:
+    """:func:`area_table` from :func:`area_counts` (``q`` resolved): the gate, rates, change
+    and Gi* on the counts."""
+    pol = as_policy(policy)
+    n = areas.n
+    counts = pd.DataFrame({"area": areas.names.astype(object), **counted["counts"]})
     pub = publish(counts, pol)
-    total = (np.nan if pol.restricted else _published_total(sub, idx, pol))
+    total = np.nan if pol.restricted else _published_count(*counted["inside"], pol)
     now = (counts["count"].to_numpy(float) if pol.restricted
            else impute_hidden(pub["count"], pol.k, total))
     shown = pub["count"].to_numpy(dtype=float, na_value=np.nan)
     out = pub.copy()
     notes = []
-    if prior is not None:
+    if "count_prior" in counted["counts"]:
         before = pub["count_prior"].to_numpy(dtype=float, na_value=np.nan)
         with np.errstate(divide="ignore", invalid="ignore"):
             out["change_pct"] = np.where(before > 0, (shown - before) / before * 100.0, np.nan)
@@ -204,10 +247,10 @@ def area_table(
     elif gi:
         out["class"] = "not_computed"
         notes.append(f"Gi* needs at least {MIN_GI_AREAS} areas; this layer has {n}")
-    note = area_located_note(sub, areas.kind)
+    note = area_located_sentence(counted["located"], areas.kind)
     if note:
         notes.append(note)
-    outside = int((idx < 0).sum())
+    outside = counted["outside"]
     if outside:
         notes.append(f"{outside:,} record(s) lie outside every {areas.kind} and are not listed")
     cols = [c for c in out.columns if c != "suppressed"] + ["suppressed"]
@@ -221,9 +264,15 @@ def area_tables(incidents: pd.DataFrame, layers, query: Query,
                 policy: PrivacyPolicy | str = "public", population=None, **kwargs
                 ) -> pd.DataFrame:
     """:func:`area_table` for several layers, stacked with a ``unit`` column (layer kind)."""
+    return stack_area_tables(
+        [area_table(incidents, layer, query, policy, population, **kwargs) for layer in layers],
+        layers)
+
+
+def stack_area_tables(tables: list[pd.DataFrame], layers) -> pd.DataFrame:
+    """Tables of :func:`area_table`, one per layer, stacked with a ``unit`` column."""
     parts, notes = [], []
-    for layer in layers:
-        t = area_table(incidents, layer, query, policy, population, **kwargs)
+    for t, layer in zip(tables, layers, strict=True):
         notes += [f"{layer.kind}: {s}" for s in t.attrs.get("notes", [])]
         parts.append(t.assign(unit=layer.kind))
     if not parts:

@@ -269,8 +269,9 @@ def _no_events_to_client(client):
         yield
     finally:
         del client.gather
+    assert gathered
     frames = [g for g in gathered if isinstance(g, pd.DataFrame)]
-    assert frames and all("lat" not in f.columns and "rkey" not in f.columns for f in frames)
+    assert all("lat" not in f.columns and "rkey" not in f.columns for f in frames)
 
 
 @pytest.mark.parametrize("tier", ["restricted", "public"])
@@ -302,3 +303,24 @@ def test_merge_keyed_counts_adds_keys_modulo():
     assert out["count"].tolist() == [0, 1, 5]
     assert out["count__ckey"].tolist() == [0, KEY_MOD - 1, 5]
     assert out["in_grid"].tolist() == [True, False, True]
+
+
+@pytest.mark.parametrize("tier", ["restricted", "public"])
+def test_dask_area_tables_count_on_workers_equal_local(client, dataset, tier):
+    """Counts per area of two layers (breakdowns, area-located, prior period) summed over the
+    workers, then rates, change and Gi*: the local engine's table."""
+    from geo.areas import load_areas
+    from geo.distributed_counts import dask_area_tables
+    from products.areas import area_tables
+    from products.query import Query
+
+    layers = [load_areas("data/sample_neighbourhoods.geojson", "name"),
+              load_areas("data/sample_zips.geojson", "zip")]
+    query = Query(start="2024-01-01", end="2024-07-01") if tier == "restricted" else Query()
+    local = area_tables(read_dataset(dataset).incidents, layers, query, tier)
+    with _no_events_to_client(client):
+        dist = dask_area_tables(dataset, layers, query, tier, client=client,
+                                options={"n_bins": 3})
+    pd.testing.assert_frame_equal(dist, local)
+    assert dist.attrs["notes"] == local.attrs["notes"]
+    assert len(local) == 26 + 11 and "count_prior" in local.columns
