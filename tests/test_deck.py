@@ -53,6 +53,10 @@ def test_hex_layer_uses_hex_ids_and_is_flat():
     )
     spec = json.loads(lyr.to_json())
     assert spec["@@type"] == "H3HexagonLayer" and spec["extruded"] is False and spec["id"] == "x"
+    # one drawing pass: no outline (in software WebGL it cost as much as the cells); the cells
+    # are told apart by the gap each leaves around it
+    assert spec["stroked"] is False and spec["filled"] is True
+    assert spec["coverage"] == deck.CELL_COVERAGE and 0.8 <= deck.CELL_COVERAGE < 1
     assert [d["h3"] for d in spec["data"]] == cells_to_str(cells).tolist()
     assert spec["data"][0]["tip"] == "a&lt;b"  # escaped
     with pytest.raises(ValueError, match="same length"):
