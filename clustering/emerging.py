@@ -48,6 +48,7 @@ __all__ = [
     "MIN_SLICES",
     "CATEGORIES",
     "incidents_to_cube",
+    "emerging_cube_table",
     "space_time_gi_z",
     "classify_emerging",
     "emerging_from_cube",
@@ -348,6 +349,18 @@ def emerging_hotspots(df: pd.DataFrame, res: int, *, cells=None, k: int = 1,
         cells = ring_hull(occ[occ != 0], k)
     cells = np.unique(np.asarray(cells, dtype=np.uint64))
     cube = incidents_to_cube(df, cells, res, slice, start=start, end=end)
+    return emerging_cube_table(cube, slice=slice, k=k, window=window, alpha=alpha,
+                               trend_alpha=trend_alpha, fdr=fdr, inference=inference,
+                               permutations=permutations, seed=seed)
+
+
+def emerging_cube_table(cube: pd.DataFrame, *, slice: str = "week", k: int = 1,
+                        window: int = 1, alpha: float = 0.10, trend_alpha: float = 0.05,
+                        fdr: str = "cube", inference: str = "auto",
+                        permutations: int = DEFAULT_PERMUTATIONS,
+                        seed: int | None = 0) -> pd.DataFrame:
+    """:func:`emerging_hotspots` from its cube (:func:`incidents_to_cube`; cubes of parts of
+    the incidents on one grid and slices add up, e.g. over Dask workers)."""
     if cube.shape[1] < MIN_SLICES:
         raise ValueError(
             f"emerging hot spots need at least {MIN_SLICES} time slices; the data span "

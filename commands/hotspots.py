@@ -131,13 +131,18 @@ def _table(incidents, args: argparse.Namespace, query, policy):
 
             return dask_hotspot_table(args.incidents, query, policy, boundary=boundary,
                                       k_ring=args.k_ring, scheduler=args.scheduler,
-                                      options=dict(preset=args.preset, source=args.source,
-                                                   mapping=parse_mapping(args.map)), **gi)
+                                      options=_engine_options(args), **gi)
         return hotspot_table(incidents, query, policy, boundary=boundary, k_ring=args.k_ring,
                              **gi)
     from products.clusters import density_table, emerging_table
 
     if args.method == "emerging":
+        if incidents is None:  # --engine dask: the cube is counted on the workers
+            from geo.distributed_counts import dask_emerging_table
+
+            return dask_emerging_table(args.incidents, query, policy, boundary=boundary,
+                                       k_ring=args.k_ring, slice=args.slice, window=args.window,
+                                       scheduler=args.scheduler, options=_engine_options(args))
         return emerging_table(incidents, query, policy, boundary=boundary, k_ring=args.k_ring,
                               slice=args.slice, window=args.window)
     table = density_table(incidents, query, policy, method=args.method, eps_m=args.eps_m,
@@ -148,6 +153,11 @@ def _table(incidents, args: argparse.Namespace, query, policy):
         table = table.assign(cells=[";".join(cells_to_str(c)) for c in table["cells"]],
                              hull_wkt=[h.wkt for h in table["hull"]]).drop(columns="hull")
     return table
+
+
+def _engine_options(args: argparse.Namespace) -> dict:
+    """How the Dask workers read the partitions (the --preset/--map/--source of the export)."""
+    return dict(preset=args.preset, source=args.source, mapping=parse_mapping(args.map))
 
 
 def _projection(args: argparse.Namespace, query) -> dict:
@@ -178,8 +188,8 @@ def run(args: argparse.Namespace) -> int:
     check_resolution(args.res, policy)
     _check_args(args)
     query = query_from_args(args, res=args.res)
-    on_workers = (args.method == "gi" and getattr(args, "engine", "local") == "dask"
-                  and bool(args.incidents))
+    on_workers = (args.method in ("gi", "emerging") and bool(args.incidents)
+                  and getattr(args, "engine", "local") == "dask")
     incidents = None if on_workers else load_incidents_from_args(
         args, since=_since(args, policy), **_projection(args, query))
     table = _table(incidents, args, query, policy)

@@ -40,7 +40,8 @@ from products.counting import keyed_cell_counts, keyed_group_counts
 from products.hotspots import analysis_cells
 from products.query import Query, check_filters, check_resolution, data_end, resolve, select
 
-__all__ = ["emerging_table", "density_table", "cell_history", "HISTORY_DAYS", "auto_slice"]
+__all__ = ["emerging_table", "emerging_from_counts", "emerging_window", "density_table",
+           "cell_history", "HISTORY_DAYS", "auto_slice"]
 
 #: Length of one public history period (fixed partition ending at the release date).
 HISTORY_DAYS = 28
@@ -112,12 +113,27 @@ def emerging_table(
     grid = analysis_cells(occupied, q.res, boundary, int(k_ring))
     if slice is None:
         t = pd.to_datetime(sub["occurred_at"])
-        a = q.start if q.start is not None else t.min().normalize()
-        b = q.end if q.end is not None else t.max().normalize() + pd.Timedelta(days=1)
-        slice = auto_slice((pd.Timestamp(b) - pd.Timestamp(a)).days)
+        a, b = emerging_window(q, t.min(), t.max())
+        slice = auto_slice((b - a).days)
     em = emerging_hotspots(sub, q.res, cells=grid, k=int(k_ring), slice=slice,
                            window=int(window), start=q.start, end=q.end)
     counts = keyed_cell_counts(sub, q.res, breakdown=(), cells=grid)
+    return emerging_from_counts(counts, em, grid, pol, slice)
+
+
+def emerging_window(q: Query, first, last) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The days ``[a, b)`` the emerging slices cover: the query's window, or from the day of
+    the ``first`` incident to the day after the ``last`` where it is open."""
+    a = q.start if q.start is not None else pd.Timestamp(first).normalize()
+    b = q.end if q.end is not None else pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
+    return pd.Timestamp(a), pd.Timestamp(b)
+
+
+def emerging_from_counts(counts: pd.DataFrame, em: pd.DataFrame, grid: np.ndarray,
+                         policy: PrivacyPolicy | str, slice: str) -> pd.DataFrame:
+    """The published :func:`emerging_table` from the keyed counts per grid cell and the
+    emerging categories (:func:`clustering.emerging.emerging_hotspots`) of that grid."""
+    pol = as_policy(policy)
     table = counts.merge(em.drop(columns="count"), on="h3", how="left", validate="1:1")
     table["in_grid"] = np.isin(table["h3"].to_numpy(np.uint64), grid)
     pub = publish(table, pol, count_columns=["count"])

@@ -324,3 +324,21 @@ def test_dask_area_tables_count_on_workers_equal_local(client, dataset, tier):
     pd.testing.assert_frame_equal(dist, local)
     assert dist.attrs["notes"] == local.attrs["notes"]
     assert len(local) == 26 + 11 and "count_prior" in local.columns
+
+
+@pytest.mark.parametrize("tier,slice", [("restricted", None), ("restricted", "week"),
+                                        ("public", None)])
+def test_dask_emerging_table_cube_on_workers_equal_local(client, dataset, tier, slice):
+    """Emerging hot spots from the cube (cells x slices) summed over the workers, on slice
+    bounds fixed from the whole data: the local engine's table."""
+    from geo.distributed_counts import dask_emerging_table
+    from products.clusters import emerging_table
+    from products.query import Query
+
+    local = emerging_table(read_dataset(dataset).incidents, Query(res=8), tier, slice=slice)
+    with _no_events_to_client(client):
+        dist = dask_emerging_table(dataset, Query(res=8), tier, slice=slice, client=client,
+                                   options={"n_bins": 3})
+    pd.testing.assert_frame_equal(dist, local)
+    assert dist.attrs["slice"] == local.attrs["slice"]
+    assert len(local) > 100 and local["category"].nunique() > 1
