@@ -3,11 +3,22 @@
 A keyed count is additive: the count of a set of events is the sum of the counts of its parts,
 and its cell key (the sum of the events' record keys modulo 2^20, see
 :mod:`geo.privacy.cellkey`) is the sum of the parts' keys modulo 2^20. So each worker counts
-its own partitions' events (:func:`products.counting.keyed_cell_counts`, the function the local
-products use, on the events and record keys of :func:`geo.distributed.dask_events`), the client
-adds the tables up per cell, lists the study-area grid, and publishes the result through the
-one gate (:func:`geo.privacy.publish`) exactly as :func:`products.hotspots.cell_table` does:
-counts leave the workers, never points, and the gate runs on the client on the final counts.
+its own partitions' events (on the events and record keys of
+:func:`geo.distributed.dask_events`) with the functions the local products use, and the client
+adds the tables up and finishes the product from the counts:
+
+- ``cells``: :func:`products.counting.keyed_cell_counts` per partition, then the study-area grid
+  and :func:`geo.privacy.publish` (:func:`dask_cell_table`);
+- ``hotspots --method gi``: the same counts per occupied cell and the window's total, then the
+  one grid rule and :func:`products.hotspots.gi_table` (:func:`dask_hotspot_table`);
+- ``hotspots --method emerging``: those counts, then the cube of counts per grid cell and time
+  slice (:func:`clustering.emerging.incidents_to_cube` on slice bounds fixed for all workers),
+  then :func:`clustering.emerging.emerging_cube_table` (:func:`dask_emerging_table`);
+- ``areas``: :func:`products.areas.area_counts` per partition and layer, then
+  :func:`products.areas.area_table_from_counts` (:func:`dask_area_tables`).
+
+Counts leave the workers, never points; the gate runs on the client on the final counts, the
+same function every door uses. Each table equals the local engine's.
 """
 
 from __future__ import annotations

@@ -154,3 +154,26 @@ def test_scheduler_implies_dask_and_refuses_local(dataset, tmp_path, scheduler, 
     assert exc.value.code == 2
     assert "--scheduler needs --engine dask" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["cells", "--res", "8"],
+    ["hotspots", "--method", "gi", "--res", "8"],
+    ["hotspots", "--method", "emerging", "--res", "8"],
+    ["areas", "--areas", "data/sample_neighbourhoods.geojson", "--area-name", "name"],
+])
+def test_dask_commands_never_gather_the_events(dataset, tmp_path, scheduler, monkeypatch,
+                                               command):
+    """With --engine dask these commands count on the workers: the path that gathers events
+    to the client (geo.distributed.read_dataset) is never taken."""
+    import geo.distributed
+
+    def gather_path(*args, **kwargs):
+        raise AssertionError("the events were gathered to the client")
+
+    root, _ = dataset
+    monkeypatch.setattr(geo.distributed, "read_dataset", gather_path)
+    out = tmp_path / "out.csv"
+    assert cli.main([*command, "--tier", "restricted", "--incidents", str(root),
+                     "--scheduler", scheduler, "--out", str(out)]) == 0
+    assert len(pd.read_csv(out)) > 10
