@@ -88,11 +88,14 @@ _MAPS_DRAWN = """async () => {
         }
       }
     }
-    if (!deck || deck.layerManager.getLayers().some(l => !l.isLoaded)
+    // (no layers yet: Streamlit's chart mounts the deck empty, then gives it the layers)
+    if (!deck || deck.isInitialized === false || !deck.layerManager.getLayers().length
+        || deck.layerManager.getLayers().some(l => !l.isLoaded)
         || deck.needsRedraw({clearRedrawFlags: false})) return false;
   }
+  const n = charts.length;
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
-  return true;
+  return document.querySelectorAll('[data-testid="stDeckGlJsonChart"]').length === n;
 }"""
 
 _RERUN_DONE = """(t0) => {
