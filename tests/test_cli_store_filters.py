@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cli_helpers import modules_after_cli
 
 import cli
 from commands.common import count_columns, write_table
@@ -71,19 +72,8 @@ def test_store_hotspots_import_no_h3py_h3ronpy_or_shapely(store, tmp_path):
     """Counting stored cells needs no point indexing (h3ronpy), no hex-string or polygon
     conversion (h3-py) and no geometry (shapely): those are imported where used; Gi* needs
     neither the other hot-spot methods (products.clusters) nor cell labels (geo.labels)."""
-    import json
-    import subprocess
-    import sys
-
-    code = (
-        "import json, sys, cli\n"
-        f"cli.main(['hotspots', '--store', {str(store.path)!r}, '--out', "
-        f"{str(tmp_path / 'h.csv')!r}])\n"
-        "print(json.dumps({m: m in sys.modules for m in ('h3', 'h3ronpy', 'shapely', "
-        "'products.clusters', 'geo.labels', 'commands.hotspots')}))\n"
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
-    loaded = json.loads(r.stdout.strip().splitlines()[-1])
+    loaded = modules_after_cli(
+        ["hotspots", "--store", store.path, "--out", tmp_path / "h.csv"],
+        ("h3", "h3ronpy", "shapely", "products.clusters", "geo.labels", "commands.hotspots"))
     assert loaded.pop("commands.hotspots") is True
     assert not any(loaded.values()), loaded

@@ -6,14 +6,12 @@ keys, the same hot-spot and gap tables in both tiers, with and without filters.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_helpers import modules_after_cli
 
 import cli
 from geo.privacy import with_record_keys
@@ -156,17 +154,11 @@ def test_cli_hotspots_and_gaps_equal_the_products_on_a_full_load(store, tier, tm
 
 
 def test_a_store_command_imports_neither_ingest_nor_other_commands(store, tmp_path):
-    code = (
-        "import json, sys, cli\n"
-        f"cli.main(['hotspots', '--store', {str(store.path)!r}, '--out', "
-        f"{str(tmp_path / 'h.csv')!r}])\n"
-        "print(json.dumps({m: m in sys.modules for m in ('commands.ingest', 'commands.users', "
-        "'cases.accounts', 'geo.ingest', 'geo.dedup', 'geo.distributed', 'scipy.stats', "
-        "'streamlit', 'geopandas', 'sklearn', 'matplotlib', 'commands.hotspots')}))\n"
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
-    loaded = json.loads(r.stdout.strip().splitlines()[-1])
+    loaded = modules_after_cli(
+        ["hotspots", "--store", store.path, "--out", tmp_path / "h.csv"],
+        ("commands.ingest", "commands.users", "cases.accounts", "geo.ingest", "geo.dedup",
+         "geo.distributed", "scipy.stats", "streamlit", "geopandas", "sklearn", "matplotlib",
+         "commands.hotspots"))
     assert loaded.pop("commands.hotspots") is True
     assert not any(loaded.values()), loaded
 
@@ -219,15 +211,9 @@ def test_occupied_cells_are_the_cells_keyed_counts_list(store):
 
 
 def test_gaps_without_travel_imports_no_street_network_code(store, tmp_path):
-    code = (
-        "import json, sys, cli\n"
-        f"cli.main(['gaps', '--store', {str(store.path)!r}, '--resources', {str(RESOURCES)!r}, "
-        f"'--out', {str(tmp_path / 'g.csv')!r}])\n"
-        "print(json.dumps({m: m in sys.modules for m in ('layers.reach', 'layers.travel', "
-        "'scipy.sparse.csgraph', 'scipy.stats', 'layers.samhsa', 'geo.ingest', 'geo.dedup')}))\n"
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
-    loaded = json.loads(r.stdout.strip().splitlines()[-1])
+    loaded = modules_after_cli(
+        ["gaps", "--store", store.path, "--resources", RESOURCES, "--out", tmp_path / "g.csv"],
+        ("layers.reach", "layers.travel", "scipy.sparse.csgraph", "scipy.stats", "layers.samhsa",
+         "geo.ingest", "geo.dedup"))
     assert not any(loaded.values()), loaded
     assert (tmp_path / "g.csv").stat().st_size > 0
