@@ -39,16 +39,12 @@ import sys
 import time
 from pathlib import Path
 
+from bench_open import CHILD_PRELUDE  # bench/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parent.parent
 
-_CHILD = r"""
-import hashlib, json, resource, sys, time
-sys.path.insert(0, {root!r})
-def cpu():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-from geo.store import IncidentStore
-from geo.privacy import with_record_keys
+_CHILD = CHILD_PRELUDE + r"""
+import hashlib
 store = IncidentStore({store!r})
 c0, t0 = cpu(), time.perf_counter()
 df = store.load()
@@ -63,14 +59,8 @@ print(json.dumps({{"load": [t1 - t0, c1 - c0], "keys": [t2 - t1, c2 - c1],
 """
 
 
-_KEYS = r"""
-import json, resource, sys, time
+_KEYS = CHILD_PRELUDE + r"""
 import numpy as np, pandas as pd
-sys.path.insert(0, {root!r})
-def cpu():
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-from geo.store import IncidentStore
 from geo.privacy import cellkey
 def pandas_keys(df):  # the definition the keys were published with (the old code)
     cols = [c for c in cellkey._IDENTITY if c in df.columns]

@@ -41,7 +41,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
-_CHILD = r"""
+#: The start of every timing child (bench_open, bench_load): imports (not timed) and ``cpu()``.
+CHILD_PRELUDE = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
 def cpu():
@@ -49,6 +50,9 @@ def cpu():
     return r.ru_utime + r.ru_stime
 from geo.store import IncidentStore
 from geo.privacy import with_record_keys
+"""
+
+_CHILD = CHILD_PRELUDE + r"""
 store = IncidentStore({store!r})
 case = {case!r}
 if not case.startswith("base"):
