@@ -62,9 +62,11 @@ _FALLBACK_FORMATS = (
     "%m/%d/%Y", "%m/%d/%y %H:%M", "%m/%d/%y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
     "%Y/%m/%d", "%d-%b-%Y %H:%M", "%d-%b-%Y",
 )
-_TZ = re.compile(r"(?<=\d)(?:Z|[+-]\d{2}:?\d{2})$")
+#: a UTC offset or ``Z`` after the time (a blank before it allowed: ``10:20:00 Z``); dropped,
+#: keeping the local wall time
+_TZ = re.compile(r"(?<=\d)\s*(?:Z|[+-]\d{2}:?\d{2})$")
 #: the same test without a look-behind: vectorised by Arrow (RE2), not Python's re per value
-_TZ_FIND = r"\d(?:Z|[+-]\d{2}:?\d{2})$"
+_TZ_FIND = r"\d\s*(?:Z|[+-]\d{2}:?\d{2})$"
 
 
 @dataclass
@@ -146,8 +148,11 @@ def _text_dates(s: pd.Series, has_colon: np.ndarray, blank: np.ndarray) -> pd.Se
         s = s.copy()
         s[tz] = s[tz].str.replace(_TZ, "", regex=True)
     s = s.str.replace("T", " ", regex=False).where(has_colon, s)
-    ts = pd.to_datetime(s.where(~pd.Series(blank, index=s.index)), format="ISO8601",
-                        errors="coerce")
+    text = s.where(~pd.Series(blank, index=s.index))
+    try:
+        ts = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    except ValueError:  # zones pandas will not put in one column (e.g. "10:20 UTC" beside naive)
+        ts = _dates_one_by_one(text)
     todo = ts.isna().to_numpy() & ~blank
     for fmt in _FALLBACK_FORMATS:
         if not todo.any():
@@ -159,6 +164,20 @@ def _text_dates(s: pd.Series, has_colon: np.ndarray, blank: np.ndarray) -> pd.Se
             ts.iloc[idx] = sub[got].to_numpy()
             todo[idx] = False
     return ts.astype("datetime64[us]")
+
+
+def _dates_one_by_one(text: pd.Series) -> pd.Series:
+    """ISO 8601 text → naive timestamps value by value (each distinct value once): a zone
+    pandas left on a value is dropped keeping its wall time, as the offsets above; NaT where
+    unparsable (the row is then rejected with its line, never the whole file)."""
+    codes, uniques = pd.factorize(text)
+    out = []
+    for v in uniques:
+        t = pd.to_datetime(v, format="ISO8601", errors="coerce")
+        out.append(t.tz_localize(None) if t is not pd.NaT and t.tzinfo is not None else t)
+    got = np.array([np.datetime64("NaT") if t is pd.NaT else t.to_datetime64() for t in out]
+                   + [np.datetime64("NaT")], dtype="datetime64[us]")
+    return pd.Series(got[codes], index=text.index)  # code -1 (missing) → the trailing NaT
 
 
 def _number(s: pd.Series):
