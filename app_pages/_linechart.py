@@ -22,9 +22,19 @@ VALUE = "value -- streamlit-generated"
 
 
 def _x_type(s: pd.Series) -> str:
-    if pd.api.types.is_datetime64_any_dtype(s):
+    """Streamlit's Vega-Lite type of an x column (its ``infer_vegalite_type``)."""
+    if pd.api.types.is_datetime64_any_dtype(s) or isinstance(s.dtype, pd.PeriodDtype):
         return "temporal"
-    return "quantitative" if pd.api.types.is_numeric_dtype(s) else "ordinal"
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return "quantitative"
+    if isinstance(s.dtype, pd.CategoricalDtype) and s.cat.ordered:
+        return "ordinal"
+    return "nominal"
+
+
+def _axis(s: pd.Series, grid: bool) -> dict:
+    """Streamlit's axis: integer columns get whole-number ticks."""
+    return {"grid": grid} | ({"tickMinStep": 1} if pd.api.types.is_integer_dtype(s) else {})
 
 
 def line_chart_spec(data: pd.DataFrame, *, x_label: str | None = None,
@@ -35,8 +45,9 @@ def line_chart_spec(data: pd.DataFrame, *, x_label: str | None = None,
     table = data.reset_index(names=x)
     table.columns = [str(c) for c in table.columns]
     ys = [str(c) for c in data.columns]
-    xenc = {"axis": {"grid": False}, "field": x, "scale": {}, "title": x_label or x,
-            "type": _x_type(table[x])}
+    # titles as st.line_chart gives them for a chart drawn from the index: the labels, or none
+    xenc = {"axis": _axis(table[x], False), "field": x, "scale": {},
+            "title": "" if x_label is None else x_label, "type": _x_type(table[x])}
     tip_x = {"field": x, "type": xenc["type"]}
     if len(ys) == 1:
         y_field, tips, color = ys[0], [tip_x, {"field": ys[0], "type": "quantitative"}], None
@@ -47,8 +58,8 @@ def line_chart_spec(data: pd.DataFrame, *, x_label: str | None = None,
                 {"field": COLOR, "title": "color", "type": "nominal"}]
         color = {"field": COLOR, "legend": {"titlePadding": 5, "offset": 5, "orient": "bottom"},
                  "title": " ", "type": "nominal"}
-    yenc = {"axis": {"grid": True}, "field": y_field, "scale": {},
-            "title": y_label or (y_field if color is None else "value"), "type": "quantitative"}
+    yenc = {"axis": _axis(table[y_field], True), "field": y_field, "scale": {},
+            "title": "" if y_label is None else y_label, "type": "quantitative"}
 
     def enc() -> dict:
         e = {"tooltip": [dict(t) for t in tips], "x": dict(xenc), "y": dict(yenc)}

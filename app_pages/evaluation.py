@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages import _auth, _cases, _ui
+from app_pages import _auth, _cases, _linechart, _ui
 from app_pages._data import incidents, source_key
 from app_pages._ui import policy
 from cases import evaluation as ev
@@ -79,7 +79,7 @@ _ui.download_table(tim, "evaluation_timeliness")
 trend = ev.timeliness_trend(lag_data, pol)
 st.markdown("**Median lag by month** (days; blank where the month's count is hidden)")
 wide = trend.pivot(index="month", columns="source", values="median_lag_days")
-st.line_chart(wide.astype(float))
+_linechart.line_chart(wide.astype(float), name="evaluation_lag")  # without altair
 _ui.download_chart(wide, "evaluation_lag", title="Median lag by month", ylabel="days")
 st.caption("These figures describe the program; differences between groups are not causal "
            "effects of follow-up.")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages import _app, _ui
+from app_pages import _app, _linechart, _ui
 from app_pages._filters import people_note
 from layers import deck
 
@@ -257,12 +257,11 @@ st.download_button(
 
 st.subheader("Coverage vs number of new sites")
 chart = out.curve[["k", "covered_pct"]]
-st.line_chart(
-    chart,
-    x="k",
-    y="covered_pct",
+_linechart.line_chart(  # st.line_chart's chart without altair (tests/test_linechart.py)
+    chart.set_index("k"),
     y_label="burden covered (%)",
     x_label=f"new sites (greedy order; coverage by {mode_text})",
+    name="coverage_curve",
 )
 _ui.download_table(chart, "coverage_curve", "Download coverage curve (CSV)")
 _ui.download_chart(chart.set_index("k"), "coverage_curve", title="Coverage vs new sites",

@@ -45,3 +45,33 @@ def test_line_chart_spec_and_data_equal_st_line_chart():
         assert th1 == th0 == "streamlit"
         assert len(t0) == len(t1) == 1 and t1[0].equals(t0[0])
     assert charts[2].proto.datasets[0].data.data != charts[0].proto.datasets[0].data.data
+
+
+APP_XY = '''
+import numpy as np, pandas as pd, streamlit as st
+from app_pages._linechart import line_chart
+curve = pd.DataFrame({"k": np.arange(0, 11), "covered_pct": np.linspace(0, 62.5, 11)})
+st.line_chart(curve, x="k", y="covered_pct", y_label="burden covered (%)", x_label="new sites")
+line_chart(curve.set_index("k"), y_label="burden covered (%)", x_label="new sites")
+wide = pd.DataFrame({"EMS": [1.0, np.nan, 2.5], "police": [0.5, 1.0, np.nan]},
+                    index=pd.Index(["2026-01", "2026-02", "2026-03"], name="month"))
+wide.columns.name = "source"
+st.line_chart(wide)
+line_chart(wide)
+'''
+
+
+def test_the_siting_curve_and_the_evaluation_lags_equal_st_line_chart():
+    """The Siting page's coverage curve (st.line_chart with x=, y=) and the Evaluation page's
+    median lags (text months, several series with gaps), drawn without altair."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_string(APP_XY, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    charts = at.get("arrow_vega_lite_chart") + at.get("vega_lite_chart")
+    assert len(charts) == 4
+    for ref, new in (charts[0:2], charts[2:4]):
+        (s0, t0, th0), (s1, t1, th1) = _parts(ref), _parts(new)
+        assert s1 == s0
+        assert th1 == th0 == "streamlit"
+        assert len(t0) == len(t1) == 1 and t1[0].equals(t0[0])
