@@ -32,10 +32,12 @@ def _parts(el):
     return json.loads(text), tables, el.proto.theme
 
 
-def test_line_chart_spec_and_data_equal_st_line_chart():
+def _pairs_equal(app: str):
+    """Run ``app`` (two st.line_chart / line_chart pairs); each pair: same spec, theme, data.
+    Returns the four charts."""
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_string(APP, default_timeout=60).run()
+    at = AppTest.from_string(app, default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]
     charts = at.get("arrow_vega_lite_chart") + at.get("vega_lite_chart")
     assert len(charts) == 4
@@ -44,6 +46,11 @@ def test_line_chart_spec_and_data_equal_st_line_chart():
         assert s1 == s0
         assert th1 == th0 == "streamlit"
         assert len(t0) == len(t1) == 1 and t1[0].equals(t0[0])
+    return charts
+
+
+def test_line_chart_spec_and_data_equal_st_line_chart():
+    charts = _pairs_equal(APP)
     assert charts[2].proto.datasets[0].data.data != charts[0].proto.datasets[0].data.data
 
 
@@ -64,14 +71,4 @@ line_chart(wide)
 def test_the_siting_curve_and_the_evaluation_lags_equal_st_line_chart():
     """The Siting page's coverage curve (st.line_chart with x=, y=) and the Evaluation page's
     median lags (text months, several series with gaps), drawn without altair."""
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_string(APP_XY, default_timeout=60).run()
-    assert not at.exception, [e.value for e in at.exception]
-    charts = at.get("arrow_vega_lite_chart") + at.get("vega_lite_chart")
-    assert len(charts) == 4
-    for ref, new in (charts[0:2], charts[2:4]):
-        (s0, t0, th0), (s1, t1, th1) = _parts(ref), _parts(new)
-        assert s1 == s0
-        assert th1 == th0 == "streamlit"
-        assert len(t0) == len(t1) == 1 and t1[0].equals(t0[0])
+    _pairs_equal(APP_XY)
