@@ -8,6 +8,7 @@ import streamlit as st
 
 from app_pages import _app, _areas, _ui
 from app_pages._filters import people_note
+from app_pages._linechart import bar_chart
 from geo.cells import cells_to_latlng, cells_to_str, str_to_cells
 from layers import deck
 
@@ -165,7 +166,9 @@ def _map_section() -> None:
         if len(hist):
             chart = hist.set_index("period")["count"].astype("Float64").astype(float)
             if chart.notna().any() and chart.fillna(0).sum() > 0:
-                st.bar_chart(chart, y_label=f"overdoses per {unit}", x_label=f"{unit} starting")
+                # st.bar_chart's spec without altair (its import + chart building on first draw)
+                bar_chart(chart, y_label=f"overdoses per {unit}", x_label=f"{unit} starting",
+                          name="cell_history")
                 _ui.download_table(hist, "cell_history", "Download cell history (CSV)")
                 _ui.download_chart(chart.to_frame("overdoses"), "cell_history", kind="bar",
                                    title=f"Cell {sel['h3']}", ylabel=f"overdoses per {unit}")

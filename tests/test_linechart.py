@@ -72,3 +72,50 @@ def test_the_siting_curve_and_the_evaluation_lags_equal_st_line_chart():
     """The Siting page's coverage curve (st.line_chart with x=, y=) and the Evaluation page's
     median lags (text months, several series with gaps), drawn without altair."""
     _pairs_equal(APP_XY)
+
+
+APP_BAR = '''
+import numpy as np, pandas as pd, streamlit as st
+from app_pages._linechart import bar_chart
+idx = pd.date_range("2025-01-01", periods=14, freq="28D", name="period")
+hist = pd.Series([3.0, np.nan, 12.0, 0.0, 15.0, 11.0] + [np.nan] * 4 + [10.0, 22.0, 0.0, 13.0],
+                 index=idx, name="count")  # the Hotspots cell history: suppressed periods NaN
+st.bar_chart(hist, y_label="overdoses per 28-day period", x_label="28-day period starting")
+bar_chart(hist, y_label="overdoses per 28-day period", x_label="28-day period starting")
+wide = pd.DataFrame({"EMS": [1.0, np.nan, 2.5], "police": [1, 2, 3]},
+                    index=pd.Index(["2026-01", "2026-02", "2026-03"], name="month"))
+st.bar_chart(wide)
+bar_chart(wide)
+'''
+
+
+def test_bar_chart_spec_and_data_equal_st_bar_chart():
+    """The Hotspots cell history (dates, one series with suppressed gaps) and a text-x chart of
+    two series (melted, integer column cast with the float one), drawn without altair."""
+    charts = _pairs_equal(APP_BAR)  # in page order: st.bar_chart, bar_chart, twice
+    specs = [json.loads(el.proto.spec) for el in charts]
+    assert [s["mark"]["type"] for s in specs] == ["bar"] * 4
+    assert [s["encoding"]["x"]["type"] for s in specs] == ["temporal"] * 2 + ["ordinal"] * 2
+    assert "color" in specs[3]["encoding"] and "color" not in specs[1]["encoding"]
+
+
+APP_BAR_INT = '''
+import pandas as pd, streamlit as st
+from app_pages._linechart import bar_chart
+counts = pd.Series([4, 0, 7], index=pd.Index([2023, 2024, 2025], name="year"), name="n")
+st.bar_chart(counts)
+bar_chart(counts)
+empty = pd.Series([], dtype=float, index=pd.DatetimeIndex([], name="period"), name="count")
+st.bar_chart(empty, y_label="overdoses")
+bar_chart(empty, y_label="overdoses")
+'''
+
+
+def test_bar_chart_integer_x_is_ordinal_and_an_empty_series_matches():
+    """Whole-number x (ordinal for a bar chart, whole-number ticks), and an empty date index
+    (Streamlit looks at the first value to call x a date: none, so ordinal)."""
+    specs = [json.loads(el.proto.spec) for el in _pairs_equal(APP_BAR_INT)]
+    assert specs[1]["encoding"]["x"] == {"axis": {"grid": False, "tickMinStep": 1},
+                                         "field": "year", "scale": {}, "title": "",
+                                         "type": "ordinal"}
+    assert specs[3]["encoding"]["x"]["type"] == "ordinal"
