@@ -16,6 +16,9 @@ for EWMA (its margin carries the exact recent counts). ``expected``, ``threshold
 and ``p`` (functions of the exact counts) are restricted-tier only. Windows end at the release
 date; dates, never times.
 
+The series' rows, cell keys and baselines, and the rows dropped for want of a baseline, are
+built in :mod:`products.alert_series`.
+
 **Scan** (:func:`scan_table`): Kulldorff's prospective space-time permutation scan
 (:func:`clustering.scan.space_time_scan`); public: ``observed`` and ``zone_count`` keyed and
 perturbed, ``expected``/``p``/``recurrence_days`` blank for clusters with a hidden count,
@@ -30,12 +33,7 @@ import numpy as np
 import pandas as pd
 
 from clustering.alerts import METHODS, alert_table, detect
-from clustering.series import (
-    _assign,
-    area_neighbours,
-    incidents_to_daily,
-    incidents_to_rolling_24h,
-)
+from clustering.series import area_neighbours, incidents_to_daily, incidents_to_rolling_24h
 from geo.cells import cells_to_str
 from geo.grid import cells_at
 from geo.privacy import (
@@ -48,20 +46,26 @@ from geo.privacy import (
     with_record_keys,
 )
 from geo.privacy.cellkey import KEY_MOD
+from products.alert_series import (
+    _DAY,
+    _EARS_LAG,
+    WHOLE_AREA,
+    _baseline,
+    _drop_before_data,
+    _key_series,
+    _label,
+    _series_rows,
+)
 from products.query import Query, check_filters, check_resolution, data_end, select
 
 __all__ = ["current_alerts", "scan_table", "alert_window", "ALERT_COLUMNS", "SCAN_COLUMNS",
            "WHOLE_AREA"]
 
-WHOLE_AREA = "whole area"
 ALERT_COLUMNS = ["date", "area", "area_type", "severity", "method", "observed", "expected",
                  "threshold", "baseline", "baseline_days", "statistic", "p", "run_day",
                  "trigger_area"]
 SCAN_COLUMNS = ["rank", "centre", "cells", "n_cells", "start", "end", "days", "observed",
                 "expected", "llr", "p", "recurrence_days", "zone_count"]
-_DAY = pd.Timedelta(days=1)
-#: EARS baseline: days [t - lag - 6, t - lag] (C1 lag 1; C2/C3 lag 3, the guard band).
-_EARS_LAG = {"C1": 1, "C2": 3, "C3": 3}
 _HISTORY_DAYS = 120  # series days before the report window (room for every baseline)
 
 
@@ -85,82 +89,6 @@ def alert_window(incidents: pd.DataFrame, query: Query, policy: PrivacyPolicy | 
 
 def _selected(incidents: pd.DataFrame, query: Query) -> pd.DataFrame:
     return select(with_record_keys(incidents), replace(query, start=None, end=None))
-
-
-#: the columns the daily series, their cells (geo.grid.cells_at, geo.areas.area_located) and
-#: their keys read; plus every precomputed ``h3_r<res>`` column
-_SERIES_COLUMNS = ("occurred_at", "h3", "lat", "lon", "location_precision", "area", "rkey")
-
-
-def _series_rows(sub: pd.DataFrame, first, last) -> pd.DataFrame:
-    """The rows of ``sub`` that the series from ``first`` to ``last`` (days) can count, with
-    the evening before ``first`` (the 24-hour counts look back one day), in their order, and
-    only the columns the series read: the series and their keys are the same as from ``sub``,
-    built from a few months of rows instead of every day of the data. Left whole when the
-    times carry a time zone."""
-    t = sub["occurred_at"]
-    if not len(sub) or not (pd.api.types.is_datetime64_dtype(t)
-                            and getattr(t.dt, "tz", None) is None):
-        return sub
-    lo = pd.Timestamp(first).floor("D") - _DAY
-    hi = pd.Timestamp(last).floor("D") + _DAY
-    keep = ((t >= lo) & (t < hi)).to_numpy(bool)
-    cols = [c for c in sub.columns if c in _SERIES_COLUMNS
-            or (isinstance(c, str) and c.startswith("h3_r"))]
-    return sub[cols][keep]
-
-
-def _key_series(sub, area, res, polygons, id_column, start, last, series) -> np.ndarray:
-    """Days × areas cell keys aligned with ``series`` (sum of the record keys counted)."""
-    rows, d, j, labels, _ = _assign(sub, area, res, polygons, id_column, None, start, last)
-    A = series.shape[1]
-    pos = pd.Index(labels).get_indexer(series.columns)  # series column → label index
-    col = np.full(labels.size, -1, np.int64)  # label index → series column
-    col[pos[pos >= 0]] = np.arange(A)[pos >= 0]
-    ok = col[j] >= 0
-    rk = sub["rkey"].to_numpy(np.float64)[rows][ok]
-    s = np.bincount(d[ok] * A + col[j][ok], weights=rk, minlength=series.shape[0] * A)
-    return np.mod(s, KEY_MOD).astype(np.int64).reshape(series.shape)
-
-
-def _baseline(tab, series, keys, start_day) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Baseline total, its key and length per alert row (NaN/0 without a baseline)."""
-    n = len(tab)
-    tot, key, L = np.full(n, np.nan), np.zeros(n, np.int64), np.full(n, np.nan)
-    x = series.to_numpy(np.int64)
-    cs = np.vstack([np.zeros((1, x.shape[1]), np.int64), np.cumsum(x, axis=0)])
-    ck = np.vstack([np.zeros((1, x.shape[1]), np.int64), np.cumsum(keys, axis=0)])
-    t = ((pd.to_datetime(tab["date"]) - start_day) / _DAY).to_numpy(np.int64)
-    a = series.columns.get_indexer(pd.Index(tab["area_raw"].tolist()))
-    for i, m in enumerate(tab["method"].astype(str)):
-        if m in _EARS_LAG:
-            hi, length = t[i] - _EARS_LAG[m] + 1, 7
-        elif m == "EWMA" and pd.notna(tab["baseline_days"].iloc[i]):
-            length = int(tab["baseline_days"].iloc[i])
-            hi = t[i] - 2
-        else:
-            continue
-        lo = hi - length
-        if lo < 0 or a[i] < 0:
-            continue
-        tot[i] = cs[hi, a[i]] - cs[lo, a[i]]
-        key[i] = (ck[hi, a[i]] - ck[lo, a[i]]) % KEY_MOD
-        L[i] = length
-    return tot, key, L
-
-
-def _label(values, kind) -> list:
-    out = []
-    for v in values:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            out.append(None)
-        elif kind == "h3":
-            out.append(cells_to_str(np.array([v], np.uint64))[0])
-        elif kind == "jurisdiction":
-            out.append(WHOLE_AREA)
-        else:
-            out.append(str(v))
-    return out
 
 
 def current_alerts(
@@ -265,23 +193,6 @@ def current_alerts(
     out = _publish_alerts(tab, pol)
     out.attrs["no_baseline"] = no_base
     return out
-
-
-def _drop_before_data(tab: pd.DataFrame, sub: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Rows whose baseline starts before the first record are not alerts (a baseline of days
-    without data is not zero): dropped, and counted (``attrs["no_baseline"]``)."""
-    if not len(tab) or not len(sub):
-        return tab, 0
-    first = pd.to_datetime(sub["occurred_at"]).min()
-    first = (first.tz_localize(None) if getattr(first, "tz", None) else first).normalize()
-    m = tab["method"].astype(str)
-    lag = m.map(lambda v: _EARS_LAG.get(v, 3)).to_numpy(float)  # neighbour: as C2
-    length = np.where(m == "EWMA", pd.to_numeric(tab["baseline_days"]).fillna(7).to_numpy(float)
-                      + 1, 7.0)
-    begin = pd.to_datetime(tab["date"]).dt.normalize() - pd.to_timedelta(lag - 1 + length,
-                                                                          unit="D")
-    ok = ((begin >= first) | (m == "threshold")).to_numpy()
-    return tab[ok].reset_index(drop=True), int((~ok).sum())
 
 
 def _publish_alerts(tab: pd.DataFrame, pol: PrivacyPolicy) -> pd.DataFrame:
