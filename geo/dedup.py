@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
-from geo.cells import EARTH_RADIUS_M, haversine_m, latlon_to_xyz
+from geo.cells import haversine_m
+from geo.dedup_match import near_pairs
 from geo.schema import SOURCES
 
 __all__ = ["candidate_pairs", "assign_events", "collapse_events", "dedup_incidents"]
@@ -87,7 +87,7 @@ def candidate_pairs(
         Positions with ``i < j`` and ``score = dt / window + d / radius`` (0 = identical).
     """
     _check_params(window_min, radius_m)
-    t = np.asarray(pd.to_datetime(np.asarray(occurred_at)).astype("datetime64[us]"))
+    t = _as_us(occurred_at)
     lat = np.asarray(lat, float)
     lon = np.asarray(lon, float)
     codes = _source_codes(source)
@@ -96,25 +96,33 @@ def candidate_pairs(
     ok &= np.isfinite(lat) & np.isfinite(lon) & ~np.isnat(t)
     idx = np.flatnonzero(ok)
     empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
-    if idx.size < 2 or np.unique(codes[idx]).size < 2:
+    if idx.size < 2 or (codes[idx] == codes[idx[0]]).all():
         return empty
-    minutes = (t[idx] - t[idx].min()).astype("timedelta64[us]").astype(np.float64) / 6e7
-    scale = radius_m / window_min if window_min > 0 else radius_m * 1e9
-    pts = np.column_stack([latlon_to_xyz(lat[idx], lon[idx]) * EARTH_RADIUS_M, minutes * scale])
-    # a hair wider than the rule, so rounding never drops a pair exactly at the edge (the exact
-    # filter below decides); results then do not depend on which records are searched together
-    pairs = cKDTree(pts).query_pairs(r=radius_m * (1 + 1e-9), p=np.inf, output_type="ndarray")
-    if pairs.size == 0:
-        return empty
-    a, b = idx[pairs[:, 0]], idx[pairs[:, 1]]
+    # every pair within the rule plus a few more (a hair wide, so rounding never drops a pair
+    # exactly at the edge; the exact filter below decides): results then do not depend on
+    # which records are searched together
+    a, b = near_pairs(t[idx].view(np.int64), lat[idx], lon[idx], window_min, radius_m)
+    a, b = idx[a], idx[b]
+    keep = codes[a] != codes[b]
+    a, b = a[keep], b[keep]
     dt = np.abs(t[a] - t[b]).astype("timedelta64[us]").astype(np.float64) / 6e7
+    keep = dt <= window_min
+    a, b, dt = a[keep], b[keep], dt[keep]
     d = haversine_m(lat[a], lon[a], lat[b], lon[b])
-    keep = (codes[a] != codes[b]) & (dt <= window_min) & (d <= radius_m)
+    keep = d <= radius_m
     a, b, dt, d = a[keep], b[keep], dt[keep], d[keep]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     score = (dt / window_min if window_min > 0 else 0.0) + d / radius_m
-    order = np.lexsort((hi, lo))
+    order = np.argsort(lo * n + hi) if n < 2**31 else np.lexsort((hi, lo))
     return lo[order], hi[order], score[order]
+
+
+def _as_us(occurred_at) -> np.ndarray:
+    """``occurred_at`` as datetime64[us] (a datetime64 array is cast directly, no pandas)."""
+    t = np.asarray(occurred_at)
+    if t.dtype.kind == "M":
+        return t.astype("datetime64[us]")
+    return np.asarray(pd.to_datetime(t).astype("datetime64[us]"))
 
 
 def _find(parent: list[int], x: int) -> int:
@@ -126,7 +134,7 @@ def _find(parent: list[int], x: int) -> int:
     return root
 
 
-def assign_events(n: int, i, j, score, source) -> np.ndarray:
+def assign_events(n: int, i, j, score, source, *, comp=None) -> np.ndarray:
     """Event label (0..m-1, in order of first record) per record; one record per source per event.
 
     Parameters
@@ -136,6 +144,10 @@ def assign_events(n: int, i, j, score, source) -> np.ndarray:
     i, j, score : array-like
         Candidate pairs from :func:`candidate_pairs`.
     source : array-like of str
+    comp : array-like of int, optional
+        Connected-component labels of the pair graph (any numbering, e.g. from
+        ``scipy.sparse.csgraph.connected_components``), when the caller has them already;
+        computed here otherwise. The result does not depend on their numbering.
     """
     i = np.asarray(i, np.int64)
     j = np.asarray(j, np.int64)
@@ -143,40 +155,77 @@ def assign_events(n: int, i, j, score, source) -> np.ndarray:
     codes = _source_codes(source)
     if i.size == 0:
         return np.arange(n, dtype=np.int64)
-    g = sp.coo_matrix((np.ones(i.size), (i, j)), shape=(n, n))
-    _, comp = connected_components(g, directed=False)
+    if comp is None:
+        g = sp.coo_matrix((np.ones(i.size), (i, j)), shape=(n, n))
+        comp = connected_components(g, directed=False)[1]
+    comp, firstpos = first_order(np.asarray(comp, np.int64))
     # components holding two records of one source must be rebuilt greedily
-    key = comp.astype(np.int64) * len(SOURCES) + codes
-    sizes = np.bincount(comp)
-    distinct = np.bincount(np.unique(key) // len(SOURCES), minlength=sizes.size)
-    conflicted = sizes > distinct
-    if conflicted.any():
-        bad_pair = conflicted[comp[i]]
-        bi, bj, bs = i[bad_pair], j[bad_pair], score[bad_pair]  # masked once, not per pass
-        order = np.lexsort((bj, bi, bs))
-        # union-find over the records of conflicted components only, numbered 0..k-1 in
-        # record order (the same unions as over all n records, without n Python objects)
-        members = np.flatnonzero(conflicted[comp])
-        parent = list(range(members.size))
-        mask = [1 << c for c in codes[members].tolist()]
-        ci, cj = np.searchsorted(members, bi[order]), np.searchsorted(members, bj[order])
-        del bi, bj, bs, order
-        for a, b in zip(ci.tolist(), cj.tolist(), strict=True):
-            ra, rb = _find(parent, a), _find(parent, b)
-            if ra == rb or mask[ra] & mask[rb]:
-                continue
-            parent[rb] = ra
-            mask[ra] |= mask[rb]
-        del ci, cj, mask
-        sub_root = np.fromiter((_find(parent, x) for x in range(members.size)), np.int64,
-                               count=members.size)
-        comp = comp.astype(np.int64)
-        comp[members] = comp.max() + 1 + sub_root  # fresh labels for the rebuilt pieces
-    # relabel 0..m-1 in order of first appearance
-    _, first, inv = np.unique(comp, return_index=True, return_inverse=True)
-    rank = np.empty(first.size, np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
-    return rank[inv]
+    nodes = np.zeros(n, bool)
+    nodes[i] = True
+    nodes[j] = True
+    nodes = np.flatnonzero(nodes)  # records in a pair (the others are alone)
+    cn = comp[nodes]
+    seen = np.zeros(firstpos.size, np.int64)
+    np.bitwise_or.at(seen, cn, np.left_shift(1, codes[nodes]))
+    conflicted = np.bincount(cn, minlength=firstpos.size) > np.bitwise_count(seen)
+    del nodes, cn, seen
+    if not conflicted.any():
+        return comp
+    bad_pair = conflicted[comp[i]]
+    bi, bj, bs = i[bad_pair], j[bad_pair], score[bad_pair]  # masked once, not per pass
+    order = np.lexsort((bj, bi, bs))
+    # union-find over the records of conflicted components only, numbered 0..k-1 in
+    # record order (the same unions as over all n records, without n Python objects)
+    members = np.flatnonzero(conflicted[comp])
+    parent = list(range(members.size))
+    mask = [1 << c for c in codes[members].tolist()]
+    ci, cj = np.searchsorted(members, bi[order]), np.searchsorted(members, bj[order])
+    del bi, bj, bs, order
+    for a, b in zip(ci.tolist(), cj.tolist(), strict=True):
+        ra, rb = _find(parent, a), _find(parent, b)
+        if ra == rb or mask[ra] & mask[rb]:
+            continue
+        parent[rb] = ra
+        mask[ra] |= mask[rb]
+    del ci, cj, mask
+    root = np.fromiter((_find(parent, x) for x in range(members.size)), np.int64,
+                       count=members.size)
+    # the first record of each rebuilt piece (members are in record order)
+    piece_first = np.full(members.size, members.size, np.int64)
+    np.minimum.at(piece_first, root, np.arange(members.size))
+    piece_first = members[piece_first[root]]
+    # relabel 0..m-1 in order of first record: a record that starts an event counts
+    starts = np.zeros(n, bool)
+    starts[firstpos[~conflicted]] = True
+    starts[piece_first] = True
+    rank = np.cumsum(starts) - 1
+    out = rank[firstpos[comp]]
+    out[members] = rank[piece_first]
+    return out
+
+
+def first_order(comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels renumbered 0..L-1 in order of first appearance, and each label's first position.
+
+    ``scipy.sparse.csgraph.connected_components`` numbers components that way already (checked
+    in one pass, then kept as they are)."""
+    n = comp.size
+    if n == 0:
+        return comp, np.empty(0, np.int64)
+    top = np.maximum.accumulate(comp)
+    new = np.empty(n, bool)
+    new[0] = True
+    np.greater(comp[1:], top[:-1], out=new[1:])
+    if comp[0] == 0 and comp.min() >= 0 and (comp[new] == np.arange(int(new.sum()))).all():
+        return comp, np.flatnonzero(new)
+    lo = int(comp.min())
+    first = np.full(int(comp.max()) - lo + 1, n, np.int64)
+    np.minimum.at(first, comp - lo, np.arange(n))
+    starts = np.zeros(n, bool)
+    starts[first[first < n]] = True
+    rank = np.cumsum(starts) - 1
+    comp = rank[first[comp - lo]]
+    return comp, np.flatnonzero(starts)
 
 
 def collapse_events(records: pd.DataFrame, labels) -> pd.DataFrame:
