@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-## Start the dashboard on the bundled synthetic sample data.
+## Start the dashboard on the bundled synthetic sample data (`streamlit run dashboard.py` plus a
+## thread that fills the Overview's shared caches while the first browser loads the page).
 run: $(STAMP)
-	$(VENV)/bin/streamlit run dashboard.py --server.headless true --browser.gatherUsageStats false
+	$(PY) -m app_pages._warm --server.headless true --browser.gatherUsageStats false
 
 ## Install everything and run the whole test suite.
 test: $(STAMP)

@@ -1,17 +1,19 @@
 """Benchmark: a real ``streamlit run`` server from process start to the Overview drawn in Chromium.
 
 Chromium (``/usr/bin/chromium``, headless, Playwright; never downloads a browser) is opened
-first; then, per run, ``streamlit run dashboard.py`` of a checkout is started on a free port
-(``GAPMAP_STORE`` = ``--store``) and the clock runs from ``Popen`` to the Overview *ready* in a
-new tab (the conditions of :mod:`bench.bench_browser`: script run finished, title shown, no
-spinner, skeleton or running-status widget). Also the server's CPU seconds (its process,
+first; then, per run, the server of a checkout is started on a free port the way its
+``make run`` does (``python -m app_pages._warm``, the launcher that warms the caches, where the
+checkout has it; else, or with ``--plain``, ``streamlit run dashboard.py``; ``GAPMAP_STORE`` =
+``--store``) and the clock runs from ``Popen`` to the Overview *ready* in a new tab (the
+conditions of :mod:`bench.bench_browser`: script run finished, title shown, no spinner,
+skeleton or running-status widget). Also the server's CPU seconds (its process,
 ``/proc``) at that moment. With ``--base`` (an older checkout, ``git worktree add``) both
 checkouts alternate, so they see the same machine load; medians of ``--runs``.
 
 Usage::
 
     .venv/bin/python bench/bench_coldstart.py --store /tmp/h6_1m/bench.duckdb \\
-        [--base /tmp/dashcold/base] [--runs 3] [--shot overview.png]
+        [--base /tmp/dashcold/base] [--runs 3] [--shot overview.png] [--plain]
 
 ``--shot`` saves a full-page screenshot of the (new checkout's) Overview of the last run.
 Goal (issue 13): dashboard at 1M incidents ready in ≤ 3 s from process start.
@@ -24,6 +26,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -51,21 +54,33 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def cold_start(browser, root: Path, store: str | None, shot: Path | None = None
+def server_command(root: Path, plain: bool = False) -> list[str]:
+    """How ``make run`` of the checkout ``root`` starts the server: the launcher with the cache
+    warm-up (``python -m app_pages._warm``) where the checkout has it, else (or with ``plain``)
+    ``streamlit run dashboard.py``; the same options either way."""
+    if not plain and (root / "app_pages" / "_warm.py").exists():
+        return [sys.executable, "-m", "app_pages._warm"]
+    return [sys.executable, "-m", "streamlit", "run", str(root / "dashboard.py")]
+
+
+def cold_start(browser, root: Path, store: str | None, shot: Path | None = None,
+               plain: bool = False, notes: list | None = None
                ) -> tuple[float, float, float, float]:
     """(seconds to healthy, seconds to the Overview ready, server CPU seconds at ready, server
-    CPU seconds at healthy: Streamlit's own start) of one start."""
+    CPU seconds at healthy: Streamlit's own start) of one start; the server's ``gapmap:``
+    lines (the launcher's warm-up report) are appended to ``notes``."""
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=str(root))
     env.pop("GAPMAP_STORE", None)
     if store:
         env["GAPMAP_STORE"] = str(store)
+    err = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(root / "dashboard.py"),
+        [*server_command(root, plain),
          "--server.headless", "true", "--server.port", str(port), "--server.address",
          "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=err,
         start_new_session=True)
     try:
         while not _healthy(port):
@@ -91,6 +106,10 @@ def cold_start(browser, root: Path, store: str | None, shot: Path | None = None
         return healthy, ready, cpu, cpu_healthy
     finally:
         stop_server(proc)
+        err.seek(0)
+        if notes is not None:
+            notes.extend(ln.strip() for ln in err if ln.startswith("gapmap:"))
+        err.close()
 
 
 def main(argv=None) -> int:
@@ -101,22 +120,30 @@ def main(argv=None) -> int:
     ap.add_argument("--base", default=None, help="an older checkout (git worktree) to compare")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--shot", default=None, help="save a screenshot of the new Overview here")
+    ap.add_argument("--plain", action="store_true",
+                    help="start both with `streamlit run dashboard.py` (no launcher warm-up)")
     args = ap.parse_args(argv)
     roots = {"new": ROOT} | ({"base": Path(args.base).resolve()} if args.base else {})
     print(f"store {args.store or 'bundled sample'}; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average "
           f"{os.getloadavg()[0]:.1f}; {args.runs} runs each", flush=True)
+    for k, root in roots.items():
+        print(f"  {k}: {' '.join(Path(a).name for a in server_command(root, args.plain))}",
+              flush=True)
     res = {k: [] for k in roots}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         for i in range(args.runs):
             for k, root in roots.items():
                 last = i == args.runs - 1 and k == "new" and args.shot
+                notes: list[str] = []
                 res[k].append(cold_start(browser, root, args.store,
-                                         Path(args.shot) if last else None))
+                                         Path(args.shot) if last else None, args.plain, notes))
                 h, r, c, ch = res[k][-1]
                 print(f"  {k} run {i + 1}: healthy {h:.2f} s, Overview ready {r:.2f} s, "
                       f"server cpu {c:.2f} s (at healthy {ch:.2f} s)", flush=True)
+                for note in notes:
+                    print(f"    {note}", flush=True)
         browser.close()
     for k, rs in res.items():
         med = [statistics.median(r[j] for r in rs) for j in range(4)]

@@ -1,0 +1,176 @@
+# ruff: noqa: F811  (pytest fixtures imported from app_helpers are re-bound as arguments)
+"""The server launcher's cache warm-up (app_pages._warm, what ``make run`` starts).
+
+* The warm-up fills exactly the caches a new visitor's Overview reads: after it, the first
+  public session computes nothing (every product call is a cache hit) and shows the values of
+  a session without warm-up; without the warm-up the same spies see the calls.
+* Tier separation: the warm-up computes public-tier products only; a restricted session after
+  it computes its own (restricted) values and shows exact counts.
+* The launcher starts the server and the warm-up (``make run`` uses it).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.request
+
+import pandas as pd
+import pytest
+from app_helpers import ROOT, app_env, app_inputs, load_incidents, metric, run_page  # noqa: F401
+
+from products.overview import kpi_table
+from products.query import Query
+
+#: (module, function, position of the tier argument or None) of the library calls behind the
+#: Overview's cached wrappers.
+SPIED = (
+    ("geo.privacy", "with_record_keys", None),
+    ("report.kpis", "prepare_events", None),
+    ("products.overview", "kpi_table", 2),
+    ("products.overview", "weekly_table", 2),
+    ("products.alerts", "current_alerts", 2),
+    ("products.alerts", "scan_table", 2),
+    ("products.breakdowns", "breakdown_table", 2),
+)
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Every call of the spied library functions as (name, tier or None), in order."""
+    import importlib
+
+    got: list[tuple[str, str | None]] = []
+    for mod_name, fn_name, tier_at in SPIED:
+        mod = importlib.import_module(mod_name)
+        real = getattr(mod, fn_name)
+
+        def spy(*a, _real=real, _name=fn_name, _at=tier_at, **kw):
+            tier = None
+            if _at is not None:
+                t = a[_at] if len(a) > _at else kw.get("policy", kw.get("tier"))
+                tier = getattr(t, "tier", t)
+            got.append((_name, tier))
+            return _real(*a, **kw)
+
+        monkeypatch.setattr(mod, fn_name, spy)
+    return got
+
+
+def _kpis_shown(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_warm_filters_equal_a_new_sessions_sidebar():
+    from app_pages._data import data_range
+    from app_pages._warm import overview_filters
+
+    at = run_page()
+    assert at.session_state["_filters"] == overview_filters(data_range()[1])
+
+
+def test_first_public_session_after_warm_up_computes_nothing(calls):
+    import streamlit as st
+
+    from app_pages._warm import warm_overview
+
+    cold = run_page()  # reference: no warm-up, every product computed by the session
+    cold_calls = list(calls)
+    assert {n for n, _ in cold_calls} >= {"with_record_keys", "prepare_events", "kpi_table",
+                                         "weekly_table", "current_alerts", "breakdown_table",
+                                         "scan_table"}
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    calls.clear()
+
+    times = warm_overview()
+    assert {"imports", "incidents", "prepared events", "kpis, weekly"} <= set(times)
+    warm_calls = list(calls)
+    assert sorted(warm_calls) == sorted(cold_calls)  # the same products, no more, no fewer
+    assert {t for _, t in warm_calls} == {None, "public"}  # never a restricted value
+    calls.clear()
+
+    at = run_page()
+    assert calls == []  # every value came from the warm caches
+    assert _kpis_shown(at) == _kpis_shown(cold)
+    assert len(at.dataframe) == len(cold.dataframe) > 0
+    for got, ref in zip(at.dataframe, cold.dataframe, strict=True):
+        pd.testing.assert_frame_equal(got.value, ref.value)
+
+
+def test_restricted_session_after_warm_up_gets_its_own_values(app_inputs, calls):
+    from app_pages._warm import warm_overview
+
+    warm_overview()
+    calls.clear()
+    at = run_page(session={"tier": "restricted"})
+    tiers = {t for _, t in calls if t is not None}
+    assert tiers == {"restricted"}  # computed for this tier, nothing public reused
+    assert {"kpi_table", "weekly_table", "current_alerts", "breakdown_table"} <= \
+        {n for n, _ in calls}
+    assert not {n for n, _ in calls} & {"with_record_keys", "prepare_events"}  # shared data
+    inc = load_incidents(app_inputs["incidents"])
+    # the restricted default window: the last 365 days to the data's last day
+    exact = kpi_table(inc, Query(end="2026-11-16"), "restricted", windows=(365,))
+    assert metric(at, "Overdoses, 365 d") == f"{int(exact.loc[365, 'overdoses']):,}"
+
+
+def test_public_session_after_warm_up_shows_published_values(app_inputs):
+    from app_pages._warm import warm_overview
+
+    warm_overview()
+    at = run_page()
+    inc = load_incidents(app_inputs["incidents"])
+    ref = kpi_table(inc, Query(), "public", windows=(364,))
+    for label, col in (("Overdoses", "overdoses"), ("Fatal", "fatal")):
+        v = ref.loc[364, col]
+        assert metric(at, f"{label}, 364 d") == ("suppressed" if v != v else f"{int(v):,}")
+
+
+def test_make_run_starts_the_launcher():
+    text = (ROOT / "Makefile").read_text()
+    run = text.split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    assert "-m app_pages._warm" in run
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_launcher_serves_and_warms():
+    """``python -m app_pages._warm``: the server answers and the warm-up reports its steps."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app_pages._warm", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stderr], daemon=True).start()
+    try:
+        seen = []
+        while True:
+            ln = lines.get(timeout=120)
+            seen.append(ln)
+            if ln.startswith("gapmap:"):
+                break
+        assert ln.startswith("gapmap: Overview caches warm in "), seen
+        assert "prepared events" in ln and "kpis, weekly" in ln
+        assert "missing ScriptRunContext" not in "".join(seen)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=10) as r:
+            assert r.status == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
