@@ -7,6 +7,10 @@ every row is an event.
 
 Outcomes and naloxone status are held as small integer codes (no per-row strings), so a
 window count over 1,000,000 events is a few vectorised comparisons.
+
+A table loaded from the store has one row per event already: :func:`_distinct_ids` proves that
+its ids are all different from a 64-bit fingerprint of each id read from the Arrow buffers (a
+sort of numbers, no hashing of strings), so the collapse (factorizing every id) is skipped.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from geo.grid import cells_at
 from geo.privacy import with_record_keys
@@ -53,6 +58,68 @@ def _codes(incidents: pd.DataFrame, column: str, labels: tuple[str, ...]) -> np.
             hit = (norm == lab).to_numpy(dtype=bool, na_value=False)
         codes[hit] = j
     return codes
+
+
+_FOLD = np.uint64(0x9E3779B97F4A7C15)  # odd multiplier folding an id's 8-byte words
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+_MAX_ID_BYTES = 64  # longer ids: the fingerprint would cost as much as factorizing
+
+
+def _fingerprints(a: pa.Array, big: bool) -> np.ndarray | None:
+    """A uint64 per value of a (large) string array, a function of the value's bytes only
+    (its length, then each 8-byte word masked to the value's bytes); None when too long."""
+    n = len(a)
+    bufs = a.buffers()
+    width = 8 if big else 4
+    off = np.frombuffer(bufs[1], dtype=np.int64 if big else np.int32, count=n + 1,
+                        offset=a.offset * width).astype(np.int64)
+    start, lens = off[:-1], np.diff(off)
+    if n and int(lens.max()) > _MAX_ID_BYTES:
+        return None
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    pad = np.concatenate([data, np.zeros(8, np.uint8)])  # the last word may read past the end
+    # word g = the 8 bytes from byte g (unaligned, overlapping views of the same buffer)
+    words = np.ndarray(shape=(pad.size - 7,), dtype="<u8", buffer=pad, strides=(1,))
+    h = lens.astype(np.uint64)
+    for k in range(0, int(lens.max()) if n else 0, 8):
+        rem = np.clip(lens - k, 0, 8)
+        shift = (np.minimum(rem, 7) * 8).astype(np.uint64)
+        mask = np.where(rem >= 8, _ALL, (np.uint64(1) << shift) - np.uint64(1))
+        w = words[np.minimum(start + k, pad.size - 8)] & mask
+        h = np.where(rem > 0, h * _FOLD + w, h)  # words past a value's end leave it alone
+    return h
+
+
+def _distinct_ids(eid: pd.Series) -> bool:
+    """True when no two present ``event_id`` values are equal, proven cheaply; False when that
+    is not proven (the caller then factorizes the ids, as always).
+
+    Only for Arrow-backed strings (what the store's load gives): equal ids have equal
+    fingerprints (:func:`_fingerprints`), so sorted fingerprints that all differ prove the
+    ids do. A repeated fingerprint (a repeated id, or two ids that happen to collide) proves
+    nothing: False. Missing ids are events of their own and are left out.
+    """
+    if not isinstance(eid.array, pd.arrays.ArrowExtensionArray):
+        return False
+    ca = eid.array.__arrow_array__()
+    if isinstance(ca, pa.Array):
+        ca = pa.chunked_array([ca])
+    if not (pa.types.is_string(ca.type) or pa.types.is_large_string(ca.type)):
+        return False
+    parts = []
+    for a in ca.chunks:
+        if not len(a):
+            continue
+        h = _fingerprints(a, pa.types.is_large_string(ca.type))
+        if h is None:
+            return False
+        if a.null_count:
+            h = h[a.is_valid().to_numpy(zero_copy_only=False)]
+        parts.append(h)
+    if not parts:
+        return True
+    h = np.sort(np.concatenate(parts))
+    return bool((h[1:] != h[:-1]).all())
 
 
 @dataclass(frozen=True)
@@ -170,7 +237,8 @@ def event_arrays(incidents: pd.DataFrame) -> EventArrays:
     if "lat" in incidents.columns and "lon" in incidents.columns:
         lat = pd.to_numeric(incidents["lat"], errors="coerce").to_numpy(float, na_value=np.nan)
         lon = pd.to_numeric(incidents["lon"], errors="coerce").to_numpy(float, na_value=np.nan)
-    if "event_id" in incidents.columns:
+    # ids proven all different (a store's load): every row is an event already
+    if "event_id" in incidents.columns and not _distinct_ids(incidents["event_id"]):
         eid = incidents["event_id"]
         keys, uniques = pd.factorize(eid, use_na_sentinel=True)
         na = keys < 0
