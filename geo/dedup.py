@@ -20,10 +20,11 @@ rule is **our documented design choice** (README, section *ingest*):
    ``naloxone`` yes if any report says yes (else no if any), ``naloxone_doses`` the maximum,
    and other attributes from the first report (in priority order) that has them.
 
-Candidate pairs come from a KD-tree over ``(x, y, z, t)`` — unit-sphere coordinates scaled to
-metres plus time scaled so that ``window_min`` minutes equals ``radius_m`` metres — queried with
-the Chebyshev norm, then filtered exactly (haversine distance, time difference, source). No
-Python loop touches a record unless it is in a conflicting chain.
+Candidate pairs come from a sort-and-sweep over latitude-band × longitude cells a few radii
+wide (:mod:`geo.dedup_match`: each record against the later records of its cell and of the
+neighbouring cells within reach, up to ``window_min`` later; a hair wider than the rule), then
+are filtered exactly (haversine distance, time difference, source). No Python loop touches a
+record unless it is in a conflicting chain.
 
 References
 ----------
@@ -104,17 +105,16 @@ def candidate_pairs(
     a, b = near_pairs(t[idx].view(np.int64), lat[idx], lon[idx], window_min, radius_m)
     a, b = idx[a], idx[b]
     keep = codes[a] != codes[b]
-    a, b = a[keep], b[keep]
+    a, b = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])  # as the KD-tree had
     dt = np.abs(t[a] - t[b]).astype("timedelta64[us]").astype(np.float64) / 6e7
     keep = dt <= window_min
     a, b, dt = a[keep], b[keep], dt[keep]
     d = haversine_m(lat[a], lon[a], lat[b], lon[b])
     keep = d <= radius_m
     a, b, dt, d = a[keep], b[keep], dt[keep], d[keep]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
     score = (dt / window_min if window_min > 0 else 0.0) + d / radius_m
-    order = np.argsort(lo * n + hi) if n < 2**31 else np.lexsort((hi, lo))
-    return lo[order], hi[order], score[order]
+    order = np.argsort(a * n + b) if n < 2**31 else np.lexsort((b, a))
+    return a[order], b[order], score[order]
 
 
 def _as_us(occurred_at) -> np.ndarray:

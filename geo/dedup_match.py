@@ -9,8 +9,8 @@ searched together.
 How
 ---
 The sphere is cut into latitude *bands* of height ``H`` (a few radii) and each band into
-``N_k`` equal longitude *cells* (about square, never narrower than the longitude reach of the
-band, see :func:`_lon_reach`; a band near a pole is one cell). A record is placed in its
+``N_k`` equal longitude *cells* from longitude 0 eastwards (about square, never narrower than
+the longitude reach of the band, see :func:`_lon_reach`; a band near a pole is one cell). A record is placed in its
 cell (its *home*) and, as a *ghost*, in each neighbouring cell within reach whose number is
 greater than its home's (next cell of its band, the wrap-around cell, cells of the band
 above): then every close pair of records in different cells meets exactly once, as the ghost
