@@ -34,7 +34,8 @@ THREAD_NAME = "gapmap-warm"
 #: Modules the Overview's first run imports besides those the cached calls import.
 OVERVIEW_MODULES = ("app_pages._app", "app_pages._auth", "app_pages._icon",
                     "app_pages._linechart", "app_pages._areas", "app_pages._sso",
-                    "products.breakdowns", "layers.deck", "layers.basemap", "geo.cells")
+                    "products.breakdowns", "layers.deck", "layers.basemap", "geo.cells", "h3",
+                    "PIL.Image", "PIL.ImageDraw", "PIL.PngImagePlugin")
 
 __all__ = ["DASHBOARD", "THREAD_NAME", "overview_filters", "warm_overview", "start", "main"]
 
@@ -114,8 +115,36 @@ class _OwnThreadOnly(logging.Filter):
         return record.threadName != THREAD_NAME
 
 
+_LISTENING = threading.Event()
+
+
+def _hook_server_start() -> None:
+    """Set :data:`_LISTENING` once the server listens (wraps Streamlit's bootstrap hook, which
+    runs right after ``server.start()``; without that private hook the runtime state is
+    polled instead)."""
+    from streamlit.web import bootstrap
+
+    orig = getattr(bootstrap, "_on_server_start", None)
+    if orig is None or getattr(orig, "_gapmap_warm", False):
+        return
+
+    def on_server_start(server) -> None:
+        try:
+            orig(server)
+        finally:
+            _LISTENING.set()
+
+    on_server_start._gapmap_warm = True
+    bootstrap._on_server_start = on_server_start
+
+
 def _server_up(timeout: float = 60.0) -> bool:
-    """Wait until Streamlit's runtime has started (no session needed)."""
+    """Wait until the server listens (no session needed): the warm-up never competes with
+    Streamlit's own start for the interpreter."""
+    from streamlit.web import bootstrap
+
+    if getattr(bootstrap._on_server_start, "_gapmap_warm", False):
+        return _LISTENING.wait(timeout)
     from streamlit.runtime import Runtime, RuntimeState
 
     up = (RuntimeState.NO_SESSIONS_CONNECTED, RuntimeState.ONE_OR_MORE_SESSIONS_CONNECTED)
@@ -128,10 +157,10 @@ def _server_up(timeout: float = 60.0) -> bool:
 
 
 def _run() -> None:
-    t0 = time.perf_counter()
     try:
         if not _server_up():
             return
+        t0 = time.perf_counter()
         times = warm_overview()
     except Exception as exc:  # noqa: BLE001  (never stop the server: the pages report it)
         print(f"gapmap: cache warm-up stopped: {type(exc).__name__}: {exc}", file=sys.stderr,
@@ -158,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
+    _hook_server_start()
     start()
     sys.argv = ["streamlit", "run", str(DASHBOARD), *args]
     return streamlit_main()

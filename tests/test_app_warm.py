@@ -145,16 +145,17 @@ def _free_port() -> int:
 
 
 def test_launcher_serves_and_warms():
-    """``python -m app_pages._warm``: the server answers and the warm-up reports its steps."""
+    """``python -m app_pages._warm``: the server answers and the warm-up reports its steps,
+    after the server has started listening (it never competes with Streamlit's own start)."""
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "app_pages._warm", "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1",
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True, start_new_session=True)
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stderr], daemon=True).start()
+    threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stdout], daemon=True).start()
     try:
         seen = []
         while True:
@@ -165,6 +166,7 @@ def test_launcher_serves_and_warms():
         assert ln.startswith("gapmap: Overview caches warm in "), seen
         assert "prepared events" in ln and "kpis, weekly" in ln
         assert "missing ScriptRunContext" not in "".join(seen)
+        assert any("You can now view" in s for s in seen[:-1]), seen  # printed once listening
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=10) as r:
             assert r.status == 200
     finally:
