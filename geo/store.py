@@ -65,6 +65,9 @@ _DDL = [
     "ALTER TABLE records ADD COLUMN IF NOT EXISTS received_at TIMESTAMP",
     # the area a record is located to only; NULL in stores written before it existed
     "ALTER TABLE records ADD COLUMN IF NOT EXISTS area VARCHAR",
+    # DuckDB's hash of event_id, so the ingest finds events by id without reading strings
+    # (filled for older stores by ``_update_events``)
+    "ALTER TABLE events ADD COLUMN IF NOT EXISTS id_hash UBIGINT",
 ]
 #: Version of the table layout; older stores get their events rebuilt at the next ingest.
 LAYOUT = "2"
@@ -161,6 +164,12 @@ class IncidentStore:
 
         con.execute(INCIDENTS_DDL)
         con.execute("ALTER TABLE incidents ADD COLUMN IF NOT EXISTS area VARCHAR")  # older stores
+        con.execute("ALTER TABLE incidents ADD COLUMN IF NOT EXISTS id_hash UBIGINT")
+        probe = str(con.execute("SELECT hash('gapmap event id')").fetchall()[0][0])
+        if self._meta(con, "id_hash") != probe:  # a store from before, or another DuckDB hash
+            for table in ("events", "incidents"):
+                con.execute(f"UPDATE {table} SET id_hash = hash(event_id)")
+            self._set_meta(con, "id_hash", probe)
         update_events(con, window_min, radius_m, file_id)
         self._set_meta(con, "layout", LAYOUT)
 

@@ -31,11 +31,13 @@ _LEVELS = {"time_precision": ("minute", "hour", "day"),
            "naloxone": ("yes", "no", "unknown")}
 _FIRST_KNOWN = ("suspected_drug", "age_band", "sex", "location_precision", "area", "agency")
 
-#: The records of the events of block ``$blk`` (``_evblk``: event id → block), any order.
+#: The records of one block of events (``_blk``: fingerprint → ``_lab``, ``_pos``), in any
+#: order; ``{lo}``/``{hi}`` (timestamp literals) bound their times, so DuckDB reads only that
+#: span of ``records``.
 RECORDS_SQL = (
-    "SELECT r.* EXCLUDE (file_id, received_at), e.event_id AS _event, "
-    f"({_SRC_CODE})::TINYINT AS _src FROM records r JOIN events e USING (fingerprint) "
-    "WHERE e.event_id IN (SELECT event_id FROM _evblk WHERE blk = $blk)"
+    "SELECT r.* EXCLUDE (file_id, received_at), b._lab, b._pos, "
+    f"({_SRC_CODE})::TINYINT AS _src FROM records r JOIN _blk b USING (fingerprint) "
+    "WHERE r.occurred_at BETWEEN TIMESTAMP '{lo}' AND TIMESTAMP '{hi}'"
 )
 
 _NAMES = np.array(["+".join(sorted(s for k, s in enumerate(SOURCES) if m >> k & 1))
@@ -48,62 +50,94 @@ def _level_codes(col: pa.ChunkedArray, levels) -> np.ndarray:
     return pc.fill_null(idx, len(levels) - 1).to_numpy().astype(np.int8)
 
 
-def collapse_records(tbl: pa.Table) -> pa.Table:
-    """One row per ``_event`` of ``tbl`` (records with ``_event`` and ``_src``): the canonical
-    columns of :data:`geo.schema.INCIDENT_COLUMNS` and ``first_fp``, in event order."""
+def _sorted_runs(group, src, pos, span: int):
+    """Rows sorted by (group, source priority, record order) and the start of each group."""
+    n = group.size
+    if not n:
+        e = np.empty(0, np.int64)
+        return e, e, e
+    key = (group - group.min()) * (len(SOURCES) * span) + src * span + pos  # distinct keys
+    order = np.argsort(key)
+    gs = group[order]
+    starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+    return order, starts, np.diff(np.r_[starts, n])
+
+
+def collapse_records(tbl: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """One row per event of ``tbl``: records with ``_lab`` (matched event; labels number
+    events in order of their first record), ``_pos`` (record order: ``occurred_at``, then
+    ``fingerprint``) and ``_src`` (source priority code), in any row order.
+
+    A matched event's id is its representative's ``source:incident_id``; matched events with
+    one id are one event (an id names one incident of a source). Returns the events (the
+    canonical columns of :data:`geo.schema.INCIDENT_COLUMNS` and ``first_fp``; in order of
+    first record when the labels are) and the ``events`` rows (``fingerprint``, ``event_id``)
+    of every record.
+    """
     n = tbl.num_rows
-    t = tbl["occurred_at"].to_numpy().astype("datetime64[us]").view(np.int64)
-    fp = tbl["fingerprint"].to_numpy()
+    lab = tbl["_lab"].to_numpy().astype(np.int64)
+    pos = tbl["_pos"].to_numpy().astype(np.int64)
     src = tbl["_src"].to_numpy().astype(np.int64)
-    g = pc.dictionary_encode(tbl["_event"].combine_chunks())
-    gid = g.indices.to_numpy().astype(np.int64)
-    order = np.lexsort((fp, t, src, gid))  # by event, then priority, then record order
-    gs = gid[order]
-    starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]]) if n else np.empty(0, np.int64)
-    size = np.diff(np.r_[starts, n])
-    rep = order[starts]
-    # each event's first record (record order) and the order of events
-    by_time = np.lexsort((fp, t, gid))
-    first = by_time[starts]
-    ev_order = np.lexsort((fp[first], t[first]))
-    rep, first, size = rep[ev_order], first[ev_order], size[ev_order]
+    fp = tbl["fingerprint"].to_numpy()
+    span = int(pos.max()) + 1 if n else 1
+    order, starts, size = _sorted_runs(lab, src, pos, span)
+    rep = order[starts]  # each matched event's representative
+    ids = pc.binary_join_element_wise(tbl["source"].take(pa.array(rep)),
+                                      tbl["incident_id"].take(pa.array(rep)), ":")
+    enc = pc.dictionary_encode(ids.combine_chunks() if isinstance(ids, pa.ChunkedArray)
+                               else ids)
+    event_ids = enc.dictionary
+    if len(event_ids) < starts.size:  # some ids are shared: group by id
+        code = enc.indices.to_numpy().astype(np.int64)  # in order of first label
+        gid = np.empty(n, np.int64)
+        gid[order] = np.repeat(code, size)
+        order, starts, size = _sorted_runs(gid, src, pos, span)
+        rep = order[starts]
     multi = size > 1
+    first = rep.copy()  # each event's first record (record order)
+    if multi.any():
+        pos_o = pos[order]
+        low = np.minimum.reduceat(pos_o, starts)
+        at = np.flatnonzero(pos_o == np.repeat(low, size))  # one row per event, in order
+        first = order[at]
     rep_a = pa.array(rep)
     out = {}
     for c in INCIDENT_COLUMNS:
         if c in ("event_id", "n_sources", "sources"):
             continue
         out[c] = tbl[c].take(rep_a)
-    out["occurred_at"] = pa.array(t[first].astype("datetime64[us]"))
     if multi.any():
+        out["occurred_at"] = tbl["occurred_at"].take(pa.array(first))
         # reductions over each event's records (segments of ``order``), kept for events of 2+
-        starts_sorted = starts  # reduceat needs increasing segment starts
+        is_multi = pa.array(multi)
         for c, levels in _LEVELS.items():
-            code = np.minimum.reduceat(_level_codes(tbl[c], levels)[order], starts_sorted)
-            vals = np.asarray(levels, dtype=object)[code[ev_order]]
-            merged = pa.array(vals, pa.string())
-            out[c] = pc.if_else(pa.array(multi), merged, out[c].combine_chunks())
+            code = np.minimum.reduceat(_level_codes(tbl[c], levels)[order], starts)
+            merged = pa.array(levels, pa.string()).take(pa.array(code))
+            out[c] = pc.if_else(is_multi, merged, out[c].combine_chunks())
         doses = tbl["naloxone_doses"].to_numpy(zero_copy_only=False).astype(float)
-        top = np.fmax.reduceat(doses[order], starts_sorted)[ev_order]
+        top = np.fmax.reduceat(doses[order], starts)
         top = np.where(multi, top, out["naloxone_doses"].to_numpy(zero_copy_only=False)
                        .astype(float))
         out["naloxone_doses"] = pa.array(top, pa.int64(), from_pandas=True)
-        pos = np.arange(n, dtype=np.int64)
+        rank = np.arange(n, dtype=np.int64)
         for c in _FIRST_KNOWN:
             valid = tbl[c].is_valid().to_numpy(zero_copy_only=False)[order]
             if valid.all():
                 continue
-            cand = np.where(valid, pos, n)
-            hit = np.minimum.reduceat(cand, starts_sorted)[ev_order]
+            cand = np.where(valid, rank, n)
+            hit = np.minimum.reduceat(cand, starts)
             found = hit < n
             idx = np.where(found, order[np.minimum(hit, n - 1)], 0)
             taken = tbl[c].take(pa.array(idx))
             out[c] = pc.if_else(pa.array(found), taken, pa.nulls(len(idx), taken.type))
-    bits = np.bitwise_or.reduceat(np.left_shift(1, src[order]), starts)[ev_order] if n else \
+    bits = np.bitwise_or.reduceat(np.left_shift(1, src[order]), starts) if n else \
         np.empty(0, np.int64)
     out["n_sources"] = pa.array(size.astype(np.int64))
     out["sources"] = pa.array(_NAMES[bits], pa.string())
-    out["event_id"] = g.dictionary.take(pa.array(gid[rep]))
+    out["event_id"] = event_ids if len(event_ids) < len(ids) else ids
     cols = {c: out[c] for c in INCIDENT_COLUMNS}
     cols["first_fp"] = pa.array(fp[first])
-    return pa.table(cols)
+    per_record = np.repeat(np.arange(starts.size), size)
+    records = pa.table({"fingerprint": pa.array(fp[order]),
+                        "event_id": out["event_id"].take(pa.array(per_record))})
+    return pa.table(cols), records

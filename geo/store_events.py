@@ -24,6 +24,20 @@ labels a rebuild over the whole store gives (their relative record order, hence 
 the same). Every other component is untouched by the new records, so its stored events stand.
 The ``incidents`` rows of every event that lost or gained a record are rebuilt from all of its
 records.
+
+An incident id names one incident of a source, so matched events whose representatives carry
+one ``source:incident_id`` are one event (a corrected re-export moved a metre, a reused id).
+Such an event can reach beyond the touched components, so stored events are also found by id:
+``events`` and ``incidents`` keep DuckDB's ``hash(event_id)`` (``id_hash``) and the ingest
+looks events up by that number, never by reading the id strings of the whole store; the
+collapse then groups by the ids themselves (a hash shared by two ids only rebuilds one more
+event as it was).
+
+Cost: the ingest reads the touched records' matching columns once (time window), their full
+rows once per block of events (``BLOCK_RECORDS``, bounded by the block's time span), and
+finds stored events by numbers (fingerprints, id hashes); nothing scans the id strings of the
+whole store, so appending a small file costs little more than ingesting it into an empty
+store.
 """
 
 from __future__ import annotations
@@ -51,7 +65,8 @@ _CELL_COLUMNS = [f"h3_r{r}" for r in STORED_CELL_RES]
 INCIDENTS_DDL = (
     "CREATE TABLE IF NOT EXISTS incidents ("
     + ", ".join(f"{c} {t}" for c, t in _EVENT_COLUMNS.items())
-    + ", " + ", ".join(f"{c} UBIGINT" for c in _CELL_COLUMNS) + ", first_fp UBIGINT)"
+    + ", " + ", ".join(f"{c} UBIGINT" for c in _CELL_COLUMNS) + ", first_fp UBIGINT, "
+    "id_hash UBIGINT)"
 )
 
 def arrow_sql(con, tbl: pa.Table, name: str, sql: str):
@@ -96,13 +111,22 @@ _SRC_CODE = ("CASE source " + " ".join(f"WHEN '{x}' THEN {k}" for k, x in enumer
 BLOCK_RECORDS = 500_000
 
 
-def _read_window(con, lo, hi) -> dict:
-    """The matching inputs of the records in ``[lo, hi]``, in record order, as numpy arrays."""
+#: A record's event id when it represents its event (SQL over ``records r``).
+_EVENT_ID = "r.source || ':' || r.incident_id"
+
+
+def _read_window(con, lo, hi, file_id=None) -> dict:
+    """The matching inputs of the records in ``[lo, hi]``, in record order, as numpy arrays.
+
+    ``is_new``: the record was added by this ingest (``file_id``), or every record (a rebuild);
+    every other record has its event already (ingest is one transaction)."""
+    new = "true" if file_id is None else f"r.file_id = {int(file_id)}"
     return con.sql(
         f"SELECT r.fingerprint, r.occurred_at, r.lat, r.lon, {_SRC_CODE}::TINYINT AS src, "
-        "coalesce(r.time_precision = 'day', false) AS day, e.event_id IS NULL AS is_new "
-        "FROM records r LEFT JOIN events e USING (fingerprint) "
-        "WHERE r.occurred_at BETWEEN $lo AND $hi ORDER BY r.occurred_at, r.fingerprint",
+        f"coalesce(r.time_precision = 'day', false) AS day, {new} AS is_new, "
+        f"hash({_EVENT_ID}) AS idh "
+        "FROM records r WHERE r.occurred_at BETWEEN $lo AND $hi "
+        "ORDER BY r.occurred_at, r.fingerprint",
         params={"lo": lo.to_pydatetime(), "hi": hi.to_pydatetime()}).fetchnumpy()
 
 
@@ -173,7 +197,7 @@ def update_events(con, window_min: float, radius_m: float, file_id=None,
     pad = pd.Timedelta(minutes=float(window_min))
     a, b = lo - pad, hi + pad
     while True:
-        w = _read_window(con, a, b)
+        w = _read_window(con, a, b, file_id)
         t, src, comp, i, j, score = _components(w, window_min, radius_m)
         is_new = np.asarray(w["is_new"], bool)
         touched = np.zeros(comp.max() + 1, bool)
@@ -189,49 +213,129 @@ def update_events(con, window_min: float, radius_m: float, file_id=None,
     keep = sel[i]
     m = int(sel.sum())
     codes = src[sel]
-    labels = assign_events(m, pos[i[keep]], pos[j[keep]], score[keep], codes)
+    labels = assign_events(m, pos[i[keep]], pos[j[keep]], score[keep], codes,
+                           comp=comp[sel])  # touched components are whole in ``sel``
     fp = np.asarray(w["fingerprint"], np.uint64)[sel]
-    del w, t, comp, i, j, score, keep
-    # the representative of each event: source priority, then record order
-    order = np.lexsort((codes, labels))
-    starts = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
-    rep_fp = fp[order[starts]][labels]
-    # events in order of their first record; a block holds whole events
+    idh = np.asarray(w["idh"], np.uint64)[sel]
+    old_fp = np.asarray(w["fingerprint"], np.uint64)[sel & ~is_new]  # their events are rebuilt
+    stored = bool(old_fp.size)
+    t = t[sel]
+    del w, comp, i, j, score, keep, sel, is_new
+    groups, gidh = _id_groups(labels, codes, idh)
+    if stored or _has_rows(con, "incidents"):  # stored events may join or lose records
+        fp, t, labels, groups, stored = _with_stored(con, fp, t, labels, groups, gidh, old_fp)
+    # events in order of their first record; a block holds whole events (and ids)
     step = max(int(block_records or BLOCK_RECORDS), 1)
-    block = (np.arange(m) // step)[np.unique(labels, return_index=True)[1]]
-    _write_events(con, pa.table({"fingerprint": fp, "rep_fp": rep_fp, "blk": block[labels]}),
-                  int(block.max()) + 1 if m else 0)
+    block = (np.unique(groups, return_index=True)[1] // step)[groups]
+    _write_events(con, fp, labels, t, block)
 
 
-def _write_events(con, touched: pa.Table, n_blocks: int) -> None:
-    """Replace the events of the touched records: ``events`` rows, then ``incidents`` rows
-    collapsed one block of events at a time (:func:`geo.store_collapse.collapse_records`;
-    cells at :data:`STORED_CELL_RES` added)."""
+def _has_rows(con, table: str) -> bool:
+    return bool(con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)")
+                .fetchall()[0][0])
+
+
+def _with_stored(con, fp, t, labels, groups, gidh, old_fp):
+    """Add the stored events to rebuild to the touched records, and delete their rows.
+
+    Rebuilt: the events of the touched stored records (``old_fp``), by their stored id (an id
+    can hold records the matching did not touch), and the stored events whose id is a touched
+    event's new id (they join it). Their untouched records come in as extra events (one label
+    per id) in the block of the touched event with that id. Returns the arrays in record
+    order and whether anything stored is replaced.
+    """
+    old = arrow_sql(con, pa.table({"fp": old_fp}), "_old", "SELECT DISTINCT id_hash FROM events "
+                    "WHERE fingerprint IN (SELECT fp FROM _old)").fetchnumpy()["id_hash"]
+    ask = pa.table({"idh": np.unique(np.concatenate([np.asarray(old, np.uint64), gidh]))})
+    # (a hash shared by two ids only rebuilds one more event as it was: the collapse groups by
+    # the ids themselves)
+    hit = arrow_sql(con, ask, "_ids", "SELECT id_hash FROM incidents WHERE id_hash IN "
+                    "(SELECT idh FROM _ids)").fetchnumpy()["id_hash"]
+    drop = np.unique(np.concatenate([np.asarray(hit, np.uint64), np.asarray(old, np.uint64)]))
+    if not drop.size:
+        return fp, t, labels, groups, False
+    drop = pa.table({"idh": drop})
+    arrow_sql(con, drop, "_ids", "DELETE FROM incidents WHERE id_hash IN (SELECT idh FROM _ids)")
+    gone = arrow_sql(con, drop, "_ids", "SELECT fingerprint, id_hash, event_id FROM events "
+                     "WHERE id_hash IN (SELECT idh FROM _ids)").fetchnumpy()
+    arrow_sql(con, drop, "_ids", "DELETE FROM events WHERE id_hash IN (SELECT idh FROM _ids)")
+    efp = np.asarray(gone["fingerprint"], np.uint64)
+    out = ~np.isin(efp, fp)  # records touched by the matching are in already
+    efp = efp[out]
+    if not efp.size:
+        return fp, t, labels, groups, True
+    when = arrow_sql(con, pa.table({"fp": efp}), "_x", "SELECT fingerprint, occurred_at FROM "
+                     "records WHERE fingerprint IN (SELECT fp FROM _x)").fetchnumpy()
+    wfp = np.asarray(when["fingerprint"], np.uint64)
+    k = np.argsort(wfp)
+    et = np.asarray(when["occurred_at"]).astype("datetime64[us]")[k][
+        np.searchsorted(wfp[k], efp)]
+    eidh = np.asarray(gone["id_hash"], np.uint64)[out]
+    _, ecode = np.unique(np.asarray(gone["event_id"], object)[out], return_inverse=True)
+    elab = labels.max() + 1 + ecode  # one label per stored id
+    # an extra event goes with the touched event of its id (hash), else a group of its own
+    by_hash = np.argsort(gidh)  # gidh: each group's id hash
+    at = np.minimum(np.searchsorted(gidh[by_hash], eidh), gidh.size - 1)
+    egrp = np.where(gidh[by_hash][at] == eidh, by_hash[at], groups.max() + 1 + ecode)
+    fp = np.concatenate([fp, efp])
+    t = np.concatenate([t, et])
+    labels = np.concatenate([labels, elab])
+    groups = np.concatenate([groups, egrp])
+    o = np.lexsort((fp, t))  # record order
+    return fp[o], t[o], labels[o], groups[o], True
+
+
+def _id_groups(labels, codes, idh):
+    """The store's events: the matched events (``labels``) with one id joined (an id names
+    one incident of a source, e.g. a corrected re-export moved a metre is the same event).
+
+    An event's id is its representative's ``source:incident_id`` (source priority, then
+    record order); ``idh`` is its hash per record. Returns each record's group (numbered in
+    order of first record, as labels are) and each group's id hash. Equal hashes of two
+    different ids would only put two events in one block: the collapse groups by the ids.
+    """
+    order = np.lexsort((codes, labels))  # stable: record order breaks ties
+    first_of = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
+    rep_idh = idh[order[first_of]]  # per label (labels are 0..k-1)
+    _, grp = np.unique(rep_idh, return_inverse=True)
+    first_label = np.full(grp.max() + 1 if grp.size else 0, np.iinfo(np.int64).max)
+    np.minimum.at(first_label, grp, np.arange(grp.size))
+    rank = np.empty(first_label.size, np.int64)
+    rank[np.argsort(first_label)] = np.arange(first_label.size)
+    by_rank = np.empty(first_label.size, np.uint64)
+    by_rank[rank[grp]] = rep_idh
+    return rank[grp][labels], by_rank
+
+
+def _write_events(con, fp, labels, t, block) -> None:
+    """Write the events of the touched records (``fp``, in record order; ``labels``: their
+    matched events; ``t``: their times; ``block``: their block; the stored rows they replace
+    are deleted already): one block of events at a time, its records are read from
+    ``records`` (within the block's time span) and collapsed
+    (:func:`geo.store_collapse.collapse_records`; cells at :data:`STORED_CELL_RES` added)
+    into ``incidents`` rows, and their ``events`` rows are written.
+    """
     from geo.cells import latlng_to_cells
     from geo.store_collapse import RECORDS_SQL, collapse_records
 
-    con.register("_touched", touched)
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE _evblk AS SELECT event_id, min(blk) AS blk "
-                    "FROM (SELECT e.event_id, t.blk FROM events e JOIN _touched t USING "
-                    "(fingerprint) UNION ALL SELECT r.source || ':' || r.incident_id, t.blk "
-                    "FROM _touched t JOIN records r ON r.fingerprint = t.rep_fp) GROUP BY event_id")
-        con.execute("DELETE FROM incidents WHERE event_id IN (SELECT event_id FROM _evblk)")
-        con.execute("DELETE FROM events WHERE fingerprint IN (SELECT fingerprint FROM _touched)")
-        con.execute("INSERT INTO events SELECT t.fingerprint, r.source || ':' || r.incident_id "
-                    "FROM _touched t JOIN records r ON r.fingerprint = t.rep_fp")
-        for blk in range(n_blocks):
-            ev = collapse_records(con.sql(RECORDS_SQL, params={"blk": blk}).to_arrow_table())
-            lat = ev["lat"].to_numpy(zero_copy_only=False)
-            lon = ev["lon"].to_numpy(zero_copy_only=False)
-            for r in STORED_CELL_RES:
-                ev = ev.append_column(f"h3_r{r}", pa.array(latlng_to_cells(lat, lon, r)))
-            cols = ", ".join(ev.column_names)  # by name: an older store has ``area`` last
-            arrow_sql(con, ev, "_events", f"INSERT INTO incidents ({cols}) SELECT {cols} "
-                      "FROM _events")
-    finally:
-        con.unregister("_touched")
-        con.execute("DROP TABLE IF EXISTS _evblk")
+    n_blocks = int(block.max()) + 1 if block.size else 0
+    for blk in range(n_blocks):
+        rows = np.flatnonzero(block == blk)
+        part = pa.table({"fingerprint": fp[rows], "_lab": labels[rows], "_pos": rows})
+        span = {k: pd.Timestamp(v).isoformat(sep=" ") for k, v in
+                (("lo", t[rows].min()), ("hi", t[rows].max()))}
+        got = arrow_sql(con, part, "_blk", RECORDS_SQL.format(**span)).to_arrow_table()
+        ev, rec = collapse_records(got)
+        del got, part
+        lat = ev["lat"].to_numpy(zero_copy_only=False)
+        lon = ev["lon"].to_numpy(zero_copy_only=False)
+        for r in STORED_CELL_RES:
+            ev = ev.append_column(f"h3_r{r}", pa.array(latlng_to_cells(lat, lon, r)))
+        cols = ", ".join(ev.column_names)  # by name: an older store has ``area`` last
+        arrow_sql(con, ev, "_events", f"INSERT INTO incidents ({cols}, id_hash) SELECT {cols}, "
+                  "hash(event_id) FROM _events")
+        arrow_sql(con, rec, "_rec", "INSERT INTO events (fingerprint, event_id, id_hash) "
+                  "SELECT fingerprint, event_id, hash(event_id) FROM _rec")
 
 
 def build_incidents(rec: pd.DataFrame) -> pd.DataFrame:

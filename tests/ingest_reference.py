@@ -92,7 +92,8 @@ def update_events_whole(con, window_min: float, radius_m: float, file_id=None) -
     con.register("_affected", pa.table({"event_id": affected}))
     try:
         con.execute("DELETE FROM events WHERE fingerprint IN (SELECT fingerprint FROM _touched)")
-        con.execute("INSERT INTO events SELECT fingerprint, event_id FROM _touched")
+        con.execute("INSERT INTO events SELECT fingerprint, event_id, hash(event_id) "
+                    "FROM _touched")
         con.execute("DELETE FROM incidents WHERE event_id IN (SELECT event_id FROM _affected)")
         rec = to_frame(con.sql(
             "SELECT r.*, e.event_id AS _event FROM records r JOIN events e USING (fingerprint) "
@@ -101,7 +102,8 @@ def update_events_whole(con, window_min: float, radius_m: float, file_id=None) -
         ev = pa.Table.from_pandas(build_incidents(rec), preserve_index=False)
         con.register("_events", ev)
         cols = ", ".join(ev.column_names)  # by name: an older store has ``area`` last
-        con.execute(f"INSERT INTO incidents ({cols}) SELECT {cols} FROM _events")
+        con.execute(f"INSERT INTO incidents ({cols}, id_hash) SELECT {cols}, hash(event_id) "
+                    "FROM _events")
     finally:
         for name in ("_touched", "_affected", "_events"):
             try:

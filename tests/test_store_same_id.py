@@ -1,0 +1,83 @@
+"""An incident id names one incident of a source: the store's events join records by id too.
+
+A corrected re-export (the same ``source`` and ``incident_id``, moved a metre) is the same
+event, and so is a reused id months apart: the store groups matched events by their
+representative's ``source:incident_id`` (:mod:`geo.store_collapse`). These cases cross
+files, so an append must find stored events by id, not only by the pairs it matched:
+checked against the whole-window reference (``tests/ingest_reference.py``) and by hand.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from geo.store import IncidentStore
+
+T0 = "2024-01-05T10:00:00"
+LATER = "2024-06-05T10:00:00"
+
+
+def _rows(*rows):
+    return pd.DataFrame(rows, columns=["incident_id", "occurred_at", "lat", "lon", "outcome",
+                                       "source"])
+
+
+#: files ingested in order; each case's hand-checked (event_id, n_sources) of the events
+CASES = {
+    # a stored event and its corrected re-export (same id, moved a metre) in the next file
+    "re-export": ([_rows(("X1", T0, 36.0, -79.8, "nonfatal", "ems")),
+                   _rows(("X1", T0, 36.00001, -79.8, "fatal", "ems"))],
+                  [("ems:X1", 2)]),
+    # a reused police id; then EMS reports the first incident: the EMS id now names that
+    # event, and the later police report stays an event of its own under its id
+    "id moves away": ([_rows(("P1", T0, 36.0, -79.8, "nonfatal", "police"),
+                             ("P1", LATER, 36.2, -79.9, "fatal", "police")),
+                       _rows(("E1", T0, 36.0005, -79.8, "nonfatal", "ems"))],
+                      [("ems:E1", 2), ("police:P1", 1)]),
+    # a new record matched to nothing stored, but with a stored event's id: it joins it
+    "id joins": ([_rows(("E9", T0, 36.0, -79.8, "nonfatal", "ems")),
+                  _rows(("E9", LATER, 36.3, -79.7, "fatal", "ems"),
+                        ("Q2", LATER, 36.3005, -79.7, "fatal", "police"))],
+                 [("ems:E9", 3)]),
+}
+
+
+def _events(store):
+    con = duckdb.connect(str(store.path), read_only=True)
+    try:
+        inc = con.sql("SELECT * FROM incidents ORDER BY occurred_at, first_fp").df()
+        ev = con.sql("SELECT * FROM events ORDER BY fingerprint").df()
+    finally:
+        con.close()
+    return inc, ev
+
+
+def _ingest(tmp_path, name, files):
+    store = IncidentStore(tmp_path / f"{name}.duckdb")
+    for k, df in enumerate(files):
+        path = tmp_path / f"{name}{k}.csv"
+        df.to_csv(path, index=False)
+        store.ingest(path)
+    return store
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("order", ["as listed", "reversed", "one file"])
+def test_events_joined_by_id_across_files(tmp_path, monkeypatch, case, order):
+    from ingest_reference import update_events_whole
+
+    import geo.store_events as se
+
+    files, want = CASES[case]
+    files = {"as listed": files, "reversed": files[::-1],
+             "one file": [pd.concat(files, ignore_index=True)]}[order]
+    got = _ingest(tmp_path, "new", files)
+    monkeypatch.setattr(se, "update_events", update_events_whole)
+    ref = _ingest(tmp_path, "ref", files)
+    for a, b in zip(_events(got), _events(ref), strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    inc = got.load()
+    assert sorted(zip(inc["event_id"], inc["n_sources"], strict=True)) == sorted(want)
+    assert inc["n_sources"].sum() == sum(len(f) for f in files)  # every record counted once
