@@ -128,3 +128,15 @@ def test_cli_csv_equals_dashboard_table_equals_briefing_section(app_inputs, tmp_
     a, b, c = norm(csv, "observed"), norm(dash, "observed"), norm(brief, "count")
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(a, c)
+
+
+def test_the_split_module_keeps_every_public_name():
+    """products.alerts kept its names after its series pieces moved to products.alert_series
+    (commands, pages and the briefing import them from products.alerts)."""
+    import products.alert_series as series
+    import products.alerts as alerts
+
+    assert {n for n in alerts.__all__ if not hasattr(alerts, n)} == set()
+    assert alerts.WHOLE_AREA == series.WHOLE_AREA == "whole area"
+    assert alerts.alert_window.__module__ == alerts.current_alerts.__module__ == "products.alerts"
+    assert alerts.scan_table.__module__ == "products.alerts"
