@@ -81,3 +81,31 @@ def test_events_joined_by_id_across_files(tmp_path, monkeypatch, case, order):
     inc = got.load()
     assert sorted(zip(inc["event_id"], inc["n_sources"], strict=True)) == sorted(want)
     assert inc["n_sources"].sum() == sum(len(f) for f in files)  # every record counted once
+
+
+@pytest.mark.parametrize("how", ["store from before", "another DuckDB hash"])
+def test_id_hashes_are_filled_before_they_are_used(tmp_path, how):
+    """A store written before ``id_hash`` existed, or by a DuckDB whose ``hash`` differs: the
+    next ingest fills the hashes first, so its same-id lookups still find the stored events."""
+    files, want = CASES["id moves away"]
+    old = _ingest(tmp_path, "old", files[:1])
+    con = duckdb.connect(str(old.path))
+    try:
+        if how == "store from before":
+            for table in ("events", "incidents"):
+                con.execute(f"ALTER TABLE {table} DROP COLUMN id_hash")
+            con.execute("DELETE FROM meta WHERE key = 'id_hash'")
+        else:
+            for table in ("events", "incidents"):
+                con.execute(f"UPDATE {table} SET id_hash = id_hash + 1")
+            con.execute("UPDATE meta SET value = '1' WHERE key = 'id_hash'")
+    finally:
+        con.close()
+    path = tmp_path / "second.csv"
+    files[1].to_csv(path, index=False)
+    old.ingest(path)
+    fresh = _ingest(tmp_path, "fresh", files)
+    for a, b in zip(_events(old), _events(fresh), strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    inc = old.load()
+    assert sorted(zip(inc["event_id"], inc["n_sources"], strict=True)) == sorted(want)
