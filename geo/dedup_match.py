@@ -9,7 +9,7 @@ searched together.
 How
 ---
 The sphere is cut into latitude *bands* of height ``H`` (a few radii) and each band into
-``N_k`` equal longitude *cells* from longitude 0 eastwards (about square, never narrower than
+``N_k`` equal longitude *cells* from longitude -180° eastwards (about square, never narrower than
 the longitude reach of the band, see :func:`_lon_reach`; a band near a pole is one cell). A record is placed in its
 cell (its *home*) and, as a *ghost*, in each neighbouring cell within reach whose number is
 greater than its home's (next cell of its band, the wrap-around cell, cells of the band
@@ -35,12 +35,14 @@ __all__ = ["near_pairs"]
 #: Band height in units of the (angular) radius: larger cells mean fewer ghosts but more
 #: same-cell candidates. 4 is the measured optimum on the 1M bench (city data).
 CELL_RADII = 4.0
+#: Steps of the sweep before a binary search (each element has a few followers in practice).
+_STEPS = 16
 _TWO_PI = 2.0 * np.pi
 _HALF_PI = 0.5 * np.pi
 
 
 def _normalise(lat, lon):
-    """Latitude in [-π/2, π/2] and longitude in [0, 2π) (radians) of the same points."""
+    """Latitude in [-π/2, π/2] and longitude + π in [0, 2π) (radians) of the same points."""
     phi = np.radians(lat)
     lam = np.radians(lon)
     bad = np.abs(phi) > _HALF_PI  # not a valid latitude: the point haversine_m sees
@@ -49,8 +51,10 @@ def _normalise(lat, lon):
         over = np.abs(p) > _HALF_PI
         phi[bad] = np.where(over, np.sign(p) * np.pi - p, p)
         lam[bad] = np.where(over, lam[bad] + np.pi, lam[bad])
-    lam = np.mod(lam, _TWO_PI)
-    lam[lam >= _TWO_PI] = 0.0  # np.mod of a tiny negative can round up to 2π
+    lam += np.pi  # from longitude -180°
+    if not (lam.min() >= 0 and lam.max() <= _TWO_PI):
+        lam = np.mod(lam, _TWO_PI)
+    lam[lam >= _TWO_PI] = 0.0  # 180° (and np.mod of a tiny negative may round up to 2π)
     return phi, lam
 
 
@@ -86,7 +90,7 @@ def _per_band(fn, k, kmin, kmax, *args):
     return fn(k, *args)
 
 
-def _grid(phi, lam, reach, nbits):
+def _grid(phi, reach, nbits):
     """Band height (radians): ``CELL_RADII`` reaches, wider if cell numbers would not fit in
     ``nbits`` bits."""
     H = CELL_RADII * reach
@@ -110,37 +114,50 @@ def near_pairs(tu: np.ndarray, lat: np.ndarray, lon: np.ndarray, window_min: flo
     if m > 1 and not (tu[1:] >= tu[:-1]).all():
         order = np.argsort(tu, kind="stable")
         tu, lat, lon = tu[order], lat[order], lon[order]
-    # time: the ranks after each record that are within the window (a hair wide)
+    # time: a hair wide (whole microseconds, rounded up, plus one)
     wus = np.ceil(float(window_min) * 6e7 * (1 + 1e-12))
     wus = int(min(wus, float(tu[-1] - tu[0]) + 1)) + 1
-    phi, lam = _normalise(lat, lon)
     reach = radius_m / EARTH_RADIUS_M * (1 + 1e-6) + 1e-9  # angle, a hair wide
     qbits = int(m).bit_length()
-    H = _grid(phi, lam, reach, 62 - qbits)
+    key = _keys(lat, lon, reach, qbits)
+    key.sort()
+    a, b = _sweep(key, tu, wus, qbits)
+    if order is not None:
+        a, b = order[a], order[b]
+    return a, b
+
+
+def _keys(lat, lon, reach, qbits):
+    """Packed ``cell << (qbits + 1) | rank << 1 | ghost`` of every home and ghost (unsorted)."""
+    m = lat.size
+    sh = qbits + 1
+    phi, lam = _normalise(lat, lon)
+    H = _grid(phi, reach, 62 - qbits)
+    ncmax = int(_TWO_PI / H) + 1  # ≥ the cells of any band (cells are at least H wide)
     k = np.floor((phi + _HALF_PI) / H).astype(np.int64)
     kmin, kmax = int(k.min()), int(k.max())
     nc = _per_band(_band_cells, k, kmin, kmax, H, reach)
     lreach = _per_band(_lon_reach, k, kmin, kmax, H, reach)
-    ncmax = int(_TWO_PI / H) + 1  # ≥ the cells of any band (cells are at least H wide)
     w = _TWO_PI / nc
-    c = np.minimum(np.floor(lam / w).astype(np.int64), nc - 1)
-    home = (k - kmin) * ncmax + c
-    q = np.arange(m, dtype=np.int64)
-    cells, ranks = [home], [q]
+    c = np.floor(lam / w).astype(np.int64)
+    np.minimum(c, nc - 1, out=c)
+    k -= kmin
+    home = ((k * ncmax + c) << sh) | (np.arange(m, dtype=np.int64) << 1)
+    parts = [home]
     # ghosts in the same band: next cell, and the last cell for cell 0 (wrap-around)
     u = lam - c * w
+    u += lreach  # reaches the next cell
     multi = nc > 1
-    nxt = np.flatnonzero(multi & (u + lreach >= w) & (c + 1 < nc))
-    cells.append(home[nxt] + 1)
-    ranks.append(nxt)
-    wrap = np.flatnonzero(multi & (c == 0) & (u - lreach <= 0))
-    cells.append(home[wrap] + nc[wrap] - 1)
-    ranks.append(wrap)
+    parts.append(home[np.flatnonzero(multi & (u >= w) & (c + 1 < nc))] + ((1 << sh) | 1))
+    u -= 2 * lreach  # reaches the previous cell
+    wrap = np.flatnonzero(multi & (c == 0) & (u <= 0))
+    parts.append(home[wrap] + (((nc[wrap] - 1) << sh) | 1))
+    del u, w, multi, c
     # ghosts in the band above: the (up to 3) cells its longitude reach overlaps
-    top = np.flatnonzero((phi + reach >= (k + 1) * H - _HALF_PI) & (k < kmax))
+    top = np.flatnonzero((phi + reach >= (k + kmin + 1) * H - _HALF_PI) & (k < kmax - kmin))
     if top.size:
         ku = k[top] + 1
-        ncu = _per_band(_band_cells, ku, kmin, kmax, H, reach)
+        ncu = _per_band(_band_cells, ku + kmin, kmin, kmax, H, reach)
         wu = _TWO_PI / ncu
         lo = np.floor((lam[top] - lreach[top]) / wu).astype(np.int64)
         hi = np.floor((lam[top] + lreach[top]) / wu).astype(np.int64)
@@ -148,32 +165,40 @@ def near_pairs(tu: np.ndarray, lat: np.ndarray, lon: np.ndarray, window_min: flo
         for off in range(3):
             sel = np.flatnonzero(lo + off <= hi)
             cu = np.mod(lo[sel] + off, ncu[sel])
-            cells.append((ku[sel] - kmin) * ncmax + cu)
-            ranks.append(top[sel])
-    nh = m
-    cell = np.concatenate(cells)
-    rank = np.concatenate(ranks)
-    ghost = np.zeros(cell.size, np.int64)
-    ghost[nh:] = 1
-    key = np.sort((cell << (qbits + 1)) | (rank << 1) | ghost)
-    del cells, ranks, cell, rank, ghost
-    # sweep: each element against the following ones of its cell within the window
-    cell = key >> (qbits + 1)
+            parts.append((((ku[sel] * ncmax + cu) << sh) | (top[sel] << 1)) | 1)
+    return np.concatenate(parts)
+
+
+def _sweep(key, tu, wus, qbits):
+    """Pairs (ranks) of each sorted element with the following ones of its cell at most
+    ``wus`` later, not both ghosts."""
+    sh = qbits + 1
     rank = (key >> 1) & ((1 << qbits) - 1)
     t = tu[rank]
-    cand = np.flatnonzero((cell[1:] == cell[:-1]) & (t[1:] - t[:-1] <= wus))
+    cell = key >> sh
+    cand = np.flatnonzero((t[1:] - t[:-1] <= wus) & (cell[1:] == cell[:-1]))
     if cand.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    hi_rank = np.searchsorted(tu, tu[rank[cand]] + wus, side="right")
-    upper = np.searchsorted(key, (cell[cand] << (qbits + 1)) | (hi_rank << 1), side="left")
-    cnt = upper - cand - 1
-    total = int(cnt.sum())
+    # how many follow each candidate within its cell and window: step while any do (few
+    # steps in practice), then a binary search for those still going
+    cnt = np.ones(cand.size, np.int64)
+    live = np.arange(cand.size)
+    for step in range(2, _STEPS + 2):
+        pos = cand[live] + step
+        ok = pos < key.size
+        live, pos = live[ok], pos[ok]
+        base = cand[live]
+        live = live[(t[pos] - t[base] <= wus) & (cell[pos] == cell[base])]
+        if live.size == 0:
+            break
+        cnt[live] += 1
+    else:
+        base = cand[live]
+        hi_rank = np.searchsorted(tu, tu[rank[base]] + wus, side="right")
+        cnt[live] = np.searchsorted(key, (cell[base] << sh) | (hi_rank << 1)) - base - 1
+    del t, cell
     first = np.repeat(cand, cnt)
-    step = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    second = first + 1 + step
-    gb = key & 1
-    both = (gb[first] & gb[second]).astype(bool)
-    a, b = rank[first[~both]], rank[second[~both]]
-    if order is not None:
-        a, b = order[a], order[b]
-    return a, b
+    second = np.arange(first.size, dtype=np.int64)
+    second -= np.repeat(np.cumsum(cnt) - cnt - cand - 1, cnt)
+    keep = np.flatnonzero(((key[first] & key[second]) & 1) == 0)
+    return rank[first[keep]], rank[second[keep]]

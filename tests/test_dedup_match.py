@@ -328,8 +328,8 @@ def _destination(lat, lon, bearing, dist_m):
 @pytest.mark.parametrize("lat0", [0.0, 36.0, -45.0, 70.0, 89.5, -89.975, -89.968])
 def test_pairs_placed_just_across_grid_edges(lat0):
     """Partners 0.2 m inside the radius placed just across a band edge (north), a cell edge
-    (east, including the last cell's: the wrap at longitude 0), the first cell's edge (west,
-    across the wrap) and, near the south pole, at any bearing: found as by brute force."""
+    (east, including the last cell's: the dateline), the first cell's edge (west, across
+    the dateline) and, near the south pole, at any bearing: found as by brute force."""
     from geo.dedup_match import CELL_RADII, _band_cells
 
     r, n = 300.0, 120
@@ -354,7 +354,7 @@ def test_pairs_placed_just_across_grid_edges(lat0):
         b_lat, b_lon = _destination(a_lat, np.zeros(n), bearing, d)
         edge = (cells + (bearing > 0)) * w  # radians from -180°
         a_lon = np.degrees(edge - np.sign(bearing) * f * np.radians(np.abs(b_lon)))
-        a_lon = (a_lon + 180) % 360 - 180  # cells start at longitude 0
+        a_lon = (a_lon + 360) % 360 - 180  # cells start at longitude -180
         lats.append((a_lat, b_lat))
         lons.append((a_lon, _destination(a_lat, a_lon, bearing, d)[1]))
     if lat0 < -89:  # any bearing, close to the pole
