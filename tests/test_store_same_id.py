@@ -83,11 +83,12 @@ def test_events_joined_by_id_across_files(tmp_path, monkeypatch, case, order):
     assert inc["n_sources"].sum() == sum(len(f) for f in files)  # every record counted once
 
 
+@pytest.mark.parametrize("case", ["id moves away", "id joins", "re-export"])
 @pytest.mark.parametrize("how", ["store from before", "another DuckDB hash"])
-def test_id_hashes_are_filled_before_they_are_used(tmp_path, how):
+def test_id_hashes_are_filled_before_they_are_used(tmp_path, how, case):
     """A store written before ``id_hash`` existed, or by a DuckDB whose ``hash`` differs: the
     next ingest fills the hashes first, so its same-id lookups still find the stored events."""
-    files, want = CASES["id moves away"]
+    files, want = CASES[case]
     old = _ingest(tmp_path, "old", files[:1])
     con = duckdb.connect(str(old.path))
     try:
