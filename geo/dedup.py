@@ -102,8 +102,11 @@ def candidate_pairs(
     # every pair within the rule plus a few more (a hair wide, so rounding never drops a pair
     # exactly at the edge; the exact filter below decides): results then do not depend on
     # which records are searched together
-    a, b = near_pairs(t[idx].view(np.int64), lat[idx], lon[idx], window_min, radius_m)
-    a, b = idx[a], idx[b]
+    if idx.size == n:  # every record may be merged: no copies
+        a, b = near_pairs(t.view(np.int64), lat, lon, window_min, radius_m)
+    else:
+        a, b = near_pairs(t[idx].view(np.int64), lat[idx], lon[idx], window_min, radius_m)
+        a, b = idx[a], idx[b]
     keep = codes[a] != codes[b]
     a, b = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])  # as the KD-tree had
     dt = np.abs(t[a] - t[b]).astype("timedelta64[us]").astype(np.float64) / 6e7
@@ -121,7 +124,7 @@ def _as_us(occurred_at) -> np.ndarray:
     """``occurred_at`` as datetime64[us] (a datetime64 array is cast directly, no pandas)."""
     t = np.asarray(occurred_at)
     if t.dtype.kind == "M":
-        return t.astype("datetime64[us]")
+        return t.astype("datetime64[us]", copy=False)
     return np.asarray(pd.to_datetime(t).astype("datetime64[us]"))
 
 
