@@ -38,16 +38,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
-#: (module, attribute, phase); a generator's time is counted while it produces each item
+#: (module, attribute, phase); a generator's time is counted while it produces each item.
+#: "a|b": the first of the modules that has the attribute (the chunk steps moved from
+#: geo.ingest_stream to geo.ingest_chunks; an older checkout has them in the first)
+_STEPS = "geo.ingest_chunks|geo.ingest_stream"
 PHASES = [
+    ("geo.chunk_readers", "detect_encoding", "read/encoding", False),
     ("geo.chunk_readers", "_scan_records", "read/scan", False),
     ("geo.chunk_readers", "_text_gen", "read/parse", True),
     ("geo.chunk_readers", "_parquet_gen", "read/parse", True),
-    ("geo.ingest_stream", "_Chunks.validate", "validate", False),
-    ("geo.ingest_stream", "_fingerprint", "fingerprints", False),
-    ("geo.ingest_stream", "finish_records", "H3+ids", False),
-    ("geo.ingest_stream", "_Chunks.finish", "finish (rest)", False),
-    ("geo.ingest_stream", "_Chunks.summary", "summary", False),
+    (_STEPS, "_Chunks.validate", "validate", False),
+    (_STEPS, "_fingerprint", "fingerprints", False),
+    (_STEPS, "finish_records", "H3+ids", False),
+    (_STEPS, "_Chunks.finish", "finish (rest)", False),
+    (_STEPS, "_Chunks.summary", "summary", False),
     ("geo.store", "IncidentStore._update_events", "dedup+events", False),
     ("geo.store", "IncidentStore.ingest", "insert+rest", False),
 ]
@@ -75,12 +79,18 @@ def _instrument(acc: Counter) -> None:
         if stack:
             stack[-1] += d
 
-    for mod_name, attr, label, is_gen in PHASES:
-        mod = importlib.import_module(mod_name)
+    for mod_names, attr, label, is_gen in PHASES:
         owner, _, name = attr.rpartition(".")
-        target = getattr(mod, owner) if owner else mod
-        fn = getattr(target, name, None)
-        if fn is None:
+        for mod_name in mod_names.split("|"):
+            try:
+                mod = importlib.import_module(mod_name)
+            except ImportError:
+                continue
+            target = getattr(mod, owner, None) if owner else mod
+            fn = getattr(target, name, None) if target is not None else None
+            if fn is not None:
+                break
+        else:
             continue
         if is_gen:
             def wrapped(*a, _fn=fn, _label=label, **k):

@@ -32,6 +32,7 @@ from geo.areas import shared_coordinate_warnings
 from geo.boundary import boundary_geometry
 from geo.cells import latlng_to_cells
 from geo.dedup import dedup_incidents
+from geo.fingerprint import row_fingerprints
 from geo.presets import resolve_columns
 from geo.readers import RawTable, _read_geojson, check_readable, read_table
 from geo.rowrules import excluded_rows, near_duplicates, parse_exclusions, repeat_index
@@ -213,18 +214,12 @@ def read_incidents(
     return result
 
 
-def _fingerprint(records: pd.DataFrame) -> np.ndarray:
-    cols = records[list(FINGERPRINT_COLUMNS)].copy()
-    cols["occurred_at"] = cols["occurred_at"].astype("int64")
-    fp = pd.util.hash_pandas_object(cols, index=False).to_numpy(np.uint64)
-    if "area" in records.columns:  # records with an area name: the name is part of the record
-        has = records["area"].notna().to_numpy(dtype=bool)  # (others keep their fingerprint)
-        if has.any():
-            fp = fp.copy()
-            fp[has] = pd.util.hash_pandas_object(
-                pd.DataFrame({"fp": fp[has], "area": records["area"].to_numpy(object)[has]}),
-                index=False).to_numpy(np.uint64)
-    return fp
+def _fingerprint(records: pd.DataFrame, coded: dict | None = None) -> np.ndarray:
+    """Each record's key: ``pd.util.hash_pandas_object`` of its :data:`FINGERPRINT_COLUMNS`
+    (``occurred_at`` as int64), re-hashed with its ``area`` name when it has one; computed by
+    :func:`geo.fingerprint.row_fingerprints` (the same uint64s). ``coded``: column → (codes,
+    labels) of columns whose values are ``labels[codes]`` (hashed once per label)."""
+    return row_fingerprints(records, FINGERPRINT_COLUMNS, coded)
 
 
 _REASON_KINDS = (

@@ -36,8 +36,6 @@ order).
 from __future__ import annotations
 
 import os
-from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -45,17 +43,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from geo.areas import area_located
-from geo.boundary import boundary_geometry
 from geo.chunk_readers import DEFAULT_CHUNK_ROWS, NotStreamable, iter_chunks
-from geo.ingest import _fingerprint, _reason_kind, finish_records, to_canonical
+from geo.ingest_chunks import _Chunks, _Seen, processed_chunks  # noqa: F401  (the steps)
 from geo.presets import resolve_columns
 from geo.readers import TEXT_SUFFIXES
-from geo.rowrules import excluded_rows, parse_exclusions, repeat_index
-from geo.textfiles import (
-    RawTable,
-)
-from geo.validate import validate_rows
+from geo.rowrules import excluded_rows, parse_exclusions
 
 __all__ = ["DEFAULT_CHUNK_ROWS", "NotStreamable", "check_header", "iter_chunks",
            "stream_into_store"]
@@ -82,182 +74,6 @@ def check_header(path: Path, options: dict) -> None:
     resolve_columns([str(c) for c in cols], options.get("preset"),
                     dict(options.get("mapping") or {}), location_given=False)
     excluded_rows(pd.DataFrame(columns=cols), parse_exclusions(options.get("exclude")))
-
-
-# ------------------------------------------------------------------------------ repeats
-class _Seen:
-    """Fingerprints of the rows seen so far (sorted), with their count and first line."""
-
-    def __init__(self) -> None:
-        self.fp = np.empty(0, np.uint64)
-        self.count = np.empty(0, np.int64)
-        self.line = np.empty(0, np.int64)
-
-    def repeats(self, fp: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(k: equal fingerprints before each row in the file, line of the first), then adds."""
-        k, first = repeat_index(fp)
-        first_line = lines[first]
-        if fp.size:
-            uniq, idx, cnt = np.unique(fp, return_index=True, return_counts=True)
-            pos = np.searchsorted(self.fp, uniq)
-            found = pos < self.fp.size
-            found[found] = self.fp[pos[found]] == uniq[found]
-            if found.any():
-                before = np.zeros(uniq.size, np.int64)
-                old_line = np.zeros(uniq.size, np.int64)
-                before[found] = self.count[pos[found]]
-                old_line[found] = self.line[pos[found]]
-                at = np.searchsorted(uniq, fp)
-                k = k + before[at]
-                first_line = np.where(found[at], old_line[at], first_line)
-                self.count[pos[found]] += cnt[found]
-            new = ~found
-            if new.any():
-                ins = pos[new]
-                self.fp = np.insert(self.fp, ins, uniq[new])
-                self.count = np.insert(self.count, ins, cnt[new])
-                self.line = np.insert(self.line, ins, lines[idx[new]])
-        return k, first_line
-
-
-# ------------------------------------------------------------------------------ chunks
-class _Chunks:
-    """The per-chunk steps of :func:`geo.ingest.read_incidents_frame` and the file's totals."""
-
-    def __init__(self, *, preset, mapping, source, boundary, drop_outside, exclude,
-                 drop_identical, now):
-        self.preset, self.mapping, self.source = preset, dict(mapping or {}), source
-        self.boundary = boundary_geometry(boundary)
-        self.drop_outside, self.drop_identical = drop_outside, drop_identical
-        self.rules = parse_exclusions(exclude)
-        self.now = pd.Timestamp.now() if now is None else pd.Timestamp(now)
-        self.colmap = None
-        self.seen = _Seen()
-        self.kinds: Counter = Counter()
-        self.unrec: Counter = Counter()
-        self.n = Counter()
-        self.coords: list[np.ndarray] = []
-
-    def setup(self, raw: pd.DataFrame) -> None:
-        self.visible = list(raw.columns)
-        self.name, self.colmap, self.default_source = resolve_columns(
-            [str(c) for c in self.visible], self.preset, self.mapping, location_given=False)
-
-    def validate(self, table: RawTable, midnight_day):
-        if self.colmap is None:
-            self.setup(table.frame)
-        raw = table.frame
-        excluded, why = excluded_rows(raw, self.rules)
-        val = validate_rows(raw, self.colmap, source=self.source,
-                            default_source=self.default_source, boundary=self.boundary,
-                            drop_outside=self.drop_outside, now=self.now,
-                            midnight_day=midnight_day)
-        return val, excluded, why
-
-    def finish(self, table: RawTable, val, excluded, why) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """(canonical records with ``fingerprint``, rejects) of one validated chunk."""
-        raw, line_no = table.frame, table.lines
-        for k, v in val.unrecognised.items():
-            self.unrec[k] += v
-        reasons = val.reasons.to_numpy(object).copy()
-        reasons[excluded] = ""
-        ok = (reasons == "") & ~excluded
-        set_aside = np.full(len(raw), "", dtype=object)
-        set_aside[excluded] = ["excluded by " + w for w in why[excluded]]
-        ok_pos = np.flatnonzero(ok)
-        rec = val.records.loc[ok].copy()
-        fp = _fingerprint(rec)
-        missing_id = rec["incident_id"].isna().to_numpy()
-        k, first_line = self.seen.repeats(fp, line_no[ok_pos])
-        repeat = k > 0
-        dup_id = repeat & ~missing_id
-        identical = repeat & missing_id
-        for j in np.flatnonzero(dup_id):
-            reasons[ok_pos[j]] = f"duplicate of line {first_line[j]}"
-        if self.drop_identical:
-            for j in np.flatnonzero(identical):
-                set_aside[ok_pos[j]] = (f"identical to line {first_line[j]} "
-                                        "(dropped: --drop-identical)")
-        if identical.any():
-            fp = fp.copy()
-            fp[identical] = pd.util.hash_pandas_object(
-                pd.DataFrame({"fp": fp[identical], "k": k[identical]}), index=False
-            ).to_numpy(np.uint64)
-        keep = ~dup_id & ~(identical & self.drop_identical)
-        rec, fp, ok_pos, missing_id = rec.loc[keep], fp[keep], ok_pos[keep], missing_id[keep]
-        ok = finish_records(rec, fp, ok_pos, missing_id, len(raw))
-        records = to_canonical(rec.assign(n_sources=1, sources=rec["source"]))
-        records["fingerprint"] = fp
-        bad = (reasons != "") & ~ok
-        aside = (set_aside != "") & ~bad & ~ok
-        out = bad | aside
-        rejects = pd.concat(
-            [pd.DataFrame({"line": line_no[out], "reason": np.where(bad, reasons, set_aside)[out]}),
-             raw.loc[out, self.visible].reset_index(drop=True)], axis=1)
-        n_bad = len(table.bad)
-        if n_bad:
-            rejects = pd.concat([rejects, table.bad], ignore_index=True).sort_values(
-                "line", kind="stable").reset_index(drop=True)
-        self.kinds.update(kk for r in reasons[bad] for kk in _reason_kind(r))
-        self.n.update(ragged=n_bad)  # counted last, as when the file is read whole
-        self.n.update(read=len(raw) + n_bad, accepted=int(ok.sum()),
-                      rejected=int(bad.sum()) + n_bad, excluded=int(excluded.sum()),
-                      identical=int(identical.sum()),
-                      outside=int((~records["in_study_area"].fillna(True)).sum()))
-        located = ~area_located(records)
-        lat = np.round(records["lat"].to_numpy(float)[located], 6)
-        lon = np.round(records["lon"].to_numpy(float)[located], 6)
-        self.coords.append(np.column_stack([lat, lon]))
-        return records, rejects
-
-    def summary(self) -> dict:
-        from geo.areas import shared_coordinate_warnings
-
-        kinds = Counter(self.kinds)
-        if self.n["ragged"]:
-            kinds["ragged line"] += self.n["ragged"]
-        coords = np.concatenate(self.coords) if self.coords else np.empty((0, 2))
-        warn = shared_coordinate_warnings(pd.DataFrame({"lat": coords[:, 0], "lon": coords[:, 1]}))
-        outside = self.n["outside"] if self.boundary is not None else 0
-        if self.drop_outside and self.boundary is not None:
-            outside = int(kinds.get("outside the study area", 0))
-        return {
-            "preset": self.name,
-            "columns": {k: v for k, v in self.colmap.items() if not v.startswith("__")},
-            "read": self.n["read"], "accepted": self.n["accepted"],
-            "rejected": self.n["rejected"], "excluded": self.n["excluded"],
-            "identical": self.n["identical"],
-            "dropped_identical": self.n["identical"] if self.drop_identical else 0,
-            "near_duplicates": 0, "outside_area": outside,
-            "unrecognised": {k: v for k, v in self.unrec.items() if v},
-            "reasons": dict(kinds.most_common()),
-            "warnings": warn,
-        }
-
-
-def processed_chunks(chunks: Iterator[RawTable], steps: _Chunks):
-    """(records, rejects) per chunk, the 00:00-throughout rule decided for the whole file."""
-    held: list = []  # chunks validated while every text time so far is at midnight
-    n_clock = 0
-    decided = False
-    for table in chunks:
-        val, excluded, why = steps.validate(table, midnight_day=False)
-        if decided:
-            yield steps.finish(table, val, excluded, why)
-            continue
-        n_clock += val.n_clock
-        held.append((table, val, excluded, why))
-        if val.off_midnight:  # a time off midnight: the file is not date-only
-            decided = True
-            for item in held:
-                yield steps.finish(*item)
-            held = []
-    if held:  # every time of day in the file is 00:00
-        day = n_clock >= 2
-        for table, val, excluded, why in held:
-            if day:
-                val, excluded, why = steps.validate(table, midnight_day=True)
-            yield steps.finish(table, val, excluded, why)
 
 
 # ------------------------------------------------------------------------------ the store

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 __all__ = ["clean_text", "arrow_text", "arrow_codes", "to_float", "iso_datetimes", "blank_text",
-           "stripped_or_missing"]
+           "stripped_or_missing", "text_buffers"]
 
 #: text every float reader reads alike (correctly rounded): what Arrow's cast reads here
 _PLAIN_NUMBER = r"^[+-]?(?:\d+\.\d*|\.\d+|\d{1,18})$"
@@ -28,14 +28,55 @@ _YEARS = (1678, 2261)
 
 
 def clean_text(s: pd.Series) -> pd.Series:
-    """Any column → ``string`` text, missing → ``""``, surrounding blanks stripped."""
-    return s.astype("string").fillna("").str.strip()
+    """Any column → ``string`` text, missing → ``""``, surrounding blanks stripped.
+
+    Arrow text is only filled when it has missing values and only stripped when a value
+    starts or ends with a byte that may be (part of) a blank (:func:`_may_need_strip`)."""
+    data = arrow_text(s)
+    if data is None:
+        return s.astype("string").fillna("").str.strip()
+    out = s.astype("string")
+    if data.null_count:
+        out = out.fillna("")
+    if _may_need_strip(data):
+        out = out.str.strip()
+    return out
 
 
 def arrow_text(s: pd.Series):
     """The Arrow array behind an Arrow-backed text Series (``None`` for other storage)."""
     arr = s.array
     return pa.array(arr) if isinstance(arr, pd.arrays.ArrowStringArray) else None
+
+
+def text_buffers(data) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets as int64, the bytes) of Arrow text: value ``i`` is
+    ``bytes[offsets[i]:offsets[i + 1]]`` (a missing value may have any bytes)."""
+    if isinstance(data, pa.ChunkedArray):
+        data = data.combine_chunks() if data.num_chunks != 1 else data.chunk(0)
+    if pa.types.is_string_view(data.type):
+        data = data.cast(pa.large_string())
+    off_type = np.int64 if pa.types.is_large_string(data.type) else np.int32
+    offsets = np.frombuffer(data.buffers()[1], off_type)[data.offset:data.offset + len(data) + 1]
+    buf = data.buffers()[2]
+    raw = np.frombuffer(buf, np.uint8) if buf is not None else np.zeros(1, np.uint8)
+    return offsets.astype(np.int64, copy=False), raw
+
+
+def _may_need_strip(data) -> bool:
+    """Whether a value starts or ends with a blank (ASCII controls and space) or a non-ASCII
+    byte (perhaps a Unicode blank): ``False`` means stripping changes nothing."""
+    if len(data) == 0:
+        return False
+    offsets, buf = text_buffers(data)
+    start, end = offsets[:-1], offsets[1:]
+    some = end > start
+    if not some.all():
+        start, end = start[some], end[some]
+    if not start.size:
+        return False
+    edge = np.concatenate([buf[start], buf[end - 1]])
+    return bool(np.any((edge <= 0x20) | (edge >= 0x7F)))
 
 
 def arrow_codes(data) -> tuple[np.ndarray, list]:
@@ -160,8 +201,9 @@ def stripped_or_missing(s: pd.Series) -> pd.Series:
     data = arrow_text(c)
     if data is None:
         return c.where(c != "").astype("string")
-    blank = pc.equal(data, "")
-    if not pc.any(blank).as_py():
+    offsets, _ = text_buffers(data)
+    if len(c) == 0 or np.all(offsets[1:] > offsets[:-1]):  # no blank value
         return c
+    blank = pc.equal(data, "")
     out = pc.if_else(blank, pa.scalar(None, data.type), data)
     return pd.Series(pd.arrays.ArrowStringArray(out), index=s.index)

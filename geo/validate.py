@@ -18,8 +18,7 @@ value without a time of day has ``time_precision = "day"``.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -27,13 +26,15 @@ import pyarrow as pa
 import shapely
 
 from geo.schema import SOURCES
-from geo.textparse import blank_text, iso_datetimes, stripped_or_missing, to_float
+from geo.textdates import _text_dates, parse_datetimes  # noqa: F401  (re-exported)
+from geo.textparse import stripped_or_missing, to_float
 from geo.values import (  # noqa: F401  (re-exported: the one yes/no parser lives here too)
     _NA,
     _SEX,
     _age_rule,
     _clean,
     _coded,
+    _distinct,
     _isin,
     _lookup,
     _naloxone_rule,
@@ -46,6 +47,8 @@ from geo.values import (  # noqa: F401  (re-exported: the one yes/no parser live
     parse_bool,
 )
 
+_PRECISIONS = ("minute", "hour", "day")
+
 __all__ = [
     "ValidationResult",
     "validate_rows",
@@ -56,18 +59,6 @@ __all__ = [
     "normalize_source",
     "age_to_band",
 ]
-
-_FALLBACK_FORMATS = (
-    "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p",
-    "%m/%d/%Y", "%m/%d/%y %H:%M", "%m/%d/%y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
-    "%Y/%m/%d", "%d-%b-%Y %H:%M", "%d-%b-%Y",
-)
-#: a UTC offset or ``Z`` after the time (a blank before it allowed: ``10:20:00 Z``); dropped,
-#: keeping the local wall time
-_TZ = re.compile(r"(?<=\d)\s*(?:Z|[+-]\d{2}:?\d{2})$")
-#: the same test without a look-behind: vectorised by Arrow (RE2), not Python's re per value
-_TZ_FIND = r"\d\s*(?:Z|[+-]\d{2}:?\d{2})$"
-
 
 @dataclass
 class ValidationResult:
@@ -91,93 +82,25 @@ class ValidationResult:
     #: (a streaming ingest decides "a date-only export written with 00:00 times" per file)
     n_clock: int = 0
     off_midnight: bool = False
+    #: rows with at least one reason (``reasons != ""``)
+    bad: np.ndarray | None = None
+    #: column → (code per row, Arrow labels): columns whose values are ``labels[codes]``
+    coded: dict = field(default_factory=dict)
+
+
+def _labels(values) -> pa.Array:
+    """Object array of str/None → Arrow text (pandas' storage type, so never cast again)."""
+    return pa.array(values, pa.large_string(), from_pandas=True)
 
 
 def _text_array(values, index, codes=None) -> pd.Series:
     """Object array of str/None (``values[codes]`` when codes are given: a label per distinct
-    value) → Arrow-backed ``string`` Series (no per-value Python)."""
-    arr = pa.array(values, pa.string(), from_pandas=True)
+    value; ``values`` may be Arrow labels already) → Arrow-backed ``string`` Series (no
+    per-value Python)."""
+    arr = values if isinstance(values, pa.Array) else _labels(values)
     if codes is not None:
         arr = arr.take(pa.array(codes))
     return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
-
-
-def parse_datetimes(date: pd.Series, time: pd.Series | None = None):
-    """Parse date (and optional time) text.
-
-    Returns
-    -------
-    (timestamps, has_time, blank)
-        ``datetime64[us]`` Series with NaT where unparsable, boolean array "a time of day was
-        given", boolean array "the value was blank".
-    """
-    if time is None and pd.api.types.is_datetime64_any_dtype(date):  # typed (Parquet) input
-        ts = date.dt.tz_localize(None) if getattr(date.dt, "tz", None) is not None else date
-        blank = ts.isna().to_numpy()
-        ts = ts.astype("datetime64[us]")
-        # A typed timestamp always carries a time of day, 00:00 included: a record at exact
-        # midnight is not date-only, even when the whole column is at midnight (a date-only
-        # column is typed as a date, read as text "YYYY-MM-DD"; Excel: geo.readers).
-        has_time = ~blank
-        return ts, has_time, blank
-    s = _clean(date)
-    if time is not None:
-        t = _clean(time)
-        s = (s + " " + t).str.strip()
-    blank = (s == "").to_numpy()
-    has_colon = s.str.contains(":", regex=False).to_numpy()
-    fast, fast_ts = iso_datetimes(s)  # plain ISO values, read from their bytes
-    if not fast.any():
-        return _text_dates(s, has_colon, blank), has_colon, blank
-    ts = np.full(len(s), np.datetime64("NaT"), "datetime64[us]")
-    ts[fast] = fast_ts
-    rest = ~fast & ~blank
-    if rest.any():  # the others as before, beside one plain value (pandas' mixed-zone check)
-        sub = pd.concat([s[rest], pd.Series(["2000-01-01 00:00:00"], dtype=s.dtype)],
-                        ignore_index=True)
-        got = _text_dates(sub, np.append(has_colon[rest], True), np.zeros(len(sub), bool))
-        ts[rest] = got.to_numpy()[:-1]
-    return pd.Series(ts, index=s.index), has_colon, blank
-
-
-def _text_dates(s: pd.Series, has_colon: np.ndarray, blank: np.ndarray) -> pd.Series:
-    """Cleaned date text → ``datetime64[us]`` (NaT where unparsable): ISO 8601 (offset
-    dropped), then each of :data:`_FALLBACK_FORMATS` on what is left."""
-    tz = has_colon & s.str.contains(_TZ_FIND, regex=True).fillna(False).to_numpy(bool)
-    if tz.any():  # only rows that carry an offset pay for the replacement
-        s = s.copy()
-        s[tz] = s[tz].str.replace(_TZ, "", regex=True)
-    s = s.str.replace("T", " ", regex=False).where(has_colon, s)
-    text = s.where(~pd.Series(blank, index=s.index))
-    try:
-        ts = pd.to_datetime(text, format="ISO8601", errors="coerce")
-    except ValueError:  # zones pandas will not put in one column (e.g. "10:20 UTC" beside naive)
-        ts = _dates_one_by_one(text)
-    todo = ts.isna().to_numpy() & ~blank
-    for fmt in _FALLBACK_FORMATS:
-        if not todo.any():
-            break
-        sub = pd.to_datetime(s[todo], format=fmt, errors="coerce")
-        got = sub.notna().to_numpy()
-        if got.any():
-            idx = np.flatnonzero(todo)[got]
-            ts.iloc[idx] = sub[got].to_numpy()
-            todo[idx] = False
-    return ts.astype("datetime64[us]")
-
-
-def _dates_one_by_one(text: pd.Series) -> pd.Series:
-    """ISO 8601 text → naive timestamps value by value (each distinct value once): a zone
-    pandas left on a value is dropped keeping its wall time, as the offsets above; NaT where
-    unparsable (the row is then rejected with its line, never the whole file)."""
-    codes, uniques = pd.factorize(text)
-    out = []
-    for v in uniques:
-        t = pd.to_datetime(v, format="ISO8601", errors="coerce")
-        out.append(t.tz_localize(None) if t is not pd.NaT and t.tzinfo is not None else t)
-    got = np.array([np.datetime64("NaT") if t is pd.NaT else t.to_datetime64() for t in out]
-                   + [np.datetime64("NaT")], dtype="datetime64[us]")
-    return pd.Series(got[codes], index=text.index)  # code -1 (missing) → the trailing NaT
 
 
 def _number(s: pd.Series):
@@ -299,12 +222,17 @@ def validate_rows(
     checks.append((future, lambda i: f"future date {pd.Timestamp(tsv[i])}"))
     old = ~nat & (tsv < np.datetime64("1900-01-01"))
     checks.append((old, lambda i: f"date before 1900 ({pd.Timestamp(tsv[i]).date()})"))
-    precision = np.where(day, "day", "minute").astype(object)
+    # precision as codes into _PRECISIONS (minute, hour, day)
+    prec = np.where(day, 2, 0).astype(np.intp)
     if "time_precision" in colmap:
-        given = _clean(raw[colmap["time_precision"]]).str.lower().to_numpy(object)
-        ok = np.isin(given, ["minute", "hour", "day"])
-        precision[ok] = given[ok]
-    tsv = np.where(precision == "day", tsv.astype("datetime64[D]").astype("datetime64[us]"), tsv)
+        codes, uniq = _distinct(raw[colmap["time_precision"]])
+        given = np.asarray(uniq.str.lower().to_numpy(object), dtype=object)
+        pick = np.array([_PRECISIONS.index(g) if g in _PRECISIONS else -1 for g in given]
+                        + [-1], dtype=np.intp)[codes]  # (code -1: missing)
+        prec = np.where(pick >= 0, pick, prec)
+    is_day = prec == 2
+    if is_day.any():
+        tsv = np.where(is_day, tsv.astype("datetime64[D]").astype("datetime64[us]"), tsv)
 
     # --- location
     lat_txt, lon_txt, lat, lon = _coord(raw, colmap)
@@ -339,55 +267,64 @@ def validate_rows(
         checks.append((usable_loc & ~inside, lambda i: "outside the study area"))
 
     # --- other columns
-    # each rule runs once per distinct value (codes: the value of each row)
-    def col(key):
-        return raw[colmap[key]] if key in colmap else blank_text(n, raw.index)
-
+    # each rule runs once per distinct value (codes: the value of each row); a column the
+    # file does not have is one blank value
     def coded(key, rule):
-        codes, (label, bad) = _coded(col(key), rule)
-        unrec[key] = int(np.count_nonzero(bad[codes]))
-        return codes, label
+        if key in colmap:
+            codes, labels = _coded(raw[colmap[key]], rule)
+        else:
+            codes, labels = np.zeros(n, np.intp), rule(pd.Series([""], dtype="string"))
+            labels = tuple(np.asarray(r) for r in labels)
+        if len(labels) > 1:
+            unrec[key] = int(np.count_nonzero(labels[1][codes]))
+        return codes, labels[0]
 
     out_codes, outcome = coded("outcome", _outcome_rule)
     nal_codes, nalox = coded("naloxone", _naloxone_rule)
     if "naloxone_doses" in colmap:
-        doses = pd.to_numeric(_clean(col("naloxone_doses")), errors="coerce")
+        doses = pd.to_numeric(_clean(raw[colmap["naloxone_doses"]]), errors="coerce")
         doses = doses.where((doses >= 0) & (doses == np.floor(doses))).astype("Int64")
-    else:
-        doses = pd.Series(pd.array(np.zeros(n, np.int64), dtype="Int64", copy=False),
-                          index=raw.index).where(np.zeros(n, dtype=bool))
-    dv = doses.to_numpy(dtype=float, na_value=np.nan)
-    unknown = (nalox == "unknown")[nal_codes]
+        dv = doses.to_numpy(dtype=float, na_value=np.nan)
+        doses = doses.to_numpy()
+    else:  # all missing (what the missing Int64 column gives as a NumPy array)
+        doses = dv = np.full(n, np.nan)
     nalox = np.append(nalox, ["yes", "no"]).astype(object)  # the doses decide "unknown"
-    nal_codes = np.where(unknown & (dv > 0), len(nalox) - 2,
-                         np.where(unknown & (dv == 0), len(nalox) - 1, nal_codes))
+    if "naloxone_doses" in colmap:
+        unknown = (nalox == "unknown")[nal_codes]
+        nal_codes = np.where(unknown & (dv > 0), len(nalox) - 2,
+                             np.where(unknown & (dv == 0), len(nalox) - 1, nal_codes))
     src_codes, src = coded("source", _source_rule)
     src[src == ""] = source or default_source or "other"
-    sex_codes, (sex,) = _coded(col("sex"), lambda c: (
+    sex_codes, sex = coded("sex", lambda c: (
         _lookup(c.str.lower(), lambda v: _SEX.get(v, "unknown")),))
-    age_codes, (age,) = _coded(col("age_band"), _age_rule)
+    age_codes, age = coded("age_band", _age_rule)
 
     def text(key):
         if key not in colmap:
-            return pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.string())),
+            return pd.Series(pd.arrays.ArrowStringArray(pa.nulls(n, pa.large_string())),
                              index=raw.index)
-        return stripped_or_missing(col(key))
+        return stripped_or_missing(raw[colmap[key]])
 
+    labels = {"time_precision": (prec, _labels(np.array(_PRECISIONS, dtype=object))),
+              "outcome": (out_codes, _labels(outcome)), "naloxone": (nal_codes, _labels(nalox)),
+              "source": (src_codes, _labels(src)), "age_band": (age_codes, _labels(age)),
+              "sex": (sex_codes, _labels(sex))}
+    cols = {k: _text_array(lab, raw.index, codes) for k, (codes, lab) in labels.items()}
     records = pd.DataFrame(
         {
             "incident_id": text("incident_id"),
             "occurred_at": pd.Series(tsv, index=raw.index).astype("datetime64[us]"),
-            "time_precision": _text_array(precision, raw.index),
+            "time_precision": cols["time_precision"],
             "lat": lat,
             "lon": lon,
-            "outcome": _text_array(outcome, raw.index, out_codes),
-            "naloxone": _text_array(nalox, raw.index, nal_codes),
-            "naloxone_doses": doses.to_numpy(),
-            "source": _text_array(src, raw.index, src_codes),
+            "outcome": cols["outcome"],
+            "naloxone": cols["naloxone"],
+            "naloxone_doses": doses,
+            "source": cols["source"],
             "agency": text("agency"),
             "suspected_drug": text("suspected_drug"),
-            "age_band": _text_array(age, raw.index, age_codes),
-            "sex": _text_array(sex, raw.index, sex_codes),
+            "age_band": cols["age_band"],
+            "sex": cols["sex"],
             "location_precision": text("location_precision"),
             "area": text("area"),  # stripped; blank → missing
             "in_study_area": pd.array(in_area, dtype="boolean"),
@@ -401,4 +338,4 @@ def validate_rows(
     for i in np.flatnonzero(bad_any):
         reasons[i] = "; ".join(msg(i) for mask, msg in checks if mask[i])
     return ValidationResult(records, pd.Series(reasons, index=raw.index, dtype=object), unrec,
-                            n_clock, off_midnight)
+                            n_clock, off_midnight, bad_any, labels)
