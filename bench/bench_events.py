@@ -36,9 +36,9 @@ def main() -> None:
     ap.add_argument("--base", default="/tmp/tidy/base")
     ap.add_argument("--reps", type=int, default=9)
     a = ap.parse_args()
+    import report.events as new
     from geo.privacy import with_record_keys
     from geo.store import IncidentStore
-    import report.events as new
 
     spec = importlib.util.spec_from_file_location("base_events",
                                                   Path(a.base) / "report" / "events.py")
