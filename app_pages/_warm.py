@@ -1,8 +1,8 @@
 """Server launcher that warms the shared caches while the first browser loads the page.
 
 ``python -m app_pages._warm [streamlit run options]`` (what ``make run`` runs) is
-``streamlit run dashboard.py [options]`` plus one background thread: as soon as the server is
-up (before any session: a session starts only when a browser has loaded the page and
+``streamlit run dashboard.py [options]`` plus one background thread: as soon as the server
+listens (before any session: a session starts only when a browser has loaded the page and
 connected, ~1.4 s later), the thread imports the app modules and fills the shared caches that
 a new visitor's Overview reads — the incidents with record keys, the data range, the prepared
 events and the Overview's default products of the **public** tier — by calling the SAME cached
@@ -16,6 +16,9 @@ wrappers the pages call (:mod:`app_pages._analysis`), so the first session finds
   compute lock and then reads the warm value (computed once); nothing else is shared.
 * A failure (no data, a store locked by an ingest) is printed in one line and the server runs
   on; the pages then report it as before.
+
+* The Overview's control defaults are repeated here (:func:`warm_overview`); if the page's
+  defaults change, ``tests/test_app_warm.py`` fails (the first session is no longer all hits).
 
 ``streamlit run dashboard.py`` keeps working unchanged (only without the warm-up).
 """
