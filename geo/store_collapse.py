@@ -63,7 +63,7 @@ def _sorted_runs(group, src, pos, span: int):
     return order, starts, np.diff(np.r_[starts, n])
 
 
-def collapse_records(tbl: pa.Table) -> tuple[pa.Table, pa.Table]:
+def collapse_records(tbl: pa.Table, *, ids_differ: bool = False) -> tuple[pa.Table, pa.Table]:
     """One row per event of ``tbl``: records with ``_lab`` (matched event; labels number
     events in order of their first record), ``_pos`` (record order: ``occurred_at``, then
     ``fingerprint``) and ``_src`` (source priority code), in any row order.
@@ -72,7 +72,8 @@ def collapse_records(tbl: pa.Table) -> tuple[pa.Table, pa.Table]:
     one id are one event (an id names one incident of a source). Returns the events (the
     canonical columns of :data:`geo.schema.INCIDENT_COLUMNS` and ``first_fp``; in order of
     first record when the labels are) and the ``events`` rows (``fingerprint``, ``event_id``)
-    of every record.
+    of every record. ``ids_differ``: the caller knows no two matched events share an id
+    (their hashes differ), so the ids are not compared.
     """
     n = tbl.num_rows
     lab = tbl["_lab"].to_numpy().astype(np.int64)
@@ -84,9 +85,10 @@ def collapse_records(tbl: pa.Table) -> tuple[pa.Table, pa.Table]:
     rep = order[starts]  # each matched event's representative
     ids = pc.binary_join_element_wise(tbl["source"].take(pa.array(rep)),
                                       tbl["incident_id"].take(pa.array(rep)), ":")
-    enc = pc.dictionary_encode(ids.combine_chunks() if isinstance(ids, pa.ChunkedArray)
-                               else ids)
-    event_ids = enc.dictionary
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    enc = None if ids_differ else pc.dictionary_encode(ids)
+    event_ids = ids if enc is None else enc.dictionary
     if len(event_ids) < starts.size:  # some ids are shared: group by id
         code = enc.indices.to_numpy().astype(np.int64)  # in order of first label
         gid = np.empty(n, np.int64)

@@ -227,7 +227,7 @@ def update_events(con, window_min: float, radius_m: float, file_id=None,
     # events in order of their first record; a block holds whole events (and ids)
     step = max(int(block_records or BLOCK_RECORDS), 1)
     block = (np.unique(groups, return_index=True)[1] // step)[groups]
-    _write_events(con, fp, labels, t, block)
+    _write_events(con, fp, labels, t, block, ids_differ=groups.max() == labels.max())
 
 
 def _has_rows(con, table: str) -> bool:
@@ -307,13 +307,14 @@ def _id_groups(labels, codes, idh):
     return rank[grp][labels], by_rank
 
 
-def _write_events(con, fp, labels, t, block) -> None:
+def _write_events(con, fp, labels, t, block, *, ids_differ: bool = False) -> None:
     """Write the events of the touched records (``fp``, in record order; ``labels``: their
     matched events; ``t``: their times; ``block``: their block; the stored rows they replace
     are deleted already): one block of events at a time, its records are read from
     ``records`` (within the block's time span) and collapsed
     (:func:`geo.store_collapse.collapse_records`; cells at :data:`STORED_CELL_RES` added)
-    into ``incidents`` rows, and their ``events`` rows are written.
+    into ``incidents`` rows, and their ``events`` rows are written. ``ids_differ``: every
+    matched event has its own id (see :func:`geo.store_collapse.collapse_records`).
     """
     from geo.cells import latlng_to_cells
     from geo.store_collapse import RECORDS_SQL, collapse_records
@@ -325,7 +326,7 @@ def _write_events(con, fp, labels, t, block) -> None:
         span = {k: pd.Timestamp(v).isoformat(sep=" ") for k, v in
                 (("lo", t[rows].min()), ("hi", t[rows].max()))}
         got = arrow_sql(con, part, "_blk", RECORDS_SQL.format(**span)).to_arrow_table()
-        ev, rec = collapse_records(got)
+        ev, rec = collapse_records(got, ids_differ=ids_differ)
         del got, part
         lat = ev["lat"].to_numpy(zero_copy_only=False)
         lon = ev["lon"].to_numpy(zero_copy_only=False)
