@@ -176,3 +176,46 @@ def test_launcher_serves_and_warms():
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_session_during_the_warm_up_computes_nothing_twice(calls, monkeypatch):
+    """A session that starts while the warm-up runs waits on Streamlit's per-key compute locks
+    for what the warm-up is computing: every product is computed once in all (whichever
+    thread gets there first), and the page equals a cold session's. The warm-up's prepared
+    events are held until the session asks for them too, so both threads want that value at
+    the same time."""
+    import streamlit as st
+
+    from app_pages import _analysis, _warm
+
+    cold = run_page()
+    cold_calls = sorted(calls)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    calls.clear()
+
+    session_asked = threading.Event()
+    spied_prepare = sys.modules["report.kpis"].prepare_events
+    cached_events = _analysis._events_by_source
+
+    def prepare_once_the_session_asks(*a, **kw):
+        assert session_asked.wait(timeout=60), "the session never asked for the events"
+        return spied_prepare(*a, **kw)
+
+    def events_by_source(*a, **kw):
+        if threading.current_thread().name != _warm.THREAD_NAME:
+            session_asked.set()  # then wait on the compute lock the warm-up may hold
+        return cached_events(*a, **kw)
+
+    monkeypatch.setattr(sys.modules["report.kpis"], "prepare_events",
+                        prepare_once_the_session_asks)
+    monkeypatch.setattr(_analysis, "_events_by_source", events_by_source)
+    done: list = []
+    warm = threading.Thread(target=lambda: done.append(_warm.warm_overview()),
+                            name=_warm.THREAD_NAME)
+    warm.start()
+    at = run_page(timeout=120)
+    warm.join(timeout=120)
+    assert done and "kpis, weekly" in done[0]  # the warm-up ran to its end
+    assert sorted(calls) == cold_calls  # each value computed once, by one of the two threads
+    assert _kpis_shown(at) == _kpis_shown(cold)
