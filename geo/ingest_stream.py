@@ -82,9 +82,12 @@ _REJECT_CHUNK = "rejects"
 
 def stream_into_store(store, path: Path, label: str, digest: str, *, options: dict,
                       window_min: float, radius_m: float, rejects_path, progress, received_at,
-                      chunk_rows: int | None = None) -> dict | None:
+                      chunk_rows: int | None = None, con=None) -> dict | None:
     """Ingest ``path`` into ``store`` chunk by chunk; ``None`` when the file is not streamable
-    (nothing was written: the caller reads it whole). See the module docstring."""
+    (nothing was written: the caller reads it whole). See the module docstring.
+
+    ``con`` (optional): an open read-write connection to the store to use (the caller closes
+    it); otherwise one is opened once the first chunk has been read."""
     from geo.store import _RECORD_COLUMNS
     from geo.store_events import insert_records
     from geo.store_open import reclaim
@@ -115,7 +118,7 @@ def stream_into_store(store, path: Path, label: str, digest: str, *, options: di
         written = Path(rejects_path)
         tmp_rejects = written.with_name(written.name + ".part")
     n_rejects = 0
-    con = store._connect()
+    con = store._connect() if con is None else con
     try:
         con = reclaim(con, store.path)
         # DuckDB's own memory (the transaction's new rows, join and sort buffers) within a

@@ -237,13 +237,18 @@ class IncidentStore:
             from geo.ingest_stream import check_header
 
             check_header(path, dict(preset=preset, mapping=mapping, exclude=exclude))
+        con = None
         if self.path.exists():  # the same bytes again: nothing to do (and nothing read)
             con = self._connect()
             try:
                 if self._seen(con, digest):
                     return self._skipped(con, label)
-            finally:
+            except BaseException:
                 con.close()
+                raise
+            if result is not None:
+                con.close()
+                con = None
         if result is None:  # a bad file fails before the store is touched: it creates nothing
             from geo.ingest_stream import stream_into_store
 
@@ -252,10 +257,15 @@ class IncidentStore:
                            drop_identical=drop_identical,
                            same_source_window_min=same_source_window_min,
                            same_source_radius_m=same_source_radius_m)
-            out = stream_into_store(self, path, label, digest, options=options,
-                                    window_min=window_min, radius_m=radius_m,
-                                    rejects_path=rejects_path, progress=progress,
-                                    received_at=received_at, chunk_rows=chunk_rows)
+            try:  # the connection that checked the file (opening a big store costs)
+                out = stream_into_store(self, path, label, digest, options=options,
+                                        window_min=window_min, radius_m=radius_m,
+                                        rejects_path=rejects_path, progress=progress,
+                                        received_at=received_at, chunk_rows=chunk_rows,
+                                        con=con)
+            finally:
+                if con is not None:
+                    con.close()
             if out is not None:
                 return out
             result = read_incidents(label, dedup=False, progress=progress, **options)
