@@ -9,15 +9,15 @@ searched together.
 How
 ---
 The sphere is cut into latitude *bands* of height ``H`` (a few radii) and each band into
-``N_k`` equal longitude *cells* from longitude -180° eastwards (about square, never narrower than
-the longitude reach of the band, see :func:`_lon_reach`; a band near a pole is one cell). A record is placed in its
-cell (its *home*) and, as a *ghost*, in each neighbouring cell within reach whose number is
-greater than its home's (next cell of its band, the wrap-around cell, cells of the band
-above): then every close pair of records in different cells meets exactly once, as the ghost
-of the one with the smaller cell and the home of the other. Homes and ghosts are sorted by
-``(cell, time rank)`` in one ``np.sort`` of packed 64-bit keys, and each element is paired
-with the following elements of its cell up to ``window_min`` later (ghost-ghost pairs are
-skipped). Only numpy, no Python loop over records.
+``N_k`` equal longitude *cells* from longitude -180° eastwards (about square, never narrower
+than the longitude reach of the band, see :func:`_lon_reach`; a band near a pole is one cell).
+A record is placed in its cell (its *home*) and, as a *ghost*, in each neighbouring cell within
+reach whose number is greater than its home's (next cell of its band, the wrap-around cell,
+cells of the band above): then every close pair of records in different cells meets exactly
+once, as the ghost of the one with the smaller cell and the home of the other. Homes and
+ghosts are sorted by ``(cell, time rank)`` in one ``np.sort`` of packed 64-bit keys, and each
+element is paired with the following elements of its cell up to ``window_min`` later
+(ghost-ghost pairs are skipped). Only numpy, no Python loop over records.
 
 Bounds used (``θ`` = angle of the pair, ``Δφ``, ``Δλ`` its latitude and longitude
 differences): ``hav θ = sin²(Δφ/2) + cos φ₁ cos φ₂ sin²(Δλ/2)``, so ``|Δφ| ≤ θ`` and

@@ -99,6 +99,10 @@ def _brute_pairs(t, lat, lon, codes, ok, window_min, radius_m):
     return ii[keep], jj[keep]
 
 
+def _pairset(i, j):
+    return set(zip(i.tolist(), j.tolist(), strict=True))
+
+
 def same(got, ref):
     """Pairs equal, scores bit for bit."""
     assert got[0].dtype == np.int64 and got[1].dtype == np.int64
@@ -119,7 +123,7 @@ def check(t, lat, lon, src, ok=None, *, window_min=60, radius_m=300, brute=False
         okb = okb & np.isfinite(lat) & np.isfinite(lon) & ~np.isnat(tt)
         bi, bj = _brute_pairs(tt, np.asarray(lat, float), np.asarray(lon, float), codes, okb,
                               window_min, radius_m)
-        assert set(zip(bi.tolist(), bj.tolist())) == set(zip(got[0].tolist(), got[1].tolist()))
+        assert _pairset(bi, bj) == _pairset(got[0], got[1])
     n = len(lat)
     lab = _reference_assign(n, *ref, src)
     np.testing.assert_array_equal(assign_events(n, *got, src), lab)
@@ -204,10 +208,10 @@ def test_exact_edges():
     t = t0 + np.array([0, 0, 3_600_000_000, 3_600_000_001, 5, 5], "timedelta64[us]")
     src = np.array(["ems", "police", "hospital", "ems", "odmap", "other"], object)
     got = check(t, lat, lon, src, window_min=60, radius_m=r, brute=True)
-    pairs = set(zip(got[0].tolist(), got[1].tolist()))
+    pairs = _pairset(got[0], got[1])
     assert (0, 1) in pairs and (0, 2) in pairs and (0, 3) not in pairs and (4, 5) in pairs
     got = check(t, lat, lon, src, window_min=60, radius_m=np.nextafter(r, 0), brute=True)
-    assert (0, 1) not in set(zip(got[0].tolist(), got[1].tolist()))
+    assert (0, 1) not in _pairset(got[0], got[1])
 
 
 def test_nan_nat_day_only_one_source_and_tiny_inputs():
