@@ -6,13 +6,17 @@ network: outlines are ``PathLayer``\\ s, area fills ``PolygonLayer``\\ s and nam
 system's fonts; nothing is fetched), whatever the basemap (:mod:`layers.basemap`) does.
 Names use a proportional sans-serif with a white halo; :func:`thin_labels` (called by
 :func:`layers.deck.make_deck`) drops a context name that would overlap a more important label
-at the deck's first view. Never imports Streamlit; never computes statistics.
+at the deck's first view, and (when the layers include :func:`names_on_zoom_layer`, as
+:func:`context_layers` does) hands the dropped names to deck.gl's ``CollisionFilterExtension``,
+which draws each one again once the user has zoomed in far enough for it to fit. Never imports
+Streamlit; never computes statistics.
 """
 
 from __future__ import annotations
 
 import copy
 import html
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,6 +34,8 @@ __all__ = [
     "text_layer",
     "thin_labels",
     "DATA_LABEL_PRIORITY",
+    "NAMES_ON_ZOOM",
+    "names_on_zoom_layer",
     "area_names_layer",
     "places_layers",
     "context_layers",
@@ -138,18 +144,25 @@ def thin_labels(layers: Sequence[pdk.Layer], zoom: float) -> list[pdk.Layer]:
     priority (then layer order, then row order) a label is kept unless its box, widened by a
     small gap, overlaps a label already kept. Data labels (priority ≥
     :data:`DATA_LABEL_PRIORITY`) are always kept. Other layers pass through unchanged; a text
-    layer is copied, never changed in place. (Zooming in keeps the thinned set, so labels
-    never collide at the first view or closer.)
+    layer is copied, never changed in place. The kept labels are drawn at every zoom (they never
+    collide at the first view or closer).
+
+    An (empty) :func:`names_on_zoom_layer` among ``layers`` is replaced by the dropped names
+    (:func:`_on_zoom`), which deck.gl shows only where they have room (zoomed in), or left out
+    when no name was dropped.
     """
+    on_zoom = [li for li, lyr in enumerate(layers) if getattr(lyr, "id", None) == NAMES_ON_ZOOM
+               and not getattr(lyr, "data", None)]  # (a filled one passes through)
     rows = []  # (prio, order, layer index, row index)
     for li, lyr in enumerate(layers):
-        if getattr(lyr, "type", None) != "TextLayer" or not isinstance(lyr.data, list):
+        if getattr(lyr, "type", None) != "TextLayer" or not isinstance(lyr.data, list) \
+                or getattr(lyr, "id", None) == NAMES_ON_ZOOM:
             continue
         for ri, rec in enumerate(lyr.data):
             if isinstance(rec, dict) and {"position", "w", "h"} <= rec.keys():
                 rows.append((-int(rec.get("prio", 0)), len(rows), li, ri))
     if not rows:
-        return list(layers)
+        return [lyr for li, lyr in enumerate(layers) if li not in on_zoom]
     rows.sort()
     recs = [layers[li].data[ri] for _, _, li, ri in rows]
     x, y = _mercator_px([r["position"][0] for r in recs], [r["position"][1] for r in recs], zoom)
@@ -164,13 +177,91 @@ def thin_labels(layers: Sequence[pdk.Layer], zoom: float) -> list[pdk.Layer]:
         if not clash.any() or -rows[i][0] >= DATA_LABEL_PRIORITY:
             kept.append(i)
             keep.setdefault(li, set()).add(ri)
+    dropped = sorted(set(range(len(rows))) - set(kept))
+    zoom_layer = None
+    if on_zoom and dropped:
+        fonts = [layers[rows[i][2]] for i in dropped]
+        zoom_layer = _on_zoom([recs[i] for i in kept], [recs[i] for i in dropped],
+                              [getattr(lyr, "get_size", 13) for lyr in fonts],
+                              [getattr(lyr, "get_color", [20, 20, 20, 255]) for lyr in fonts],
+                              bold=any(getattr(lyr, "font_weight", 400) == 700 for lyr in fonts))
     out = []
     for li, lyr in enumerate(layers):
+        if li in on_zoom:
+            if zoom_layer is not None and li == on_zoom[0]:
+                out.append(zoom_layer)
+            continue
         if getattr(lyr, "type", None) == "TextLayer" and li in {r[2] for r in rows}:
             lyr = copy.copy(lyr)
             lyr.data = [rec for ri, rec in enumerate(lyr.data) if ri in keep.get(li, set())]
         out.append(lyr)
     return out
+
+
+#: Id of the layer that draws the names :func:`thin_labels` dropped at the first view.
+NAMES_ON_ZOOM = "names-on-zoom"
+#: deck.gl's collision priorities lie in [-1000, 1000], the higher box wins: the kept labels'
+#: blocks are on top, the dropped names below in thin_labels' order.
+_BLOCK_PRIORITY = 999.0
+#: Priorities closer than about 6 did not order the boxes in Streamlit's deck.gl (9.4, Chromium
+#: with SwiftShader: a name's own glyphs won over a block 5 above it); steps of 10 do (up to
+#: 198 dropped names; more share the range in smaller steps).
+_PRIORITY_STEP = 10.0
+#: deck.gl fades a label whose anchor is within 2 px of a higher box (it samples 5×5 pixels).
+_FADE_PX = 2.0
+#: The en space (half an em in every font) draws nothing: a row of them gives a kept label an
+#: invisible box of its estimated size in the collision map.
+_EN_SPACE = "\u2002"
+_CHARACTER_SET = "".join(chr(c) for c in range(32, 127)) + _EN_SPACE  # deck.gl's ASCII + it
+
+
+def names_on_zoom_layer() -> pdk.Layer:
+    """An empty placeholder for the names that do not fit at the first view: :func:`thin_labels`
+    fills it with them (or leaves it out when every name fits)."""
+    return pdk.Layer("TextLayer", id=NAMES_ON_ZOOM, data=[], pickable=False)
+
+
+def _on_zoom(kept: list[dict], dropped: list[dict], sizes: list, colors: list, *,
+             bold: bool) -> pdk.Layer:
+    """The dropped labels as one ``TextLayer`` with deck.gl's ``CollisionFilterExtension``:
+    deck.gl redraws, at every view, a map of label boxes where the higher priority wins, and
+    draws a label only where its anchor shows its own box (so when it has room: zoomed in).
+
+    Rows, lowest priority first: ``dropped`` (names as :func:`text_layer` draws them, priority
+    falling in the order given) and one invisible block per ``kept`` label, at the top
+    priority: en spaces at ``h`` size, a box at least ``w`` × ``h``. In the collision map every
+    box is widened by half the widest and tallest dropped label plus the gap (``padding`` of the
+    text backgrounds, transparent, in ``collisionTestProps``), so a dropped name is hidden
+    wherever its box (``w`` × ``h``, an upper estimate) would come within the gap of a kept label
+    or of a more important dropped one: at the first view every one of them (each overlapped a
+    kept label there), zoomed in only those that still lack room. The test is conservative
+    (every box is widened for the widest name), so a short name may come back a little later
+    than :func:`thin_labels` at that zoom would keep it.
+    """
+    step = min(_PRIORITY_STEP, 1988.0 / len(dropped))
+    data = [{"name": r["name"], "position": r["position"], "w": r["w"], "h": r["h"],
+             "size": size if isinstance(size, (int, float)) else 13,
+             "color": (list(color)[:3] + [255]) if isinstance(color, (list, tuple)) else
+             [20, 20, 20, 255], "cp": round(_BLOCK_PRIORITY - _PRIORITY_STEP - k * step, 3)}
+            for k, (r, size, color) in enumerate(zip(dropped, sizes, colors, strict=True))][::-1]
+    data += [{"name": _EN_SPACE * max(1, math.ceil(r["w"] / (r["h"] / 2))),
+              "position": r["position"], "size": r["h"], "color": [0, 0, 0, 0],
+              "cp": _BLOCK_PRIORITY} for r in kept]
+    pad_x = max(r["w"] for r in dropped) / 2 + _LABEL_GAP + _FADE_PX
+    pad_y = max(r["h"] for r in dropped) / 2 + _LABEL_GAP + _FADE_PX
+    pad = [round(pad_x, 1), round(pad_y, 1)] * 2
+    lyr = pdk.Layer("TextLayer", id=NAMES_ON_ZOOM, data=data, get_position="position",
+                    get_text="name", get_size="size", get_color="color",
+                    font_family=f'"{LABEL_FONT}"', font_weight=700 if bold else 400,
+                    font_settings={"sdf": True}, outline_width=3,
+                    outline_color=[255, 255, 255, 235], background=True,
+                    get_background_color=[255, 255, 255, 0],
+                    extensions=[{"@@type": "CollisionFilterExtension"}],
+                    get_collision_priority="cp",
+                    collision_test_props={"padding": pad},
+                    pickable=False)
+    lyr.character_set = _CHARACTER_SET  # set after: pydeck would make a string an accessor
+    return lyr
 
 
 def area_names_layer(layer: AreaLayer, *, layer_id: str, size: int = 13,
@@ -274,6 +365,8 @@ def context_layers(areas: Sequence[AreaLayer] = (), places: pd.DataFrame | None 
         if "kind" in places.columns and (places["kind"] != "hospital").any():
             places = places.loc[places["kind"] != "hospital"]  # settlements name the map
         out.extend(places_layers(places))
+    if any(getattr(lyr, "type", None) == "TextLayer" for lyr in out):
+        out.append(names_on_zoom_layer())  # names dropped at the first view, shown zoomed in
     return out
 
 
