@@ -161,7 +161,7 @@ def assign_events(n: int, i, j, score, source, *, comp=None) -> np.ndarray:
     if comp is None:
         g = sp.coo_matrix((np.ones(i.size), (i, j)), shape=(n, n))
         comp = connected_components(g, directed=False)[1]
-    comp, firstpos = first_order(np.asarray(comp, np.int64))
+    comp, firstpos = _first_order(np.asarray(comp, np.int64))
     # components holding two records of one source must be rebuilt greedily
     nodes = np.zeros(n, bool)
     nodes[i] = True
@@ -207,7 +207,7 @@ def assign_events(n: int, i, j, score, source, *, comp=None) -> np.ndarray:
     return out
 
 
-def first_order(comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _first_order(comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Labels renumbered 0..L-1 in order of first appearance, and each label's first position.
 
     ``scipy.sparse.csgraph.connected_components`` numbers components that way already (checked

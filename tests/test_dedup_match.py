@@ -14,7 +14,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from geo.cells import EARTH_RADIUS_M, haversine_m, latlon_to_xyz
-from geo.dedup import _find, _source_codes, assign_events, candidate_pairs, first_order
+from geo.dedup import _find, _first_order, _source_codes, assign_events, candidate_pairs
 from geo.schema import SOURCES
 
 
@@ -260,12 +260,12 @@ def test_dense_same_time_and_place():
 
 def test_first_order():
     comp = np.array([3, 3, 0, 7, 0, 3, 5])
-    lab, first = first_order(comp)
+    lab, first = _first_order(comp)
     np.testing.assert_array_equal(lab, [0, 0, 1, 2, 1, 0, 3])
     np.testing.assert_array_equal(first, [0, 2, 3, 6])
-    lab2, first2 = first_order(lab)
+    lab2, first2 = _first_order(lab)
     assert lab2 is lab and np.array_equal(first2, first)
-    np.testing.assert_array_equal(first_order(np.array([-1, 0, -1]))[0], [0, 1, 0])
+    np.testing.assert_array_equal(_first_order(np.array([-1, 0, -1]))[0], [0, 1, 0])
 
 
 def test_sample_data_equal_reference():
