@@ -158,7 +158,8 @@ def stream_into_store(store, path: Path, label: str, digest: str, *, options: di
                 "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [file_id, label, digest, now, summary["read"], summary["accepted"],
                  summary["rejected"], added, summary["preset"]])
-            store._update_events(con, window_min, radius_m, file_id)
+            summary["warnings"] = [*summary.get("warnings", []),
+                                   *store._update_events(con, window_min, radius_m, file_id)]
             store._set_meta(con, "window_min", float(window_min))
             store._set_meta(con, "radius_m", float(radius_m))
             after_rec, after_ev = store._counts(con)

@@ -73,6 +73,14 @@ _DDL = [
 LAYOUT = "2"
 
 
+def reused_ids_warning(n: int, window_min: float) -> str:
+    """The ingest's warning when ``n`` incident ids name reports far apart in time."""
+    return (f"{n:,} incident id(s) name reports of one source more than {window_min:g} minutes "
+            "apart; each such id is counted as one incident (an id names one incident of its "
+            "source). If the agency reuses incident numbers (e.g. every year), export ids that "
+            "include the year.")
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -149,8 +157,9 @@ class IncidentStore:
             n_ev = con.execute("SELECT count(DISTINCT event_id) FROM events").fetchall()[0][0]
         return int(n_rec), int(n_ev)
 
-    def _update_events(self, con, window_min: float, radius_m: float, file_id=None) -> None:
-        """De-duplicate the new records (incrementally) and write their events.
+    def _update_events(self, con, window_min: float, radius_m: float, file_id=None) -> list:
+        """De-duplicate the new records (incrementally) and write their events; returns the
+        warnings to add to the ingest's summary.
 
         A changed rule (window, radius) or a store from an older layout is rebuilt whole.
         """
@@ -170,8 +179,9 @@ class IncidentStore:
             for table in ("events", "incidents"):
                 con.execute(f"UPDATE {table} SET id_hash = hash(event_id)")
             self._set_meta(con, "id_hash", probe)
-        update_events(con, window_min, radius_m, file_id)
+        far = update_events(con, window_min, radius_m, file_id)
         self._set_meta(con, "layout", LAYOUT)
+        return [reused_ids_warning(far, window_min)] if far else []
 
     # ------------------------------------------------------------------ public API
     def ingest(
@@ -326,7 +336,7 @@ class IncidentStore:
                  int(result.summary.get("accepted", len(rec))),
                  int(result.summary.get("rejected", 0)), added, result.summary.get("preset")],
             )
-            self._update_events(con, window_min, radius_m, file_id)
+            warnings = self._update_events(con, window_min, radius_m, file_id)
             self._set_meta(con, "window_min", float(window_min))
             self._set_meta(con, "radius_m", float(radius_m))
             after_rec, after_ev = self._counts(con)
@@ -339,6 +349,7 @@ class IncidentStore:
                 pass
             raise
         return {"added": int(added), "already_stored": int(len(rec) - added),
+                "warnings": list(result.summary.get("warnings", [])) + warnings,
                 "merged": int((after_rec - after_ev) - (before_rec - before_ev)),
                 "records": after_rec, "events": after_ev}
 

@@ -176,7 +176,7 @@ def _components(w: dict, window_min: float, radius_m: float):
 
 
 def update_events(con, window_min: float, radius_m: float, file_id=None,
-                  block_records: int | None = None) -> None:
+                  block_records: int | None = None) -> int:
     """De-duplicate the records that have no event yet against the stored ones (incremental).
 
     Run inside the ingest transaction, after the new records are inserted. With an empty
@@ -184,14 +184,17 @@ def update_events(con, window_min: float, radius_m: float, file_id=None,
     (optional) is the ingest's file: its records are the new ones (found without a join).
 
     The pairs and components use only the matching columns (time, location, source, day-only
-    flag: ~35 bytes a record); the events of the touched records are then collapsed in SQL
+    flag: ~35 bytes a record); the events of the touched records are then collapsed
     (:func:`_write_events`) ``block_records`` records at a time, so memory stays bounded.
+
+    Returns how many incident ids join matched events more than ``window_min`` apart (an id
+    the agency may have reused: the ingest warns).
     """
     from geo.dedup import assign_events
 
     lo, hi = _new_range(con, file_id)
     if lo is None:
-        return
+        return 0
     gmin, gmax = (pd.Timestamp(x) for x in con.execute(
         "SELECT min(occurred_at), max(occurred_at) FROM records").fetchall()[0])
     pad = pd.Timedelta(minutes=float(window_min))
@@ -227,7 +230,22 @@ def update_events(con, window_min: float, radius_m: float, file_id=None,
     # events in order of their first record; a block holds whole events (and ids)
     step = max(int(block_records or BLOCK_RECORDS), 1)
     block = (np.unique(groups, return_index=True)[1] // step)[groups]
-    _write_events(con, fp, labels, t, block, ids_differ=groups.max() == labels.max())
+    ids_differ = bool(groups.max() == labels.max())
+    _write_events(con, fp, labels, t, block, ids_differ=ids_differ)
+    return 0 if ids_differ else _ids_far_apart(groups, labels, t, window_min)
+
+
+def _ids_far_apart(groups, labels, t, window_min: float) -> int:
+    """How many ids join matched events more than ``window_min`` apart (likely an id reused
+    by the agency, rather than a corrected re-export)."""
+    o = np.lexsort((labels, groups))
+    g, lab = groups[o], labels[o]
+    tt = t[o].astype("datetime64[us]").view(np.int64)
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    new_label = np.r_[True, (g[1:] != g[:-1]) | (lab[1:] != lab[:-1])]
+    n_labels = np.add.reduceat(new_label.astype(np.int64), starts)
+    span = np.maximum.reduceat(tt, starts) - np.minimum.reduceat(tt, starts)
+    return int(((n_labels > 1) & (span > float(window_min) * 60e6)).sum())
 
 
 def _has_rows(con, table: str) -> bool:

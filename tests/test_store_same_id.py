@@ -110,3 +110,26 @@ def test_id_hashes_are_filled_before_they_are_used(tmp_path, how, case):
         pd.testing.assert_frame_equal(a, b)
     inc = old.load()
     assert sorted(zip(inc["event_id"], inc["n_sources"], strict=True)) == sorted(want)
+
+
+def test_an_id_naming_reports_months_apart_is_reported(tmp_path):
+    """Joining reports months apart by their id is the rule, but the data manager is told (an
+    agency may reuse incident numbers); a corrected re-export at the same time is not."""
+    from geo.ingest import read_incidents
+
+    reused, _ = CASES["id moves away"]  # police P1 in January and in June
+    store = IncidentStore(tmp_path / "a.duckdb")
+    path = tmp_path / "reused.csv"
+    reused[0].to_csv(path, index=False)
+    out = store.ingest(path)
+    assert any("1 incident id(s) name reports of one source more than 60 minutes apart" in w
+               for w in out["warnings"]), out["warnings"]
+    files, _ = CASES["re-export"]
+    for k, df in enumerate(files):
+        df.to_csv(tmp_path / f"r{k}.csv", index=False)
+        out = IncidentStore(tmp_path / "b.duckdb").ingest(tmp_path / f"r{k}.csv")
+        assert not any("incident id" in w for w in out["warnings"]), out["warnings"]
+    # an already-read file (IngestResult) takes the same path to the warning
+    res = read_incidents(path, dedup=False)
+    out = IncidentStore(tmp_path / "c.duckdb").ingest(res, window_min=30)
+    assert any("more than 30 minutes apart" in w for w in out["warnings"]), out["warnings"]
