@@ -4,11 +4,13 @@ checkout against an older one in the same run, with a check that both give the s
 The matching inputs are the store's (time, lat, lon, source code, day-only flag of every record,
 in record order ``occurred_at, fingerprint``), read once from a *copy* of ``--store``. Each case
 runs in its own child process (imports outside the measurement) and reports CPU seconds
-(``getrusage``: every thread): the first call in the process (``cold``, what one ingest pays)
-and the median of ``--warm`` more calls (``warm``). ``assign_events`` is timed as called
-before (it finds the components itself) and, where the checkout accepts it, with the
-components passed in (``comp=``, as the store has them already). Cases alternate base/new,
-``--runs`` times; medians are printed.
+(``getrusage``: every thread; the system part of candidate_pairs is shown: page faults of fresh
+memory, which vary with the machine's state): the first call in the process (``cold``, what one
+ingest pays) and the median of ``--warm`` more calls (``warm``). ``assign_events`` is timed as
+called before (it finds the components itself) and, where the checkout accepts it, with the
+components passed in (``comp=``, as the store has them already), and the store's own
+``_pairs_by_block`` (500k-record blocks, warm only). Cases alternate base/new, ``--runs`` times;
+medians are printed.
 
 Usage::
 
@@ -36,6 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def _cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+
+
+def _sys() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_stime
 
 
 def _inputs(store: str, out: Path) -> None:
@@ -72,11 +78,13 @@ def _child(tree: str, inputs: str, warm: int, save: str | None) -> None:
     t, lat, lon, src, ok = d["t"], d["lat"], d["lon"], d["src"], ~d["day"]
     n = src.size
     has_comp = "comp" in inspect.signature(assign_events).parameters
-    res: dict[str, list[float]] = {"pairs": [], "assign": [], "assign_comp": []}
+    res: dict[str, list[float]] = {"pairs": [], "pairs_sys": [], "assign": [], "assign_comp": [],
+                                   "blocks": []}
     for _ in range(1 + warm):
-        c0 = _cpu()
+        c0, s0 = _cpu(), _sys()
         i, j, s = candidate_pairs(t, lat, lon, src, ok, window_min=60, radius_m=300)
         c1 = _cpu()
+        res["pairs_sys"].append(_sys() - s0)
         lab = assign_events(n, i, j, s, src)
         c2 = _cpu()
         res["pairs"].append(c1 - c0)
@@ -88,6 +96,14 @@ def _child(tree: str, inputs: str, warm: int, save: str | None) -> None:
             lab2 = assign_events(n, i, j, s, src, comp=comp)
             res["assign_comp"].append(_cpu() - c3)
             assert np.array_equal(lab, lab2)
+    # the store's path: 500k-record blocks searched with their window's overlap
+    from geo.store_events import _pairs_by_block
+
+    for _ in range(warm):
+        c0 = _cpu()
+        bi, bj, bs = _pairs_by_block(t, lat, lon, src, ok, 60, 300, 500_000)
+        res["blocks"].append(_cpu() - c0)
+    assert np.array_equal(bi, i) and np.array_equal(bj, j) and np.array_equal(bs, s)
     if save:
         np.savez(save, i=i, j=j, s=s, lab=lab)
     print(json.dumps({"n": int(n), "pairs_n": int(i.size), "events": int(lab.max()) + 1,
@@ -144,13 +160,17 @@ def main() -> None:
                 p, s, sc = (med(name, k, cold) for k in ("pairs", "assign", "assign_comp"))
                 row[name] = (p, s, sc)
                 extra = f"   assign(comp=) {sc:6.3f}" if sc == sc else ""
-                print(f"  {label} {name:>4}: candidate_pairs {p:6.3f}   assign_events {s:6.3f}"
+                print(f"  {label} {name:>4}: candidate_pairs {p:6.3f} (sys "
+                      f"{med(name, 'pairs_sys', cold):5.3f})   assign_events {s:6.3f}"
                       f"   total {p + s:6.3f}{extra}")
             if "base" in row:
                 (bp, bs, _), (p, s, sc) = row["base"], row["new"]
                 print(f"  {label} ratio base/new: candidate_pairs {bp / p:5.1f}x   "
                       f"assign_events {bs / s:5.1f}x   total {(bp + bs) / (p + s):5.1f}x   "
                       f"total with comp= {(bp + bs) / (p + sc):5.1f}x")
+        for name in trees:
+            bl = statistics.median(statistics.median(x["blocks"]) for x in got[name])
+            print(f"  warm {name:>4}: store_events._pairs_by_block (500k blocks) {bl:6.3f}")
         if "base" in trees:
             o, b = np.load(tmp / "new.npz"), np.load(tmp / "base.npz")
             same = all(np.array_equal(o[k].view(np.int64) if k == "s" else o[k],
