@@ -114,8 +114,11 @@ def same(got, ref):
 def check(t, lat, lon, src, ok=None, *, window_min=60, radius_m=300, brute=False):
     """candidate_pairs and assign_events (with and without ``comp``) equal the reference."""
     ref = _reference_pairs(t, lat, lon, src, ok, window_min=window_min, radius_m=radius_m)
+    before = [np.array(x, copy=True) for x in (t, lat, lon)]
     got = candidate_pairs(t, lat, lon, src, ok, window_min=window_min, radius_m=radius_m)
     same(got, ref)
+    for x, y in zip(before, (t, lat, lon), strict=True):  # inputs untouched
+        np.testing.assert_array_equal(x, np.asarray(y))
     if brute:
         codes = _source_codes(src)
         okb = np.ones(codes.size, bool) if ok is None else np.asarray(ok, bool)
@@ -176,7 +179,8 @@ def test_planted_duplicates_equal_reference(seed):
 
 
 @pytest.mark.parametrize("window_min, radius_m", [(0, 300), (1, 5), (60, 1), (15, 2000),
-                                                  (600, 50_000), (1e-6, 300)])
+                                                  (600, 50_000), (1e-6, 300), (60, 3e7),
+                                                  (60, 1e-3)])
 def test_other_windows_and_radii(window_min, radius_m):
     t, lat, lon, src, ok = planted(7, 300)
     check(t, lat, lon, src, ok, window_min=window_min, radius_m=radius_m, brute=True)
