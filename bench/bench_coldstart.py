@@ -13,7 +13,11 @@ checkouts alternate, so they see the same machine load; medians of ``--runs``.
 Usage::
 
     .venv/bin/python bench/bench_coldstart.py --store /tmp/h6_1m/bench.duckdb \\
-        [--base /tmp/dashcold/base] [--runs 3] [--shot overview.png] [--plain] [--settled]
+        [--base /tmp/dashcold/base] [--runs 3] [--shot overview.png] [--settled] \\
+        [--plain | --base-plain]
+
+``--base . --base-plain`` compares this checkout's ``make run`` (launcher) with its own
+``streamlit run dashboard.py``: the warm-up's effect alone.
 
 ``--shot`` saves a full-page screenshot of the (new checkout's) Overview of the last run.
 Goal (issue 13): dashboard at 1M incidents ready in ≤ 3 s from process start.
@@ -140,13 +144,17 @@ def main(argv=None) -> int:
                     help="open the page only after the launcher's warm-up has reported")
     ap.add_argument("--plain", action="store_true",
                     help="start both with `streamlit run dashboard.py` (no launcher warm-up)")
+    ap.add_argument("--base-plain", action="store_true",
+                    help="start the base with `streamlit run dashboard.py` (with --base "
+                    "pointing at this checkout: the warm-up's own effect)")
     args = ap.parse_args(argv)
     roots = {"new": ROOT} | ({"base": Path(args.base).resolve()} if args.base else {})
     print(f"store {args.store or 'bundled sample'}; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average "
           f"{os.getloadavg()[0]:.1f}; {args.runs} runs each", flush=True)
+    plain = {"new": args.plain, "base": args.plain or args.base_plain}
     for k, root in roots.items():
-        print(f"  {k}: {' '.join(Path(a).name for a in server_command(root, args.plain))}",
+        print(f"  {k}: {' '.join(Path(a).name for a in server_command(root, plain[k]))}",
               flush=True)
     res = {k: [] for k in roots}
     with sync_playwright() as p:
@@ -156,7 +164,7 @@ def main(argv=None) -> int:
                 last = i == args.runs - 1 and k == "new" and args.shot
                 notes: list[str] = []
                 res[k].append(cold_start(browser, root, args.store,
-                                         Path(args.shot) if last else None, args.plain, notes,
+                                         Path(args.shot) if last else None, plain[k], notes,
                                          args.settled))
                 h, r, c, ch, o, co = res[k][-1]
                 print(f"  {k} run {i + 1}: healthy {h:.2f} s, Overview ready {r:.2f} s, "
