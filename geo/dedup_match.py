@@ -83,13 +83,6 @@ def _band_cells(k, H, reach):
     return n
 
 
-def _per_band(fn, k, kmin, kmax, *args):
-    """``fn`` per record's band, through a table over the bands present when that is small."""
-    if kmax - kmin + 1 <= max(1024, k.size):
-        return fn(np.arange(kmin, kmax + 1), *args)[k - kmin]
-    return fn(k, *args)
-
-
 def _grid(phi, reach, nbits):
     """Band height (radians): ``CELL_RADII`` reaches, wider if cell numbers would not fit in
     ``nbits`` bits."""
@@ -128,36 +121,52 @@ def near_pairs(tu: np.ndarray, lat: np.ndarray, lon: np.ndarray, window_min: flo
 
 
 def _keys(lat, lon, reach, qbits):
-    """Packed ``cell << (qbits + 1) | rank << 1 | ghost`` of every home and ghost (unsorted)."""
+    """Packed ``cell << (qbits + 1) | rank << 1 | ghost`` of every home and ghost (unsorted).
+
+    Written with few full-size temporaries (fresh memory costs page faults)."""
     m = lat.size
     sh = qbits + 1
     phi, lam = _normalise(lat, lon)
     H = _grid(phi, reach, 62 - qbits)
     ncmax = int(_TWO_PI / H) + 1  # ≥ the cells of any band (cells are at least H wide)
-    k = np.floor((phi + _HALF_PI) / H).astype(np.int64)
+    x = phi
+    x += _HALF_PI
+    x /= H  # band coordinate
+    k = np.floor(x)
+    x -= k
+    top = np.flatnonzero(x >= 1 - reach / H)  # reaches the band above
+    del x, phi
+    k = k.astype(np.int64)
     kmin, kmax = int(k.min()), int(k.max())
-    nc = _per_band(_band_cells, k, kmin, kmax, H, reach)
-    lreach = _per_band(_lon_reach, k, kmin, kmax, H, reach)
-    w = _TWO_PI / nc
-    c = np.floor(lam / w).astype(np.int64)
-    np.minimum(c, nc - 1, out=c)
     k -= kmin
-    home = ((k * ncmax + c) << sh) | (np.arange(m, dtype=np.int64) << 1)
-    parts = [home]
+    top = top[k[top] < kmax - kmin]
+    if kmax - kmin + 1 <= max(1024, m):  # per band present, then per record
+        bands = np.arange(kmin, kmax + 1)
+        nc_band = _band_cells(bands, H, reach)
+        nc, lreach = nc_band[k], _lon_reach(bands, H, reach)[k]
+    else:
+        nc_band = None
+        nc, lreach = _band_cells(k + kmin, H, reach), _lon_reach(k + kmin, H, reach)
+    w = _TWO_PI / nc
+    u = np.divide(lam, w)
+    np.floor(u, out=u)
+    c = u.astype(np.int64)
+    last = nc - 1
+    np.minimum(c, last, out=c)
     # ghosts in the same band: next cell, and the last cell for cell 0 (wrap-around)
-    u = lam - c * w
+    np.multiply(c, w, out=u)
+    np.subtract(lam, u, out=u)  # position in the cell
     u += lreach  # reaches the next cell
     multi = nc > 1
-    parts.append(home[np.flatnonzero(multi & (u >= w) & (c + 1 < nc))] + ((1 << sh) | 1))
-    u -= 2 * lreach  # reaches the previous cell
+    nxt = np.flatnonzero(multi & (u >= w) & (c < last))
+    u -= lreach
+    u -= lreach  # reaches the previous cell
     wrap = np.flatnonzero(multi & (c == 0) & (u <= 0))
-    parts.append(home[wrap] + (((nc[wrap] - 1) << sh) | 1))
-    del u, w, multi, c
-    # ghosts in the band above: the (up to 3) cells its longitude reach overlaps
-    top = np.flatnonzero((phi + reach >= (k + kmin + 1) * H - _HALF_PI) & (k < kmax - kmin))
+    del u, w, multi
+    up = []  # ghosts in the band above: the (up to 3) cells its longitude reach overlaps
     if top.size:
         ku = k[top] + 1
-        ncu = _per_band(_band_cells, ku + kmin, kmin, kmax, H, reach)
+        ncu = nc_band[ku] if nc_band is not None else _band_cells(ku + kmin, H, reach)
         wu = _TWO_PI / ncu
         lo = np.floor((lam[top] - lreach[top]) / wu).astype(np.int64)
         hi = np.floor((lam[top] + lreach[top]) / wu).astype(np.int64)
@@ -165,8 +174,24 @@ def _keys(lat, lon, reach, qbits):
         for off in range(3):
             sel = np.flatnonzero(lo + off <= hi)
             cu = np.mod(lo[sel] + off, ncu[sel])
-            parts.append((((ku[sel] * ncmax + cu) << sh) | (top[sel] << 1)) | 1)
-    return np.concatenate(parts)
+            up.append((((ku[sel] * ncmax + cu) << sh) | (top[sel] << 1)) | 1)
+    del lam, lreach
+    key = np.empty(m + nxt.size + wrap.size + sum(x.size for x in up), np.int64)
+    home = key[:m]
+    np.multiply(k, ncmax, out=home)
+    del k
+    home += c
+    del c
+    home <<= sh
+    q = np.arange(m, dtype=np.int64)
+    q <<= 1
+    home |= q
+    del q
+    at = m
+    for part in (home[nxt] + ((1 << sh) | 1), home[wrap] + ((last[wrap] << sh) | 1), *up):
+        key[at:at + part.size] = part
+        at += part.size
+    return key
 
 
 def _sweep(key, tu, wus, qbits):
