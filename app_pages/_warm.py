@@ -162,6 +162,8 @@ def _server_up(timeout: float = 60.0) -> bool:
 def _run() -> None:
     try:
         if not _server_up():
+            print("gapmap: cache warm-up skipped: the server did not start listening within "
+                  "60 s", file=sys.stderr, flush=True)
             return
         t0 = time.perf_counter()
         times = warm_overview()
