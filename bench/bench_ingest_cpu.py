@@ -10,6 +10,9 @@ seconds (``getrusage`` of the process: every thread). Cases, for each file given
 * ``polars``: the polars-only pipeline of ``bench_ingest.py --store`` (read, parse, validate,
   H3, store; no de-duplication), the issue's yardstick.
 
+``--front`` runs only the front half in both checkouts (read, validate, fingerprints, H3,
+finishing, summary: what the store ingest does before inserting; nothing is stored).
+
 Usage::
 
     git worktree add /tmp/base 50025da
@@ -82,10 +85,9 @@ def _instrument(acc: Counter) -> None:
     for mod_names, attr, label, is_gen in PHASES:
         owner, _, name = attr.rpartition(".")
         for mod_name in mod_names.split("|"):
-            try:
-                mod = importlib.import_module(mod_name)
-            except ImportError:
+            if not _in_checkout(mod_name):
                 continue
+            mod = importlib.import_module(mod_name)
             target = getattr(mod, owner, None) if owner else mod
             fn = getattr(target, name, None) if target is not None else None
             if fn is not None:
@@ -128,6 +130,10 @@ def run_case(kind: str, root: str, path: str, store: str) -> None:
 
         c0 = _cpu()
         extra = _polars(path, store)
+    elif kind == "front":
+        _instrument(acc)
+        extra = _front(path)
+        c0 = extra.pop("c0")
     else:
         _instrument(acc)
         from geo.store import IncidentStore
@@ -138,6 +144,34 @@ def run_case(kind: str, root: str, path: str, store: str) -> None:
     out = {"case": kind, "cpu": _cpu() - c0, "phases": dict(acc), **extra,
            "geo": sys.modules["geo"].__file__}
     print(json.dumps(out), flush=True)
+
+
+def _in_checkout(mod_name: str) -> bool:
+    """Whether the checkout being measured has this module (the editable install of another
+    checkout would otherwise supply a module this one does not have)."""
+    import importlib.util
+
+    top, _, rest = mod_name.partition(".")
+    pkg = Path(importlib.import_module(top).__file__).parent
+    return (pkg / (rest.replace(".", "/") + ".py")).is_file() if rest else True
+
+
+def _front(path: str) -> dict:
+    """The front half of a store ingest alone: chunks read, validated, fingerprinted, indexed
+    and finished, and the summary (what ``stream_into_store`` does before inserting)."""
+    import importlib
+
+    from geo.chunk_readers import iter_chunks
+
+    steps_mod = importlib.import_module(next(m for m in _STEPS.split("|") if _in_checkout(m)))
+    c0 = _cpu()
+    steps = steps_mod._Chunks(preset=None, mapping=None, source=None, boundary=None,
+                              drop_outside=False, exclude=None, drop_identical=False, now=None)
+    n = 0
+    for records, _rejects in steps_mod.processed_chunks(iter_chunks(path), steps):
+        n += len(records)
+    s = steps.summary()
+    return {"c0": c0, "read": s["read"], "accepted": s["accepted"], "rejected": s["rejected"]}
 
 
 def child(kind: str, root: Path, path: Path, tmp: Path) -> dict:
@@ -168,6 +202,8 @@ def main(argv=None) -> None:
     p.add_argument("--parquet", type=Path, help="also a Parquet file (written from the CSV "
                    "when missing)")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--front", action="store_true", help="only the front half (read, validate, "
+                   "fingerprint, H3, finish, summary; nothing stored), no polars yardstick")
     p.add_argument("--case", nargs=4, help=argparse.SUPPRESS)  # child process
     a = p.parse_args(argv)
     if a.case:
@@ -176,14 +212,17 @@ def main(argv=None) -> None:
     if a.parquet is not None and not a.parquet.exists():
         _parquet_from(a.csv, a.parquet)
     files = [("CSV", a.csv)] + ([("Parquet", a.parquet)] if a.parquet else [])
-    cases = [("gapmap", ROOT)] + ([("base", a.base)] if a.base else []) + [("polars", ROOT)]
+    cases = [("gapmap", ROOT)] + ([("base", a.base)] if a.base else [])
+    if not a.front:
+        cases.append(("polars", ROOT))
+    own = "front" if a.front else "gapmap"  # what the checkouts run
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory(prefix="gapmap_cpu_") as tmp:
         for label, path in files:
             runs: dict[str, list[dict]] = {k: [] for k, _ in cases}
             for _ in range(a.runs):  # interleaved, so the load falls on every case alike
                 for kind, root in cases:
-                    runs[kind].append(child("gapmap" if kind == "base" else kind, root, path,
+                    runs[kind].append(child(kind if kind == "polars" else own, root, path,
                                             Path(tmp)))
             med = {k: statistics.median(r["cpu"] for r in v) for k, v in runs.items()}
             n = runs["gapmap"][0]["read"]
@@ -193,8 +232,9 @@ def main(argv=None) -> None:
                 cpus = [round(x["cpu"], 2) for x in runs[kind]]
                 counts = (f"records {r['records']:,}, events {r['events']:,}" if "events" in r
                           else f"accepted {r['accepted']:,}")
+                ratio = f"; / polars {med[kind] / med['polars']:.1f}x" if "polars" in med else ""
                 print(f"  {kind:7s} {med[kind]:6.2f} s ({n / med[kind] / 1e3:4.0f}k rows per "
-                      f"cpu-s; runs {cpus}); {counts}; / polars {med[kind] / med['polars']:.1f}x")
+                      f"cpu-s; runs {cpus}); {counts}{ratio}")
             if "base" in med:
                 print(f"  base / gapmap: {med['base'] / med['gapmap']:.2f}x")
             names = [ph for _, _, ph, _ in PHASES]

@@ -77,20 +77,30 @@ def _text_chunks(path: Path, chunk_rows: int) -> Iterator[RawTable]:
 
 
 def _polars_chunk(data: bytes, sep: str, names: list[str], rows: int) -> pd.DataFrame | None:
-    """A chunk of well-formed UTF-8 records parsed by polars (multi-threaded), as pandas would
-    (every value text, blanks ``""``); ``None`` when polars refuses it or counts other rows
-    (it keeps blank lines, which pandas skips): then pandas parses the chunk."""
+    """A chunk of well-formed UTF-8 records (no header line) parsed by polars
+    (multi-threaded), as pandas would (every value text, blanks ``""``; the columns keep
+    polars' Arrow buffers); ``None`` when polars refuses it or counts other rows (it keeps
+    blank lines, which pandas skips): then pandas parses the chunk."""
     import polars as pl
 
     try:
-        frame = pl.read_csv(io.BytesIO(data), separator=sep, quote_char='"', has_header=True,
-                            infer_schema=False, empty_string_is_null=False).to_pandas()
+        table = pl.read_csv(io.BytesIO(data), separator=sep, quote_char='"', has_header=False,
+                            new_columns=names, infer_schema=False,
+                            empty_string_is_null=False).to_arrow()
     except Exception:  # noqa: BLE001 - malformed for polars: pandas decides
         return None
-    if len(frame) != rows or len(frame.columns) != len(names):
+    if table.num_rows != rows or table.num_columns != len(names):
         return None
-    frame.columns = names
-    return frame
+    cols = {}
+    for name, col in zip(names, table.columns, strict=True):
+        if col.type != pa.large_string():
+            col = col.cast(pa.large_string())
+        cols[name] = pd.arrays.ArrowStringArray(col, dtype=_STR)
+    return pd.DataFrame(cols)
+
+
+#: pandas' text dtype for what it reads (Arrow storage, missing as NaN)
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
 def _text_gen(path, encoding, sep, rec, chunk_rows) -> Iterator[RawTable]:
@@ -111,7 +121,7 @@ def _text_gen(path, encoding, sep, rec, chunk_rows) -> Iterator[RawTable]:
             body = f.read(int(rec.end[b - 1] - rec.start[a]))
             line, fields = rec.line[a:b], rec.fields[a:b]
             if fast and bool(np.all(fields == n)):
-                frame = _polars_chunk(head + body, sep, names, b - a)
+                frame = _polars_chunk(body, sep, names, b - a)
                 if frame is not None:
                     yield RawTable(frame, line.astype(np.int64), _no_bad(), "csv", encoding, sep)
                     continue

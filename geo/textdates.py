@@ -12,9 +12,11 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from geo.textparse import arrow_text, iso_datetimes, text_buffers
 from geo.textparse import clean_text as _clean
-from geo.textparse import iso_datetimes
 
 __all__ = ["parse_datetimes"]
 
@@ -52,11 +54,22 @@ def parse_datetimes(date: pd.Series, time: pd.Series | None = None):
     if time is not None:
         t = _clean(time)
         s = (s + " " + t).str.strip()
-    blank = (s == "").to_numpy()
-    has_colon = s.str.contains(":", regex=False).to_numpy()
     fast, fast_ts = iso_datetimes(s)  # plain ISO values, read from their bytes
-    if not fast.any():
+    data = arrow_text(s)
+    if data is None or not fast.any():
+        blank = (s == "").to_numpy()
+        has_colon = s.str.contains(":", regex=False).to_numpy()
         return _text_dates(s, has_colon, blank), has_colon, blank
+    offsets, _ = text_buffers(data)  # (the cleaned text has no missing value)
+    length = np.diff(offsets)
+    blank = length == 0
+    has_colon = length >= 16  # what a plain ISO value has: a time "HH:MM" after the date
+    if not fast.all():  # the others are looked at
+        others = np.flatnonzero(~fast)
+        has_colon[others] = pc.match_substring(data.take(pa.array(others)), ":").to_numpy(
+            zero_copy_only=False)
+    else:
+        return pd.Series(fast_ts, index=s.index), has_colon, blank
     ts = np.full(len(s), np.datetime64("NaT"), "datetime64[us]")
     ts[fast] = fast_ts
     rest = ~fast & ~blank

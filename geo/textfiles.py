@@ -72,9 +72,14 @@ def detect_encoding(path: str | Path) -> str:
             return "utf-16-be" if even > odd else "utf-16-le"
         f.seek(0)
         dec = codecs.getincrementaldecoder("utf-8")()
+        buf = bytearray(_BLOCK)  # one buffer for every block (no new memory per block)
         try:
-            for block in iter(lambda: f.read(_BLOCK), b""):
-                dec.decode(block)
+            while k := f.readinto(buf):
+                block = buf if k == len(buf) else bytes(buf[:k])
+                # ASCII is UTF-8: only a block with other bytes (or after a character split
+                # between blocks) is decoded
+                if dec.getstate()[0] or not block.isascii():
+                    dec.decode(block)
             dec.decode(b"", final=True)
         except UnicodeDecodeError:
             return "latin-1"
@@ -125,9 +130,10 @@ def _scan_records(path: Path, sep: str) -> _Records | None:
     pos, ordinal, dcum, cr = [], [], [], []
     parity = off = nl_total = d_total = 0
     last = 0
+    block = bytearray(_BLOCK)  # one buffer for every block (no new memory per block)
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            buf = np.frombuffer(block, np.uint8)
+        while k := f.readinto(block):
+            buf = np.frombuffer(block, np.uint8, count=k)
             q = np.flatnonzero(buf == 34)
             nl = np.flatnonzero(buf == 10)
             d = np.flatnonzero(buf == sep_b)
@@ -146,7 +152,7 @@ def _scan_records(path: Path, sep: str) -> _Records | None:
             nl_total += nl.size
             d_total += d_out.size
             parity = (parity + q.size) & 1
-            off += len(block)
+            off += k
             last = int(buf[-1]) if buf.size else last
     if parity:
         return None

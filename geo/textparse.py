@@ -100,6 +100,9 @@ def to_float(t: pd.Series) -> np.ndarray:
             pc.any(pc.starts_with(data, "-0")).as_py()
             and pc.any(pc.match_substring_regex(data, r"^-0+$")).as_py()):
         return pd.to_numeric(t, errors="coerce").to_numpy(float)
+    out = _all_plain(data)
+    if out is not None:
+        return out
     plain = pc.match_substring_regex(data, _PLAIN_NUMBER)
     out = pc.cast(pc.if_else(plain, data, pa.scalar(None, data.type)), pa.float64())
     out = out.to_numpy(zero_copy_only=False).astype(float, copy=True)  # nulls → NaN
@@ -107,6 +110,30 @@ def to_float(t: pd.Series) -> np.ndarray:
     if rest.any():
         out[rest] = pd.to_numeric(t[rest], errors="coerce").to_numpy(float)
     return out
+
+
+def _all_plain(data) -> np.ndarray | None:
+    """Arrow's cast of a column whose every value is a plain decimal, else ``None``.
+
+    Without a regex: the cast reads every value or fails, and a value it reads that is not a
+    plain decimal has an exponent (``e``/``E``), is a word (``inf``, ``nan``: an ``n`` each),
+    has a ``+`` (looked at by the regex) or is an integer of more than 18 digits (at least 19
+    bytes: those values are checked by the regex)."""
+    offsets, buf = text_buffers(data)
+    if data.null_count or offsets[-1] == offsets[0]:
+        return None
+    raw = buf[offsets[0]:offsets[-1]].tobytes()
+    if any(c in raw for c in (b"e", b"E", b"n", b"N", b"+")):
+        return None
+    try:
+        out = pc.cast(data, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # (blank, words, ...)
+        return None
+    long = np.flatnonzero(np.diff(offsets) >= 19)
+    if long.size and not pc.all(pc.match_substring_regex(
+            data.take(pa.array(long)), _PLAIN_NUMBER)).as_py():
+        return None
+    return out.to_numpy(zero_copy_only=False).astype(float, copy=True)
 
 
 def _byte_columns(data: pa.Array, rows: np.ndarray, length: np.ndarray):
