@@ -16,6 +16,8 @@ import math
 import numpy as np
 import pytest
 
+from data import get_path
+from geo.ingest import load_boundary
 from geo.labels import configured_geography
 from layers import deck
 from layers.deck_areas import (
@@ -126,7 +128,7 @@ def _visible(spec: dict, zoom: float) -> list[dict]:
 def test_sample_names_hidden_at_first_view_back_when_zoomed_in_never_overlapping(names_of):
     layers, places = configured_geography(sample=True)
     ctx = context_layers(layers, places, names_of=names_of)
-    z0 = deck.view_for_bounds(-80.063013, 35.883627, -79.532093, 36.260329).zoom  # sample view
+    z0 = deck.view_for_bounds(*load_boundary(get_path("boundary")).bounds).zoom  # the maps' view
     out = thin_labels(ctx, z0)
     kept = [r for lyr in out if lyr.type == "TextLayer" and lyr.id != NAMES_ON_ZOOM
             for r in lyr.data]
