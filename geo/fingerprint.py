@@ -201,7 +201,7 @@ def _column_hash(col: pd.Series, coded=None):
         v[np.isnan(raw)] = np.array(np.nan).view(np.uint64)
         v[v == np.array(-0.0).view(np.uint64)] = 0
         return _spread(v)
-    return hash_array(col.array, "utf8", _KEY.decode(), categorize=True)
+    return hash_array(col._values, "utf8", _KEY.decode(), categorize=True)
 
 
 def combine(hashes: list, n: int) -> np.ndarray:
