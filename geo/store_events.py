@@ -229,7 +229,9 @@ def update_events(con, window_min: float, radius_m: float, file_id=None,
         fp, t, labels, groups, stored = _with_stored(con, fp, t, labels, groups, gidh, old_fp)
     # events in order of their first record; a block holds whole events (and ids)
     step = max(int(block_records or BLOCK_RECORDS), 1)
-    block = (np.unique(groups, return_index=True)[1] // step)[groups]
+    first = np.full(int(groups.max()) + 1, groups.size, np.int64)
+    np.minimum.at(first, groups, np.arange(groups.size))  # each group's first record
+    block = (first // step)[groups]
     ids_differ = bool(groups.max() == labels.max())
     _write_events(con, fp, labels, t, block, ids_differ=ids_differ)
     return 0 if ids_differ else _ids_far_apart(groups, labels, t, window_min)
@@ -315,9 +317,14 @@ def _id_groups(labels, codes, idh):
     order = np.lexsort((codes, labels))  # stable: record order breaks ties
     first_of = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
     rep_idh = idh[order[first_of]]  # per label (labels are 0..k-1)
-    _, grp = np.unique(rep_idh, return_inverse=True)
-    first_label = np.full(grp.max() + 1 if grp.size else 0, np.iinfo(np.int64).max)
-    np.minimum.at(first_label, grp, np.arange(grp.size))
+    by_hash = np.argsort(rep_idh, kind="stable")  # (np.unique is slow on 1M numbers)
+    sorted_idh = rep_idh[by_hash]
+    starts = np.r_[True, sorted_idh[1:] != sorted_idh[:-1]]
+    if starts.all():  # every matched event has its own id (the usual case)
+        return labels, rep_idh
+    grp = np.empty(rep_idh.size, np.int64)
+    grp[by_hash] = np.cumsum(starts) - 1
+    first_label = by_hash[starts]  # stable sort: each run starts at its smallest label
     rank = np.empty(first_label.size, np.int64)
     rank[np.argsort(first_label)] = np.arange(first_label.size)
     by_rank = np.empty(first_label.size, np.uint64)
