@@ -36,16 +36,40 @@ __all__ = ["processed_chunks"]
 
 # ------------------------------------------------------------------------------ repeats
 class _Seen:
-    """Fingerprints of the rows seen so far (sorted), with their count and first line."""
+    """Fingerprints of the rows seen so far: the distinct ones sorted (to find a repeat), and
+    each chunk's as given with their lines (read only when a chunk repeats an earlier row)."""
 
     def __init__(self) -> None:
         self.fp = np.empty(0, np.uint64)
-        self.count = np.empty(0, np.int64)
-        self.line = np.empty(0, np.int64)
+        self.chunks: list[tuple[np.ndarray, np.ndarray]] = []
+
+    @property
+    def count(self) -> np.ndarray:
+        """How many rows have each fingerprint of :attr:`fp`."""
+        if not self.chunks:
+            return np.zeros(self.fp.size, np.int64)
+        every = np.concatenate([c for c, _ in self.chunks])
+        return np.searchsorted(np.sort(every), self.fp, side="right") - np.searchsorted(
+            np.sort(every), self.fp)
+
+    def _earlier(self, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, line of the first row) in the chunks so far of each of the sorted ``vals``."""
+        before = np.zeros(vals.size, np.int64)
+        first_line = np.full(vals.size, -1, np.int64)
+        for cfp, clines in self.chunks:
+            hit = np.flatnonzero(np.isin(cfp, vals))
+            if not hit.size:
+                continue
+            j = np.searchsorted(vals, cfp[hit])
+            before += np.bincount(j, minlength=vals.size)
+            jj, at = np.unique(j, return_index=True)  # each value's first row in this chunk
+            todo = first_line[jj] < 0
+            first_line[jj[todo]] = clines[hit[at[todo]]]
+        return before, first_line
 
     def repeats(self, fp: np.ndarray, lines: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(k: equal fingerprints before each row in the file, line of the first), then adds."""
-        k, first, uniq, idx, cnt = self.sorted_repeats(fp)
+        k, first, uniq, _idx, _cnt = self.sorted_repeats(fp)
         first_line = lines[first]
         if fp.size:
             pos = np.searchsorted(self.fp, uniq)
@@ -54,18 +78,21 @@ class _Seen:
             if found.any():
                 before = np.zeros(uniq.size, np.int64)
                 old_line = np.zeros(uniq.size, np.int64)
-                before[found] = self.count[pos[found]]
-                old_line[found] = self.line[pos[found]]
+                before[found], old_line[found] = self._earlier(uniq[found])
                 at = np.searchsorted(uniq, fp)
                 k = k + before[at]
                 first_line = np.where(found[at], old_line[at], first_line)
-                self.count[pos[found]] += cnt[found]
             new = ~found
-            if new.any():
-                ins = pos[new]
-                self.fp = np.insert(self.fp, ins, uniq[new])
-                self.count = np.insert(self.count, ins, cnt[new])
-                self.line = np.insert(self.line, ins, lines[idx[new]])
+            if new.any():  # merged into the sorted distinct fingerprints
+                add = uniq[new]
+                dest = pos[new] + np.arange(add.size)
+                merged = np.empty(self.fp.size + add.size, np.uint64)
+                merged[dest] = add
+                keep = np.ones(merged.size, bool)
+                keep[dest] = False
+                merged[np.flatnonzero(keep)] = self.fp
+                self.fp = merged
+            self.chunks.append((fp, lines))
         return k, first_line
 
     @staticmethod
