@@ -186,7 +186,10 @@ def _column_hash(col: pd.Series, coded=None):
     ``coded``: (code per row, labels) that give the column's values (``labels[codes]``)."""
     if coded is not None:
         codes, labels = coded
-        return _label_hashes(labels)[np.asarray(codes)]
+        codes = np.asarray(codes)
+        if codes.size and codes.min() == codes.max():  # one value throughout
+            return _label_hashes(labels)[int(codes[0])]
+        return _label_hashes(labels)[codes]
     const = _constant(col)
     if const is not None:
         return const

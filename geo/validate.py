@@ -99,8 +99,20 @@ def _text_array(values, index, codes=None) -> pd.Series:
     per-value Python)."""
     arr = values if isinstance(values, pa.Array) else _labels(values)
     if codes is not None:
-        arr = arr.take(pa.array(codes))
+        codes = np.asarray(codes)
+        one = codes.size and codes.min() == codes.max()
+        arr = _repeated(arr[int(codes[0])].as_py(), codes.size) if one else arr.take(
+            pa.array(codes))
     return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
+
+
+def _repeated(label: str | None, n: int) -> pa.Array:
+    """``n`` times one label as Arrow ``large_string`` (what ``take`` gives, built directly)."""
+    if label is None:
+        return pa.nulls(n, pa.large_string())
+    data = label.encode()
+    offsets = np.arange(n + 1, dtype=np.int64) * len(data)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
 
 
 def _number(s: pd.Series):
