@@ -78,8 +78,8 @@ def _text_chunks(path: Path, chunk_rows: int) -> Iterator[RawTable]:
 
 def _polars_chunk(data: bytes, sep: str, names: list[str], rows: int) -> pd.DataFrame | None:
     """A chunk of well-formed UTF-8 records (no header line) parsed by polars
-    (multi-threaded), as pandas would (every value text, blanks ``""``; each column one Arrow
-    array made of polars' pieces); ``None`` when polars refuses it or counts other rows (it keeps
+    (multi-threaded), as pandas would (every value text, blanks ``""``; the columns keep
+    polars' Arrow pieces); ``None`` when polars refuses it or counts other rows (it keeps
     blank lines, which pandas skips): then pandas parses the chunk."""
     import polars as pl
 
@@ -93,9 +93,6 @@ def _polars_chunk(data: bytes, sep: str, names: list[str], rows: int) -> pd.Data
         return None
     cols = {}
     for name, col in zip(names, table.columns, strict=True):
-        # one buffer per column, as pandas' reader gives (polars' pieces, one per thread and
-        # batch, make the store's insert of these values ~0.4 s slower per million rows)
-        col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
         if col.type != pa.large_string():
             col = col.cast(pa.large_string())
         cols[name] = pd.arrays.ArrowStringArray(col, dtype=_STR)

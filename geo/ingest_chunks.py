@@ -208,6 +208,10 @@ class _Chunks:
         records = to_canonical(rec.assign(n_sources=1, sources=rec["source"],
                                           event_id=pd.Series(none, index=rec.index)))
         records["fingerprint"] = fp
+        for c in ("incident_id", "agency", "suspected_drug", "location_precision", "area"):
+            arr = records[c].array._pa_array  # text read by polars comes in pieces: one
+            if arr.num_chunks > 1:  # array each (the store's insert is ~0.4 s/1M faster)
+                records[c] = pd.arrays.ArrowStringArray(arr.combine_chunks())
         aside &= ~bad & ~ok
         out = bad | aside
         why_out = np.where(bad, reasons, reasons if set_aside is None else set_aside)[out]
