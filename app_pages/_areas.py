@@ -147,15 +147,17 @@ def roads():
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _context(areas_spec: str, places_spec: str, sample: bool, names_of: int | None,
-             roads_key: tuple[str, float] | None) -> list:
+             roads_key: tuple[str, float] | None, names_on_zoom: bool = False) -> list:
     from layers.deck_areas import context_layers
 
     layers, places = _geography(areas_spec, places_spec, sample)
-    return context_layers(layers, places, names_of=names_of, roads=_read_roads(roads_key))
+    return context_layers(layers, places, names_of=names_of, roads=_read_roads(roads_key),
+                          names_on_zoom=names_on_zoom)
 
 
-def context(names_of: int | None = 0) -> list:
-    """Offline map context: roads, area outlines, names of one layer, named places.
+def context(names_of: int | None = 0, *, names_on_zoom: bool = False) -> list:
+    """Offline map context: roads, area outlines, names of one layer, named places (and with
+    ``names_on_zoom`` the names thinned at the first view, shown when zoomed in).
 
     Built once per configuration (the layers are shared and never changed: labels are thinned
     on copies), not on every rerun of every map page."""
@@ -164,9 +166,10 @@ def context(names_of: int | None = 0) -> list:
 
     layers, places = geography()  # (an unreadable layer: one warning, no outlines)
     if not layers and places is None:
-        return context_layers([], None, names_of=names_of, roads=roads())
+        return context_layers([], None, names_of=names_of, roads=roads(),
+                              names_on_zoom=names_on_zoom)
     return list(_context(areas_spec(), os.environ.get(PLACES_ENV, ""), is_sample(), names_of,
-                         _roads_key()))
+                         _roads_key(), names_on_zoom))
 
 
 def context_legend() -> str:

@@ -64,7 +64,7 @@ else:
     legend = deck.sequential_legend(0, vmax, title, "", None if pol.restricted else pol.k)
 fill = np.column_stack([np.asarray(fill)[:, :3], np.full(len(table), 190)])
 map_layers = [area_fill_layer(layer, fill, tips, layer_id="areas")]
-map_layers += _areas.context(names_of=layer_i) if show_names else []
+map_layers += _areas.context(names_of=layer_i, names_on_zoom=True) if show_names else []
 _app.show_map(map_layers, "areas_map", legend + _areas.context_legend(),
               f"Names: {unit}s and places, drawn from local files (no internet needed).")
 

@@ -337,7 +337,8 @@ def roads_layer(roads, *, layer_id: str = "roads",
 
 
 def context_layers(areas: Sequence[AreaLayer] = (), places: pd.DataFrame | None = None, *,
-                   names_of: int | None = 0, roads=None) -> list[pdk.Layer]:
+                   names_of: int | None = 0, roads=None,
+                   names_on_zoom: bool = False) -> list[pdk.Layer]:
     """Offline map context: outlines of every area layer, names of one, and places.
 
     Parameters
@@ -349,6 +350,11 @@ def context_layers(areas: Sequence[AreaLayer] = (), places: pd.DataFrame | None 
         Index of the layer whose area names are drawn (``None``: none).
     roads : GeoDataFrame, optional
         Road lines (drawn first, under the outlines; see :func:`roads_layer`).
+    names_on_zoom : bool
+        End with :func:`names_on_zoom_layer` (names dropped at the first view come back on
+        zoom). Off by default: drawn without a GPU (software WebGL), its collision pass adds
+        about 1 s of CPU to a map's first draw, so only a map whose names are its content
+        (the Areas page) asks for it.
     """
     out = []
     if roads is not None:
@@ -365,7 +371,7 @@ def context_layers(areas: Sequence[AreaLayer] = (), places: pd.DataFrame | None 
         if "kind" in places.columns and (places["kind"] != "hospital").any():
             places = places.loc[places["kind"] != "hospital"]  # settlements name the map
         out.extend(places_layers(places))
-    if any(getattr(lyr, "type", None) == "TextLayer" for lyr in out):
+    if names_on_zoom and any(getattr(lyr, "type", None) == "TextLayer" for lyr in out):
         out.append(names_on_zoom_layer())  # names dropped at the first view, shown zoomed in
     return out
 

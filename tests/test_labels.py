@@ -66,7 +66,7 @@ def test_context_layers_draw_names_from_local_files():
     out = context_layers(layers, places, names_of=1)
     ids = [lyr.id for lyr in out]
     assert ids == ["area-outline-0", "area-outline-1", "area-names", "places-dots",
-                   "places-names", "names-on-zoom"]  # the last: filled by thin_labels
+                   "places-names"]
     names = out[2]
     assert names.type == "TextLayer"
     assert sorted(d["name"] for d in names.data) == sorted(layers[1].names)

@@ -127,7 +127,7 @@ def _visible(spec: dict, zoom: float) -> list[dict]:
 @pytest.mark.parametrize("names_of", [0, 1])
 def test_sample_names_hidden_at_first_view_back_when_zoomed_in_never_overlapping(names_of):
     layers, places = configured_geography(sample=True)
-    ctx = context_layers(layers, places, names_of=names_of)
+    ctx = context_layers(layers, places, names_of=names_of, names_on_zoom=True)
     z0 = deck.view_for_bounds(*load_boundary(get_path("boundary")).bounds).zoom  # the maps' view
     out = thin_labels(ctx, z0)
     kept = [r for lyr in out if lyr.type == "TextLayer" and lyr.id != NAMES_ON_ZOOM
@@ -157,6 +157,8 @@ def test_sample_names_hidden_at_first_view_back_when_zoomed_in_never_overlapping
 
 def test_context_layers_end_with_the_placeholder_only_with_names():
     layers, places = configured_geography(sample=True)
-    assert context_layers(layers, places)[-1].id == NAMES_ON_ZOOM
-    assert all(lyr.id != NAMES_ON_ZOOM for lyr in context_layers(layers, None, names_of=None))
+    assert context_layers(layers, places, names_on_zoom=True)[-1].id == NAMES_ON_ZOOM
+    assert all(lyr.id != NAMES_ON_ZOOM for lyr in context_layers(layers, places))  # opt-in
+    assert all(lyr.id != NAMES_ON_ZOOM for lyr in
+               context_layers(layers, None, names_of=None, names_on_zoom=True))
     assert math.isclose(len(json.loads(names_on_zoom_layer().to_json())["data"]), 0)
