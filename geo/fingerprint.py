@@ -25,6 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.util import hash_array
 
+from geo.privacy.rowhash import _spread as _spread_into  # one copy of the mixer
+
 __all__ = ["row_fingerprints", "hash_text", "siphash_strings", "combine"]
 
 _KEY = b"0123456789123456"  # pandas' default hash key
@@ -134,13 +136,7 @@ def siphash_strings(arr: pa.Array) -> np.ndarray:
 
 def _spread(v: np.ndarray) -> np.ndarray:
     """pandas' redistribution of 64-bit ints (the end of ``hash_array``), in place."""
-    tmp = np.empty_like(v)
-    with np.errstate(over="ignore"):
-        for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
-            np.bitwise_xor(v, np.right_shift(v, np.uint64(shift), out=tmp), out=v)
-            np.multiply(v, np.uint64(mult), out=v)
-        np.bitwise_xor(v, np.right_shift(v, np.uint64(31), out=tmp), out=v)
-    return v
+    return _spread_into(v, np.empty_like(v))
 
 
 def _label_hashes(labels) -> np.ndarray:
