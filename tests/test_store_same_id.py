@@ -12,6 +12,8 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 import pytest
+from test_ingest_stream import _store_tables
+from test_store_incremental import ingest_parts
 
 from geo.store import IncidentStore
 
@@ -45,22 +47,7 @@ CASES = {
 
 
 def _events(store):
-    con = duckdb.connect(str(store.path), read_only=True)
-    try:
-        inc = con.sql("SELECT * FROM incidents ORDER BY occurred_at, first_fp").df()
-        ev = con.sql("SELECT * FROM events ORDER BY fingerprint").df()
-    finally:
-        con.close()
-    return inc, ev
-
-
-def _ingest(tmp_path, name, files):
-    store = IncidentStore(tmp_path / f"{name}.duckdb")
-    for k, df in enumerate(files):
-        path = tmp_path / f"{name}{k}.csv"
-        df.to_csv(path, index=False)
-        store.ingest(path)
-    return store
+    return _store_tables(store.path)[::-1]  # (incidents, events)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -73,9 +60,9 @@ def test_events_joined_by_id_across_files(tmp_path, monkeypatch, case, order):
     files, want = CASES[case]
     files = {"as listed": files, "reversed": files[::-1],
              "one file": [pd.concat(files, ignore_index=True)]}[order]
-    got = _ingest(tmp_path, "new", files)
+    got = ingest_parts(tmp_path, "new", files)
     monkeypatch.setattr(se, "update_events", update_events_whole)
-    ref = _ingest(tmp_path, "ref", files)
+    ref = ingest_parts(tmp_path, "ref", files)
     for a, b in zip(_events(got), _events(ref), strict=True):
         pd.testing.assert_frame_equal(a, b)
     inc = got.load()
@@ -89,7 +76,7 @@ def test_id_hashes_are_filled_before_they_are_used(tmp_path, how, case):
     """A store written before ``id_hash`` existed, or by a DuckDB whose ``hash`` differs: the
     next ingest fills the hashes first, so its same-id lookups still find the stored events."""
     files, want = CASES[case]
-    old = _ingest(tmp_path, "old", files[:1])
+    old = ingest_parts(tmp_path, "old", files[:1])
     con = duckdb.connect(str(old.path))
     try:
         if how == "store from before":
@@ -105,7 +92,7 @@ def test_id_hashes_are_filled_before_they_are_used(tmp_path, how, case):
     path = tmp_path / "second.csv"
     files[1].to_csv(path, index=False)
     old.ingest(path)
-    fresh = _ingest(tmp_path, "fresh", files)
+    fresh = ingest_parts(tmp_path, "fresh", files)
     for a, b in zip(_events(old), _events(fresh), strict=True):
         pd.testing.assert_frame_equal(a, b)
     inc = old.load()

@@ -141,3 +141,21 @@ def block_outside(page, app_url: str) -> list[str]:
 
     page.route("**/*", block)
     return outside
+
+
+#: JavaScript statements that find the deck.gl instance behind ``canvas`` (the chart's canvas,
+#: a variable the including function defines): React fiber → DeckGL's ref, set as ``deck``
+#: (null when not found). Pasted into the map tests' page functions.
+FIND_DECK_JS = """  const isDeck = (o) => o && typeof o === 'object' && o.layerManager
+                        && typeof o.getViewports === 'function';
+  const key = canvas && Object.keys(canvas).find(k => k.startsWith('__reactFiber$'));
+  let deck = null;
+  for (let f = key && canvas[key], d = 0; f && d < 60 && !deck; d++, f = f.return) {
+    for (let h = f.memoizedState, i = 0; h && i < 50 && !deck; i++, h = h.next) {
+      const v = h.memoizedState;
+      for (const c of [v, v && v.current, v && v.current && v.current.deck, v && v.deck]) {
+        if (isDeck(c)) { deck = c; break; }
+      }
+    }
+  }
+"""

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from layers.deck_areas import NAMES_ON_ZOOM
+from tests.browser.conftest import FIND_DECK_JS
 from tests.browser.test_dashboard_browser import _idle
 from tests.browser.test_offline_maps_browser import _deck, _rgb
 
@@ -27,19 +28,7 @@ pytestmark = pytest.mark.browser
 #: to only read), with every label row's pixel position.
 _PROBE_JS = """(show) => {
   const canvas = document.querySelector('[data-testid="stDeckGlJsonChart"] canvas');
-  const isDeck = (o) => o && typeof o === 'object' && o.layerManager
-                        && typeof o.getViewports === 'function';
-  const key = canvas && Object.keys(canvas).find(k => k.startsWith('__reactFiber$'));
-  let deck = null;
-  for (let f = key && canvas[key], d = 0; f && d < 60 && !deck; d++, f = f.return) {
-    for (let h = f.memoizedState, i = 0; h && i < 50 && !deck; i++, h = h.next) {
-      const v = h.memoizedState;
-      for (const c of [v, v && v.current, v && v.current && v.current.deck, v && v.deck]) {
-        if (isDeck(c)) { deck = c; break; }
-      }
-    }
-  }
-  if (!deck) return null;
+""" + FIND_DECK_JS + """  if (!deck) return null;
   if (show !== null) {
     deck.setProps({layers: deck.props.layers.map(
       l => l && l.id === '%s' ? l.clone({visible: show}) : l)});

@@ -18,7 +18,13 @@ import numpy as np
 import pytest
 
 from layers.basemap import DEFAULT_BASEMAP
-from tests.browser.conftest import PASSWORD, ROOT, block_outside, dashboard_server
+from tests.browser.conftest import (
+    FIND_DECK_JS,
+    PASSWORD,
+    ROOT,
+    block_outside,
+    dashboard_server,
+)
 from tests.browser.test_dashboard_browser import _coloured_pixels, _hot_pixels, _idle
 
 pytestmark = pytest.mark.browser
@@ -33,19 +39,7 @@ MAP_PAGES = {"": "Overview", "hotspots": "Hotspots", "gaps": "Gaps", "siting": "
 _DECK_JS = """() => {
   const canvas = document.querySelector('[data-testid="stDeckGlJsonChart"] canvas');
   if (!canvas) return null;
-  const isDeck = (o) => o && typeof o === 'object' && o.layerManager
-                        && typeof o.getViewports === 'function';
-  const key = Object.keys(canvas).find(k => k.startsWith('__reactFiber$'));
-  let deck = null;
-  for (let f = key && canvas[key], d = 0; f && d < 60 && !deck; d++, f = f.return) {
-    for (let h = f.memoizedState, i = 0; h && i < 50 && !deck; i++, h = h.next) {
-      const v = h.memoizedState;
-      for (const c of [v, v && v.current, v && v.current && v.current.deck, v && v.deck]) {
-        if (isDeck(c)) { deck = c; break; }
-      }
-    }
-  }
-  if (!deck || !deck.layerManager) return null;
+""" + FIND_DECK_JS + """  if (!deck || !deck.layerManager) return null;
   const vp = deck.getViewports()[0];
   if (!vp) return null;
   const top = deck.layerManager.getLayers().filter(l => !l.parent);
