@@ -73,14 +73,6 @@ _DDL = [
 LAYOUT = "2"
 
 
-def reused_ids_warning(n: int, window_min: float) -> str:
-    """The ingest's warning when ``n`` incident ids name reports far apart in time."""
-    return (f"{n:,} incident id(s) name reports of one source more than {window_min:g} minutes "
-            "apart; each such id is counted as one incident (an id names one incident of its "
-            "source). If the agency reuses incident numbers (e.g. every year), export ids that "
-            "include the year.")
-
-
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -163,25 +155,15 @@ class IncidentStore:
 
         A changed rule (window, radius) or a store from an older layout is rebuilt whole.
         """
-        same_rule = (self._meta(con, "window_min") == str(float(window_min))
-                     and self._meta(con, "radius_m") == str(float(radius_m)))
-        if not (same_rule and self._meta(con, "layout") == LAYOUT):
-            con.execute("DROP TABLE IF EXISTS incidents")
-            con.execute("DELETE FROM events")
-            file_id = None  # every record is new
-        from geo.store_events import INCIDENTS_DDL, update_events
+        from geo.store_events import refresh_events
 
-        con.execute(INCIDENTS_DDL)
-        con.execute("ALTER TABLE incidents ADD COLUMN IF NOT EXISTS area VARCHAR")  # older stores
-        con.execute("ALTER TABLE incidents ADD COLUMN IF NOT EXISTS id_hash UBIGINT")
-        probe = str(con.execute("SELECT hash('gapmap event id')").fetchall()[0][0])
-        if self._meta(con, "id_hash") != probe:  # a store from before, or another DuckDB hash
-            for table in ("events", "incidents"):
-                con.execute(f"UPDATE {table} SET id_hash = hash(event_id)")
-            self._set_meta(con, "id_hash", probe)
-        far = update_events(con, window_min, radius_m, file_id)
+        rebuild = not (self._meta(con, "window_min") == str(float(window_min))
+                       and self._meta(con, "radius_m") == str(float(radius_m))
+                       and self._meta(con, "layout") == LAYOUT)
+        out = refresh_events(con, window_min, radius_m, None if rebuild else file_id,
+                             rebuild=rebuild, meta=(self._meta, self._set_meta))
         self._set_meta(con, "layout", LAYOUT)
-        return [reused_ids_warning(far, window_min)] if far else []
+        return out
 
     # ------------------------------------------------------------------ public API
     def ingest(

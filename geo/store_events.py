@@ -26,12 +26,8 @@ The ``incidents`` rows of every event that lost or gained a record are rebuilt f
 records.
 
 An incident id names one incident of a source, so matched events whose representatives carry
-one ``source:incident_id`` are one event (a corrected re-export moved a metre, a reused id).
-Such an event can reach beyond the touched components, so stored events are also found by id:
-``events`` and ``incidents`` keep DuckDB's ``hash(event_id)`` (``id_hash``) and the ingest
-looks events up by that number, never by reading the id strings of the whole store; the
-collapse then groups by the ids themselves (a hash shared by two ids only rebuilds one more
-event as it was).
+one ``source:incident_id`` are one event (:mod:`geo.store_ids`: stored events are also found
+by a hash of their id; the collapse then groups by the ids themselves).
 
 Cost: the ingest reads the touched records' matching columns once (time window), their full
 rows once per block of events (``BLOCK_RECORDS``, bounded by the block's time span), and
@@ -54,7 +50,8 @@ from geo.ingest import to_canonical
 from geo.schema import INCIDENT_COLUMNS, SOURCES
 from geo.store_read import _EVENT_COLUMNS, to_frame  # one definition (the read path)
 
-__all__ = ["STORED_CELL_RES", "INCIDENTS_DDL", "arrow_sql", "insert_records", "update_events",
+__all__ = ["STORED_CELL_RES", "INCIDENTS_DDL", "arrow_sql", "insert_records", "refresh_events",
+           "update_events", "reused_ids_warning",
            "build_incidents", "to_frame"]
 
 #: Resolutions whose point-in-hexagon cell is stored with every event (``h3_r<res>``).
@@ -175,6 +172,36 @@ def _components(w: dict, window_min: float, radius_m: float):
     return t, src, comp, i, j, score
 
 
+def reused_ids_warning(n: int, window_min: float) -> str:
+    """The ingest's warning when ``n`` incident ids name reports far apart in time."""
+    return (f"{n:,} incident id(s) name reports of one source more than {window_min:g} minutes "
+            "apart; each such id is counted as one incident (an id names one incident of its "
+            "source). If the agency reuses incident numbers (e.g. every year), export ids that "
+            "include the year.")
+
+
+def refresh_events(con, window_min: float, radius_m: float, file_id=None, *, rebuild: bool,
+                   meta) -> list[str]:
+    """The ingest's event step: the tables made ready (``rebuild``: a changed rule or an older
+    layout, every record de-duplicated again), the id hashes filled when missing or made by
+    another DuckDB (``meta``: the store's get/set of its meta values), then
+    :func:`update_events`. Returns the warnings for the ingest's summary."""
+    get, put = meta
+    if rebuild:
+        con.execute("DROP TABLE IF EXISTS incidents")
+        con.execute("DELETE FROM events")
+    con.execute(INCIDENTS_DDL)
+    con.execute("ALTER TABLE incidents ADD COLUMN IF NOT EXISTS area VARCHAR")  # older stores
+    con.execute("ALTER TABLE incidents ADD COLUMN IF NOT EXISTS id_hash UBIGINT")
+    probe = str(con.execute("SELECT hash('gapmap event id')").fetchall()[0][0])
+    if get(con, "id_hash") != probe:  # a store from before, or another DuckDB hash
+        for table in ("events", "incidents"):
+            con.execute(f"UPDATE {table} SET id_hash = hash(event_id)")
+        put(con, "id_hash", probe)
+    far = update_events(con, window_min, radius_m, file_id)
+    return [reused_ids_warning(far, window_min)] if far else []
+
+
 def update_events(con, window_min: float, radius_m: float, file_id=None,
                   block_records: int | None = None) -> int:
     """De-duplicate the records that have no event yet against the stored ones (incremental).
@@ -191,6 +218,7 @@ def update_events(con, window_min: float, radius_m: float, file_id=None,
     the agency may have reused: the ingest warns).
     """
     from geo.dedup import assign_events
+    from geo.store_ids import id_groups, ids_far_apart, with_stored
 
     lo, hi = _new_range(con, file_id)
     if lo is None:
@@ -224,9 +252,9 @@ def update_events(con, window_min: float, radius_m: float, file_id=None,
     stored = bool(old_fp.size)
     t = t[sel]
     del w, comp, i, j, score, keep, sel, is_new
-    groups, gidh = _id_groups(labels, codes, idh)
+    groups, gidh = id_groups(labels, codes, idh)
     if stored or _has_rows(con, "incidents"):  # stored events may join or lose records
-        fp, t, labels, groups, stored = _with_stored(con, fp, t, labels, groups, gidh, old_fp)
+        fp, t, labels, groups, stored = with_stored(con, fp, t, labels, groups, gidh, old_fp)
     # events in order of their first record; a block holds whole events (and ids)
     step = max(int(block_records or BLOCK_RECORDS), 1)
     first = np.full(int(groups.max()) + 1, groups.size, np.int64)
@@ -234,102 +262,12 @@ def update_events(con, window_min: float, radius_m: float, file_id=None,
     block = (first // step)[groups]
     ids_differ = bool(groups.max() == labels.max())
     _write_events(con, fp, labels, t, block, ids_differ=ids_differ)
-    return 0 if ids_differ else _ids_far_apart(groups, labels, t, window_min)
-
-
-def _ids_far_apart(groups, labels, t, window_min: float) -> int:
-    """How many ids join matched events more than ``window_min`` apart (likely an id reused
-    by the agency, rather than a corrected re-export)."""
-    o = np.lexsort((labels, groups))
-    g, lab = groups[o], labels[o]
-    tt = t[o].astype("datetime64[us]").view(np.int64)
-    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-    new_label = np.r_[True, (g[1:] != g[:-1]) | (lab[1:] != lab[:-1])]
-    n_labels = np.add.reduceat(new_label.astype(np.int64), starts)
-    span = np.maximum.reduceat(tt, starts) - np.minimum.reduceat(tt, starts)
-    return int(((n_labels > 1) & (span > float(window_min) * 60e6)).sum())
+    return 0 if ids_differ else ids_far_apart(groups, labels, t, window_min)
 
 
 def _has_rows(con, table: str) -> bool:
     return bool(con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)")
                 .fetchall()[0][0])
-
-
-def _with_stored(con, fp, t, labels, groups, gidh, old_fp):
-    """Add the stored events to rebuild to the touched records, and delete their rows.
-
-    Rebuilt: the events of the touched stored records (``old_fp``), by their stored id (an id
-    can hold records the matching did not touch), and the stored events whose id is a touched
-    event's new id (they join it). Their untouched records come in as extra events (one label
-    per id) in the block of the touched event with that id. Returns the arrays in record
-    order and whether anything stored is replaced.
-    """
-    old = arrow_sql(con, pa.table({"fp": old_fp}), "_old", "SELECT DISTINCT id_hash FROM events "
-                    "WHERE fingerprint IN (SELECT fp FROM _old)").fetchnumpy()["id_hash"]
-    ask = pa.table({"idh": np.unique(np.concatenate([np.asarray(old, np.uint64), gidh]))})
-    # (a hash shared by two ids only rebuilds one more event as it was: the collapse groups by
-    # the ids themselves)
-    hit = arrow_sql(con, ask, "_ids", "SELECT id_hash FROM incidents WHERE id_hash IN "
-                    "(SELECT idh FROM _ids)").fetchnumpy()["id_hash"]
-    drop = np.unique(np.concatenate([np.asarray(hit, np.uint64), np.asarray(old, np.uint64)]))
-    if not drop.size:
-        return fp, t, labels, groups, False
-    drop = pa.table({"idh": drop})
-    arrow_sql(con, drop, "_ids", "DELETE FROM incidents WHERE id_hash IN (SELECT idh FROM _ids)")
-    gone = arrow_sql(con, drop, "_ids", "SELECT fingerprint, id_hash, event_id FROM events "
-                     "WHERE id_hash IN (SELECT idh FROM _ids)").fetchnumpy()
-    arrow_sql(con, drop, "_ids", "DELETE FROM events WHERE id_hash IN (SELECT idh FROM _ids)")
-    efp = np.asarray(gone["fingerprint"], np.uint64)
-    out = ~np.isin(efp, fp)  # records touched by the matching are in already
-    efp = efp[out]
-    if not efp.size:
-        return fp, t, labels, groups, True
-    when = arrow_sql(con, pa.table({"fp": efp}), "_x", "SELECT fingerprint, occurred_at FROM "
-                     "records WHERE fingerprint IN (SELECT fp FROM _x)").fetchnumpy()
-    wfp = np.asarray(when["fingerprint"], np.uint64)
-    k = np.argsort(wfp)
-    et = np.asarray(when["occurred_at"]).astype("datetime64[us]")[k][
-        np.searchsorted(wfp[k], efp)]
-    eidh = np.asarray(gone["id_hash"], np.uint64)[out]
-    _, ecode = np.unique(np.asarray(gone["event_id"], object)[out], return_inverse=True)
-    elab = labels.max() + 1 + ecode  # one label per stored id
-    # an extra event goes with the touched event of its id (hash), else a group of its own
-    by_hash = np.argsort(gidh)  # gidh: each group's id hash
-    at = np.minimum(np.searchsorted(gidh[by_hash], eidh), gidh.size - 1)
-    egrp = np.where(gidh[by_hash][at] == eidh, by_hash[at], groups.max() + 1 + ecode)
-    fp = np.concatenate([fp, efp])
-    t = np.concatenate([t, et])
-    labels = np.concatenate([labels, elab])
-    groups = np.concatenate([groups, egrp])
-    o = np.lexsort((fp, t))  # record order
-    return fp[o], t[o], labels[o], groups[o], True
-
-
-def _id_groups(labels, codes, idh):
-    """The store's events: the matched events (``labels``) with one id joined (an id names
-    one incident of a source, e.g. a corrected re-export moved a metre is the same event).
-
-    An event's id is its representative's ``source:incident_id`` (source priority, then
-    record order); ``idh`` is its hash per record. Returns each record's group (numbered in
-    order of first record, as labels are) and each group's id hash. Equal hashes of two
-    different ids would only put two events in one block: the collapse groups by the ids.
-    """
-    order = np.lexsort((codes, labels))  # stable: record order breaks ties
-    first_of = np.flatnonzero(np.r_[True, labels[order][1:] != labels[order][:-1]])
-    rep_idh = idh[order[first_of]]  # per label (labels are 0..k-1)
-    by_hash = np.argsort(rep_idh, kind="stable")  # (np.unique is slow on 1M numbers)
-    sorted_idh = rep_idh[by_hash]
-    starts = np.r_[True, sorted_idh[1:] != sorted_idh[:-1]]
-    if starts.all():  # every matched event has its own id (the usual case)
-        return labels, rep_idh
-    grp = np.empty(rep_idh.size, np.int64)
-    grp[by_hash] = np.cumsum(starts) - 1
-    first_label = by_hash[starts]  # stable sort: each run starts at its smallest label
-    rank = np.empty(first_label.size, np.int64)
-    rank[np.argsort(first_label)] = np.arange(first_label.size)
-    by_rank = np.empty(first_label.size, np.uint64)
-    by_rank[rank[grp]] = rep_idh
-    return rank[grp][labels], by_rank
 
 
 def _write_events(con, fp, labels, t, block, *, ids_differ: bool = False) -> None:
