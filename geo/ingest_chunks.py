@@ -36,21 +36,46 @@ __all__ = ["processed_chunks"]
 
 # ------------------------------------------------------------------------------ repeats
 class _Seen:
-    """Fingerprints of the rows seen so far: the distinct ones sorted (to find a repeat), and
-    each chunk's as given with their lines (read only when a chunk repeats an earlier row)."""
+    """Fingerprints of the rows seen so far: the distinct ones in a few sorted, disjoint levels
+    (to find a repeat; a level merges with the next smaller one when that has grown to half
+    its size, so each fingerprint is merged O(log chunks) times and the cost stays linear-ish
+    in the rows, not in rows x chunks), and each chunk's as given with their lines (read only
+    when a chunk repeats an earlier row)."""
 
     def __init__(self) -> None:
-        self.fp = np.empty(0, np.uint64)
+        self.levels: list[np.ndarray] = []
         self.chunks: list[tuple[np.ndarray, np.ndarray]] = []
+
+    @property
+    def fp(self) -> np.ndarray:
+        """The distinct fingerprints seen so far, sorted."""
+        if not self.levels:
+            return np.empty(0, np.uint64)
+        return np.sort(np.concatenate(self.levels))
 
     @property
     def count(self) -> np.ndarray:
         """How many rows have each fingerprint of :attr:`fp`."""
+        fp = self.fp
         if not self.chunks:
-            return np.zeros(self.fp.size, np.int64)
-        every = np.concatenate([c for c, _ in self.chunks])
-        return np.searchsorted(np.sort(every), self.fp, side="right") - np.searchsorted(
-            np.sort(every), self.fp)
+            return np.zeros(fp.size, np.int64)
+        every = np.sort(np.concatenate([c for c, _ in self.chunks]))
+        return np.searchsorted(every, fp, side="right") - np.searchsorted(every, fp)
+
+    def _found(self, uniq: np.ndarray) -> np.ndarray:
+        """Which of the sorted distinct ``uniq`` were seen before."""
+        found = np.zeros(uniq.size, bool)
+        for level in self.levels:
+            pos = np.minimum(np.searchsorted(level, uniq), level.size - 1)
+            found |= level[pos] == uniq
+        return found
+
+    def _add(self, add: np.ndarray) -> None:
+        """Keep the sorted distinct ``add`` (none seen before)."""
+        self.levels.append(add)
+        while len(self.levels) > 1 and self.levels[-2].size <= 2 * self.levels[-1].size:
+            b, a = self.levels.pop(), self.levels.pop()
+            self.levels.append(np.sort(np.concatenate([a, b]), kind="stable"))  # 2 runs: merge
 
     def _earlier(self, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, line of the first row) in the chunks so far of each of the sorted ``vals``."""
@@ -72,9 +97,7 @@ class _Seen:
         k, first, uniq, _idx, _cnt = self.sorted_repeats(fp)
         first_line = lines[first]
         if fp.size:
-            pos = np.searchsorted(self.fp, uniq)
-            found = pos < self.fp.size
-            found[found] = self.fp[pos[found]] == uniq[found]
+            found = self._found(uniq)
             if found.any():
                 before = np.zeros(uniq.size, np.int64)
                 old_line = np.zeros(uniq.size, np.int64)
@@ -82,16 +105,8 @@ class _Seen:
                 at = np.searchsorted(uniq, fp)
                 k = k + before[at]
                 first_line = np.where(found[at], old_line[at], first_line)
-            new = ~found
-            if new.any():  # merged into the sorted distinct fingerprints
-                add = uniq[new]
-                dest = pos[new] + np.arange(add.size)
-                merged = np.empty(self.fp.size + add.size, np.uint64)
-                merged[dest] = add
-                keep = np.ones(merged.size, bool)
-                keep[dest] = False
-                merged[np.flatnonzero(keep)] = self.fp
-                self.fp = merged
+            if not found.all():
+                self._add(uniq[~found])
             self.chunks.append((fp, lines))
         return k, first_line
 
