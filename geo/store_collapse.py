@@ -31,13 +31,13 @@ _LEVELS = {"time_precision": ("minute", "hour", "day"),
            "naloxone": ("yes", "no", "unknown")}
 _FIRST_KNOWN = ("suspected_drug", "age_band", "sex", "location_precision", "area", "agency")
 
-#: The records of one block of events (``_blk``: fingerprint → ``_lab``, ``_pos``), in any
-#: order; ``{lo}``/``{hi}`` (timestamp literals) bound their times, so DuckDB reads only that
-#: span of ``records``.
+#: The records of one block of events (``_blk``: ``rid``, the record's ``rowid`` read in the
+#: same transaction, and its ``_lab``, ``_pos``), in any order. By row id, not by fingerprint
+#: within the block's time span: DuckDB fetches those rows without decompressing the rest
+#: of ``records``, which a time filter cannot skip when the files were not in time order.
 RECORDS_SQL = (
     "SELECT r.* EXCLUDE (file_id, received_at), b._lab, b._pos, "
-    f"({_SRC_CODE})::TINYINT AS _src FROM records r JOIN _blk b USING (fingerprint) "
-    "WHERE r.occurred_at BETWEEN TIMESTAMP '{lo}' AND TIMESTAMP '{hi}'"
+    f"({_SRC_CODE})::TINYINT AS _src FROM records r JOIN _blk b ON r.rowid = b.rid"
 )
 
 _NAMES = np.array(["+".join(sorted(s for k, s in enumerate(SOURCES) if m >> k & 1))

@@ -121,7 +121,7 @@ def _read_window(con, lo, hi, file_id=None) -> dict:
     return con.sql(
         f"SELECT r.fingerprint, r.occurred_at, r.lat, r.lon, {_SRC_CODE}::TINYINT AS src, "
         f"coalesce(r.time_precision = 'day', false) AS day, {new} AS is_new, "
-        f"hash({_EVENT_ID}) AS idh "
+        f"hash({_EVENT_ID}) AS idh, r.rowid AS rid "
         "FROM records r WHERE r.occurred_at BETWEEN $lo AND $hi "
         "ORDER BY r.occurred_at, r.fingerprint",
         params={"lo": lo.to_pydatetime(), "hi": hi.to_pydatetime()}).fetchnumpy()
@@ -210,59 +210,131 @@ def update_events(con, window_min: float, radius_m: float, file_id=None,
     ``events`` table this is a full rebuild (the first ingest, or a changed rule). ``file_id``
     (optional) is the ingest's file: its records are the new ones (found without a join).
 
-    The pairs and components use only the matching columns (time, location, source, day-only
-    flag: ~35 bytes a record); the events of the touched records are then collapsed
-    (:func:`_write_events`) ``block_records`` records at a time, so memory stays bounded.
+    The new records are taken in time slabs of about :data:`SLAB_RECORDS` records
+    (:func:`_slab_cuts`), one after the other, so memory and the sort of the matching inputs
+    are bounded by a slab, not by the file. Within a slab, the pairs and components use only
+    the matching columns (time, location, source, day-only flag: ~35 bytes a record); the
+    events of the touched records are then collapsed (:func:`_write_events`)
+    ``block_records`` records at a time. A component that crosses into the next slab is
+    finished in this one (its later records are remembered as written); one that reaches
+    back into an earlier slab's written events rebuilds them, as an append does. So the
+    events are those of one pass over all new records (tests compare with the whole-window
+    reference).
 
     Returns how many incident ids join matched events more than ``window_min`` apart (an id
     the agency may have reused: the ingest warns).
     """
-    from geo.dedup import assign_events
-    from geo.store_ids import id_groups, ids_far_apart, with_stored
-
     lo, hi = _new_range(con, file_id)
     if lo is None:
         return 0
     gmin, gmax = (pd.Timestamp(x) for x in con.execute(
         "SELECT min(occurred_at), max(occurred_at) FROM records").fetchall()[0])
+    cuts = _slab_cuts(con, lo, hi, SLAB_RECORDS)
+    far: set[int] = set()
+    spill = (np.empty(0, np.uint64), np.empty(0, "datetime64[us]"))
+    for k in range(len(cuts) - 1):
+        spill = _update_slab(con, window_min, radius_m, file_id, block_records,
+                             (cuts[k], cuts[k + 1], k == len(cuts) - 2), (gmin, gmax),
+                             spill, far)
+    return len(far)
+
+
+#: New records per time slab of :func:`update_events` (memory and sort bound).
+SLAB_RECORDS = 1_000_000
+
+
+def _slab_cuts(con, lo, hi, slab: int) -> list[pd.Timestamp]:
+    """Times ``lo = c0 < c1 < ... < cm = hi`` cutting ``[lo, hi]`` into slabs of about
+    ``slab`` stored records each (cut at hour starts, from one count per hour)."""
+    n = con.execute("SELECT count(*) FROM records WHERE occurred_at BETWEEN $lo AND $hi",
+                    {"lo": lo.to_pydatetime(), "hi": hi.to_pydatetime()}).fetchall()[0][0]
+    if n <= slab:
+        return [lo, hi]
+    h = con.execute(
+        "SELECT date_trunc('hour', occurred_at) AS h, count(*) AS n FROM records "
+        "WHERE occurred_at BETWEEN $lo AND $hi GROUP BY h ORDER BY h",
+        {"lo": lo.to_pydatetime(), "hi": hi.to_pydatetime()}).fetchnumpy()
+    hours = np.asarray(h["h"]).astype("datetime64[us]")
+    before = np.cumsum(np.asarray(h["n"], np.int64)) - np.asarray(h["n"], np.int64)
+    at = np.searchsorted(before, np.arange(1, -(-n // slab)) * slab)  # first hour past k*slab
+    inner = [pd.Timestamp(x) for x in np.unique(hours[at[at < hours.size]])]
+    return [lo] + [c for c in inner if lo < c < hi] + [hi]
+
+
+def _update_slab(con, window_min, radius_m, file_id, block_records, slab, bounds, spill,
+                 far: set) -> tuple[np.ndarray, np.ndarray]:
+    """One slab of :func:`update_events`: the new records with times in ``[c0, c1)`` (``last``:
+    ``[c0, c1]``) that are not written yet are matched with every record within the matching
+    window of them, and the events they touch are written. ``spill``: (fingerprints, times)
+    of new records with times from ``c0`` on written by earlier slabs (components that crossed
+    over). Adds the ids far apart to ``far`` (their hashes); returns the new spill."""
+    from geo.dedup import assign_events
+    from geo.store_ids import id_groups, ids_far_apart, with_stored
+
+    (c0, c1, last), (gmin, gmax) = slab, bounds
+    t0, t1 = (np.datetime64(c.to_datetime64(), "us") for c in (c0, c1))
     pad = pd.Timedelta(minutes=float(window_min))
-    a, b = lo - pad, hi + pad
+    a, b = c0 - pad, c1 + pad
     while True:
         w = _read_window(con, a, b, file_id)
+        if not len(w["fingerprint"]):
+            return spill
         t, src, comp, i, j, score = _components(w, window_min, radius_m)
-        is_new = np.asarray(w["is_new"], bool)
+        fp_all = np.asarray(w["fingerprint"], np.uint64)
+        # new and not written yet: no earlier slab's seed (those are before c0) nor spill
+        pending = np.asarray(w["is_new"], bool) & (t >= t0)
+        if spill[0].size:
+            pending &= ~_member(fp_all, spill[0])
+        seed = pending & ((t <= t1) if last else (t < t1))
         touched = np.zeros(comp.max() + 1, bool)
-        touched[comp[is_new]] = True
+        touched[comp[seed]] = True
         sel = touched[comp]
+        if not sel.any():
+            return spill
         na = min(a, pd.Timestamp(t[sel].min()) - pad)
         nb = max(b, pd.Timestamp(t[sel].max()) + pad)
         if (na < a and a > gmin) or (nb > b and b < gmax):
             a, b = na, nb  # a touched component reaches the edge of what was read: widen
             continue
         break
+    over = sel & pending & (t >= t1)  # written now, in a later slab's time range
+    keep_old = spill[1] >= t1
+    spill = (np.concatenate([spill[0][keep_old], fp_all[over]]),
+             np.concatenate([spill[1][keep_old], t[over]]))
     pos = np.cumsum(sel) - 1
     keep = sel[i]
-    m = int(sel.sum())
     codes = src[sel]
-    labels = assign_events(m, pos[i[keep]], pos[j[keep]], score[keep], codes,
+    labels = assign_events(int(sel.sum()), pos[i[keep]], pos[j[keep]], score[keep], codes,
                            comp=comp[sel])  # touched components are whole in ``sel``
-    fp = np.asarray(w["fingerprint"], np.uint64)[sel]
+    fp = fp_all[sel]
+    rid = np.asarray(w["rid"], np.int64)[sel]
     idh = np.asarray(w["idh"], np.uint64)[sel]
-    old_fp = np.asarray(w["fingerprint"], np.uint64)[sel & ~is_new]  # their events are rebuilt
+    old_fp = fp_all[sel & ~pending]  # their events are rebuilt
     stored = bool(old_fp.size)
     t = t[sel]
-    del w, comp, i, j, score, keep, sel, is_new
+    del w, comp, i, j, score, keep, sel, pending, fp_all
     groups, gidh = id_groups(labels, codes, idh)
     if stored or _has_rows(con, "incidents"):  # stored events may join or lose records
-        fp, t, labels, groups, stored = with_stored(con, fp, t, labels, groups, gidh, old_fp)
+        fp, rid, t, labels, groups, stored = with_stored(con, fp, rid, t, labels, groups,
+                                                         gidh, old_fp)
     # events in order of their first record; a block holds whole events (and ids)
     step = max(int(block_records or BLOCK_RECORDS), 1)
     first = np.full(int(groups.max()) + 1, groups.size, np.int64)
     np.minimum.at(first, groups, np.arange(groups.size))  # each group's first record
     block = (first // step)[groups]
     ids_differ = bool(groups.max() == labels.max())
-    _write_events(con, fp, labels, t, block, ids_differ=ids_differ)
-    return 0 if ids_differ else ids_far_apart(groups, labels, t, window_min)
+    _write_events(con, fp, rid, labels, block, ids_differ=ids_differ)
+    if not ids_differ:
+        grp = ids_far_apart(groups, labels, t, window_min)
+        far.update(gidh[grp[grp < gidh.size]].tolist())  # (only matched groups can be)
+    return spill
+
+
+def _member(x: np.ndarray, sorted_or_not: np.ndarray) -> np.ndarray:
+    """Which of ``x`` are in the (small) array ``sorted_or_not``."""
+    s = np.sort(sorted_or_not)
+    pos = np.minimum(np.searchsorted(s, x), s.size - 1)
+    return s[pos] == x
 
 
 def _has_rows(con, table: str) -> bool:
@@ -270,11 +342,11 @@ def _has_rows(con, table: str) -> bool:
                 .fetchall()[0][0])
 
 
-def _write_events(con, fp, labels, t, block, *, ids_differ: bool = False) -> None:
-    """Write the events of the touched records (``fp``, in record order; ``labels``: their
-    matched events; ``t``: their times; ``block``: their block; the stored rows they replace
-    are deleted already): one block of events at a time, its records are read from
-    ``records`` (within the block's time span) and collapsed
+def _write_events(con, fp, rid, labels, block, *, ids_differ: bool = False) -> None:
+    """Write the events of the touched records (``fp``, in record order; ``rid``: their row
+    ids in ``records``; ``labels``: their matched events; ``block``: their block; the stored
+    rows they replace are deleted already): one block of events at a time, its records are
+    read from ``records`` (by row id) and collapsed
     (:func:`geo.store_collapse.collapse_records`; cells at :data:`STORED_CELL_RES` added)
     into ``incidents`` rows, and their ``events`` rows are written. ``ids_differ``: every
     matched event has its own id (see :func:`geo.store_collapse.collapse_records`).
@@ -285,10 +357,8 @@ def _write_events(con, fp, labels, t, block, *, ids_differ: bool = False) -> Non
     n_blocks = int(block.max()) + 1 if block.size else 0
     for blk in range(n_blocks):
         rows = np.flatnonzero(block == blk)
-        part = pa.table({"fingerprint": fp[rows], "_lab": labels[rows], "_pos": rows})
-        span = {k: pd.Timestamp(v).isoformat(sep=" ") for k, v in
-                (("lo", t[rows].min()), ("hi", t[rows].max()))}
-        got = arrow_sql(con, part, "_blk", RECORDS_SQL.format(**span)).to_arrow_table()
+        part = pa.table({"rid": rid[rows], "_lab": labels[rows], "_pos": rows})
+        got = arrow_sql(con, part, "_blk", RECORDS_SQL).to_arrow_table()
         ev, rec = collapse_records(got, ids_differ=ids_differ)
         del got, part
         lat = ev["lat"].to_numpy(zero_copy_only=False)

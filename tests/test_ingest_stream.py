@@ -267,6 +267,7 @@ def test_block_dedup_equals_the_whole_window_reference(tmp_path, monkeypatch, bl
     parts = [parts[1], parts[0], parts[2]]  # later records first, then the earlier ones
     monkeypatch.setattr(se, "BLOCK_RECORDS", block)
     monkeypatch.setattr(se, "PAIR_BLOCK", block)
+    monkeypatch.setattr(se, "SLAB_RECORDS", block)  # time slabs of ~5 records: many
     stores = {}
     for name in ("new", "ref"):
         if name == "ref":

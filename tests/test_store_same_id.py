@@ -52,11 +52,16 @@ def _events(store):
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("order", ["as listed", "reversed", "one file"])
-def test_events_joined_by_id_across_files(tmp_path, monkeypatch, case, order):
+@pytest.mark.parametrize("slab", [1, None])
+def test_events_joined_by_id_across_files(tmp_path, monkeypatch, case, order, slab):
+    """Same-id events equal the whole-window reference, also when every hour of records is
+    its own time slab (ids and components spanning slabs)."""
     from ingest_reference import update_events_whole
 
     import geo.store_events as se
 
+    if slab:
+        monkeypatch.setattr(se, "SLAB_RECORDS", slab)
     files, want = CASES[case]
     files = {"as listed": files, "reversed": files[::-1],
              "one file": [pd.concat(files, ignore_index=True)]}[order]
@@ -120,3 +125,27 @@ def test_an_id_naming_reports_months_apart_is_reported(tmp_path):
     res = read_incidents(path, dedup=False)
     out = IncidentStore(tmp_path / "c.duckdb").ingest(res, window_min=30)
     assert any("more than 30 minutes apart" in w for w in out["warnings"]), out["warnings"]
+
+
+@pytest.mark.parametrize("slab", [1, None])
+def test_reused_ids_are_counted_once_across_time_slabs(tmp_path, monkeypatch, slab):
+    """An id reused three times (three slabs when every hour is a slab) is one id in the
+    warning, and so is each other reused id: 2 here, however the file is sliced."""
+    import geo.store_events as se
+
+    if slab:
+        monkeypatch.setattr(se, "SLAB_RECORDS", slab)
+    df = _rows(("P1", T0, 36.0, -79.8, "nonfatal", "police"),
+               ("P1", "2024-03-05T10:00:00", 36.1, -79.8, "fatal", "police"),
+               ("P1", LATER, 36.2, -79.9, "fatal", "police"),
+               ("P2", T0, 36.3, -79.8, "nonfatal", "police"),
+               ("P2", LATER, 36.4, -79.9, "nonfatal", "police"),
+               ("E1", T0, 36.0005, -79.8, "nonfatal", "ems"))
+    df.to_csv(tmp_path / "a.csv", index=False)
+    out = IncidentStore(tmp_path / "a.duckdb").ingest(tmp_path / "a.csv")
+    assert [w for w in out["warnings"] if "incident id" in w][0].startswith(
+        "2 incident id(s) name reports"), out["warnings"]
+    inc = IncidentStore(tmp_path / "a.duckdb").load()
+    # E1 matched P1's January report and names that event; P1's later reports stay one event
+    assert sorted(zip(inc["event_id"], inc["n_sources"], strict=True)) == [
+        ("ems:E1", 2), ("police:P1", 2), ("police:P2", 2)]
