@@ -9,8 +9,8 @@ memory, which vary with the machine's state): the first call in the process (``c
 ingest pays) and the median of ``--warm`` more calls (``warm``). ``assign_events`` is timed as
 called before (it finds the components itself) and, where the checkout accepts it, with the
 components passed in (``comp=``, as the store has them already), and the store's own
-``_pairs_by_block`` (500k-record blocks, warm only). Cases alternate base/new, ``--runs`` times;
-medians are printed.
+``store_window.pairs_by_block`` (500k-record blocks, warm only). Cases alternate base/new,
+``--runs`` times; medians are printed.
 
 Usage::
 
@@ -97,7 +97,10 @@ def _child(tree: str, inputs: str, warm: int, save: str | None) -> None:
             res["assign_comp"].append(_cpu() - c3)
             assert np.array_equal(lab, lab2)
     # the store's path: 500k-record blocks searched with their window's overlap
-    from geo.store_events import _pairs_by_block
+    try:  # moved to geo.store_window
+        from geo.store_window import pairs_by_block as _pairs_by_block
+    except ImportError:
+        from geo.store_events import _pairs_by_block
 
     for _ in range(warm):
         c0 = _cpu()
@@ -170,7 +173,7 @@ def main() -> None:
                       f"total with comp= {(bp + bs) / (p + sc):5.1f}x")
         for name in trees:
             bl = statistics.median(statistics.median(x["blocks"]) for x in got[name])
-            print(f"  warm {name:>4}: store_events._pairs_by_block (500k blocks) {bl:6.3f}")
+            print(f"  warm {name:>4}: pairs_by_block (500k blocks) {bl:6.3f}")
         if "base" in trees:
             o, b = np.load(tmp / "new.npz"), np.load(tmp / "base.npz")
             same = all(np.array_equal(o[k].view(np.int64) if k == "s" else o[k],

@@ -15,25 +15,26 @@ Incremental de-duplication
 --------------------------
 A record only pairs with records at most ``window_min`` apart in time, so the new records
 (those without a row in ``events``) can only change the events of the *connected components*
-of the candidate-pair graph that contain them. :func:`update_events` reads the stored records
-within ``window_min`` of the new records' time range, builds the candidate pairs there and
-takes the components holding a new record; while such a component reaches within
-``window_min`` of the edge of what was read, the range widens and the step repeats. Those
-components are then complete, and :func:`geo.dedup.assign_events` on them gives exactly the
-labels a rebuild over the whole store gives (their relative record order, hence every tie, is
-the same). Every other component is untouched by the new records, so its stored events stand.
-The ``incidents`` rows of every event that lost or gained a record are rebuilt from all of its
-records.
+of the candidate-pair graph that contain them. :func:`update_events` takes the new records in
+time slabs (:data:`SLAB_RECORDS`); for each it reads the records within ``window_min`` of the
+slab, builds the candidate pairs there and takes the components holding a new record of the
+slab; while such a component reaches within ``window_min`` of the edge of what was read, the
+range widens and the step repeats. Those components are then complete, and
+:func:`geo.dedup.assign_events` on them gives exactly the labels a rebuild over the whole
+store gives (their relative record order, hence every tie, is the same). Every other component
+is untouched by the slab's records, so its stored events stand (a later slab's component that
+reaches back rebuilds them, as an append does). The ``incidents`` rows of every event that
+lost or gained a record are rebuilt from all of its records.
 
 An incident id names one incident of a source, so matched events whose representatives carry
 one ``source:incident_id`` are one event (:mod:`geo.store_ids`: stored events are also found
 by a hash of their id; the collapse then groups by the ids themselves).
 
-Cost: the ingest reads the touched records' matching columns once (time window), their full
-rows once per block of events (``BLOCK_RECORDS``, bounded by the block's time span), and
-finds stored events by numbers (fingerprints, id hashes); nothing scans the id strings of the
-whole store, so appending a small file costs little more than ingesting it into an empty
-store.
+Cost: the ingest reads the touched records' matching columns once per slab (time window),
+their full rows once per block of events (``BLOCK_RECORDS``, by row id), and finds stored
+events by numbers (fingerprints, id hashes); nothing scans the id strings of the whole store,
+so appending a small file costs little more than ingesting it into an empty store, and memory
+is bounded by a slab, not by the file.
 """
 
 from __future__ import annotations
@@ -41,14 +42,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
-from geo.dedup import candidate_pairs, collapse_events
+from geo.dedup import collapse_events
 from geo.grid import ANALYSIS_RES, add_cells
 from geo.ingest import to_canonical
-from geo.schema import INCIDENT_COLUMNS, SOURCES
+from geo.schema import INCIDENT_COLUMNS
 from geo.store_read import _EVENT_COLUMNS, to_frame  # one definition (the read path)
+from geo.store_window import STAGED, components, read_window, window_sql
 
 __all__ = ["STORED_CELL_RES", "INCIDENTS_DDL", "arrow_sql", "insert_records", "refresh_events",
            "update_events", "reused_ids_warning",
@@ -102,74 +102,8 @@ def _new_range(con, file_id=None):
     return (None, None) if not n else (pd.Timestamp(lo), pd.Timestamp(hi))
 
 
-_SRC_CODE = ("CASE source " + " ".join(f"WHEN '{x}' THEN {k}" for k, x in enumerate(SOURCES))
-             + f" ELSE {len(SOURCES) - 1} END")
 #: Records per block when the events of the touched records are written (memory bound).
-BLOCK_RECORDS = 500_000
-
-
-#: A record's event id when it represents its event (SQL over ``records r``).
-_EVENT_ID = "r.source || ':' || r.incident_id"
-
-
-def _read_window(con, lo, hi, file_id=None) -> dict:
-    """The matching inputs of the records in ``[lo, hi]``, in record order, as numpy arrays.
-
-    ``is_new``: the record was added by this ingest (``file_id``), or every record (a rebuild);
-    every other record has its event already (ingest is one transaction)."""
-    new = "true" if file_id is None else f"r.file_id = {int(file_id)}"
-    return con.sql(
-        f"SELECT r.fingerprint, r.occurred_at, r.lat, r.lon, {_SRC_CODE}::TINYINT AS src, "
-        f"coalesce(r.time_precision = 'day', false) AS day, {new} AS is_new, "
-        f"hash({_EVENT_ID}) AS idh, r.rowid AS rid "
-        "FROM records r WHERE r.occurred_at BETWEEN $lo AND $hi "
-        "ORDER BY r.occurred_at, r.fingerprint",
-        params={"lo": lo.to_pydatetime(), "hi": hi.to_pydatetime()}).fetchnumpy()
-
-
-def _pairs_by_block(t, lat, lon, src, mergeable, window_min, radius_m, block):
-    """:func:`geo.dedup.candidate_pairs` over records in time order, ``block`` at a time.
-
-    Block ``[s, e)`` is searched together with the records up to ``window_min`` after its
-    last one and keeps the pairs whose first record is in it, so every pair is found once and
-    memory is bounded by the block. The pairs are exact (the search is a hair wide, then an
-    exact filter), so they are those of one search over all records, in the same order.
-    """
-    n = t.size
-    if n <= block:  # ``src``: source codes (no strings are built)
-        return candidate_pairs(t, lat, lon, src, mergeable, window_min=window_min,
-                               radius_m=radius_m)
-    reach = np.timedelta64(int(np.ceil(float(window_min) * 60e6)) + 1000, "us")  # + 1 ms
-    out_i, out_j, out_s = [], [], []
-    for s in range(0, n, block):
-        e = min(n, s + block)
-        stop = int(np.searchsorted(t, t[e - 1] + reach, side="right"))
-        sl = slice(s, stop)
-        i, j, sc = candidate_pairs(t[sl], lat[sl], lon[sl], src[sl], mergeable[sl],
-                                   window_min=window_min, radius_m=radius_m)
-        mine = i < e - s  # i < j: the pair's first record is in this block
-        out_i.append(i[mine] + s)
-        out_j.append(j[mine] + s)
-        out_s.append(sc[mine])
-    i, j, sc = np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s)
-    order = np.lexsort((j, i))
-    return i[order], j[order], sc[order]
-
-
-#: Records per block of the candidate-pair search (memory bound).
-PAIR_BLOCK = 500_000
-
-
-def _components(w: dict, window_min: float, radius_m: float):
-    t = np.asarray(w["occurred_at"]).astype("datetime64[us]")
-    src = np.asarray(w["src"], np.int64)
-    lat, lon = np.asarray(w["lat"], float), np.asarray(w["lon"], float)
-    i, j, score = _pairs_by_block(t, lat, lon, src, ~np.asarray(w["day"], bool), window_min,
-                                  radius_m, PAIR_BLOCK)
-    n = t.size
-    g = sp.coo_matrix((np.ones(i.size), (i, j)), shape=(n, n))
-    _, comp = connected_components(g, directed=False)
-    return t, src, comp, i, j, score
+BLOCK_RECORDS = 1_000_000
 
 
 def reused_ids_warning(n: int, window_min: float) -> str:
@@ -232,10 +166,22 @@ def update_events(con, window_min: float, radius_m: float, file_id=None,
     cuts = _slab_cuts(con, lo, hi, SLAB_RECORDS)
     far: set[int] = set()
     spill = (np.empty(0, np.uint64), np.empty(0, "datetime64[us]"))
-    for k in range(len(cuts) - 1):
-        spill = _update_slab(con, window_min, radius_m, file_id, block_records,
-                             (cuts[k], cuts[k + 1], k == len(cuts) - 2), (gmin, gmax),
-                             spill, far)
+    staged = None
+    if len(cuts) > 2:  # several slabs: their inputs sorted once (a file not in time order
+        # would otherwise make every slab's read decompress the whole records table)
+        pad = pd.Timedelta(minutes=float(window_min))
+        staged = (lo - pad, hi + pad)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGED} AS {window_sql(file_id)} "
+                    "ORDER BY r.occurred_at, r.fingerprint",
+                    {"lo": staged[0].to_pydatetime(), "hi": staged[1].to_pydatetime()})
+    try:
+        for k in range(len(cuts) - 1):
+            spill = _update_slab(con, window_min, radius_m, file_id, block_records,
+                                 (cuts[k], cuts[k + 1], k == len(cuts) - 2), (gmin, gmax),
+                                 spill, far, staged)
+    finally:
+        if staged is not None:
+            con.execute(f"DROP TABLE IF EXISTS {STAGED}")
     return len(far)
 
 
@@ -262,12 +208,13 @@ def _slab_cuts(con, lo, hi, slab: int) -> list[pd.Timestamp]:
 
 
 def _update_slab(con, window_min, radius_m, file_id, block_records, slab, bounds, spill,
-                 far: set) -> tuple[np.ndarray, np.ndarray]:
+                 far: set, staged=None) -> tuple[np.ndarray, np.ndarray]:
     """One slab of :func:`update_events`: the new records with times in ``[c0, c1)`` (``last``:
     ``[c0, c1]``) that are not written yet are matched with every record within the matching
     window of them, and the events they touch are written. ``spill``: (fingerprints, times)
     of new records with times from ``c0`` on written by earlier slabs (components that crossed
-    over). Adds the ids far apart to ``far`` (their hashes); returns the new spill."""
+    over); ``staged``: see :func:`geo.store_window.read_window`. Adds the ids far apart to
+    ``far`` (their hashes); returns the new spill."""
     from geo.dedup import assign_events
     from geo.store_ids import id_groups, ids_far_apart, with_stored
 
@@ -276,10 +223,10 @@ def _update_slab(con, window_min, radius_m, file_id, block_records, slab, bounds
     pad = pd.Timedelta(minutes=float(window_min))
     a, b = c0 - pad, c1 + pad
     while True:
-        w = _read_window(con, a, b, file_id)
+        w = read_window(con, a, b, file_id, staged)
         if not len(w["fingerprint"]):
             return spill
-        t, src, comp, i, j, score = _components(w, window_min, radius_m)
+        t, src, comp, i, j, score = components(w, window_min, radius_m)
         fp_all = np.asarray(w["fingerprint"], np.uint64)
         # new and not written yet: no earlier slab's seed (those are before c0) nor spill
         pending = np.asarray(w["is_new"], bool) & (t >= t0)

@@ -260,13 +260,14 @@ def test_block_dedup_equals_the_whole_window_reference(tmp_path, monkeypatch, bl
     from ingest_reference import update_events_whole
 
     import geo.store_events as se
+    import geo.store_window as store_window
 
     df = export(n_events=400, seed=6)
     t = pd.to_datetime(df["occurred_at"], format="ISO8601", errors="coerce")
     parts = [df[t < "2024-01-20"], df[t >= "2024-01-20"], df[t.isna()]]
     parts = [parts[1], parts[0], parts[2]]  # later records first, then the earlier ones
     monkeypatch.setattr(se, "BLOCK_RECORDS", block)
-    monkeypatch.setattr(se, "PAIR_BLOCK", block)
+    monkeypatch.setattr(store_window, "PAIR_BLOCK", block)
     monkeypatch.setattr(se, "SLAB_RECORDS", block)  # time slabs of ~5 records: many
     stores = {}
     for name in ("new", "ref"):
@@ -301,7 +302,7 @@ def test_crlf_quoted_and_bom_csv_stream_equals_whole_file(tmp_path):
 def test_pairs_by_time_block_equal_one_search(block):
     from geo.dedup import candidate_pairs
     from geo.schema import SOURCES
-    from geo.store_events import _pairs_by_block
+    from geo.store_window import pairs_by_block
 
     rng = np.random.default_rng(block)
     n = 1200
@@ -314,7 +315,7 @@ def test_pairs_by_time_block_equal_one_search(block):
     src = rng.integers(0, 3, n)
     ok = rng.random(n) > 0.05
     ref = candidate_pairs(t, lat, lon, np.asarray(SOURCES, object)[src], ok)
-    got = _pairs_by_block(t, lat, lon, src, ok, 60, 300, block)
+    got = pairs_by_block(t, lat, lon, src, ok, 60, 300, block)
     assert ref[0].size > 1000
     for a, b in zip(got, ref, strict=True):
         np.testing.assert_array_equal(a, b)
