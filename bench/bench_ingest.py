@@ -99,13 +99,14 @@ def bench_index(n: int, big: int) -> None:
               f"cpu {c_big:.2f} s; per-thread cpu {thr}")
 
 
-def synthetic_export(n: int, seed: int = 2) -> pd.DataFrame:
-    """n records: events in a county over 3 years, 30% also reported by a second source."""
+def synthetic_export(n: int, seed: int = 2, years: float = 3) -> pd.DataFrame:
+    """n records: events in a county over ``years`` years ending with 2024 (3 years: from
+    2022-01-01), 30% also reported by a second source."""
     rng = np.random.default_rng(seed)
     n_ev = int(n / 1.3)
     lat, lon = points(n_ev, seed)
-    t = np.datetime64("2022-01-01T00:00") + rng.integers(0, 3 * 365 * 1440, n_ev).astype(
-        "timedelta64[m]")
+    start = np.datetime64("2022-01-01T00:00") - int((years - 3) * 365 * 1440)
+    t = start + rng.integers(0, int(years * 365 * 1440), n_ev).astype("timedelta64[m]")
     dup = np.sort(rng.choice(n_ev, n - n_ev, replace=False))  # exactly n records
     k = dup.size
     idx = np.r_[np.arange(n_ev), dup]

@@ -8,7 +8,11 @@ seconds (``getrusage`` of the process: every thread). Cases, for each file given
   the rest of a chunk's finishing, summary, de-duplication and events, insert and the rest);
 * ``base``: the same with the code of ``--base`` (another checkout, e.g. a ``git worktree``);
 * ``polars``: the polars-only pipeline of ``bench_ingest.py --store`` (read, parse, validate,
-  H3, store; no de-duplication), the issue's yardstick.
+  H3, store; no de-duplication), the issue's yardstick;
+* ``polars_store``: the same plus the rest of what the store keeps (issue 13 item 2: events
+  stored at ingest): an events table, one row per record (no de-duplication: every record its
+  own event) with its cells at resolutions 6-10, and the record -> event map: the floor of
+  the store's contract with polars, polars-h3 and DuckDB.
 
 ``--front`` runs only the front half in both checkouts (read, validate, fingerprints, H3,
 finishing, summary: what the store ingest does before inserting; nothing is stored).
@@ -60,9 +64,19 @@ PHASES = [
 ]
 
 
+#: The yardsticks (no de-duplication): polars alone (read, parse, validate, H3, store the
+#: records), and the same plus the rest of the store's contract (events table with cells at
+#: resolutions 6-10, record -> event map; ``bench_ingest_store._polars_store``)
+YARDSTICKS = ("polars", "polars_store")
+
+
 def _cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
+
+
+def _user() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_utime
 
 
 def _instrument(acc: Counter) -> None:
@@ -71,12 +85,14 @@ def _instrument(acc: Counter) -> None:
 
     stack: list[float] = []
 
+    clock = _user if os.environ.get("GAPMAP_BENCH_PHASES") == "user" else _cpu
+
     def enter():
         stack.append(0.0)
-        return _cpu()
+        return clock()
 
     def leave(c0, label):
-        d = _cpu() - c0
+        d = clock() - c0
         inner = stack.pop()
         acc[label] += d - inner
         if stack:
@@ -124,24 +140,27 @@ def run_case(kind: str, root: str, path: str, store: str) -> None:
     import geo.store  # noqa: F401 - imports outside the measurement
 
     acc: Counter = Counter()
-    if kind == "polars":
+    if kind in YARDSTICKS:
         sys.path.insert(0, str(HERE))
-        from bench_ingest_store import _polars
+        import bench_ingest_store
 
-        c0 = _cpu()
-        extra = _polars(path, store)
+        c0, u0 = _cpu(), _user()
+        extra = getattr(bench_ingest_store, "_" + kind)(path, store)
     elif kind == "front":
         _instrument(acc)
         extra = _front(path)
-        c0 = extra.pop("c0")
+        c0, u0 = extra.pop("c0"), extra.pop("u0")
     else:
         _instrument(acc)
         from geo.store import IncidentStore
 
-        c0 = _cpu()
+        c0, u0 = _cpu(), _user()
         s = IncidentStore(store).ingest(path)
         extra = {k: s[k] for k in ("read", "accepted", "rejected", "records", "events")}
-    out = {"case": kind, "cpu": _cpu() - c0, "phases": dict(acc), **extra,
+    cpu = _cpu() - c0
+    user = _user() - u0
+    out = {"case": kind, "cpu": cpu, "user": user, "sys": cpu - user, "phases": dict(acc),
+           **extra,
            "geo": sys.modules["geo"].__file__}
     print(json.dumps(out), flush=True)
 
@@ -164,14 +183,15 @@ def _front(path: str) -> dict:
     from geo.chunk_readers import iter_chunks
 
     steps_mod = importlib.import_module(next(m for m in _STEPS.split("|") if _in_checkout(m)))
-    c0 = _cpu()
+    c0, u0 = _cpu(), _user()
     steps = steps_mod._Chunks(preset=None, mapping=None, source=None, boundary=None,
                               drop_outside=False, exclude=None, drop_identical=False, now=None)
     n = 0
     for records, _rejects in steps_mod.processed_chunks(iter_chunks(path), steps):
         n += len(records)
     s = steps.summary()
-    return {"c0": c0, "read": s["read"], "accepted": s["accepted"], "rejected": s["rejected"]}
+    return {"c0": c0, "u0": u0, "read": s["read"], "accepted": s["accepted"],
+            "rejected": s["rejected"]}
 
 
 def child(kind: str, root: Path, path: Path, tmp: Path) -> dict:
@@ -204,8 +224,13 @@ def main(argv=None) -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--front", action="store_true", help="only the front half (read, validate, "
                    "fingerprint, H3, finish, summary; nothing stored), no polars yardstick")
+    p.add_argument("--user-phases", action="store_true",
+                   help="phases in user CPU time (without the system time of page faults, "
+                   "which varies 2-3x between runs on a VM)")
     p.add_argument("--case", nargs=4, help=argparse.SUPPRESS)  # child process
     a = p.parse_args(argv)
+    if a.user_phases:
+        os.environ["GAPMAP_BENCH_PHASES"] = "user"  # read by the children
     if a.case:
         run_case(*a.case)
         return
@@ -214,7 +239,7 @@ def main(argv=None) -> None:
     files = [("CSV", a.csv)] + ([("Parquet", a.parquet)] if a.parquet else [])
     cases = [("gapmap", ROOT)] + ([("base", a.base)] if a.base else [])
     if not a.front:
-        cases.append(("polars", ROOT))
+        cases += [(k, ROOT) for k in YARDSTICKS]
     own = "front" if a.front else "gapmap"  # what the checkouts run
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory(prefix="gapmap_cpu_") as tmp:
@@ -222,9 +247,10 @@ def main(argv=None) -> None:
             runs: dict[str, list[dict]] = {k: [] for k, _ in cases}
             for _ in range(a.runs):  # interleaved, so the load falls on every case alike
                 for kind, root in cases:
-                    runs[kind].append(child(kind if kind == "polars" else own, root, path,
+                    runs[kind].append(child(kind if kind in YARDSTICKS else own, root, path,
                                             Path(tmp)))
             med = {k: statistics.median(r["cpu"] for r in v) for k, v in runs.items()}
+            usr = {k: statistics.median(r["user"] for r in v) for k, v in runs.items()}
             n = runs["gapmap"][0]["read"]
             print(f"\n{label} {path.name}: {n:,} rows, medians of {a.runs} runs (CPU s)")
             for kind, _ in cases:
@@ -232,17 +258,20 @@ def main(argv=None) -> None:
                 cpus = [round(x["cpu"], 2) for x in runs[kind]]
                 counts = (f"records {r['records']:,}, events {r['events']:,}" if "events" in r
                           else f"accepted {r['accepted']:,}")
-                ratio = f"; / polars {med[kind] / med['polars']:.1f}x" if "polars" in med else ""
-                print(f"  {kind:7s} {med[kind]:6.2f} s ({n / med[kind] / 1e3:4.0f}k rows per "
-                      f"cpu-s; runs {cpus}); {counts}{ratio}")
+                ratio = (f"; / polars {med[kind] / med['polars']:.1f}x (user time "
+                         f"{usr[kind] / usr['polars']:.1f}x)") if "polars" in med else ""
+                print(f"  {kind:12s} {med[kind]:6.2f} s ({n / med[kind] / 1e3:4.0f}k rows per "
+                      f"cpu-s; runs {cpus}; user {usr[kind]:.2f} s); {counts}{ratio}")
             if "base" in med:
-                print(f"  base / gapmap: {med['base'] / med['gapmap']:.2f}x")
+                print(f"  base / gapmap: {med['base'] / med['gapmap']:.2f}x (user time "
+                      f"{usr['base'] / usr['gapmap']:.2f}x)")
             names = [ph for _, _, ph, _ in PHASES]
             names = list(dict.fromkeys(names))
-            print(f"  {'phase':15s}" + "".join(f"{k:>9s}" for k, _ in cases if k != "polars"))
+            print(f"  {'phase':15s}" + "".join(f"{k:>9s}" for k, _ in cases
+                                               if k not in YARDSTICKS))
             for ph in names:
                 vals = [statistics.median(x["phases"].get(ph, 0.0) for x in runs[k])
-                        for k, _ in cases if k != "polars"]
+                        for k, _ in cases if k not in YARDSTICKS]
                 if any(vals):
                     print(f"  {ph:15s}" + "".join(f"{v:9.2f}" for v in vals))
     print(f"load average {os.getloadavg()[0]:.1f} at end")
