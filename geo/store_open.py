@@ -57,11 +57,17 @@ def _quote(text) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
+def _quiet(con):
+    """No DuckDB progress bar on the user's terminal (the CLI reports progress itself)."""
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def _open(path: Path, read_only: bool, key: str | None):
     """One attempt: the plain file, or the encrypted file attached as ``store``."""
     if not key:
-        return duckdb.connect(str(path), read_only=read_only)
-    con = duckdb.connect()
+        return _quiet(duckdb.connect(str(path), read_only=read_only))
+    con = _quiet(duckdb.connect())
     try:
         load_crypto(con, "incident store")
         ro = "READ_ONLY, " if read_only else ""

@@ -130,3 +130,17 @@ def test_ingest_result_and_rejects_file(tmp_path):
                                                       rejects_path=tmp_path / "rej.csv")
     rej = pd.read_csv(s2["rejects_path"])
     assert rej[["line", "reason"]].values.tolist() == [[5, "unparsable date 'never'"]]
+
+
+def test_store_connections_never_draw_duckdb_progress_bars(tmp_path, files):
+    """DuckDB draws a progress bar on stdout for queries over 2 s (a big ingest's sort); the
+    CLI prints its own progress, so every store connection turns DuckDB's off."""
+    store = IncidentStore(tmp_path / "s.duckdb")
+    store.ingest(files[0])
+    for read_only in (False, True):
+        con = store._connect(read_only=read_only)
+        try:
+            assert con.execute("SELECT current_setting('enable_progress_bar')").fetchall() == [
+                (False,)]
+        finally:
+            con.close()
