@@ -103,7 +103,7 @@ def _new_range(con, file_id=None):
 
 
 #: Records per block when the events of the touched records are written (memory bound).
-BLOCK_RECORDS = 1_000_000
+BLOCK_RECORDS = 500_000
 
 
 def reused_ids_warning(n: int, window_min: float) -> str:
