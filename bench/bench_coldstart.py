@@ -19,6 +19,9 @@ Usage::
 ``--base . --base-plain`` compares this checkout's ``make run`` (launcher) with its own
 ``streamlit run dashboard.py``: the warm-up's effect alone.
 
+``--pin`` runs the server on CPU 0 and Chromium on CPU 1 (a visitor's browser runs on their
+own computer; on 2 shared cores the page load and the server's warm-up compete).
+
 ``--shot`` saves a full-page screenshot of the (new checkout's) Overview of the last run.
 Goal (issue 13): dashboard at 1M incidents ready in ≤ 3 s from process start.
 """
@@ -68,8 +71,8 @@ def server_command(root: Path, plain: bool = False) -> list[str]:
 
 
 def cold_start(browser, root: Path, store: str | None, shot: Path | None = None,
-               plain: bool = False, notes: list | None = None, settled: bool = False
-               ) -> tuple[float, float, float, float, float, float]:
+               plain: bool = False, notes: list | None = None, settled: bool = False,
+               pin: bool = False) -> tuple[float, float, float, float, float, float]:
     """(seconds to healthy, seconds to the Overview ready, server CPU seconds at ready, server
     CPU seconds at healthy: Streamlit's own start, seconds from opening the page to ready,
     server CPU seconds in that time) of one start; the server's ``gapmap:`` lines (the
@@ -94,7 +97,7 @@ def cold_start(browser, root: Path, store: str | None, shot: Path | None = None,
          "--server.headless", "true", "--server.port", str(port), "--server.address",
          "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=err,
-        start_new_session=True)
+        start_new_session=True, preexec_fn=(lambda: os.sched_setaffinity(0, {0})) if pin else None)
     try:
         while not _healthy(port):
             if proc.poll() is not None:
@@ -147,7 +150,12 @@ def main(argv=None) -> int:
     ap.add_argument("--base-plain", action="store_true",
                     help="start the base with `streamlit run dashboard.py` (with --base "
                     "pointing at this checkout: the warm-up's own effect)")
+    ap.add_argument("--pin", action="store_true",
+                    help="server on CPU 0, Chromium on CPU 1 (a browser on the visitor's own "
+                    "computer rather than sharing the server's cores)")
     args = ap.parse_args(argv)
+    if args.pin:
+        os.sched_setaffinity(0, {1})  # this process and the Chromium it starts
     roots = {"new": ROOT} | ({"base": Path(args.base).resolve()} if args.base else {})
     print(f"store {args.store or 'bundled sample'}; "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average "
@@ -165,7 +173,7 @@ def main(argv=None) -> int:
                 notes: list[str] = []
                 res[k].append(cold_start(browser, root, args.store,
                                          Path(args.shot) if last else None, plain[k], notes,
-                                         args.settled))
+                                         args.settled, args.pin))
                 h, r, c, ch, o, co = res[k][-1]
                 print(f"  {k} run {i + 1}: healthy {h:.2f} s, Overview ready {r:.2f} s, "
                       f"server cpu {c:.2f} s (at healthy {ch:.2f} s); from opening the page: "

@@ -85,7 +85,8 @@ def _instrument(acc: Counter) -> None:
 
     stack: list[float] = []
 
-    clock = _user if os.environ.get("GAPMAP_BENCH_PHASES") == "user" else _cpu
+    clock = {"user": _user, "sys": lambda: _cpu() - _user()}.get(
+        os.environ.get("GAPMAP_BENCH_PHASES", ""), _cpu)
 
     def enter():
         stack.append(0.0)

@@ -55,17 +55,25 @@ def ingest_child(root: Path, path: Path, store: Path, *, fresh: bool = True) -> 
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def export(n: int, data: Path, density: str = "county") -> Path:
+def export(n: int, data: Path, density: str = "county", order: str = "random") -> Path:
     """The synthetic export of ``n`` rows: ``county``, every size over the same 3 years (so n
     rows are n/1M times as dense in time and space as 1M, and candidate duplicate pairs grow
     with the square of n); ``constant``, 3 years per million rows (the same reports per
-    km2 and hour at every size: a bigger jurisdiction or a longer history)."""
+    km2 and hour at every size: a bigger jurisdiction or a longer history). ``order``:
+    ``random`` (the generator's), or ``time`` (rows sorted by time, as most agency exports)."""
     from bench_ingest import synthetic_export
 
     path = data / (f"x{n}.csv" if density == "county" else f"x{n}_{density}.csv")
     if not path.exists():
         years = 3 if density == "county" else 3 * n / 1_000_000
         synthetic_export(n, years=years).to_csv(path, index=False)
+    if order == "time":
+        import pandas as pd
+
+        src, path = path, path.with_name(path.stem + "_sorted.csv")
+        if not path.exists():
+            df = pd.read_csv(src, dtype=str, keep_default_na=False)
+            df.sort_values("occurred_at", kind="stable").to_csv(path, index=False)
     return path
 
 
@@ -103,6 +111,8 @@ def main(argv=None) -> None:
     p.add_argument("--baseline", type=Path, help="source tree of the old code (same run)")
     p.add_argument("--data", type=Path, help="folder for the generated CSVs (kept)")
     p.add_argument("--repeat", type=int, default=3, help="runs of each append case (0: none)")
+    p.add_argument("--order", choices=["random", "time"], default="random",
+                   help="row order of the files: the generator's, or sorted by time")
     p.add_argument("--runs", type=int, default=1, help="ingests of each size per tree (the "
                    "median run is shown; ratios of medians)")
     p.add_argument("--density", choices=["county", "constant"], default="county",
@@ -119,7 +129,7 @@ def main(argv=None) -> None:
     try:
         cpu = {}
         for n in sorted(a.sizes):
-            path = export(n, data, a.density)
+            path = export(n, data, a.density, a.order)
             print(f"store ingest, CSV, {n:,} rows (load average {os.getloadavg()[0]:.1f}):",
                   flush=True)
             res = {}
