@@ -174,14 +174,12 @@ def update_events(con, window_min: float, radius_m: float, file_id=None,
         con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGED} AS {window_sql(file_id)} "
                     "ORDER BY r.occurred_at, r.fingerprint",
                     {"lo": staged[0].to_pydatetime(), "hi": staged[1].to_pydatetime()})
-    try:
-        for k in range(len(cuts) - 1):
-            spill = _update_slab(con, window_min, radius_m, file_id, block_records,
-                                 (cuts[k], cuts[k + 1], k == len(cuts) - 2), (gmin, gmax),
-                                 spill, far, staged)
-    finally:
-        if staged is not None:
-            con.execute(f"DROP TABLE IF EXISTS {STAGED}")
+    for k in range(len(cuts) - 1):
+        spill = _update_slab(con, window_min, radius_m, file_id, block_records,
+                             (cuts[k], cuts[k + 1], k == len(cuts) - 2), (gmin, gmax),
+                             spill, far, staged)
+    if staged is not None:  # (on an error the ingest's rollback drops it)
+        con.execute(f"DROP TABLE IF EXISTS {STAGED}")
     return len(far)
 
 
@@ -277,9 +275,9 @@ def _update_slab(con, window_min, radius_m, file_id, block_records, slab, bounds
     return spill
 
 
-def _member(x: np.ndarray, sorted_or_not: np.ndarray) -> np.ndarray:
-    """Which of ``x`` are in the (small) array ``sorted_or_not``."""
-    s = np.sort(sorted_or_not)
+def _member(x: np.ndarray, few: np.ndarray) -> np.ndarray:
+    """Which of ``x`` are in the (small, non-empty) array ``few``."""
+    s = np.sort(few)
     pos = np.minimum(np.searchsorted(s, x), s.size - 1)
     return s[pos] == x
 

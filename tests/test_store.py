@@ -144,3 +144,34 @@ def test_store_connections_never_draw_duckdb_progress_bars(tmp_path, files):
                 (False,)]
         finally:
             con.close()
+
+
+def test_failure_in_a_later_time_slab_leaves_store_unchanged(tmp_path, files, monkeypatch):
+    """An ingest whose de-duplication fails after some time slabs were written (and the slabs'
+    temporary table made) rolls back whole; the retry gives the events of an ingest that never
+    failed."""
+    import geo.store_events as se
+
+    monkeypatch.setattr(se, "SLAB_RECORDS", 1)  # every hour of records its own slab
+    store = IncidentStore(tmp_path / "s.duckdb")
+    store.ingest(files[0], source="ems")
+    before = store.load()
+    real, calls = se._write_events, []
+
+    def fails_third(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        return real(*a, **k)
+
+    monkeypatch.setattr(se, "_write_events", fails_third)
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.ingest(files[1], source="police")
+    monkeypatch.setattr(se, "_write_events", real)
+    pd.testing.assert_frame_equal(store.load(), before)
+    assert store.ingest(files[1], source="police")["added"] == 3
+    whole = IncidentStore(tmp_path / "w.duckdb")
+    whole.ingest(files[0], source="ems")
+    whole.ingest(files[1], source="police")
+    pd.testing.assert_frame_equal(store.load(), whole.load())
+    assert (store.load()["n_sources"] == 2).sum() == 3
